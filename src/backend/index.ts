@@ -1,0 +1,59 @@
+// Backend selection (DESIGN.md "Tensors and backends"): tfjs-node-gpu > tfjs-node > wasm > cpu,
+// overridable by --backend / MEDGEN_BACKEND. The wasm backend gets the gradient kernels it
+// lacks registered from ./wasm-kernels before any training starts.
+import {createRequire} from 'node:module'
+import {dirname, join} from 'node:path'
+import {availableParallelism} from 'node:os'
+import {UserError} from '../errors.js'
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
+export type BackendChoice = BackendName | 'auto'
+
+const require = createRequire(import.meta.url)
+let active: {name: BackendName, tf: typeof import('@tensorflow/tfjs')} | null = null
+
+async function tryImport(name: string): Promise<boolean> {
+  try { await import(name); return true } catch { return false }
+}
+
+/** Initialises tfjs once per process and returns the backend actually in use. */
+export async function initBackend(choice: BackendChoice = 'auto', threads = 0): Promise<BackendName> {
+  const wanted = (process.env.MEDGEN_BACKEND as BackendChoice | undefined) || choice
+  if (active) {
+    if (wanted !== 'auto' && wanted !== active.name) throw new Error(`backend ${active.name} already initialised, cannot switch to ${wanted}`)
+    return active.name
+  }
+  const tf = await import('@tensorflow/tfjs')
+  const order: BackendName[] = wanted === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [wanted as BackendName]
+  if (!['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(wanted)) {
+    throw new UserError(`backend "${wanted}": unknown; use one of auto, tensorflow-gpu, tensorflow, wasm, cpu`)
+  }
+  for (const name of order) {
+    if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+      // tfjs-node registers the 'tensorflow' backend on import (the GPU build uses the same name).
+      const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'
+      if (!(await tryImport(pkg))) {
+        if (wanted !== 'auto') throw new UserError(`backend ${name}: ${pkg} is not installed or failed to load (it needs libtensorflow; see README "GPU")`)
+        continue
+      }
+      if (await tf.setBackend('tensorflow')) { active = {name, tf}; break }
+    } else if (name === 'wasm') {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm')
+      const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/'
+      wasm.setWasmPaths(wasmDir)
+      try { wasm.setThreadsCount(threads > 0 ? threads : availableParallelism()) } catch { /* threads unsupported in this build */ }
+      const {registerWasmGradientKernels} = await import('./wasm-kernels.js')
+      registerWasmGradientKernels()
+      if (await tf.setBackend('wasm')) { active = {name, tf}; break }
+      if (wanted !== 'auto') throw new UserError('backend wasm failed to initialise')
+    } else {
+      await import('@tensorflow/tfjs-backend-cpu')
+      if (await tf.setBackend('cpu')) { active = {name, tf}; break }
+    }
+  }
+  if (!active) throw new UserError(`no tfjs backend could be initialised (tried ${order.join(', ')})`)
+  await tf.ready()
+  return active.name
+}
+
+export function activeBackend(): BackendName | null { return active?.name ?? null }

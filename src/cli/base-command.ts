@@ -1,0 +1,57 @@
+// Shared flags and error handling for every command: --config/--set/--run-dir/--seed/--backend,
+// and user mistakes printed as one line with their exit code instead of a stack trace.
+import {Command, Flags} from '@oclif/core'
+import {UserError} from '../errors.js'
+import {loadConfig} from '../config/load.js'
+import type {MedgenConfig} from '../config/schema.js'
+
+export const commonFlags = {
+  config: Flags.string({char: 'c', description: 'YAML run config (see configs/ and `medgen config schema`)'}),
+  set: Flags.string({description: 'override one config key, e.g. --set dit.lora.rank=4 (repeatable)', multiple: true}),
+  'run-dir': Flags.string({description: 'run directory (config run.dir)'}),
+  seed: Flags.integer({description: 'random seed (config run.seed)'}),
+  backend: Flags.string({description: 'tfjs backend: auto, tensorflow-gpu, tensorflow, wasm, cpu (env MEDGEN_BACKEND)'}),
+}
+
+export const stageFlags = {
+  ...commonFlags,
+  force: Flags.boolean({description: 'redo the stage even if its manifest says it is up to date'}),
+}
+
+export abstract class MedgenCommand extends Command {
+  /** Loads the config from --config/--set plus the common flags and any stage-specific overrides. */
+  protected loadRunConfig(flags: Record<string, any>, overrides: Record<string, unknown> = {}): MedgenConfig {
+    return loadConfig({
+      file: flags.config,
+      sets: flags.set ?? [],
+      overrides: {
+        'run.dir': flags['run-dir'],
+        'run.seed': flags.seed,
+        'run.backend': flags.backend,
+        ...overrides,
+      },
+    })
+  }
+
+  protected async catch(err: Error & {exitCode?: number, oclif?: {exit?: number}}): Promise<any> {
+    if (err instanceof UserError) {
+      process.stderr.write(`medgen: ${err.message.split('\n')[0]}\n`)
+      process.exitCode = err.exitCode
+      this.exit(err.exitCode)
+    }
+    // oclif's own flag/arg parsing errors are user mistakes too: one line, exit 2.
+    if (err.oclif?.exit !== undefined && err.name !== 'ExitError') {
+      process.stderr.write(`medgen: ${err.message.split('\n')[0]}\n`)
+      this.exit(2)
+    }
+    if (process.env.MEDGEN_DEBUG) throw err
+    if (err.name === 'ExitError') throw err
+    process.stderr.write(`medgen: internal error: ${err.message.split('\n')[0]} (set MEDGEN_DEBUG=1 for the stack trace)\n`)
+    this.exit(1)
+  }
+}
+
+/** Until a stage lands, its command exits 2 with this message (the only accepted stub). */
+export function notImplemented(issue: number): never {
+  throw new UserError(`not implemented yet: see issue ${issue}`, 2)
+}

@@ -1,0 +1,28 @@
+import {Flags} from '@oclif/core'
+import {MedgenCommand, commonFlags, notImplemented} from '../cli/base-command.js'
+
+export default class Synth extends MedgenCommand {
+  static description = `Write a synthetic dataset that looks like a real one, with masks and ground-truth attributes.
+
+Dermoscopy data comes out in the HAM10000 layout, polyp data in the Kvasir-SEG layout and
+ultrasound data in the BUSI layout, plus attributes.jsonl: shape, border, symmetry, size,
+colour, texture per image. Class labels follow documented rules over the attributes.`
+
+  static examples = [
+    '<%= config.bin %> synth --kind dermoscopy --n 1000 --size 64 --out ./synth-derm --seed 1',
+    '<%= config.bin %> synth --kind ultrasound --n 200 --out ./synth-busi',
+  ]
+
+  static flags = {
+    ...commonFlags,
+    kind: Flags.string({description: 'dermoscopy, polyp or ultrasound', options: ['dermoscopy', 'polyp', 'ultrasound']}),
+    n: Flags.integer({description: 'number of images'}),
+    size: Flags.integer({description: 'image side in pixels'}),
+    out: Flags.string({description: 'output folder'}),
+  }
+
+  async run(): Promise<void> {
+    await this.parse(Synth)
+    notImplemented(3)
+  }
+}

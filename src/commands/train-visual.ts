@@ -1,0 +1,25 @@
+import {Flags} from '@oclif/core'
+import {MedgenCommand, notImplemented, stageFlags} from '../cli/base-command.js'
+
+export default class TrainVisual extends MedgenCommand {
+  static description = `Train the visual disentangler: anatomy U-Net + segmentation head + style VAE + AdaIN decoder (paper §2.2, Eq. 1).
+
+Writes <run>/visual/model.safetensors, visual/features.safetensors (anatomy occupancy and style mu per image),
+a reconstruction/style-swap grid PNG, loss curves and visual/metrics.json.`
+
+  static examples = [
+    '<%= config.bin %> train-visual --config configs/demo.yaml',
+    '<%= config.bin %> train-visual --config configs/ham10000.yaml --epochs 60 --resume',
+  ]
+
+  static flags = {
+    ...stageFlags,
+    epochs: Flags.integer({description: 'training epochs'}),
+    resume: Flags.boolean({description: 'continue from the last checkpoint', allowNo: true}),
+  }
+
+  async run(): Promise<void> {
+    await this.parse(TrainVisual)
+    notImplemented(5)
+  }
+}

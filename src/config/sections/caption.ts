@@ -1,0 +1,17 @@
+import {section, z} from '../zod-helpers.js'
+
+export const captionSection = section({
+  captioner: z.enum(['measured', 'ollama']).default('measured').describe('measured = attributes computed from image + mask (no VLM); ollama = LLaVA through Ollama'),
+  model: z.string().default('llava:13b').describe('Ollama vision model'),
+  host: z.string().default('http://127.0.0.1:11434').describe('Ollama server URL'),
+  mode: z.enum(['structured', 'free']).default('structured').describe('structured = JSON schema of attributes; free = the authors\' free-text prompt'),
+  refineModel: z.string().default('').describe('optional second Ollama text model that shortens captions (the paper\'s T5 step); empty = off'),
+  concurrency: z.number().int().min(1).max(64).default(2).describe('captions requested at once'),
+  retries: z.number().int().min(0).max(20).default(3).describe('attempts after an invalid answer or a connection error'),
+  timeoutMs: z.number().int().min(100).default(120000).describe('per-request timeout in milliseconds'),
+  temperature: z.number().min(0).default(0.8).describe('sampling temperature (authors: 0.8)'),
+  topK: z.number().int().min(0).default(50).describe('top-k (authors: 50)'),
+  topP: z.number().min(0).max(1).default(0.9).describe('top-p (authors: 0.9)'),
+  numCtx: z.number().int().min(256).default(4096).describe('context window tokens'),
+  numPredict: z.number().int().min(1).default(150).describe('max new tokens (authors: 150)'),
+}, 'captioning (paper §2.1, REFERENCE.md §2)')

@@ -1,0 +1,12 @@
+import {section, z} from '../zod-helpers.js'
+
+export const dataSection = section({
+  path: z.string().default('').describe('dataset folder (HAM10000, Kvasir-SEG, BUSI or <class>/<image> layout); empty = synth.out'),
+  layout: z.enum(['auto', 'ham10000', 'kvasir-seg', 'busi', 'folder']).default('auto').describe('force a dataset layout instead of detecting it'),
+  kind: z.enum(['auto', 'dermoscopy', 'polyp', 'ultrasound']).default('auto').describe('image modality, picks prompts and attribute vocabularies'),
+  imageSize: z.number().int().min(8).max(4096).default(64).describe('side in pixels images are resized to for training'),
+  testFraction: z.number().gt(0).lt(1).default(0.2).describe('fraction held out as the test split (paper §3.1: 8:2)'),
+  valFraction: z.number().min(0).lt(1).default(0.1).describe('fraction of the train split used for validation'),
+  onCorrupt: z.enum(['error', 'skip']).default('error').describe('a corrupt image stops the stage (error) or is reported and skipped (skip)'),
+  cache: z.boolean().default(true).describe('cache resized images on disk, keyed by file hash and size'),
+}, 'the dataset and its split')

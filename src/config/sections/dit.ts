@@ -1,0 +1,25 @@
+import {section, z} from '../zod-helpers.js'
+
+export const ditSection = section({
+  preset: z.enum(['pixart-xl-512', 'pixart-small', 'pixart-tiny', 'pixart-demo']).default('pixart-demo').describe('transformer size; pixart-demo works in pixel space on CPU'),
+  conditioning: z.enum(['hffm', 'concat', 'text', 'class']).default('hffm').describe('condition tokens: hffm (paper), concat, text (w/o disentanglement), class'),
+  lora: section({
+    rank: z.number().int().min(1).max(1024).default(8).describe('LoRA rank (authors: 8)'),
+    alpha: z.number().positive().default(8).describe('LoRA alpha; scale = alpha / rank (authors: 8)'),
+    targets: z.enum(['broad', 'attention-only']).default('broad').describe('broad = the authors\' target list (REFERENCE.md §5.3); attention-only = the paper\'s wording'),
+  }, 'low-rank adapters'),
+  condDropout: z.number().min(0).max(1).default(0.1).describe('probability of replacing the condition by the learned null pair (enables guidance)'),
+  steps: z.number().int().min(1).default(2000).describe('optimizer steps'),
+  batchSize: z.number().int().min(1).default(8).describe('images per step'),
+  lr: z.number().positive().default(1e-4).describe('AdamW learning rate'),
+  weightDecay: z.number().min(0).default(0.01).describe('AdamW decoupled weight decay'),
+  warmupSteps: z.number().int().min(0).default(500).describe('linear warm-up steps of the cosine schedule'),
+  gradClip: z.number().positive().default(1).describe('max global gradient norm'),
+  checkpointingSteps: z.number().int().min(1).default(500).describe('steps between checkpoints'),
+  keepCheckpoints: z.number().int().min(1).default(10).describe('checkpoints kept (authors: 10)'),
+  colourLoss: section({
+    mode: z.enum(['off', 'logged', 'train']).default('train').describe('off, logged (value only, the authors\' behaviour) or train (differentiable)'),
+    weight: z.number().min(0).default(0.05).describe('weight of the colour loss'),
+    every: z.number().int().min(1).default(1).describe('apply every N steps'),
+  }, 'colour-distribution loss (paper §2.3)'),
+}, 'PixArt-alpha LoRA fine-tuning with HFFM (paper §2.2-2.3, REFERENCE.md §5)')

@@ -1,0 +1,9 @@
+import {section, z} from '../zod-helpers.js'
+
+export const generateSection = section({
+  sampler: z.enum(['dpm-solver++', 'ddim', 'ddpm']).default('dpm-solver++').describe('sampler (PixArt default: DPM-Solver++ 2M)'),
+  steps: z.number().int().min(1).max(1000).default(20).describe('sampling steps (authors: 50)'),
+  guidance: z.number().min(0).default(4.5).describe('classifier-free guidance scale; 0 or 1 disables it'),
+  batchSize: z.number().int().min(1).default(8).describe('images per forward pass'),
+  perClass: z.number().int().min(0).default(8).describe('images per class when no other input is given'),
+}, 'sampling (paper §2.3, REFERENCE.md §6)')

@@ -1,0 +1,8 @@
+import {section, z} from '../zod-helpers.js'
+
+export const synthSection = section({
+  kind: z.enum(['dermoscopy', 'polyp', 'ultrasound']).default('dermoscopy').describe('which real dataset the synthetic one imitates'),
+  n: z.number().int().min(1).default(1000).describe('number of images'),
+  size: z.number().int().min(16).max(1024).default(64).describe('image side in pixels'),
+  out: z.string().default('').describe('output folder; empty = <run.dir>/data'),
+}, 'synthetic look-alike data with ground-truth attributes (medgen synth)')

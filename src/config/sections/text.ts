@@ -1,0 +1,12 @@
+import {section, z} from '../zod-helpers.js'
+
+export const textSection = section({
+  encoder: z.enum(['hashed', 'bert', 'distilbert', 'auto']).default('auto').describe('auto = the weights.text folder if set, else the hashed n-gram encoder'),
+  pooling: z.enum(['mean', 'cls']).default('mean').describe('sentence embedding pooling (authors: attention-mask mean)'),
+  hashedDim: z.number().int().min(8).default(768).describe('width of the hashed n-gram encoder'),
+  epochs: z.number().int().min(1).default(60).describe('training epochs (authors: 60)'),
+  batchSize: z.number().int().min(1).default(32).describe('captions per step (authors: 32)'),
+  lr: z.number().positive().default(1e-4).describe('Adam learning rate (authors: 1e-4)'),
+  alignWeight: z.number().min(0).default(1).describe('weight of the cosine alignment loss'),
+  reconWeight: z.number().min(0).default(0.5).describe('weight of the text-embedding reconstruction loss'),
+}, 'text disentangler (paper §2.2, REFERENCE.md §4)')

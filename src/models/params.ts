@@ -1,0 +1,42 @@
+// Parameters live in plain maps keyed by the PyTorch/diffusers state_dict names, in tfjs
+// layout (DESIGN.md "Tensors and backends"): nn.Linear [out,in] -> [in,out]; Conv2d OIHW -> HWIO.
+// Conversions happen only here, on load and on export.
+import * as tf from '@tensorflow/tfjs'
+import {toFloat32, type HostTensor, type TensorMap} from '../io/tensor-map.js'
+
+export type ParamMap = Map<string, tf.Variable>
+
+/** How a PyTorch tensor maps to tfjs layout. */
+export type ParamKind = 'linear' | 'conv' | 'plain'
+
+export function kindOf(shape: readonly number[], nameHint = ''): ParamKind {
+  if (shape.length === 4) return 'conv'
+  if (shape.length === 2 && nameHint.endsWith('weight') && !/embedding|embeddings|table/.test(nameHint)) return 'linear'
+  return 'plain'
+}
+
+export function torchToTf(host: HostTensor, kind: ParamKind): tf.Tensor {
+  const t = tf.tensor(toFloat32(host), host.shape, 'float32')
+  if (kind === 'linear') return tf.tidy(() => t.transpose([1, 0]))
+  if (kind === 'conv') return tf.tidy(() => t.transpose([2, 3, 1, 0])) // OIHW -> HWIO
+  return t
+}
+
+export async function tfToTorch(t: tf.Tensor, kind: ParamKind): Promise<HostTensor> {
+  const out = tf.tidy(() => kind === 'linear' ? t.transpose([1, 0]) : kind === 'conv' ? t.transpose([3, 2, 0, 1]) : t.clone())
+  const data = await out.data() as Float32Array
+  const shape = out.shape.slice()
+  out.dispose()
+  return {dtype: 'F32', shape, data: new Float32Array(data)}
+}
+
+/** Exports a parameter map to a state_dict (PyTorch layout), for safetensors. */
+export async function exportParams(params: Map<string, tf.Tensor>, kinds: (name: string, t: tf.Tensor) => ParamKind): Promise<TensorMap> {
+  const out: TensorMap = new Map()
+  for (const [name, t] of params) out.set(name, await tfToTorch(t, kinds(name, t)))
+  return out
+}
+
+export function disposeParams(params: Map<string, tf.Tensor>): void {
+  for (const t of params.values()) t.dispose()
+}
