@@ -20,8 +20,8 @@ export class UserError extends Error {
 
 /** Raised by training loops that stopped on a signal after writing a checkpoint. */
 export class StoppedBySignal extends UserError {
-  constructor(readonly signal: string, step: number, checkpoint: string) {
-    super(`stopped by ${signal} after step ${step}; checkpoint ${checkpoint}; resume with --resume`,
+  constructor(readonly signal: string, step: number, checkpoint: string | null) {
+    super(`stopped by ${signal} after step ${step}; checkpoint ${checkpoint ?? "(none)"}; resume with --resume`,
       signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.requeue)
   }
 }

@@ -1,0 +1,89 @@
+// AdamW with decoupled weight decay (Loshchilov & Hutter), written out because tfjs has none.
+// Matches torch.optim.AdamW: p <- p - lr*wd*p; m,v updates; p <- p - lr * mhat / (sqrt(vhat) + eps).
+// With weightDecay 0 it is torch's Adam (SDNet uses betas (0.5, 0.999), REFERENCE.md §3.1).
+// The moments are exported/imported as a TensorMap so checkpoints restore them exactly.
+import * as tf from '@tensorflow/tfjs'
+import type {TensorMap} from '../io/tensor-map.js'
+
+export interface AdamWOptions { lr: number, beta1?: number, beta2?: number, eps?: number, weightDecay?: number }
+
+export class AdamW {
+  readonly beta1: number
+  readonly beta2: number
+  readonly eps: number
+  readonly weightDecay: number
+  /** number of optimizer steps taken (bias correction uses it) */
+  step = 0
+  private readonly m = new Map<string, tf.Variable>()
+  private readonly v = new Map<string, tf.Variable>()
+
+  constructor(readonly params: Map<string, tf.Variable>, readonly opts: AdamWOptions) {
+    this.beta1 = opts.beta1 ?? 0.9
+    this.beta2 = opts.beta2 ?? 0.999
+    this.eps = opts.eps ?? 1e-8
+    this.weightDecay = opts.weightDecay ?? 0
+  }
+
+  private moment(store: Map<string, tf.Variable>, name: string, like: tf.Tensor): tf.Variable {
+    let slot = store.get(name)
+    if (!slot) {
+      slot = tf.variable(tf.zerosLike(like), false)
+      store.set(name, slot)
+    }
+    return slot
+  }
+
+  /** Applies one update. Gradients for names not in params are an error (a typo would silently freeze a layer). */
+  applyGradients(grads: Map<string, tf.Tensor>, lr: number = this.opts.lr): void {
+    this.step += 1
+    const bc1 = 1 - this.beta1 ** this.step
+    const bc2 = 1 - this.beta2 ** this.step
+    for (const [name, g] of grads) {
+      const p = this.params.get(name)
+      if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`)
+      const m = this.moment(this.m, name, p)
+      const v = this.moment(this.v, name, p)
+      tf.tidy(() => {
+        const newM = m.mul(this.beta1).add(g.mul(1 - this.beta1))
+        const newV = v.mul(this.beta2).add(g.square().mul(1 - this.beta2))
+        m.assign(newM)
+        v.assign(newV)
+        const decayed = this.weightDecay > 0 ? p.mul(1 - lr * this.weightDecay) : p
+        const denom = newV.div(bc2).sqrt().add(this.eps)
+        p.assign(decayed.sub(newM.div(bc1).div(denom).mul(lr)))
+      })
+    }
+  }
+
+  async exportState(): Promise<TensorMap> {
+    const out: TensorMap = new Map()
+    out.set('__step', {dtype: 'F64', shape: [1], data: new Float64Array([this.step])})
+    for (const [prefix, store] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, t] of store) {
+        out.set(`${prefix}.${name}`, {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array(await t.data() as Float32Array)})
+      }
+    }
+    return out
+  }
+
+  importState(state: TensorMap): void {
+    const step = state.get('__step')
+    this.step = step ? Number(step.data[0]) : 0
+    for (const [key, host] of state) {
+      if (key === '__step') continue
+      const dot = key.indexOf('.')
+      const store = key.slice(0, dot) === 'm' ? this.m : this.v
+      const name = key.slice(dot + 1)
+      const p = this.params.get(name)
+      if (!p) throw new Error(`optimizer state has moments for unknown parameter ${name}`)
+      const value = tf.tensor(host.data as Float32Array, host.shape, 'float32')
+      const existing = store.get(name)
+      if (existing) { existing.assign(value); value.dispose() } else { store.set(name, tf.variable(value, false)); value.dispose() }
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose()
+    this.m.clear(); this.v.clear()
+  }
+}
