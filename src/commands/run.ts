@@ -1,14 +1,18 @@
 import {Args, Flags} from '@oclif/core'
-import {MedgenCommand, commonFlags, notImplemented} from '../cli/base-command.js'
+import {MedgenCommand, commonFlags} from '../cli/base-command.js'
 
 export default class Run extends MedgenCommand {
-  static description = `Run the whole pipeline from one config: synth, caption, train-visual, align-text,
-finetune-dit, generate, eval, classify. Stages already complete for the same inputs and
-config are skipped; an interrupted stage resumes. Writes report.html in the run directory.`
+  static summary = 'Run the whole pipeline from one config and write report.html.'
+
+  static description = `Runs synth, caption, train-visual, align-text, finetune-dit, generate, eval and classify
+in order through one run directory. A stage already complete for the same inputs and config
+is skipped; an interrupted stage resumes from its last checkpoint; once a stage reruns, the
+stages after it rerun too. Writes <run>/report.html at the end.`
 
   static examples = [
     '<%= config.bin %> run configs/demo.yaml',
     '<%= config.bin %> run configs/ham10000.yaml --from finetune-dit --to eval',
+    '<%= config.bin %> run configs/demo.yaml --set run.dir=runs/demo2 --force',
   ]
 
   static args = {config: Args.string({description: 'run config (YAML)', required: true})}
@@ -18,10 +22,13 @@ config are skipped; an interrupted stage resumes. Writes report.html in the run 
     from: Flags.string({description: 'first stage to run'}),
     to: Flags.string({description: 'last stage to run'}),
     force: Flags.boolean({description: 'redo stages even when up to date'}),
+    'no-report': Flags.boolean({description: 'skip writing report.html'}),
   }
 
   async run(): Promise<void> {
-    await this.parse(Run)
-    notImplemented(11)
+    const {args, flags} = await this.parse(Run)
+    const config = this.loadRunConfig({...flags, config: args.config})
+    const {runPipeline} = await import('../stages/run-pipeline.js')
+    await runPipeline(config, {from: flags.from, to: flags.to, force: flags.force, report: !flags['no-report'], configFile: args.config})
   }
 }
