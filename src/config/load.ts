@@ -1,7 +1,7 @@
 // Loads a run config: YAML file -> --set overrides -> command flags -> schema defaults.
 // Every mistake becomes one line naming the file, the key path and the problem.
 import {readFileSync} from 'node:fs'
-import {parseDocument, parse as parseYamlValue, YAMLParseError} from 'yaml'
+import {parseDocument, parse as parseYamlValue, type YAMLParseError} from "yaml"
 import {UserError, describeFsError} from '../errors.js'
 import {configSchema, type MedgenConfig} from './schema.js'
 import {childKeys, nearest} from './keys.js'
@@ -23,8 +23,9 @@ function readYaml(file: string): Tree {
   const doc = parseDocument(text, {prettyErrors: false})
   if (doc.errors.length > 0) {
     const e = doc.errors[0] as YAMLParseError
-    const pos = e.linePos?.[0]
-    const where = pos ? `:${pos.line}:${pos.col}` : ''
+    const offset = e.pos?.[0] ?? 0
+    const before = text.slice(0, offset).split('\n')
+    const where = `:${before.length}:${before[before.length - 1].length + 1}`
     throw new UserError(`${file}${where}: YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`)
   }
   const value = doc.toJS() ?? {}

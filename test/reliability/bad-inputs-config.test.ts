@@ -1,0 +1,98 @@
+// Bad-input corpus, part 1: configs, flags and weight files. Each case runs the CLI as a
+// user would and expects a given exit code and ONE medgen line naming the file or key,
+// and no stack trace; files that existed before are unchanged (hash check).
+import {expect} from 'chai'
+import {writeFileSync, mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {tmpDir} from '../helpers/tmp.js'
+import {counters, hashTree, medgenLines, runMedgen} from './harness.js'
+
+interface Case {
+  name: string
+  setup: (dir: string) => string[]
+  exit: number
+  message: RegExp
+}
+
+function u64(n: number): Buffer { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b }
+function stFile(header: object, dataBytes: number): Buffer {
+  let json = JSON.stringify(header)
+  json += ' '.repeat((8 - (json.length % 8)) % 8)
+  return Buffer.concat([u64(json.length), Buffer.from(json), Buffer.alloc(dataBytes)])
+}
+
+const cases: Case[] = [
+  {name: 'YAML syntax error names line and column', exit: 2, message: /bad\.yaml:\d+:\d+: YAML syntax error/,
+    setup: d => { writeFileSync(join(d, 'bad.yaml'), 'run:\n  dir: x\n  seed: [1, 2\n'); return ['config', 'validate', '--config', join(d, 'bad.yaml')] }},
+  {name: 'unknown key with nearest valid key', exit: 2, message: /dit\.lora\.rnk: unknown key; did you mean dit\.lora\.rank\?/,
+    setup: d => { writeFileSync(join(d, 'c.yaml'), 'dit:\n  lora:\n    rnk: 8\n'); return ['config', 'validate', '--config', join(d, 'c.yaml')] }},
+  {name: 'unknown section', exit: 2, message: /ditt: unknown key; did you mean dit\?/,
+    setup: d => { writeFileSync(join(d, 'c.yaml'), 'ditt:\n  steps: 3\n'); return ['config', 'validate', '--config', join(d, 'c.yaml')] }},
+  {name: 'wrong type', exit: 2, message: /run\.seed: wrong type, expected number/,
+    setup: d => { writeFileSync(join(d, 'c.yaml'), 'run:\n  seed: forty-two\n'); return ['config', 'validate', '--config', join(d, 'c.yaml')] }},
+  {name: 'negative LoRA rank', exit: 2, message: /dit\.lora\.rank: out of range, must be >= 1/,
+    setup: () => ['config', 'validate', '--set', 'dit.lora.rank=-4']},
+  {name: 'guidance below zero', exit: 2, message: /generate\.guidance: out of range, must be >= 0/,
+    setup: () => ['config', 'validate', '--set', 'generate.guidance=-1']},
+  {name: 'enum value not allowed', exit: 2, message: /generate\.sampler: must be one of/,
+    setup: () => ['config', 'validate', '--set', 'generate.sampler=euler']},
+  {name: 'section given a scalar', exit: 2, message: /dit: wrong type, expected a section/,
+    setup: d => { writeFileSync(join(d, 'c.yaml'), 'dit: 3\n'); return ['config', 'validate', '--config', join(d, 'c.yaml')] }},
+  {name: 'top level not a mapping', exit: 2, message: /expected a mapping of sections/,
+    setup: d => { writeFileSync(join(d, 'c.yaml'), '- a\n- b\n'); return ['config', 'validate', '--config', join(d, 'c.yaml')] }},
+  {name: 'config file missing', exit: 2, message: /nope\.yaml: no such file or directory/,
+    setup: d => ['config', 'validate', '--config', join(d, 'nope.yaml')]},
+  {name: 'malformed --set', exit: 2, message: /--set dit\.lora\.rank: expected key\.path=value/,
+    setup: () => ['config', 'validate', '--set', 'dit.lora.rank']},
+  {name: 'unknown --backend', exit: 2, message: /run\.backend: must be one of/,
+    setup: () => ['config', 'validate', '--backend', 'tpu']},
+  {name: 'safetensors offsets out of range', exit: 2, message: /lying\.safetensors: tensor x: data offsets \[0, 4000\] out of range/,
+    setup: d => {
+      writeFileSync(join(d, 'lying.safetensors'), stFile({x: {dtype: 'F32', shape: [1000], data_offsets: [0, 4000]}}, 16))
+      return ['forward', '--arch', 'pixart', '--weights', d, '--inputs', join(d, 'lying.safetensors'), '--out', join(d, 'o.safetensors')]
+    }},
+  {name: 'safetensors overlapping tensors', exit: 2, message: /overlap\.safetensors: tensors a and b overlap/,
+    setup: d => {
+      writeFileSync(join(d, 'overlap.safetensors'), stFile({a: {dtype: 'F32', shape: [4], data_offsets: [0, 16]}, b: {dtype: 'F32', shape: [4], data_offsets: [8, 24]}}, 24))
+      return ['forward', '--arch', 'pixart', '--weights', d, '--inputs', join(d, 'overlap.safetensors'), '--out', join(d, 'o.safetensors')]
+    }},
+  {name: 'safetensors header longer than the file', exit: 2, message: /short\.safetensors: not a safetensors file \(header length/,
+    setup: d => {
+      writeFileSync(join(d, 'short.safetensors'), Buffer.concat([u64(1 << 20), Buffer.from('{}')]))
+      return ['forward', '--arch', 'pixart', '--weights', d, '--inputs', join(d, 'short.safetensors'), '--out', join(d, 'o.safetensors')]
+    }},
+  {name: 'zero-byte safetensors', exit: 2, message: /empty\.safetensors: not a safetensors file \(0 bytes/,
+    setup: d => {
+      writeFileSync(join(d, 'empty.safetensors'), '')
+      return ['forward', '--arch', 'pixart', '--weights', d, '--inputs', join(d, 'empty.safetensors'), '--out', join(d, 'o.safetensors')]
+    }},
+  {name: 'unknown forward architecture', exit: 2, message: /--arch resnet-9000: unknown architecture; known:/,
+    setup: d => ['forward', '--arch', 'resnet-9000', '--weights', d, '--inputs', join(d, 'x'), '--out', join(d, 'y')]},
+  {name: 'unknown --from stage', exit: 2, message: /--from painting: unknown stage/,
+    setup: d => {
+      writeFileSync(join(d, 'c.yaml'), `run:\n  dir: ${join(d, 'run')}\n`)
+      return ['run', join(d, 'c.yaml'), '--from', 'painting']
+    }},
+]
+
+describe('reliability: bad inputs (configs, flags, weight files)', function () {
+  this.timeout(60_000)
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = tmpDir()
+      mkdirSync(join(dir, 'keep'), {recursive: true})
+      writeFileSync(join(dir, 'keep', 'precious.txt'), 'already written')
+      const args = c.setup(dir)
+      const before = hashTree(dir)
+      const r = await runMedgen(args)
+      const lines = medgenLines(r.stderr)
+      expect(r.code, r.stderr).to.equal(c.exit)
+      expect(lines.length, r.stderr).to.equal(1)
+      expect(lines[0]).to.match(c.message)
+      expect(r.stderr).to.not.match(/\n\s+at .*\(.*:\d+:\d+\)/) // no stack trace
+      const after = hashTree(dir)
+      for (const [file, hash] of Object.entries(before)) expect(after[file], `${file} changed`).to.equal(hash)
+      counters.badInputs++
+    })
+  }
+})
