@@ -1,11 +1,12 @@
 import {Flags} from '@oclif/core'
-import {MedgenCommand, notImplemented, stageFlags} from '../cli/base-command.js'
+import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 
 export default class AlignText extends MedgenCommand {
   static description = `Align caption embeddings with the visual anatomy and style features (paper §2.2, Fig. 3).
 
 Encodes captions with ClinicalBERT (or the hashed encoder), trains the anatomy and style text heads,
-writes <run>/text/model.safetensors, text/features.safetensors, text/metrics.json and text/tsne.png.`
+writes <run>/text/model.safetensors, text/features.safetensors, text/metrics.json and text/tsne.png.
+Encoder outputs are cached under <run>/cache/text/, so reruns do not re-encode.`
 
   static examples = [
     '<%= config.bin %> align-text --config configs/demo.yaml',
@@ -15,11 +16,16 @@ writes <run>/text/model.safetensors, text/features.safetensors, text/metrics.jso
   static flags = {
     ...stageFlags,
     epochs: Flags.integer({description: 'training epochs'}),
-    resume: Flags.boolean({description: 'continue from the last checkpoint', allowNo: true}),
+    resume: Flags.boolean({description: 'continue from the last checkpoint (--no-resume starts over)', allowNo: true, default: true}),
   }
 
   async run(): Promise<void> {
-    await this.parse(AlignText)
-    notImplemented(6)
+    const {flags} = await this.parse(AlignText)
+    const config = this.loadRunConfig(flags, {'text.epochs': flags.epochs})
+    const {initBackend} = await import('../backend/index.js')
+    await initBackend(config.run.backend, config.run.threads)
+    const {runStage} = await import('../stages/stage.js')
+    const {alignTextStage} = await import('../stages/align-text.js')
+    await runStage(alignTextStage, config, {force: flags.force, resume: flags.resume})
   }
 }

@@ -1,15 +1,25 @@
 import {Flags} from '@oclif/core'
-import {MedgenCommand, notImplemented, stageFlags} from '../cli/base-command.js'
+import {MedgenCommand, stageFlags} from '../cli/base-command.js'
+import {UserError} from '../errors.js'
+
+const known = ['fid', 'kid', 'hfd', 'dfd', 'control']
 
 export default class Eval extends MedgenCommand {
   static description = `Score generated images: FID, KID, HFD (two definitions), domain FD and controllability.
 
 Works on the run (samples vs the real test split) or on any two folders (--samples/--real),
-so other systems can be scored with the same code. Writes <run>/eval/metrics.json.`
+so other systems can be scored with the same code. FID/KID need weights.inception
+(pt_inception-2015-12-05-6726825d.pth or its safetensors conversion) or precomputed features
+(--features-real/--features-gen: .safetensors, .npy or .npz, incl. pytorch-fid --save-stats
+files); without them they are reported as skipped and the other metrics still run.
+hfd = Fréchet distance of high-frequency log power spectra (no weights); dfd = Fréchet distance
+in the classify model's penultimate features. Writes <run>/eval/metrics.json, every value with
+its definition, N_real, N_gen, resize mode, weights sha256 and seed.`
 
   static examples = [
     '<%= config.bin %> eval --metric fid',
     '<%= config.bin %> eval --metric fid,kid --samples ./sdxl_out --real ./ham10000_test --set weights.inception=./pt_inception.pth',
+    '<%= config.bin %> eval --metric fid --features-real real_stats.npz --features-gen gen_acts.npy',
   ]
 
   static flags = {
@@ -22,7 +32,18 @@ so other systems can be scored with the same code. Writes <run>/eval/metrics.jso
   }
 
   async run(): Promise<void> {
-    await this.parse(Eval)
-    notImplemented(9)
+    const {flags} = await this.parse(Eval)
+    const metrics = flags.metric?.split(',').map(s => s.trim()).filter(Boolean)
+    for (const m of metrics ?? []) if (!known.includes(m)) throw new UserError(`--metric ${m}: unknown; use ${known.join(', ')}`)
+    const config = this.loadRunConfig(flags, {
+      'eval.metrics': metrics, 'eval.samples': flags.samples, 'eval.real': flags.real,
+      'eval.featuresReal': flags['features-real'], 'eval.featuresGen': flags['features-gen'],
+    })
+    const {initBackend} = await import('../backend/index.js')
+    await initBackend(config.run.backend, config.run.threads)
+    const {runStage} = await import('../stages/stage.js')
+    const {evalStage} = await import('../stages/eval.js')
+    await runStage(evalStage, config, {force: flags.force})
+    this.log(`${config.run.dir}/eval/metrics.json written`)
   }
 }

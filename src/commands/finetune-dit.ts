@@ -1,11 +1,17 @@
 import {Flags} from '@oclif/core'
-import {MedgenCommand, notImplemented, stageFlags} from '../cli/base-command.js'
+import {MedgenCommand, stageFlags} from '../cli/base-command.js'
+import {UserError} from '../errors.js'
+import {initBackend} from '../backend/index.js'
+import {runStage} from '../stages/stage.js'
+import {finetuneDitStageFor} from '../stages/finetune-dit.js'
 
 export default class FinetuneDit extends MedgenCommand {
   static description = `Fine-tune a PixArt-alpha transformer with LoRA, conditioned by the HFFM anatomy and style tokens (paper §2.2-2.3).
 
 Writes <run>/dit/lora.safetensors (peft key names) + adapter_config.json, dit/hffm.safetensors,
-dit/checkpoints/, a loss curve and dit/metrics.json.`
+dit/dit.json, dit/checkpoints/, a loss curve (dit/loss.png) and dit/metrics.json.
+Without weights.pixart (the embedded default) a small transformer is trained from scratch in pixel
+space instead of LoRA, and saved as dit/transformer/ (diffusers layout).`
 
   static examples = [
     '<%= config.bin %> finetune-dit --rank 8',
@@ -18,11 +24,21 @@ dit/checkpoints/, a loss curve and dit/metrics.json.`
     steps: Flags.integer({description: 'optimizer steps'}),
     'checkpointing-steps': Flags.integer({description: 'steps between checkpoints'}),
     conditioning: Flags.string({description: 'hffm, concat, text or class', options: ['hffm', 'concat', 'text', 'class']}),
-    resume: Flags.string({description: 'latest or a checkpoint folder'}),
+    resume: Flags.string({description: 'latest or a checkpoint folder (default: latest unless --force)'}),
   }
 
   async run(): Promise<void> {
-    await this.parse(FinetuneDit)
-    notImplemented(7)
+    const {flags} = await this.parse(FinetuneDit)
+    const config = this.loadRunConfig(flags, {
+      'dit.lora.rank': flags.rank,
+      'dit.steps': flags.steps,
+      'dit.checkpointingSteps': flags['checkpointing-steps'],
+      'dit.conditioning': flags.conditioning,
+    })
+    if (flags.resume !== undefined && flags.resume === '') throw new UserError('--resume: expected latest or a checkpoint folder')
+    await initBackend(config.run.backend, config.run.threads)
+    const spec = finetuneDitStageFor({resume: flags.resume})
+    const {skipped, seconds} = await runStage(spec, config, {force: flags.force})
+    this.log(skipped ? 'finetune-dit: up to date, nothing to do' : `finetune-dit: done in ${seconds.toFixed(0)} s; see ${config.run.dir}/dit/metrics.json`)
   }
 }

@@ -1,33 +1,72 @@
 import {Flags} from '@oclif/core'
-import {MedgenCommand, notImplemented, stageFlags} from '../cli/base-command.js'
+import {MedgenCommand, stageFlags} from '../cli/base-command.js'
+import {UserError} from '../errors.js'
+import {initBackend} from '../backend/index.js'
+import {runStage} from '../stages/stage.js'
+import {readManifest} from '../stages/manifest.js'
+import {generateStageFor} from '../stages/generate.js'
+import {buildItems, resolveRequest} from '../stages/generate/items.js'
+import {parseShard} from '../util/shard.js'
 
 export default class Generate extends MedgenCommand {
   static description = `Generate images from free text, from captions, per class or over the attribute grid (paper §2.3).
 
-Writes samples/<class>/<id>.png, samples/manifest.jsonl (prompt, seed, sampler, steps, guidance, seconds)
-and a contact sheet per class.`
+Writes samples/<class>/<id>.png, samples/manifest.jsonl (prompt, seed, sampler, steps, guidance, seconds),
+samples/summary.json (mean seconds per image) and a contact sheet per class (samples/contact-<class>.png).
+Inputs combine; with none, generate.perClass images per class are drawn from the captions.
+Free-text prompts go to samples/prompt/ unless --class names one class.`
 
   static examples = [
     '<%= config.bin %> generate --prompt "irregular asymmetric lesion with blurred border, dark brown reticular"',
     '<%= config.bin %> generate --per-class 16 --sampler dpm-solver++ --steps 20 --guidance 4.5',
     '<%= config.bin %> generate --from-captions test --shard auto',
+    '<%= config.bin %> generate --grid --class mel',
   ]
 
   static flags = {
     ...stageFlags,
     prompt: Flags.string({description: 'free-text prompt (repeatable)', multiple: true}),
-    prompts: Flags.string({description: 'file with one prompt per line'}),
-    'from-captions': Flags.string({description: 'regenerate the captions of a split (train, val, test)'}),
-    'per-class': Flags.integer({description: 'N images per class'}),
-    grid: Flags.boolean({description: 'every anatomy x style combination'}),
-    sampler: Flags.string({options: ['dpm-solver++', 'ddim', 'ddpm'], description: 'sampler'}),
-    steps: Flags.integer({description: 'sampling steps'}),
-    guidance: Flags.string({description: 'classifier-free guidance scale (0 or 1 disables)'}),
-    shard: Flags.string({description: 'i/n or auto'}),
+    prompts: Flags.string({description: 'file with one prompt per line (# comments; or JSON lines {"prompt", "class"})'}),
+    'from-captions': Flags.string({description: 'regenerate the captions of a split (train, val, test or all)'}),
+    'per-class': Flags.integer({description: 'N images per class, prompts drawn from that class\'s captions'}),
+    grid: Flags.boolean({description: 'every anatomy x style combination of the caption vocabulary'}),
+    class: Flags.string({description: 'only these classes (repeatable); labels free-text prompts when given once', multiple: true}),
+    sampler: Flags.string({options: ['dpm-solver++', 'ddim', 'ddpm'], description: 'sampler (config generate.sampler)'}),
+    steps: Flags.integer({description: 'sampling steps (config generate.steps)'}),
+    guidance: Flags.string({description: 'classifier-free guidance scale, 0 or 1 disables it (config generate.guidance)'}),
+    'batch-size': Flags.integer({description: 'images per forward pass (config generate.batchSize)'}),
+    shard: Flags.string({description: 'i/n or auto (SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT); then `medgen merge samples`'}),
   }
 
   async run(): Promise<void> {
-    await this.parse(Generate)
-    notImplemented(8)
+    const {flags} = await this.parse(Generate)
+    let guidance: number | undefined
+    if (flags.guidance !== undefined) {
+      guidance = Number(flags.guidance)
+      if (!Number.isFinite(guidance) || guidance < 0) throw new UserError(`--guidance ${flags.guidance}: expected a number >= 0 (0 or 1 disables guidance)`)
+    }
+    const config = this.loadRunConfig(flags, {
+      'generate.sampler': flags.sampler, 'generate.steps': flags.steps, 'generate.guidance': guidance,
+      'generate.batchSize': flags['batch-size'],
+    })
+    const shard = parseShard(flags.shard)
+    const request = await resolveRequest({
+      prompts: flags.prompt, promptsFile: flags.prompts, fromCaptions: flags['from-captions'],
+      perClass: flags['per-class'], grid: flags.grid, classes: flags.class,
+    }, config.generate.perClass)
+    // Unknown classes, splits and ids are reported before anything loads.
+    await buildItems(request, {runDir: config.run.dir, runSeed: config.run.seed, dataKind: config.data.kind})
+    await initBackend(config.run.backend, config.run.threads)
+    const spec = generateStageFor(request, {shard})
+    const {skipped} = await runStage(spec, config, {force: flags.force})
+    const manifest = await readManifest(config.run.dir, spec.dir ?? spec.name)
+    const notes = (manifest?.notes ?? {}) as {generated?: number, skipped?: number, meanSecondsPerImage?: number | null}
+    if (skipped) this.log('generate: up to date, nothing to do')
+    else {
+      const mean = notes.meanSecondsPerImage
+      this.log(`generate: ${notes.generated ?? 0} images generated, ${notes.skipped ?? 0} already present` +
+        (mean != null ? `; mean ${mean.toFixed(3)} s per image` : '') +
+        (shard ? `; shard ${shard.index}/${shard.count} done, run \`medgen merge samples\` when all shards are` : ''))
+    }
   }
 }

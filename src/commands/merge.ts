@@ -1,5 +1,7 @@
 import {Args} from '@oclif/core'
-import {MedgenCommand, commonFlags, notImplemented} from '../cli/base-command.js'
+import {MedgenCommand, commonFlags} from '../cli/base-command.js'
+import {UserError} from '../errors.js'
+import {log} from '../util/log.js'
 
 export default class Merge extends MedgenCommand {
   static description = `Join the parts written by sharded runs (--shard i/n, Slurm arrays) after checking
@@ -15,7 +17,11 @@ that every part is present and that no two parts overlap.`
   static flags = {...commonFlags}
 
   async run(): Promise<void> {
-    await this.parse(Merge)
-    notImplemented(4)
+    const {args, flags} = await this.parse(Merge)
+    const config = this.loadRunConfig(flags)
+    if (args.what === 'samples') throw new UserError('merge samples: not implemented yet: see issue 8', 2)
+    const {mergeCaptionParts} = await import('../caption/merge.js')
+    const summary = await mergeCaptionParts(config.run.dir)
+    log.info(`merged ${summary.parts} parts: ${summary.captions} captions, ${summary.failures} failures -> ${config.run.dir}/captions/`)
   }
 }

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {MedgenCommand, commonFlags, notImplemented} from '../cli/base-command.js'
+import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 
 export default class Synth extends MedgenCommand {
   static description = `Write a synthetic dataset that looks like a real one, with masks and ground-truth attributes.
@@ -14,15 +14,18 @@ colour, texture per image. Class labels follow documented rules over the attribu
   ]
 
   static flags = {
-    ...commonFlags,
+    ...stageFlags,
     kind: Flags.string({description: 'dermoscopy, polyp or ultrasound', options: ['dermoscopy', 'polyp', 'ultrasound']}),
     n: Flags.integer({description: 'number of images'}),
     size: Flags.integer({description: 'image side in pixels'}),
-    out: Flags.string({description: 'output folder'}),
+    out: Flags.string({description: 'output folder (default <run-dir>/data)'}),
   }
 
   async run(): Promise<void> {
-    await this.parse(Synth)
-    notImplemented(3)
+    const {flags} = await this.parse(Synth)
+    const config = this.loadRunConfig(flags, {'synth.kind': flags.kind, 'synth.n': flags.n, 'synth.size': flags.size, 'synth.out': flags.out})
+    // No tfjs: synth paints in typed arrays and encodes with sharp.
+    const {runSynth} = await import('../stages/synth.js')
+    await runSynth(config, {force: flags.force})
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
-import {MedgenCommand, notImplemented, stageFlags} from '../cli/base-command.js'
+import {MedgenCommand, stageFlags} from '../cli/base-command.js'
+import {initBackend} from '../backend/index.js'
 
 export default class TrainVisual extends MedgenCommand {
   static description = `Train the visual disentangler: anatomy U-Net + segmentation head + style VAE + AdaIN decoder (paper §2.2, Eq. 1).
@@ -14,12 +15,15 @@ a reconstruction/style-swap grid PNG, loss curves and visual/metrics.json.`
 
   static flags = {
     ...stageFlags,
-    epochs: Flags.integer({description: 'training epochs'}),
-    resume: Flags.boolean({description: 'continue from the last checkpoint', allowNo: true}),
+    epochs: Flags.integer({description: 'training epochs (config visual.epochs)'}),
+    resume: Flags.boolean({description: 'continue from the last checkpoint (default); --no-resume starts over', allowNo: true}),
   }
 
   async run(): Promise<void> {
-    await this.parse(TrainVisual)
-    notImplemented(5)
+    const {flags} = await this.parse(TrainVisual)
+    const config = this.loadRunConfig(flags, {'visual.epochs': flags.epochs})
+    await initBackend(config.run.backend, config.run.threads)
+    const {runTrainVisual} = await import('../stages/train-visual.js')
+    await runTrainVisual(config, {force: flags.force, resume: flags.resume})
   }
 }

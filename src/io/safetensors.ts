@@ -20,7 +20,7 @@ export function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15)
 }
 
-function decode(dtype: DType, bytes: Buffer): HostTensor['data'] {
+export function decodeTensorBytes(dtype: DType, bytes: Buffer): HostTensor['data'] {
   // Copy into an aligned ArrayBuffer: Buffer slices may start at odd offsets.
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
   switch (dtype) {
@@ -111,7 +111,7 @@ export async function readSafetensors(path: string, filter?: (name: string) => b
         if (bytesRead === 0) throw new UserError(`${path}: truncated while reading tensor ${name}`)
         done += bytesRead
       }
-      out.set(name, {dtype: e.dtype === 'F16' || e.dtype === 'BF16' ? 'F32' : e.dtype, shape: e.shape, data: decode(e.dtype, buf)})
+      out.set(name, {dtype: e.dtype === 'F16' || e.dtype === 'BF16' ? 'F32' : e.dtype, shape: e.shape, data: decodeTensorBytes(e.dtype, buf)})
     }
   } finally { await handle.close() }
   return out
@@ -131,12 +131,11 @@ function dtypeOf(t: HostTensor): DType {
   return t.dtype === 'BOOL' ? 'BOOL' : 'U8'
 }
 
-/** Serialises tensors (names sorted, header padded with spaces to 8 bytes) with string metadata. */
+/** Serialises tensors (names sorted, then __metadata__, header padded with spaces to 8 bytes). */
 export function encodeSafetensors(tensors: TensorMap | Record<string, HostTensor>, metadata?: Record<string, string>): Buffer[] {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors))
   const names = [...map.keys()].sort()
   const header: Record<string, unknown> = {}
-  if (metadata && Object.keys(metadata).length) header.__metadata__ = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, String(v)]))
   let offset = 0
   const chunks: Buffer[] = []
   for (const name of names) {
@@ -148,6 +147,9 @@ export function encodeSafetensors(tensors: TensorMap | Record<string, HostTensor
     chunks.push(bytes)
     offset += bytes.length
   }
+  // __metadata__ goes last, as the golden fixtures' writer puts it, so a read-write round trip of
+  // those files is byte-identical (readers accept it anywhere).
+  if (metadata && Object.keys(metadata).length) header.__metadata__ = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, String(v)]))
   let json = JSON.stringify(header)
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8)
   const len = Buffer.alloc(8)

@@ -14,4 +14,9 @@ type Loader = () => Promise<ForwardArch>
 export const architectures: Record<string, Loader> = {
   // entries are added as each model lands, e.g.
   // pixart: async () => (await import('./pixart/forward.js')).pixartForward,
+  bert: async () => (await import('./bert/forward.js')).bertArch,
+  distilbert: async () => (await import('./bert/forward.js')).distilbertArch,
+  'inception-fid': async () => (await import('./inception/forward.js')).inceptionFidArch,
+  pixart: async () => (await import('./pixart/forward.js')).pixartForwardArch,
+  vae: async () => (await import('./vae/forward.js')).vaeForwardArch,
 }

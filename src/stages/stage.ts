@@ -27,6 +27,8 @@ export interface StageSpec {
   configSlice: (config: MedgenConfig) => unknown
   inputs: (config: MedgenConfig, runDir: string) => StageInput[]
   work: (ctx: StageContext) => Promise<StageResult>
+  /** checks that must pass before anything is written (servers reachable, datasets readable) */
+  preflight?: (config: MedgenConfig, runDir: string) => Promise<void>
   /** folder name under the run dir; defaults to name */
   dir?: string
 }
@@ -45,6 +47,7 @@ export async function runStage(spec: StageSpec, config: MedgenConfig, opts: RunS
     log.info(`${spec.name}: up to date, skipped (use --force to redo)`)
     return {skipped: true, seconds: 0}
   }
+  await spec.preflight?.(config, runDir)
   const outDir = join(runDir, dirName)
   await fs.mkdir(outDir, {recursive: true})
   const started = new Date()

@@ -1,11 +1,16 @@
 import {section, z} from '../zod-helpers.js'
 
 export const classifySection = section({
-  preset: z.enum(['small-cnn', 'resnet18']).default('small-cnn').describe('classifier architecture'),
+  preset: z.enum(['small-cnn', 'resnet18']).default('small-cnn').describe('classifier architecture (small-cnn: embedded default; resnet18: real datasets)'),
   protocols: z.array(z.enum(['real', 'real+synthetic', 'synthetic'])).default(['real', 'real+synthetic']).describe('training protocols to compare; always tested on the real test split'),
   seeds: z.number().int().min(1).default(3).describe('seeds per protocol (mean ± std reported)'),
   epochs: z.number().int().min(1).default(10).describe('maximum epochs'),
   batchSize: z.number().int().min(1).default(32).describe('images per step'),
   lr: z.number().positive().default(1e-3).describe('AdamW learning rate'),
+  weightDecay: z.number().min(0).default(1e-4).describe('AdamW decoupled weight decay'),
   syntheticRatio: z.number().min(0).default(1).describe('synthetic images added per real training image (real+synthetic)'),
+  balanced: z.boolean().default(false).describe('class-balanced sampling (each draw: a class uniformly, then one of its images)'),
+  augment: z.boolean().default(true).describe('random horizontal/vertical flips and reflect-padded crops'),
+  patience: z.number().int().min(1).default(3).describe('early stopping: epochs without a lower validation loss'),
+  checkpointEvery: z.number().int().min(1).default(200).describe('steps between checkpoints (resume with --resume)'),
 }, 'downstream classification (paper §3.2)')

@@ -8,5 +8,8 @@ export const dataSection = section({
   testFraction: z.number().gt(0).lt(1).default(0.2).describe('fraction held out as the test split (paper §3.1: 8:2)'),
   valFraction: z.number().min(0).lt(1).default(0.1).describe('fraction of the train split used for validation'),
   onCorrupt: z.enum(['error', 'skip']).default('error').describe('a corrupt image stops the stage (error) or is reported and skipped (skip)'),
-  cache: z.boolean().default(true).describe('cache resized images on disk, keyed by file hash and size'),
+  cache: z.boolean().default(true).describe('cache resized images on disk under <run>/cache, keyed by file path, byte size, mtime and target size'),
+  fit: z.enum(['fill', 'cover']).default('fill').describe('resizing to a square: stretch (fill) or scale and centre-crop (cover)'),
+  decodeConcurrency: z.number().int().min(1).default(4).describe('images decoded and resized in parallel by the batch loader'),
+  prefetch: z.number().int().min(1).default(2).describe('batches the loader prepares ahead of training (bounds memory)'),
 }, 'the dataset and its split')

@@ -9,4 +9,10 @@ export const textSection = section({
   lr: z.number().positive().default(1e-4).describe('Adam learning rate (authors: 1e-4)'),
   alignWeight: z.number().min(0).default(1).describe('weight of the cosine alignment loss'),
   reconWeight: z.number().min(0).default(0.5).describe('weight of the text-embedding reconstruction loss'),
+  encodeBatchSize: z.number().int().min(1).default(16).describe('captions per frozen-encoder forward pass (each batch padded to its longest caption)'),
+  checkpointEvery: z.number().int().min(1).default(200).describe('optimizer steps between checkpoints (also written at the end and on SIGINT/SIGTERM/SIGUSR1)'),
+  keepCheckpoints: z.number().int().min(1).default(2).describe('checkpoints kept in text/checkpoints'),
+  tsnePoints: z.number().int().min(0).default(300).describe('captions drawn in text/tsne.png (each gives a text and a visual point; 0 = no figure)'),
+  tsneIterations: z.number().int().min(50).default(750).describe('t-SNE gradient steps'),
+  tsnePerplexity: z.number().positive().default(30).describe('t-SNE perplexity'),
 }, 'text disentangler (paper §2.2, REFERENCE.md §4)')

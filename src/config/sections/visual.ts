@@ -1,11 +1,17 @@
 import {section, z} from '../zod-helpers.js'
 
 export const visualSection = section({
-  preset: z.enum(['sdnet-small', 'sdnet-224']).default('sdnet-small').describe('sdnet-224 = the authors\' 224 px / ndf 64; sdnet-small = 64 px / ndf 16'),
-  adain: z.enum(['scalar', 'learned']).default('learned').describe('AdaIN form: scalar (authors) or learned per-channel scale/shift'),
-  epochs: z.number().int().min(1).default(10).describe('training epochs'),
-  batchSize: z.number().int().min(1).default(16).describe('images per step'),
-  lr: z.number().positive().default(1e-4).describe('Adam learning rate (authors: 1e-4)'),
+  preset: z.enum(['sdnet-small', 'sdnet-224']).default('sdnet-small').describe('sdnet-224 = the authors\' 224 px / ndf 64; sdnet-small = 64 px / ndf 16 (head and decoder widths scale with ndf)'),
+  imageSize: z.number().int().min(16).max(1024).optional().describe('override the preset\'s image side (a multiple of 16)'),
+  ndf: z.number().int().min(2).max(256).optional().describe('override the preset\'s U-Net base width'),
+  adain: z.enum(['scalar', 'learned']).default('learned').describe('AdaIN form: learned per-channel scale/shift from z (better style swap, docs/visual.md) or scalar (the authors\' z mean/std)'),
+  epochs: z.number().int().min(1).default(3).describe('training epochs (authors: 60)'),
+  batchSize: z.number().int().min(1).default(16).describe('images per step (authors: 4)'),
+  lr: z.number().positive().default(2e-3).describe('Adam learning rate (authors: 1e-4; the demo budget needs more)'),
   checkpointEvery: z.number().int().min(1).default(200).describe('steps between checkpoints'),
   keepCheckpoints: z.number().int().min(1).default(3).describe('checkpoints kept'),
+  gridImages: z.number().int().min(2).max(64).default(8).describe('rows of the reconstruction / style-swap grid'),
+  perceptual: z.object({
+    weights: z.string().default('').describe('VGG-19 weights for the perceptual loss (authors: weight 0.1); empty = off. Not supported yet: setting it is an error'),
+  }).strict().prefault({}).describe('optional perceptual loss'),
 }, 'visual disentangler (paper §2.2, REFERENCE.md §3)')

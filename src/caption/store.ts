@@ -1,0 +1,115 @@
+// The caption files of one run (or one shard): captions.jsonl, failures.jsonl and the state
+// that lets a rerun resume. Every finished image is appended durably at once, so a kill -9
+// loses at most the images in flight, and a rerun skips what is already written
+// (DESIGN.md "Reliability contract"; DEVELOPING.md contract for captions/captions.jsonl).
+import {promises as fs} from 'node:fs'
+import {appendLineDurable, readJsonl, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
+
+/** One row of captions/captions.jsonl. */
+export interface CaptionRecord {
+  id: string
+  /** image path relative to the dataset folder, e.g. `mel/ISIC_0024310.jpg` */
+  file: string
+  class: string
+  split: string
+  /** attribute name -> vocabulary value; null in free-text mode (the authors' prompt) */
+  attributes: Record<string, string> | null
+  /** sentence about symmetry, border and shape (paper §2.1 "Anatomy"); null in free-text mode */
+  anatomy: string | null
+  /** sentence about colour and texture (paper §2.1 "Style"); null in free-text mode */
+  style: string | null
+  caption: string
+  /** measured | ollama-structured | ollama-free */
+  source: string
+  model?: string
+  digest?: string
+  /** attributes that could not be determined (e.g. anatomy without a mask), said so here */
+  unknown?: string[]
+  /** Ollama seed of the accepted answer */
+  seed?: number
+  /** true when the refinement model rewrote the caption (the paper's T5 step) */
+  refined?: boolean
+}
+
+/** One row of captions/failures.jsonl: an image that got no caption, and why. */
+export interface FailureRecord {
+  id: string
+  file: string
+  reason: string
+  attempts: number
+  /** the last answer the model gave, when it was rejected (truncated) */
+  lastAnswer?: string
+}
+
+interface StoreState { configHash: string }
+
+export class CaptionStore {
+  private chain: Promise<void> = Promise.resolve()
+
+  constructor(readonly captionsPath: string, readonly failuresPath: string, readonly statePath: string) {}
+
+  /**
+   * Prepares for a run whose caption settings hash to `configHash`. Returns the ids already
+   * captioned (kept and skipped). Captions written under other settings (another model,
+   * prompt or options) are discarded, and so are earlier failures: they are retried.
+   */
+  async open(configHash: string, resume: boolean): Promise<Set<string>> {
+    const state = await readState(this.statePath)
+    const keep = resume && state?.configHash === configHash
+    if (!keep) {
+      await fs.rm(this.captionsPath, {force: true})
+    } else {
+      await dropTornLine(this.captionsPath)
+    }
+    await fs.rm(this.failuresPath, {force: true})
+    await writeJsonAtomic(this.statePath, {configHash} satisfies StoreState)
+    const done = new Set<string>()
+    for (const record of await readJsonl<CaptionRecord>(this.captionsPath)) done.add(record.id)
+    return done
+  }
+
+  /** Appends are serialised so that concurrent workers never interleave inside a line. */
+  appendCaption(record: CaptionRecord): Promise<void> {
+    return this.enqueue(() => appendLineDurable(this.captionsPath, JSON.stringify(record)))
+  }
+
+  appendFailure(record: FailureRecord): Promise<void> {
+    return this.enqueue(() => appendLineDurable(this.failuresPath, JSON.stringify(record)))
+  }
+
+  private enqueue(write: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(write)
+    this.chain = next.catch(() => {})
+    return next
+  }
+
+  async readCaptions(): Promise<CaptionRecord[]> { return readJsonl<CaptionRecord>(this.captionsPath) }
+  async readFailures(): Promise<FailureRecord[]> { return readJsonl<FailureRecord>(this.failuresPath) }
+}
+
+async function readState(path: string): Promise<StoreState | null> {
+  try { return JSON.parse(await fs.readFile(path, 'utf8')) as StoreState } catch { return null }
+}
+
+/**
+ * A kill during an append can leave a last line without its newline; the next append would
+ * glue a new record onto it. Rewrite the file without the torn tail before appending again.
+ */
+export async function dropTornLine(path: string): Promise<void> {
+  let text: string
+  try { text = await fs.readFile(path, 'utf8') } catch { return }
+  if (text === '' || text.endsWith('\n')) return
+  await writeFileAtomic(path, text.slice(0, text.lastIndexOf('\n') + 1))
+}
+
+/** RFC 4180 field: quoted when it holds a comma, quote, or line break; quotes doubled. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value
+}
+
+/** captions/metadata.csv in the Hugging Face imagefolder convention: `file_name,text`. */
+export function metadataCsv(records: Pick<CaptionRecord, 'file' | 'caption'>[]): string {
+  const lines = ['file_name,text']
+  for (const r of records) lines.push(`${csvField(r.file)},${csvField(r.caption)}`)
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,85 @@
+// Image decoding/encoding for the data layer: decoding goes through src/io/images.ts (sharp,
+// loaded lazily; alpha flattened, 16-bit PNGs, EXIF orientation); a file that cannot be
+// decoded — truncated, zero bytes, not an image — becomes a CorruptImageError naming the
+// file, never a crash. Encoding (synth) uses sharp directly for JPEG quality control.
+import {UserError} from '../errors.js'
+import {readImage, readMaskWithSize} from '../io/images.js'
+
+type Sharp = typeof import('sharp')
+let sharpModule: Sharp | null = null
+export async function loadSharp(): Promise<Sharp> {
+  if (!sharpModule) {
+    const mod = await import('sharp') as unknown as {default?: Sharp}
+    sharpModule = (mod.default ?? mod) as Sharp
+  }
+  return sharpModule
+}
+
+export class CorruptImageError extends UserError {
+  constructor(readonly path: string, reason: string) {
+    super(`${path}: corrupt or unreadable image (${reason.split('\n')[0]}); fix or remove it, or set data.onCorrupt=skip`)
+    this.name = 'CorruptImageError'
+  }
+}
+
+export interface DecodedImage {
+  /** HWC floats in [0,1] */
+  data: Float32Array
+  width: number
+  height: number
+  channels: number
+}
+
+export interface ResizeOptions {
+  width: number
+  height: number
+  /** fill: stretch to the box (default); cover: scale and centre-crop */
+  fit?: 'fill' | 'cover'
+}
+
+/**
+ * src/io/images.ts reports a missing file as ENOENT-style UserError and an undecodable one
+ * ("not a readable image", "empty file") likewise; the data layer needs to tell the second
+ * kind apart (data.onCorrupt), so it becomes a CorruptImageError.
+ */
+function asCorrupt(path: string, err: unknown): unknown {
+  const message = String((err as Error)?.message ?? err)
+  if (err instanceof CorruptImageError) return err
+  if (err instanceof UserError && !/not a readable image|empty file/.test(message)) return err
+  return new CorruptImageError(path, message.replace(`${path}: `, ''))
+}
+
+/** Decodes an image as floats in [0,1], HWC, 3 channels (via src/io/images.ts). */
+export async function decodeImage(path: string, resize?: ResizeOptions): Promise<DecodedImage> {
+  try {
+    const img = await readImage(path, resize ? {size: [resize.width, resize.height], fit: resize.fit ?? 'fill', channels: 3} : {channels: 3})
+    return {data: img.data, width: img.width, height: img.height, channels: 3}
+  } catch (err) { throw asCorrupt(path, err) }
+}
+
+/** Decodes an image to 8-bit RGB (what the batch loader caches). */
+export async function decodeRgb8(path: string, resize?: ResizeOptions): Promise<{data: Uint8Array, width: number, height: number}> {
+  const img = await decodeImage(path, resize)
+  const out = new Uint8Array(img.data.length)
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(img.data[i] * 255)
+  return {data: out, width: img.width, height: img.height}
+}
+
+/**
+ * Decodes a mask (PNG, or JPEG as in Kvasir-SEG, whose compression leaves grey fringes) as
+ * 0/1, thresholded at half intensity, optionally resized (nearest neighbour).
+ */
+export async function decodeMask(path: string, resize?: ResizeOptions): Promise<{data: Uint8Array, width: number, height: number}> {
+  try {
+    return await readMaskWithSize(path, resize ? [resize.width, resize.height] : undefined)
+  } catch (err) { throw asCorrupt(path, err) }
+}
+
+/** Encodes 8-bit pixels (1 or 3 channels) to JPEG or PNG bytes. */
+export async function encodeImage(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, format: 'jpeg' | 'png', quality = 95): Promise<Buffer> {
+  const sharp = await loadSharp()
+  const img = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), {raw: {width, height, channels}})
+  return format === 'jpeg' ? img.jpeg({quality, chromaSubsampling: '4:4:4'}).toBuffer() : img.png({compressionLevel: 6}).toBuffer()
+}
+
+export const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'])

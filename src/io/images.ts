@@ -1,0 +1,146 @@
+// Image files via sharp (imported lazily so `medgen --help` stays fast). Images become float
+// HWC arrays in [0, 1]; 16-bit PNGs keep their 16 bits (read as ushort, divided by 65535).
+// Alpha is composited onto black, so a transparent pixel reads as black whatever colour it
+// stores (dermoscopy crops and masks exported with transparency look as they do on screen).
+// Masks are binarised at > 127 (of 255) after a nearest-neighbour resize: JPEG masks such as
+// Kvasir-SEG's carry compression noise around 0 and 255.
+import {promises as fs} from 'node:fs'
+import type {Sharp, FitEnum} from 'sharp'
+import {UserError, describeFsError} from '../errors.js'
+import {writeFileAtomic} from './atomic.js'
+
+export type ImageSize = number | [width: number, height: number]
+export type Fit = keyof FitEnum
+
+export interface ReadImageOptions {
+  /** Resize to this many pixels square, or [width, height]; omitted = keep the file's size. */
+  size?: ImageSize
+  /** 1 = grayscale (ITU-R BT.709 luma, sharp's conversion), 3 = RGB. Default 3. */
+  channels?: 1 | 3
+  /** How the aspect ratio is handled when resizing (sharp's fit); default 'fill' (stretch). */
+  fit?: Fit
+}
+
+export interface FloatImage { data: Float32Array, width: number, height: number, channels: 1 | 3 }
+
+async function loadSharp(): Promise<typeof import('sharp')> {
+  return (await import('sharp')).default
+}
+
+function sizePair(size: ImageSize): [number, number] {
+  const [w, h] = typeof size === 'number' ? [size, size] : size
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) throw new Error(`invalid image size ${JSON.stringify(size)}`)
+  return [w, h]
+}
+
+/** Opens an image, turning missing, empty and undecodable files into one-line UserErrors. */
+async function open(path: string): Promise<{image: Sharp, sixteenBit: boolean}> {
+  let bytes: number
+  try { bytes = (await fs.stat(path)).size } catch (err) { throw describeFsError(err, path) ?? err }
+  if (bytes === 0) throw new UserError(`${path}: empty file (0 bytes), expected an image`)
+  await rejectTruncatedPng(path, bytes)
+  const sharp = await loadSharp()
+  // failOn 'warning' (the most sensitive level) also rejects truncated JPEG/PNG data
+  const image = sharp(path, {failOn: 'warning', autoOrient: true})
+  try {
+    const meta = await image.metadata()
+    return {image, sixteenBit: meta.depth === 'ushort'}
+  } catch (err) { throw unreadable(path, err) }
+}
+
+const PNG_SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])
+
+/** libspng decodes a PNG cut inside its final IEND chunk without complaint; a complete file ends with IEND. */
+async function rejectTruncatedPng(path: string, bytes: number): Promise<void> {
+  if (bytes < 20) return
+  const handle = await fs.open(path, 'r')
+  try {
+    const head = Buffer.alloc(8)
+    const tail = Buffer.alloc(12)
+    await handle.read(head, 0, 8, 0)
+    await handle.read(tail, 0, 12, bytes - 12)
+    if (head.equals(PNG_SIGNATURE) && tail.toString('latin1', 4, 8) !== 'IEND') {
+      throw new UserError(`${path}: truncated PNG (no IEND chunk at the end)`)
+    }
+  } finally { await handle.close() }
+}
+
+function unreadable(path: string, err: unknown): UserError {
+  const reason = String((err as Error)?.message ?? err).split('\n')[0].trim()
+  return new UserError(`${path}: not a readable image (${reason})`)
+}
+
+/** Decodes to raw pixels; decoding errors of damaged files surface here, not in metadata(). */
+async function raw(path: string, image: Sharp, sixteenBit: boolean): Promise<{data: Uint8Array | Uint16Array, width: number, height: number, channels: number}> {
+  try {
+    const {data, info} = await image.raw({depth: sixteenBit ? 'ushort' : 'uchar'}).toBuffer({resolveWithObject: true})
+    const values = sixteenBit ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    return {data: values, width: info.width, height: info.height, channels: info.channels}
+  } catch (err) { throw unreadable(path, err) }
+}
+
+/** Reads RGB, grayscale, RGBA or 16-bit PNG and JPEG files as float HWC in [0, 1]. */
+export async function readImage(path: string, opts: ReadImageOptions = {}): Promise<FloatImage> {
+  const channels = opts.channels ?? 3
+  const {image, sixteenBit} = await open(path)
+  let pipeline = image.flatten({background: {r: 0, g: 0, b: 0}})
+  if (opts.size !== undefined) {
+    const [width, height] = sizePair(opts.size)
+    pipeline = pipeline.resize(width, height, {fit: opts.fit ?? 'fill'})
+  }
+  pipeline = pipeline.toColourspace(channels === 1 ? (sixteenBit ? 'grey16' : 'b-w') : (sixteenBit ? 'rgb16' : 'srgb'))
+  const px = await raw(path, pipeline, sixteenBit)
+  if (px.channels !== channels) throw new Error(`${path}: decoded ${px.channels} channels, expected ${channels}`)
+  const scale = sixteenBit ? 1 / 65535 : 1 / 255
+  const data = new Float32Array(px.data.length)
+  for (let i = 0; i < data.length; i++) data[i] = px.data[i] * scale
+  return {data, width: px.width, height: px.height, channels}
+}
+
+/** A binary mask (1 = foreground, value > 127 of 255) of a PNG or JPEG file, resized nearest-neighbour. */
+export async function readMask(path: string, size?: ImageSize): Promise<Uint8Array> {
+  return (await readMaskWithSize(path, size)).data
+}
+
+export async function readMaskWithSize(path: string, size?: ImageSize): Promise<{data: Uint8Array, width: number, height: number}> {
+  const {image, sixteenBit} = await open(path)
+  let pipeline = image.flatten({background: {r: 0, g: 0, b: 0}})
+  if (size !== undefined) {
+    const [width, height] = sizePair(size)
+    pipeline = pipeline.resize(width, height, {fit: 'fill', kernel: 'nearest'})
+  }
+  const px = await raw(path, pipeline.toColourspace(sixteenBit ? 'grey16' : 'b-w'), sixteenBit)
+  const threshold = sixteenBit ? 127 * 257 : 127
+  const data = new Uint8Array(px.width * px.height)
+  for (let i = 0; i < data.length; i++) data[i] = px.data[i * px.channels] > threshold ? 1 : 0
+  return {data, width: px.width, height: px.height}
+}
+
+/** Width and height of an image file (no decoding of pixel data). */
+export async function imageSize(path: string): Promise<{width: number, height: number}> {
+  const {image} = await open(path)
+  const meta = await image.metadata()
+  return {width: meta.autoOrient?.width ?? meta.width!, height: meta.autoOrient?.height ?? meta.height!}
+}
+
+/** 8-bit PNG bytes of float HWC data in [0, 1] (clamped) or of 0..255 bytes. */
+export async function imageToPngBuffer(data: Float32Array | Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
+  if (data.length !== width * height * channels) {
+    throw new Error(`image data has ${data.length} values, expected ${width}x${height}x${channels}`)
+  }
+  let bytes: Uint8Array
+  if (data instanceof Uint8Array) bytes = data
+  else {
+    bytes = new Uint8Array(data.length)
+    for (let i = 0; i < data.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, data[i] || 0)) * 255)
+  }
+  const sharp = await loadSharp()
+  let image = sharp(bytes, {raw: {width, height, channels}})
+  if (channels === 1) image = image.toColourspace('b-w') // else sharp writes gray as RGB
+  return image.png({compressionLevel: 6}).toBuffer()
+}
+
+/** Writes an 8-bit PNG atomically (temp file + fsync + rename). */
+export async function writePng(path: string, data: Float32Array | Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
+  await writeFileAtomic(path, await imageToPngBuffer(data, width, height, channels))
+}

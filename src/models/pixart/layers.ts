@@ -1,0 +1,105 @@
+// The small building blocks of the PixArt transformer: Linear (with an optional LoRA branch),
+// the non-affine LayerNorm, the GELU variants and multi-head attention. Weights are looked up
+// by their diffusers state_dict names in tfjs layout (Linear [in,out], Conv HWIO).
+import * as tf from '@tensorflow/tfjs'
+import type {LoraSet} from '../lora.js'
+
+/** Parameters of one model plus the LoRA adapters applied on top of it (unmerged). */
+export interface Weights {
+  params: Map<string, tf.Tensor>
+  lora?: LoraSet | null
+}
+
+export function param(w: Weights, name: string): tf.Tensor {
+  const t = w.params.get(name)
+  if (!t) throw new Error(`missing parameter ${name}`)
+  return t
+}
+
+/**
+ * x @ W with a gradient written as plain (untransposed) matmuls on explicitly transposed
+ * operands: tfjs-backend-wasm runs matMul with transposeA/transposeB on a slow non-XNNPACK
+ * path (measured ~10x slower at 512x96x96), and tf.matMul's own gradient uses exactly those.
+ */
+const matMulPlain = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w])
+  return {
+    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.matMul(dy as tf.Tensor2D, saved[1].transpose() as tf.Tensor2D),
+      tf.matMul(saved[0].transpose() as tf.Tensor2D, dy as tf.Tensor2D),
+    ],
+  }
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D
+
+/** x[..., in] @ W[in, out] + b, any leading shape. */
+export function dense(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const inner = x.shape[x.shape.length - 1]
+  const lead = x.shape.slice(0, -1)
+  const W2 = W.rank === 2 ? W as tf.Tensor2D : W.reshape([-1, W.shape[W.rank - 1]]) as tf.Tensor2D
+  let y: tf.Tensor = matMulPlain(x.reshape([-1, inner]) as tf.Tensor2D, W2)
+  if (b) y = y.add(b)
+  return y.reshape([...lead, W2.shape[1]])
+}
+
+/**
+ * nn.Linear `path` applied to x, plus scale * B(A(x)) when an adapter targets it (peft LoRA
+ * Linear forward with dropout 0, REFERENCE.md §5.3). Conv adapters (the patch embedding) are
+ * applied on patchified input, where a kernel-p stride-p convolution is exactly this matmul.
+ */
+export function linear(w: Weights, path: string, x: tf.Tensor): tf.Tensor {
+  let y = dense(x, param(w, `${path}.weight`), w.params.get(`${path}.bias`))
+  const adapter = w.lora?.adapters.get(path)
+  if (adapter && w.lora!.scale !== 0) {
+    y = y.add(dense(dense(x, adapter.A), adapter.B).mul(w.lora!.scale))
+  }
+  return y
+}
+
+/** LayerNorm over the last axis without affine parameters (PixArt: elementwise_affine false). */
+export function layerNorm(x: tf.Tensor, eps: number): tf.Tensor {
+  const axis = x.rank - 1
+  const {mean, variance} = tf.moments(x, axis, true)
+  return x.sub(mean).mul(tf.rsqrt(variance.add(eps)))
+}
+
+/** LayerNorm with affine weight and bias (HFFM). */
+export function layerNormAffine(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
+  return layerNorm(x, eps).mul(weight).add(bias)
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
+
+/** GELU, tanh approximation (PixArt FFN and caption projection, REFERENCE.md §10). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(SQRT_2_OVER_PI)
+  return x.mul(0.5).mul(tf.tanh(inner).add(1))
+}
+
+/** GELU, exact erf form (HFFM, REFERENCE.md §5.2). */
+export function geluExact(x: tf.Tensor): tf.Tensor {
+  return x.mul(0.5).mul(tf.erf(x.mul(Math.SQRT1_2)).add(1))
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return x.mul(tf.sigmoid(x))
+}
+
+/**
+ * diffusers Attention with AttnProcessor: q from x, k/v from ctx (x for self-attention),
+ * scores q k^T / sqrt(head_dim) + bias (bias [B,1,M] broadcast over heads and queries),
+ * softmax over keys, then `to_out.0`.
+ */
+export function attention(w: Weights, path: string, x: tf.Tensor3D, ctx: tf.Tensor3D, bias: tf.Tensor | null, heads: number, headDim: number): tf.Tensor3D {
+  const [b, n] = x.shape
+  const m = ctx.shape[1]
+  const split = (t: tf.Tensor, len: number): tf.Tensor4D => t.reshape([b, len, heads, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D
+  const q = split(linear(w, `${path}.to_q`, x), n)
+  const k = split(linear(w, `${path}.to_k`, ctx), m)
+  const v = split(linear(w, `${path}.to_v`, ctx), m)
+  let scores: tf.Tensor = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(headDim))
+  if (bias) scores = scores.add(bias.reshape([b, 1, 1, m]))
+  const probs = tf.softmax(scores, -1)
+  const out = tf.matMul(probs as tf.Tensor4D, v).transpose([0, 2, 1, 3]).reshape([b, n, heads * headDim])
+  return linear(w, `${path}.to_out.0`, out) as tf.Tensor3D
+}

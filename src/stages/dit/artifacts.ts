@@ -1,0 +1,55 @@
+// What finetune-dit leaves in <run>/dit/ (DEVELOPING.md contracts):
+//   dit.json                      how to rebuild the model (space, configs, class names, text encoder)
+//   lora.safetensors + adapter_config.json   peft names, when a base transformer was given
+//   transformer/config.json + diffusion_pytorch_model.safetensors   the whole transformer, when trained from scratch
+//   hffm.safetensors              the condition module (authors' names) + the learned null pair
+import * as tf from '@tensorflow/tfjs'
+import {join} from 'node:path'
+import {writeJsonAtomic} from '../../io/atomic.js'
+import {writeSafetensors} from '../../io/safetensors.js'
+import {exportParams, kindOf} from '../../models/params.js'
+import {saveLora} from '../../models/lora.js'
+import {toDiffusersConfig, type PixArtConfig} from '../../models/pixart/config.js'
+import type {ConditionerConfig} from '../../models/hffm.js'
+import type {DitModel} from './model.js'
+
+export interface DitMeta {
+  format: 'medgen-dit/1'
+  space: 'pixel' | 'latent'
+  preset: string
+  transformer: PixArtConfig
+  conditioner: ConditionerConfig
+  /** latents = VAE posterior sample * latentScale (1 in pixel space) */
+  latentScale: number
+  /** weights.pixart used as the frozen base ('' = trained from scratch) */
+  baseWeights: string
+  vae: string
+  trainedFromScratch: boolean
+  lora: {rank: number, alpha: number, targets: string[]} | null
+  classNames: string[]
+  /** text/model.safetensors __metadata__.encoder, for the concat/text modes */
+  textEncoder: string | null
+  textLength: number
+}
+
+/** Linear weights go back to [out,in], convs to OIHW (src/models/params.ts). */
+const torchKinds = (name: string, t: tf.Tensor): ReturnType<typeof kindOf> => kindOf(t.shape, name)
+
+export async function saveDitArtifacts(outDir: string, model: DitModel, meta: DitMeta): Promise<string[]> {
+  const outputs: string[] = []
+  const condMeta = {mode: model.spec.conditioner.mode, config: JSON.stringify(model.spec.conditioner)}
+  await writeSafetensors(join(outDir, 'hffm.safetensors'), await exportParams(model.cond, torchKinds), condMeta)
+  outputs.push(join(outDir, 'hffm.safetensors'))
+  if (model.fromScratch) {
+    const dir = join(outDir, 'transformer')
+    await writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), await exportParams(model.base, torchKinds), {format: 'pt'})
+    await writeJsonAtomic(join(dir, 'config.json'), toDiffusersConfig(model.spec.transformer))
+    outputs.push(dir)
+  } else {
+    await saveLora(outDir, model.lora!, meta.baseWeights)
+    outputs.push(join(outDir, 'lora.safetensors'), join(outDir, 'adapter_config.json'))
+  }
+  await writeJsonAtomic(join(outDir, 'dit.json'), meta)
+  outputs.push(join(outDir, 'dit.json'))
+  return outputs
+}

@@ -1,0 +1,99 @@
+// The in-memory training set of the DiT stage and the assembly of one seeded batch: random
+// crop + horizontal flip (pixel space) or a posterior sample of the cached VAE moments + flip
+// (latent space; REFERENCE.md §5.4 samples the posterior rather than taking its mean).
+import type {Rng} from '../../util/rng.js'
+
+export interface DitExample {
+  id: string
+  classIndex: number
+  anatomy: Float32Array
+  style: Float32Array
+  /** pooled text embedding (concat mode) */
+  textPooled?: Float32Array
+  /** token embeddings [L*E] and mask [L] (text mode) */
+  textTokens?: Float32Array
+  textMask?: Float32Array
+}
+
+export interface DitTrainingSet {
+  space: 'pixel' | 'latent'
+  /** per item: pixel [S,S,C] in [-1,1] with S >= model size, or latent moments [h,w,2C] (mean, logvar) */
+  samples: Float32Array[]
+  /** shape of each stored sample */
+  storedShape: [number, number, number]
+  /** shape of one model input [H,W,C] */
+  modelShape: [number, number, number]
+  /** latents = posterior sample * latentScale (latent space only) */
+  latentScale: number
+  examples: DitExample[]
+  featureDim: number
+  textDim: number
+  textLength: number
+  classNames: string[]
+}
+
+export interface HostBatch {
+  indices: number[]
+  /** clean target [B,H,W,C] in model space */
+  x0: Float32Array
+}
+
+/** Copies one stored sample into `out` at `offset`, cropped/flipped/sampled as the rng decides. */
+function writeSample(set: DitTrainingSet, item: number, rng: Rng, out: Float32Array, offset: number): void {
+  const [sh, sw, sc] = set.storedShape
+  const [h, w, c] = set.modelShape
+  const src = set.samples[item]
+  const flip = rng.uniform() < 0.5
+  if (set.space === 'pixel') {
+    const top = rng.int(sh - h + 1)
+    const left = rng.int(sw - w + 1)
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const sx = left + (flip ? w - 1 - x : x)
+        const s = ((top + y) * sw + sx) * sc
+        const d = offset + (y * w + x) * c
+        for (let k = 0; k < c; k++) out[d + k] = src[s + k]
+      }
+    }
+    return
+  }
+  // latent: stored [h,w,2C] = (mean, logvar); z = (mean + exp(logvar/2) * n) * scale
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const sx = flip ? w - 1 - x : x
+      const s = (y * sw + sx) * sc
+      const d = offset + (y * w + x) * c
+      for (let k = 0; k < c; k++) out[d + k] = (src[s + k] + Math.exp(0.5 * src[s + c + k]) * rng.normal()) * set.latentScale
+    }
+  }
+}
+
+export function assembleBatch(set: DitTrainingSet, indices: number[], rng: Rng): HostBatch {
+  const [h, w, c] = set.modelShape
+  const per = h * w * c
+  const x0 = new Float32Array(indices.length * per)
+  indices.forEach((item, r) => writeSample(set, item, rng, x0, r * per))
+  return {indices, x0}
+}
+
+/** Items of step `i`: consecutive slices of a per-epoch permutation seeded by (seed, epoch). */
+export class EpochOrder {
+  private cache = new Map<number, number[]>()
+  constructor(readonly count: number, readonly makeRng: (epoch: number) => Rng) {}
+
+  itemsForStep(step: number, batchSize: number): number[] {
+    const out: number[] = []
+    for (let r = 0; r < batchSize; r++) {
+      const k = step * batchSize + r
+      const epoch = Math.floor(k / this.count)
+      let perm = this.cache.get(epoch)
+      if (!perm) {
+        perm = this.makeRng(epoch).permutation(this.count)
+        this.cache.set(epoch, perm)
+        if (this.cache.size > 2) this.cache.delete(Math.min(...this.cache.keys()))
+      }
+      out.push(perm[k % this.count])
+    }
+    return out
+  }
+}

@@ -1,0 +1,121 @@
+// The finetune-dit stage (paper §2.2-2.3, REFERENCE.md §5): PixArt-alpha conditioned on the
+// HFFM anatomy/style tokens. With weights.pixart the base transformer is frozen and only LoRA +
+// the condition module train (the authors' setup). Without it (the embedded default) a small
+// transformer is trained from scratch together with the condition module, in pixel space unless
+// weights.vae is given; dit.json and the manifest say which.
+import * as tf from '@tensorflow/tfjs'
+import {join, resolve} from 'node:path'
+import {UserError} from '../errors.js'
+import {writeJsonAtomic} from '../io/atomic.js'
+import type {MedgenConfig} from '../config/schema.js'
+import {pixartPreset, countPixArtParams, type PixArtConfig} from '../models/pixart/config.js'
+import {loadPixArt} from '../models/pixart/load.js'
+import {loadVae} from '../models/vae/load.js'
+import {vaeDecode} from '../models/vae/autoencoder.js'
+import {loraTargetList} from '../models/lora.js'
+import {Rng} from '../util/rng.js'
+import {log} from '../util/log.js'
+import {activeBackend} from '../backend/index.js'
+import type {StageContext, StageResult, StageSpec} from './stage.js'
+import type {StageInput} from './manifest.js'
+import {buildDitModel, countTrainable, type DitModelSpec} from './dit/model.js'
+import {DitTrainer, lossSummary} from './dit/trainer.js'
+import {datasetPathOf, loadDitTrainingSet} from './dit/data.js'
+import {saveDitArtifacts, type DitMeta} from './dit/artifacts.js'
+import {writeLossCurvePng} from './dit/plot.js'
+
+export interface FinetuneDitOptions {
+  /** 'latest', a checkpoint folder, or false; undefined = resume when a checkpoint exists unless --force */
+  resume?: string | boolean
+}
+
+function ditInputs(config: MedgenConfig, runDir: string): StageInput[] {
+  const inputs: StageInput[] = [
+    {path: join(runDir, 'captions', 'captions.jsonl'), madeBy: 'medgen caption'},
+    {path: join(runDir, 'text', 'features.safetensors'), madeBy: 'medgen align-text'},
+  ]
+  if (config.dit.conditioning === 'concat' || config.dit.conditioning === 'text') {
+    inputs.push({path: join(runDir, 'text', 'model.safetensors'), madeBy: 'medgen align-text'})
+  }
+  return inputs
+}
+
+/** Transformer config and frozen base weights (if any), checked against the pixel/latent space. */
+async function transformerFor(config: MedgenConfig): Promise<{cfg: PixArtConfig, base: Map<string, tf.Tensor> | null, space: 'pixel' | 'latent'}> {
+  const space = config.weights.vae ? 'latent' : 'pixel'
+  if (config.weights.pixart) {
+    if (space === 'pixel') throw new UserError('weights.pixart is set but weights.vae is not: a pretrained PixArt works on VAE latents; set weights.vae to its vae/ folder')
+    const {config: cfg, params} = await loadPixArt(resolve(config.weights.pixart))
+    return {cfg, base: params, space}
+  }
+  const cfg = pixartPreset(config.dit.preset)
+  const wanted = space === 'pixel' ? 3 : 4
+  if (cfg.in_channels !== wanted) {
+    throw new UserError(`dit.preset ${config.dit.preset} has ${cfg.in_channels} input channels but ${space} space needs ${wanted}; ` +
+      (space === 'pixel' ? 'use pixart-demo or set weights.vae' : 'use a latent preset (pixart-tiny, pixart-small, pixart-xl-512)'))
+  }
+  return {cfg, base: null, space}
+}
+
+async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageResult> {
+  const {config, runDir, outDir} = ctx
+  const dit = config.dit
+  const {cfg, base, space} = await transformerFor(config)
+  const vae = config.weights.vae ? {...await loadVae(resolve(config.weights.vae)), folder: resolve(config.weights.vae)} : null
+  const spec: DitModelSpec = {
+    transformer: cfg, space, latentScale: vae ? vae.config.scaling_factor : 1,
+    conditioner: {mode: dit.conditioning, captionChannels: cfg.caption_channels, featureDim: 8, hidden: 256, textDim: 0, numClasses: 0},
+    lora: {rank: dit.lora.rank, alpha: dit.lora.alpha, targets: loraTargetList(dit.lora.targets)},
+  }
+  const {set, textEncoder} = await loadDitTrainingSet(config, runDir, spec, vae)
+  spec.conditioner = {...spec.conditioner, featureDim: set.featureDim, textDim: set.textDim, numClasses: set.classNames.length}
+  const model = buildDitModel(spec, base, new Rng(config.run.seed).fork('finetune-dit'))
+  const trainable = countTrainable(model)
+  log.info(`finetune-dit: ${set.examples.length} training images, ${space} space ${set.modelShape.join('x')}, ` +
+    (model.fromScratch ? `transformer (${countPixArtParams(cfg)} params) trained from scratch` : `frozen base + LoRA r=${dit.lora.rank} (${dit.lora.targets})`) +
+    `, ${dit.conditioning} conditioning, ${trainable} trainable parameters`)
+  const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z) : undefined
+  const trainer = new DitTrainer(model, set, {
+    steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
+    gradClip: dit.gradClip, condDropout: dit.condDropout, colour: dit.colourLoss, seed: config.run.seed, decode,
+  })
+  const resume = opts.resume ?? (ctx.force ? false : ctx.resume ? 'latest' : false)
+  const started = Date.now()
+  const result = await trainer.train(join(outDir, 'checkpoints'), dit.checkpointingSteps, dit.keepCheckpoints, resume)
+  const seconds = (Date.now() - started) / 1000
+
+  const meta: DitMeta = {
+    format: 'medgen-dit/1', space, preset: config.weights.pixart ? 'weights.pixart' : dit.preset, transformer: cfg,
+    conditioner: spec.conditioner, latentScale: spec.latentScale, baseWeights: config.weights.pixart ? resolve(config.weights.pixart) : '',
+    vae: vae?.folder ?? '', trainedFromScratch: model.fromScratch, lora: model.fromScratch ? null : spec.lora,
+    classNames: set.classNames, textEncoder, textLength: set.textLength,
+  }
+  const outputs = await saveDitArtifacts(outDir, model, meta)
+  const summary = lossSummary(trainer.history)
+  const colourValues = trainer.history.filter(h => h.colour !== null).map(h => h.colour as number)
+  const metrics = {
+    steps: result.stepsDone, trainedFromScratch: model.fromScratch, space, conditioning: dit.conditioning, trainableParameters: trainable,
+    loss: {...summary, definition: 'mean training loss (epsilon-MSE, + weight*colour on colour steps in train mode) over the first and the last 10% of recorded steps'},
+    colourLoss: {mode: dit.colourLoss.mode, weight: dit.colourLoss.weight, every: dit.colourLoss.every,
+      meanValue: colourValues.length ? colourValues.reduce((a, b) => a + b, 0) / colourValues.length : null},
+    secondsThisRun: seconds, backend: activeBackend(), lastCheckpoint: result.lastCheckpoint,
+  }
+  await writeJsonAtomic(join(outDir, 'metrics.json'), metrics)
+  await writeLossCurvePng(join(outDir, 'loss.png'), trainer.history.map(h => h.loss), `finetune-dit loss (${dit.conditioning}, ${space})`)
+  outputs.push(join(outDir, 'metrics.json'), join(outDir, 'loss.png'))
+  log.info(`finetune-dit: loss ${summary.firstTenthMean.toFixed(4)} (first 10%) -> ${summary.lastTenthMean.toFixed(4)} (last 10%) in ${seconds.toFixed(0)} s`)
+  trainer.optimizer.dispose()
+  return {outputs, notes: {trainedFromScratch: model.fromScratch, space, trainableParameters: trainable, loss: summary}}
+}
+
+export function finetuneDitStageFor(opts: FinetuneDitOptions = {}): StageSpec {
+  return {
+    name: 'finetune-dit',
+    dir: 'dit',
+    configSlice: config => ({dit: config.dit, pixart: config.weights.pixart, vae: config.weights.vae, dataset: datasetPathOf(config)}),
+    inputs: ditInputs,
+    work: ctx => work(ctx, opts),
+  }
+}
+
+export const finetuneDitStage: StageSpec = finetuneDitStageFor()

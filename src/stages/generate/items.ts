@@ -1,0 +1,219 @@
+// What to generate: the list of images a `generate` call asks for (issue 8 item 3), each with
+// its id, class, prompt and own seed. Inputs combine freely: free-text prompts (--prompt,
+// --prompts FILE), the captions of a split (--from-captions, the authors' protocol, REFERENCE.md
+// §6), N per class with prompts drawn from that class's captions (--per-class), and every
+// anatomy x style combination of the caption vocabulary (--grid). Everything a user can get
+// wrong is checked here, before any model loads.
+import {promises as fs} from 'node:fs'
+import {join} from 'node:path'
+import {createHash} from 'node:crypto'
+import {UserError, describeFsError} from '../../errors.js'
+import {readJsonl} from '../../io/atomic.js'
+import {Rng, deriveSeed} from '../../util/rng.js'
+import {attributeGroups, classRules, datasetKinds, renderCaption, NONE, type Attributes, type DatasetKind} from '../../caption/vocab.js'
+
+export type ItemSource = 'prompt' | 'captions' | 'per-class' | 'grid'
+
+export interface SampleItem {
+  id: string
+  class: string
+  prompt: string
+  seed: number
+  source: ItemSource
+  /** vocabulary attributes the prompt was rendered from (grid, and captions that have them) */
+  attributes?: Attributes
+}
+
+export interface PromptEntry { prompt: string, class?: string }
+
+/** The request as the command gives it (flags), before files are read. */
+export interface GenerateRequest {
+  prompts?: string[]
+  promptsFile?: string
+  fromCaptions?: string
+  perClass?: number
+  grid?: boolean
+  /** restricts --from-captions/--per-class/--grid to these classes; labels free prompts */
+  classes?: string[]
+}
+
+/** The request with the prompt file read: everything that defines the result, hashable. */
+export interface ResolvedRequest {
+  prompts: PromptEntry[]
+  fromCaptions?: string
+  perClass?: number
+  grid: boolean
+  classes: string[]
+}
+
+/** Free-text prompts with no --class are filed under this folder name. */
+export const promptClass = 'prompt'
+const maxPromptChars = 2000
+
+interface CaptionRow { id: string, class: string, split: string, caption: string, attributes?: Attributes | null }
+
+/**
+ * --prompts FILE: one prompt per line; blank lines and lines starting with # are skipped; a
+ * line starting with { is JSON {"prompt": "...", "class": "..."}.
+ */
+export async function readPromptFile(path: string): Promise<PromptEntry[]> {
+  let raw: Buffer
+  try { raw = await fs.readFile(path) } catch (err) {
+    throw describeFsError(err, `--prompts ${path}`) ?? err
+  }
+  if (raw.includes(0)) throw new UserError(`--prompts ${path}: not a text file (contains NUL bytes); expected one prompt per line`)
+  const entries: PromptEntry[] = []
+  const lines = raw.toString('utf8').split(/\r?\n/)
+  for (const [i, line] of lines.entries()) {
+    const text = line.trim()
+    if (!text || text.startsWith('#')) continue
+    const where = `--prompts ${path}:${i + 1}`
+    let entry: PromptEntry
+    if (text.startsWith('{')) {
+      let parsed: unknown
+      try { parsed = JSON.parse(text) } catch { throw new UserError(`${where}: invalid JSON (a line starting with { must be {"prompt": "...", "class": "..."})`) }
+      const p = parsed as Record<string, unknown>
+      if (typeof p.prompt !== 'string' || !p.prompt.trim()) throw new UserError(`${where}: JSON line has no "prompt" string`)
+      if (p.class !== undefined && typeof p.class !== 'string') throw new UserError(`${where}: "class" must be a string`)
+      entry = {prompt: p.prompt.trim(), class: p.class as string | undefined}
+    } else entry = {prompt: text}
+    if (entry.prompt.length > maxPromptChars) throw new UserError(`${where}: prompt is ${entry.prompt.length} characters; the limit is ${maxPromptChars}`)
+    entries.push(entry)
+  }
+  if (entries.length === 0) throw new UserError(`--prompts ${path}: no prompts found (one per line; blank lines and lines starting with # are ignored)`)
+  return entries
+}
+
+export async function resolveRequest(request: GenerateRequest, defaultPerClass: number): Promise<ResolvedRequest> {
+  const prompts: PromptEntry[] = []
+  for (const p of request.prompts ?? []) {
+    if (!p.trim()) throw new UserError('--prompt: empty prompt')
+    if (p.length > maxPromptChars) throw new UserError(`--prompt: prompt is ${p.length} characters; the limit is ${maxPromptChars}`)
+    prompts.push({prompt: p.trim()})
+  }
+  if (request.promptsFile) prompts.push(...await readPromptFile(request.promptsFile))
+  if (request.perClass !== undefined && (!Number.isInteger(request.perClass) || request.perClass < 1)) {
+    throw new UserError(`--per-class ${request.perClass}: must be a positive integer`)
+  }
+  const nothingAsked = prompts.length === 0 && !request.fromCaptions && request.perClass === undefined && !request.grid
+  return {
+    prompts,
+    fromCaptions: request.fromCaptions,
+    perClass: nothingAsked ? defaultPerClass : request.perClass,
+    grid: !!request.grid,
+    classes: [...new Set(request.classes ?? [])],
+  }
+}
+
+/** True when the items need captions/captions.jsonl (class lists, caption prompts). */
+export function needsCaptions(r: ResolvedRequest): boolean {
+  return !!r.fromCaptions || r.perClass !== undefined || r.grid || r.classes.length > 0 || r.prompts.some(p => p.class)
+}
+
+const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8)
+
+/** Folder-safe id part. */
+function slug(s: string): string {
+  return s.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '') || 'x'
+}
+
+/** The dataset kind whose class rules know most of these classes (config data.kind wins). */
+export function inferKind(configured: string, classes: string[]): DatasetKind {
+  if (configured !== 'auto') return configured as DatasetKind
+  let best: DatasetKind = 'dermoscopy'
+  let bestHits = 0
+  for (const kind of datasetKinds) {
+    const hits = classes.filter(c => c in classRules[kind]).length
+    if (hits > bestHits) { best = kind; bestHits = hits }
+  }
+  return best
+}
+
+/** Every combination of the anatomy and style vocabularies; "none" anatomy only as a whole (no lesion). */
+export function attributeGrid(kind: DatasetKind): Attributes[] {
+  const product = (group: Record<string, readonly string[]>): Attributes[] =>
+    Object.entries(group).reduce<Attributes[]>((acc, [name, values]) =>
+      acc.flatMap(a => values.map(v => ({...a, [name]: v}))), [{}])
+  const anatomy = product(attributeGroups[kind].anatomy).filter(a => {
+    const nones = Object.values(a).filter(v => v === NONE).length
+    return nones === 0 || nones === Object.keys(a).length
+  })
+  const style = product(attributeGroups[kind].style)
+  return anatomy.flatMap(a => style.map(s => ({...a, ...s})))
+}
+
+export interface ItemContext {
+  runDir: string
+  runSeed: number
+  dataKind: string
+}
+
+async function readCaptions(runDir: string): Promise<CaptionRow[]> {
+  const path = join(runDir, 'captions', 'captions.jsonl')
+  const rows = await readJsonl<CaptionRow>(path)
+  if (rows.length === 0) throw new UserError(`${path}: missing or empty; run \`medgen caption\` first`)
+  return rows
+}
+
+function checkClasses(wanted: string[], known: string[], source: string): void {
+  for (const c of wanted) {
+    if (!known.includes(c)) throw new UserError(`--class ${c}: unknown class; the classes in ${source} are ${known.join(', ')}`)
+  }
+}
+
+/** Builds the full, ordered item list for a request. Ids are unique; seeds derive from run seed + id. */
+export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<SampleItem[]> {
+  const items: SampleItem[] = []
+  const seedOf = (id: string): number => deriveSeed(ctx.runSeed, id)
+  const captions = needsCaptions(r) ? await readCaptions(ctx.runDir) : []
+  const known = [...new Set(captions.map(c => c.class))].sort()
+  const source = join(ctx.runDir, 'captions', 'captions.jsonl')
+  checkClasses(r.classes, known, source)
+  for (const p of r.prompts) if (p.class) checkClasses([p.class], known, source)
+  const classes = r.classes.length > 0 ? r.classes : known
+
+  for (const [k, p] of r.prompts.entries()) {
+    const cls = p.class ?? (r.classes.length === 1 ? r.classes[0] : promptClass)
+    const id = `prompt-${k}-${shortHash(p.prompt)}`
+    items.push({id, class: cls, prompt: p.prompt, seed: seedOf(id), source: 'prompt'})
+  }
+  if (r.fromCaptions) {
+    const splits = [...new Set(captions.map(c => c.split))].sort()
+    if (r.fromCaptions !== 'all' && !splits.includes(r.fromCaptions)) {
+      throw new UserError(`--from-captions ${r.fromCaptions}: no captions in that split; ${source} has ${splits.join(', ')} (or use all)`)
+    }
+    for (const c of captions) {
+      if (r.fromCaptions !== 'all' && c.split !== r.fromCaptions) continue
+      if (!classes.includes(c.class)) continue
+      const id = `${slug(c.id)}`
+      items.push({id, class: c.class, prompt: c.caption, seed: seedOf(id), source: 'captions', ...(c.attributes ? {attributes: c.attributes} : {})})
+    }
+  }
+  if (r.perClass !== undefined) {
+    for (const cls of classes) {
+      const pool = captions.filter(c => c.class === cls)
+      const rng = new Rng(deriveSeed(ctx.runSeed, 'per-class', cls))
+      for (let k = 0; k < r.perClass; k++) {
+        const c = rng.pick(pool)
+        const id = `${slug(cls)}-${String(k).padStart(4, '0')}`
+        items.push({id, class: cls, prompt: c.caption, seed: seedOf(id), source: 'per-class', ...(c.attributes ? {attributes: c.attributes} : {})})
+      }
+    }
+  }
+  if (r.grid) {
+    const kind = inferKind(ctx.dataKind, known)
+    const grid = attributeGrid(kind)
+    for (const cls of classes) {
+      for (const [k, attributes] of grid.entries()) {
+        const id = `grid-${slug(cls)}-${String(k).padStart(5, '0')}`
+        items.push({id, class: cls, prompt: renderCaption(kind, cls, attributes).caption, seed: seedOf(id), source: 'grid', attributes})
+      }
+    }
+  }
+  const seen = new Set<string>()
+  for (const item of items) {
+    if (seen.has(item.id)) throw new UserError(`two requested images share the id ${item.id} (a caption id repeated in captions.jsonl, or one prompt given twice); remove the duplicate`)
+    seen.add(item.id)
+  }
+  return items
+}

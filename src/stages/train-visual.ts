@@ -1,0 +1,93 @@
+// The train-visual stage (paper §2.2, Eq. 1; REFERENCE.md §3): trains SDNet on the run's
+// dataset and writes <run>/visual/{model,features}.safetensors, grid.png, loss-curves.png,
+// dice-curve.png and metrics.json. `loadSegmenter` (re-exported) segments any image with the result.
+import {promises as fs} from 'node:fs'
+import {join} from 'node:path'
+import type {MedgenConfig} from '../config/schema.js'
+import {datasetPathOf} from '../caption/items.js'
+import {writeJsonAtomic} from '../io/atomic.js'
+import {requireNoPerceptual} from '../losses/sdnet.js'
+import {presetConfig, type SdnetConfig} from '../models/sdnet/config.js'
+import {log} from '../util/log.js'
+import {runStage, type RunStageOptions, type StageSpec} from './stage.js'
+import {indicesOf} from './visual/data.js'
+import {evaluateSplit} from './visual/evaluate.js'
+import {loadVisualData} from './visual/load.js'
+import {writeCurves, writeFeatures, writeGrid, writeModel} from './visual/outputs.js'
+import {measureStyleSwap} from './visual/style-swap.js'
+import {trainSdnet} from './visual/trainer.js'
+
+export {loadSegmenter, type Segmenter} from '../models/sdnet/segmenter.js'
+
+export function visualModelConfig(config: MedgenConfig): SdnetConfig {
+  const v = config.visual
+  return presetConfig(v.preset, v.adain, {imageSize: v.imageSize, ndf: v.ndf})
+}
+
+export const trainVisualStage: StageSpec = {
+  name: 'train-visual',
+  dir: 'visual',
+  configSlice: config => ({
+    visual: config.visual,
+    data: {path: datasetPathOf(config), layout: config.data.layout, kind: config.data.kind, testFraction: config.data.testFraction, valFraction: config.data.valFraction},
+  }),
+  inputs: config => [{path: datasetPathOf(config), madeBy: 'medgen synth (or set data.path to a dataset)'}],
+  async work({config, runDir, outDir, resume}) {
+    const v = config.visual
+    requireNoPerceptual(v.perceptual.weights)
+    const modelConfig = visualModelConfig(config)
+    const data = await loadVisualData(config, runDir, modelConfig.imageSize)
+    const checkpointDir = join(outDir, 'checkpoints')
+    if (!resume) await fs.rm(checkpointDir, {recursive: true, force: true})
+    const started = performance.now()
+    const cpu0 = process.cpuUsage()
+    const result = await trainSdnet(data, {
+      model: modelConfig, seed: config.run.seed, epochs: v.epochs, batchSize: v.batchSize, lr: v.lr,
+      checkpointDir, checkpointEvery: v.checkpointEvery, keepCheckpoints: v.keepCheckpoints, resume: resume ? 'latest' : false,
+    })
+    const cpu = process.cpuUsage(cpu0)
+    const trainSeconds = (performance.now() - started) / 1000
+    const {model, history} = result
+    const evalSplit = indicesOf(data, 'test').length ? 'test' : 'val'
+    const heldOut = indicesOf(data, evalSplit)
+    const val = history.epochs.at(-1)
+    const test = heldOut.length ? await evaluateSplit(model, data, heldOut, v.batchSize) : null
+    const styleSwap = heldOut.length >= 2 ? await measureStyleSwap(model, data, heldOut, 8) : null
+
+    const paths = {
+      model: join(outDir, 'model.safetensors'), features: join(outDir, 'features.safetensors'),
+      grid: join(outDir, 'grid.png'), metrics: join(outDir, 'metrics.json'),
+    }
+    await writeModel(paths.model, model, {preset: v.preset})
+    await writeFeatures(paths.features, model, data, v.batchSize)
+    const gridRows = (heldOut.length >= 2 ? heldOut : indicesOf(data, 'train')).slice(0, v.gridImages)
+    await writeGrid(paths.grid, model, data, gridRows)
+    const curves = await writeCurves(outDir, history)
+    const metrics = {
+      valDice: val?.valDice ?? null,
+      bestValDice: history.epochs.length ? Math.max(...history.epochs.map(e => e.valDice)) : null,
+      valReconL1: val?.valL1 ?? null,
+      [`${evalSplit}Dice`]: test?.dice ?? null,
+      [`${evalSplit}ReconL1`]: test?.l1 ?? null,
+      styleSwap,
+      epochHistory: history.epochs,
+      steps: result.stepsDone, epochs: v.epochs, images: {total: data.ids.length, train: indicesOf(data, 'train').length, val: indicesOf(data, 'val').length, test: indicesOf(data, 'test').length},
+      trainWallSeconds: trainSeconds, trainCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      definitions: {
+        valDice: 'mean over validation images of the Dice (smoothing 0.1) of the segmentor\'s lesion channel > 0.5 vs the mask, eval mode, after the last epoch',
+        valReconL1: 'mean |reconstruction - input| in [-1, 1] units, reconstruction decoded from mu (eval mode)',
+        styleSwap: 'image A\'s anatomy decoded with image B\'s mu (B = next held-out image): colourShiftTowardB = projection of the mean-RGB change onto B - A (0 kept A, 1 reached B); closerToB = fraction of pairs closer to B; maskIoUWithA = IoU of the lesion mask segmented from the swapped image vs the one segmented from A',
+        trainCpuSeconds: 'user + system CPU seconds of the training loop (all threads); trainWallSeconds = wall-clock seconds of the same loop',
+      },
+    }
+    await writeJsonAtomic(paths.metrics, metrics)
+    log.info(`train-visual: val Dice ${metrics.valDice?.toFixed(4)}, ${evalSplit} Dice ${test?.dice.toFixed(4)}, recon L1 ${metrics.valReconL1?.toFixed(4)}, ` +
+      `${result.stepsDone} steps in ${trainSeconds.toFixed(0)} s wall / ${metrics.trainCpuSeconds.toFixed(0)} s CPU`)
+    model.dispose()
+    return {outputs: [...Object.values(paths), ...curves], notes: {valDice: metrics.valDice, steps: result.stepsDone}}
+  },
+}
+
+export async function runTrainVisual(config: MedgenConfig, opts: RunStageOptions = {}) {
+  return runStage(trainVisualStage, config, opts)
+}

@@ -1,0 +1,137 @@
+// Trains SDNet (REFERENCE.md §3.4-3.5): Adam (0.5, 0.999), ReduceLROnPlateau on validation
+// Dice (max, patience 5, factor 0.1), every sample used each epoch (the authors' dropped
+// samples are not reproduced). Checkpoints hold weights + BN statistics, Adam moments, the
+// scheduler, the RNG, the epoch's data order and the curves, so a resumed run is identical.
+import * as tf from '@tensorflow/tfjs'
+import {UserError} from '../../errors.js'
+import {AdamW} from '../../train/adamw.js'
+import {CheckpointManager} from '../../train/checkpoint.js'
+import {trainLoop} from '../../train/loop.js'
+import {ReduceLROnPlateau, type PlateauState} from '../../train/schedule.js'
+import {Rng, type RngState} from '../../util/rng.js'
+import {log} from '../../util/log.js'
+import {sdnetLoss} from '../../losses/sdnet.js'
+import {SDNet} from '../../models/sdnet/model.js'
+import type {SdnetConfig} from '../../models/sdnet/config.js'
+import type {BatchStat} from '../../models/sdnet/layers.js'
+import {batchesOf, gatherBatch, indicesOf, type VisualData} from './data.js'
+import {evaluateSplit} from './evaluate.js'
+
+export interface VisualTrainOptions {
+  model: SdnetConfig
+  seed: number
+  epochs: number
+  batchSize: number
+  lr: number
+  checkpointDir: string
+  checkpointEvery: number
+  keepCheckpoints: number
+  /** true/'latest' = newest checkpoint in checkpointDir, a path = that checkpoint, false = start fresh */
+  resume: boolean | string
+  /** stop (with a checkpoint) once this many steps are done, as an interruption would; tests use it */
+  stopAfterSteps?: number
+}
+
+export interface StepRecord { step: number, loss: number, reconstruction: number, kl: number, dice: number, regression: number }
+export interface EpochRecord { epoch: number, step: number, valDice: number, valL1: number, lr: number }
+export interface TrainHistory { steps: StepRecord[], epochs: EpochRecord[] }
+
+interface TrainerState {
+  /** model config + batch size + seed: a checkpoint only resumes the same training */
+  fingerprint: string
+  rng: RngState
+  /** the current epoch's permutation of training indices, and which epoch it belongs to */
+  order: number[]
+  orderEpoch: number
+  scheduler: PlateauState
+  history: TrainHistory
+}
+
+export interface VisualTrainResult { model: SDNet, history: TrainHistory, stepsDone: number, totalSteps: number, lastCheckpoint: string | null }
+
+export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Promise<VisualTrainResult> {
+  const trainIdx = indicesOf(data, 'train')
+  if (trainIdx.length === 0) throw new Error('visual: no training images in the split')
+  const valIdx = indicesOf(data, 'val')
+  const stepsPerEpoch = Math.ceil(trainIdx.length / opts.batchSize)
+  const totalSteps = stepsPerEpoch * opts.epochs
+
+  const model = SDNet.create(opts.model, opts.seed)
+  const optimizer = new AdamW(model.params, {lr: opts.lr, beta1: 0.5, beta2: 0.999, eps: 1e-8, weightDecay: 0})
+  const scheduler = new ReduceLROnPlateau(opts.lr, 'max', 0.1, 5)
+  const rng = new Rng(opts.seed).fork('train-visual')
+  const fingerprint = JSON.stringify({model: opts.model, batchSize: opts.batchSize, seed: opts.seed})
+  const state: TrainerState = {fingerprint, rng: rng.getState(), order: [], orderEpoch: -1, scheduler: scheduler.getState(), history: {steps: [], epochs: []}}
+  const manager = new CheckpointManager(opts.checkpointDir, opts.keepCheckpoints)
+
+  let startStep = 0
+  const resumeFrom = await manager.resolve(opts.resume === false ? undefined : opts.resume)
+  if (resumeFrom) {
+    const ckpt = await manager.load(resumeFrom)
+    model.loadStateDict(ckpt.params, resumeFrom)
+    optimizer.importState(ckpt.optimizer)
+    const saved = ckpt.state as TrainerState & {step: number}
+    if (saved.fingerprint !== fingerprint) {
+      throw new UserError(`${resumeFrom}: checkpoint of a different training (model, batch size or seed changed); start over with --no-resume`)
+    }
+    rng.setState(saved.rng)
+    scheduler.setState(saved.scheduler)
+    Object.assign(state, {order: saved.order, orderEpoch: saved.orderEpoch, history: saved.history})
+    startStep = ckpt.step
+    log.info(`train-visual: resumed from ${resumeFrom} at step ${startStep}`)
+  }
+
+  // tfjs names variables globally; map them back to state_dict names for the optimizer.
+  const nameOf = new Map<string, string>()
+  for (const [name, v] of model.params) nameOf.set(v.name, name)
+  const varList = [...model.params.values()]
+
+  const step = async (i: number): Promise<number> => {
+    const epoch = Math.floor(i / stepsPerEpoch)
+    if (state.orderEpoch !== epoch) {
+      state.order = rng.permutation(trainIdx.length).map(k => trainIdx[k])
+      state.orderEpoch = epoch
+    }
+    const batchIdx = batchesOf(state.order, opts.batchSize)[i % stepsPerEpoch]
+    const noise = {gumbel: rng.tfSeed(), gumbelReco: rng.tfSeed(), eps: rng.tfSeed()}
+    const {x, mask} = gatherBatch(data, batchIdx)
+    const stats: BatchStat[] = []
+    const ctx = model.context(true, stats)
+    let terms: tf.Scalar[] = []
+    const {value, grads} = tf.variableGrads(() => {
+      const out = model.forward(ctx, x, noise)
+      const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1])
+      const t = sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!})
+      terms = [t.reconstruction, t.kl, t.dice, t.regression].map(s => tf.keep(s))
+      return t.total
+    }, varList)
+    const named = new Map<string, tf.Tensor>()
+    for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName)!, g)
+    optimizer.applyGradients(named, scheduler.lr)
+    model.updateRunningStats(stats)
+    const [loss, reconstruction, kl, dice, regression] = [value, ...terms].map(t => (t.dataSync() as Float32Array)[0])
+    tf.dispose([value, ...terms, x, mask, ...named.values()])
+    state.history.steps.push({step: i + 1, loss, reconstruction, kl, dice, regression})
+    if ((i + 1) % stepsPerEpoch === 0) {
+      // end of epoch: validation Dice drives the plateau scheduler (REFERENCE.md §3.5)
+      const val = valIdx.length ? await evaluateSplit(model, data, valIdx, opts.batchSize) : {dice: NaN, l1: NaN}
+      const lrBefore = scheduler.lr
+      if (valIdx.length) scheduler.observe(val.dice)
+      state.history.epochs.push({epoch: epoch + 1, step: i + 1, valDice: val.dice, valL1: val.l1, lr: lrBefore})
+      log.info(`train-visual: epoch ${epoch + 1}/${opts.epochs} val Dice ${val.dice.toFixed(4)} recon L1 ${val.l1.toFixed(4)} lr ${lrBefore}`)
+    }
+    return loss
+  }
+
+  const checkpoint = async (stepsDone: number): Promise<string> => {
+    const saved: TrainerState = {...state, rng: rng.getState(), scheduler: scheduler.getState()}
+    return manager.save(stepsDone, {params: await model.stateDict(), optimizer: await optimizer.exportState(), state: saved})
+  }
+
+  const runTo = Math.min(totalSteps, opts.stopAfterSteps ?? totalSteps)
+  const {lastCheckpoint, stepsDone} = startStep >= runTo
+    ? {lastCheckpoint: resumeFrom, stepsDone: startStep}
+    : await trainLoop({label: 'train-visual', totalSteps: runTo, startStep, checkpointEvery: opts.checkpointEvery, step, checkpoint, lastCheckpoint: resumeFrom})
+  optimizer.dispose()
+  return {model, history: state.history, stepsDone, totalSteps, lastCheckpoint}
+}

@@ -1,0 +1,78 @@
+// align-text's inputs (DEVELOPING.md contracts): captions/captions.jsonl joined by id with
+// visual/features.safetensors (anatomy occupancy [N,8], style mu [N,8], __metadata__.ids).
+// Captions without visual features are skipped with a warning, as the authors' dataset does
+// (REFERENCE.md §4.2).
+import {join} from 'node:path'
+import {UserError} from '../errors.js'
+import {readJsonl} from '../io/atomic.js'
+import {readSafetensors, readSafetensorsMetadata} from '../io/safetensors.js'
+import {toFloat32} from '../io/tensor-map.js'
+import {log} from '../util/log.js'
+
+export interface CaptionRow {
+  id: string
+  class: string
+  split: string
+  caption: string
+  attributes: Record<string, string> | null
+}
+
+export interface JoinedCaptions {
+  rows: CaptionRow[]
+  /** visual targets aligned with rows, [n*featureDim] */
+  anatomy: Float32Array
+  style: Float32Array
+  featureDim: number
+}
+
+export async function readVisualFeatures(path: string): Promise<{ids: string[], anatomy: Float32Array, style: Float32Array, featureDim: number}> {
+  const tensors = await readSafetensors(path)
+  const meta = await readSafetensorsMetadata(path)
+  const anatomy = tensors.get('anatomy')
+  const style = tensors.get('style')
+  if (!anatomy || !style) throw new UserError(`${path}: needs tensors anatomy and style (got ${[...tensors.keys()].join(', ') || 'none'})`)
+  if (anatomy.shape.length !== 2 || style.shape.length !== 2 || anatomy.shape[0] !== style.shape[0] || anatomy.shape[1] !== style.shape[1]) {
+    throw new UserError(`${path}: anatomy [${anatomy.shape}] and style [${style.shape}] must both be [N, D]`)
+  }
+  let ids: unknown
+  try { ids = JSON.parse(meta.ids ?? 'null') } catch { ids = null }
+  if (!Array.isArray(ids) || ids.length !== anatomy.shape[0]) {
+    throw new UserError(`${path}: __metadata__.ids must be a JSON list of ${anatomy.shape[0]} image ids`)
+  }
+  return {ids: ids.map(String), anatomy: toFloat32(anatomy), style: toFloat32(style), featureDim: anatomy.shape[1]}
+}
+
+export async function readCaptions(path: string): Promise<CaptionRow[]> {
+  const raw = await readJsonl<Record<string, unknown>>(path)
+  return raw.map((r, i) => {
+    if (typeof r.id !== 'string' && typeof r.id !== 'number') throw new UserError(`${path}:${i + 1}: caption without an id`)
+    if (typeof r.caption !== 'string') throw new UserError(`${path}:${i + 1}: caption ${String(r.id)} has no caption text`)
+    return {id: String(r.id), class: String(r.class ?? ''), split: String(r.split ?? 'train'), caption: r.caption,
+      attributes: (r.attributes && typeof r.attributes === 'object') ? r.attributes as Record<string, string> : null}
+  })
+}
+
+export async function loadAlignmentInputs(runDir: string): Promise<JoinedCaptions> {
+  const captionsPath = join(runDir, 'captions', 'captions.jsonl')
+  const featuresPath = join(runDir, 'visual', 'features.safetensors')
+  const captions = await readCaptions(captionsPath)
+  const visual = await readVisualFeatures(featuresPath)
+  const index = new Map(visual.ids.map((id, i) => [id, i]))
+  const d = visual.featureDim
+  const seen = new Set<string>()
+  const rows: CaptionRow[] = []
+  const anatomy: number[] = []
+  const style: number[] = []
+  let missing = 0
+  for (const row of captions) {
+    if (seen.has(row.id)) continue // a later duplicate (resumed captioning) is ignored
+    seen.add(row.id)
+    const i = index.get(row.id)
+    if (i === undefined) { missing++; continue }
+    rows.push(row)
+    for (let k = 0; k < d; k++) { anatomy.push(visual.anatomy[i * d + k]); style.push(visual.style[i * d + k]) }
+  }
+  if (missing) log.warn(`align-text: ${missing} captions have no visual features in ${featuresPath}; skipped`)
+  if (rows.length === 0) throw new UserError(`${captionsPath}: no caption id matches an image id in ${featuresPath}`)
+  return {rows, anatomy: Float32Array.from(anatomy), style: Float32Array.from(style), featureDim: d}
+}
