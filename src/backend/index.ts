@@ -48,6 +48,9 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
       if (wanted !== 'auto') throw new UserError('backend wasm failed to initialise')
     } else {
       await import('@tensorflow/tfjs-backend-cpu')
+      // tfjs-backend-cpu's nearest-upsample gradient is wrong for batch > 1; replace it.
+      const {registerCpuKernelFixes} = await import('./wasm-kernels.js')
+      registerCpuKernelFixes()
       if (await tf.setBackend('cpu')) { active = {name, tf}; break }
     }
   }

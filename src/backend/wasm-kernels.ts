@@ -175,9 +175,9 @@ function depthwiseFilterGradient(s: Scratch, x: TensorInfo, dy: TensorInfo, info
 }
 
 /**
- * dx of a depthwise conv: every filter tap scatters dy * w[tap] back onto the input positions it
- * read. Each tap's contribution is spread to stride spacing by padding an inserted unit axis,
- * shifted into place by padding, and summed; the conv padding is cropped at the end.
+ * dx of a depthwise conv, as for conv2d: dy spread to stride spacing, correlated per channel with
+ * the filter rotated 180 degrees (a depthwise conv over the ci*m channels of dy), then the m
+ * channels that came from the same input channel are summed.
  */
 const depthwiseBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
   const {dy, filter} = inputs as {dy: TensorInfo, filter: TensorInfo}
@@ -185,35 +185,32 @@ const depthwiseBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
     strides: number | [number, number], dilations: number | [number, number], pad: never, dimRoundingMode: never, inputShape: [number, number, number, number]
   }
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as never, strides, dilations, pad, dimRoundingMode, true)
+  const {batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, outChannels: co} = info
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: dilation must be 1')
+  const fh = info.filterHeight
+  const fw = info.filterWidth
+  const top = fh - 1 - info.padInfo.top
+  const left = fw - 1 - info.padInfo.left
+  if (top < 0 || left < 0) throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: padding wider than the filter is not supported')
   const s = new Scratch(backend as never)
-  const {batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw} = info
-  const {top, bottom, left, right} = info.padInfo
-  const hp = h + top + bottom
-  const wp = w + left + right
-  const m = filter.shape[3]
-  const dy5 = s.reshape(dy, [b, oh, ow, ci, m])
-  let acc: TensorInfo | null = null
-  for (let kh = 0; kh < fh; kh++) {
-    for (let kw = 0; kw < fw; kw++) {
-      const tapW = s.reshape(s.run('Slice', {x: filter}, {begin: [kh, kw, 0, 0], size: [1, 1, ci, m]}), [ci, m])
-      let contrib = s.run('Sum', {x: s.run('Multiply', {a: dy5, b: tapW})}, {axis: [4], keepDims: false})
-      if (sh > 1 || sw > 1) {
-        const spread = s.run('PadV2', {x: s.reshape(contrib, [b, oh, 1, ow, 1, ci])},
-          {paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0})
-        contrib = s.reshape(spread, [b, oh * sh, ow * sw, ci])
-      }
-      const rowStart = kh * info.dilationHeight
-      const colStart = kw * info.dilationWidth
-      // rows past the padded input are only the zeros inserted after the last output row
-      const rows = Math.min(contrib.shape[1], hp - rowStart)
-      const cols = Math.min(contrib.shape[2], wp - colStart)
-      if (rows !== contrib.shape[1] || cols !== contrib.shape[2]) contrib = s.run('Slice', {x: contrib}, {begin: [0, 0, 0, 0], size: [b, rows, cols, ci]})
-      const placed = padSpatial(s, contrib, rowStart, hp - rowStart - rows, colStart, wp - colStart - cols)
-      acc = acc === null ? placed : s.run('Add', {a: acc, b: placed})
-    }
+  const flipped = s.reshape(s.run('Reverse', {x: filter}, {dims: [0, 1]}), [fh, fw, co, 1])
+  let spread = dy
+  if (sh > 1 || sw > 1) {
+    const padded = s.run('PadV2', {x: s.reshape(dy, [b, oh, 1, ow, 1, co])}, {paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0})
+    spread = s.reshape(padded, [b, oh * sh, ow * sw, co])
   }
-  const dx = s.run('Slice', {x: acc!}, {begin: [0, top, left, 0], size: [b, h, w, ci]})
-  return s.finish(dx)
+  let bottom = h - spread.shape[1] - top + fh - 1
+  let right = w - spread.shape[2] - left + fw - 1
+  if (bottom < 0 || right < 0) {
+    spread = s.run('Slice', {x: spread}, {begin: [0, 0, 0, 0], size: [b, spread.shape[1] + Math.min(0, bottom), spread.shape[2] + Math.min(0, right), co]})
+    bottom = Math.max(0, bottom)
+    right = Math.max(0, right)
+  }
+  const perChannel = s.run('DepthwiseConv2dNative', {x: spread, filter: flipped}, {
+    strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dilations: [1, 1], dataFormat: 'NHWC',
+  })
+  if (co === ci) return s.finish(perChannel)
+  return s.finish(s.run('Sum', {x: s.reshape(perChannel, [b, h, w, ci, co / ci])}, {axis: [4], keepDims: false}))
 }
 
 /** Einsum composed from Transpose, Reshape, Multiply and Sum, following tfjs-backend-cpu's kernel. */

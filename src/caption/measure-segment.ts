@@ -102,11 +102,13 @@ export function estimateMask(image: ImageInput, kind: DatasetKind): Uint8Array {
   idx.forEach((i, k) => {
     dist[k] = kind === 'ultrasound' ? Math.max(0, rowLevel[Math.floor(i / w)] - l[i]) : Math.hypot(l[i] - bg[0], a[i] - bg[1], b[i] - bg[2])
   })
-  // robust spread of the background: median + 4 MAD, and never below MIN_SEPARATION
-  const sorted = Float32Array.from(dist).sort()
-  const med = sorted[sorted.length >> 1]
-  const mad = median(Array.from(dist, v => Math.abs(v - med)))
-  const floor = Math.max(MIN_SEPARATION, med + 4 * 1.4826 * mad)
+  // robust spread of the background (median + 3.5 MAD over the background sample, never
+  // below MIN_SEPARATION): nothing within it counts as lesion
+  const ringSet = kind === 'polyp' ? new Set(ring) : null
+  const sample = ringSet ? Array.from(dist).filter((_, k) => ringSet.has(idx[k])) : Array.from(dist)
+  const med = median(sample)
+  const mad = median(sample.map(v => Math.abs(v - med)))
+  const floor = Math.max(MIN_SEPARATION, med + 3.5 * 1.4826 * mad)
   const above: number[] = []
   for (const v of dist) if (v > floor) above.push(v)
   if (above.length < 0.005 * n) return new Uint8Array(n)

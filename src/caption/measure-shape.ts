@@ -78,21 +78,23 @@ const AXES = 36
  */
 function mirrorSymmetry(mask: Uint8Array, width: number, height: number, cx: number, cy: number, area: number): number {
   const iou = new Float64Array(AXES)
-  const sample = (x: number, y: number): number => {
-    const x0 = Math.floor(x), y0 = Math.floor(y), fx = x - x0, fy = y - y0
-    const v = (xx: number, yy: number) => (xx >= 0 && yy >= 0 && xx < width && yy < height ? mask[yy * width + xx] : 0)
-    return (v(x0, y0) * (1 - fx) + v(x0 + 1, y0) * fx) * (1 - fy) + (v(x0, y0 + 1) * (1 - fx) + v(x0 + 1, y0 + 1) * fx) * fy
-  }
-  const xs: number[] = [], ys: number[] = []
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (mask[y * width + x]) { xs.push(x - cx); ys.push(y - cy) }
+  const xs = new Float64Array(area), ys = new Float64Array(area)
+  let p = 0
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (mask[y * width + x]) { xs[p] = x - cx; ys[p] = y - cy; p++ }
+  // padded copy so that bilinear sampling needs no bounds checks per neighbour
+  const pw = width + 2, padded = new Uint8Array(pw * (height + 2))
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) padded[(y + 1) * pw + x + 1] = mask[y * width + x]
   for (let k = 0; k < AXES; k++) {
     const phi = (Math.PI * k) / AXES
     const c2 = Math.cos(2 * phi), s2 = Math.sin(2 * phi)
     let inter = 0
-    for (let i = 0; i < xs.length; i++) {
-      // reflection about the line through the centroid at angle φ
-      const rx = c2 * xs[i] + s2 * ys[i], ry = s2 * xs[i] - c2 * ys[i]
-      inter += sample(rx + cx, ry + cy)
+    for (let i = 0; i < p; i++) {
+      // reflection about the line through the centroid at angle φ, sampled bilinearly
+      const rx = c2 * xs[i] + s2 * ys[i] + cx + 1, ry = s2 * xs[i] - c2 * ys[i] + cy + 1
+      if (rx < 0 || ry < 0 || rx >= width + 1 || ry >= height + 1) continue
+      const x0 = Math.floor(rx), y0 = Math.floor(ry), fx = rx - x0, fy = ry - y0
+      const o = y0 * pw + x0
+      inter += (padded[o] * (1 - fx) + padded[o + 1] * fx) * (1 - fy) + (padded[o + pw] * (1 - fx) + padded[o + pw + 1] * fx) * fy
     }
     iou[k] = inter / Math.max(1, 2 * area - inter)
   }

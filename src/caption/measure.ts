@@ -10,7 +10,10 @@
 //     and 'none' (with colour 'none') for an empty mask (BUSI normal).
 //   measures: the numbers behind them (area fraction, eccentricity, solidity, symmetry, edge
 //     width, colour fractions in CIELAB bins, texture statistics, speckle).
-//   thresholds: the decision thresholds, calibrated on synth data (scripts/calibrate-measure.ts)
+//   thresholds: the decision thresholds, calibrated on synth data (scripts/calibrate-measure.ts;
+//     agreement with synth ground truth at 64 px is 94-100% per attribute, test/caption/measure.test.ts)
+//   No mask at hand (a generated sample)? estimateMask(image, kind) in measure-segment.ts gives
+//   one from colour contrast: good for dermoscopy and polyp, rough for ultrasound speckle.
 //
 // Everything is measured at a working resolution near 64 px on the short side (larger images
 // are box-downsampled by an integer factor), so thresholds in pixels mean the same thing for

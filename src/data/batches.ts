@@ -169,7 +169,7 @@ export class BatchLoader {
       if (hit) return hit
     }
     const img = await decodeRgb8(record.image, {width: size, height: size, fit})
-    const mask = withMasks ? await loadMask(record, {width: size, height: size}) : null
+    const mask = withMasks ? await loadMask(record, {width: size, height: size, fit}) : null
     const item = {rgb: img.data, mask}
     if (path) await writeCached(path, item)
     return item

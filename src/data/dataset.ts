@@ -98,12 +98,12 @@ export async function verifyImages(dataset: Dataset, onCorrupt: 'error' | 'skip'
   if (dataset.records.length === 0) throw new UserError(`${dataset.root}: every image is corrupt or unreadable`)
 }
 
-export async function loadImage(record: DatasetRecord, size?: number | {width: number, height: number}): Promise<DecodedImage> {
+export async function loadImage(record: DatasetRecord, size?: number | {width: number, height: number, fit?: 'fill' | 'cover'}): Promise<DecodedImage> {
   return decodeImage(record.image, typeof size === 'number' ? {width: size, height: size} : size)
 }
 
 /** The union of a record's masks as 0/1 (null when it has none), resized when a size is given. */
-export async function loadMask(record: DatasetRecord, size?: number | {width: number, height: number}): Promise<Uint8Array | null> {
+export async function loadMask(record: DatasetRecord, size?: number | {width: number, height: number, fit?: 'fill' | 'cover'}): Promise<Uint8Array | null> {
   if (record.masks.length === 0) return null
   const resize = typeof size === 'number' ? {width: size, height: size} : size
   let union: Uint8Array | null = null

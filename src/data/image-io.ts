@@ -70,9 +70,23 @@ export async function decodeRgb8(path: string, resize?: ResizeOptions): Promise<
  * 0/1, thresholded at half intensity, optionally resized (nearest neighbour).
  */
 export async function decodeMask(path: string, resize?: ResizeOptions): Promise<{data: Uint8Array, width: number, height: number}> {
+  let mask: {data: Uint8Array, width: number, height: number}
   try {
-    return await readMaskWithSize(path, resize ? [resize.width, resize.height] : undefined)
+    mask = await readMaskWithSize(path, resize && resize.fit !== 'cover' ? [resize.width, resize.height] : undefined)
   } catch (err) { throw asCorrupt(path, err) }
+  return resize && resize.fit === 'cover' ? coverNearest(mask, resize.width, resize.height) : mask
+}
+
+/** sharp's fit 'cover' (scale to cover, centre crop) for a 0/1 mask, nearest neighbour. */
+function coverNearest(m: {data: Uint8Array, width: number, height: number}, width: number, height: number): {data: Uint8Array, width: number, height: number} {
+  const scale = Math.max(width / m.width, height / m.height)
+  const x0 = (m.width * scale - width) / 2, y0 = (m.height * scale - height) / 2
+  const data = new Uint8Array(width * height)
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(m.height - 1, Math.floor((y + 0.5 + y0) / scale))
+    for (let x = 0; x < width; x++) data[y * width + x] = m.data[sy * m.width + Math.min(m.width - 1, Math.floor((x + 0.5 + x0) / scale))]
+  }
+  return {data, width, height}
 }
 
 /** Encodes 8-bit pixels (1 or 3 channels) to JPEG or PNG bytes. */

@@ -60,7 +60,7 @@ async function rejectTruncatedPng(path: string, bytes: number): Promise<void> {
     await handle.read(head, 0, 8, 0)
     await handle.read(tail, 0, 12, bytes - 12)
     if (head.equals(PNG_SIGNATURE) && tail.toString('latin1', 4, 8) !== 'IEND') {
-      throw new UserError(`${path}: truncated PNG (no IEND chunk at the end)`)
+      throw new UserError(`${path}: not a readable image (truncated PNG: no IEND chunk at the end)`)
     }
   } finally { await handle.close() }
 }

@@ -99,7 +99,10 @@ export function unpickle(buf: Uint8Array, start = 0, hooks: PickleHooks = {}): {
         const s = line()
         stack.push(s === '00' ? false : s === '01' ? true : Number(s)); break
       }
-      case 0x4c: stack.push(Number(line().replace(/L$/, ''))); break // LONG (text)
+      case 0x4c: { // LONG (text)
+        const v = BigInt(line().replace(/L$/, ''))
+        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v); break
+      }
       case 0x47: { need(8); stack.push(view.getFloat64(pos, false)); pos += 8; break } // BINFLOAT (big-endian)
       case 0x46: stack.push(Number(line())); break // FLOAT (text)
       case 0x58: stack.push(text.decode(bytes(u32()))); break // BINUNICODE

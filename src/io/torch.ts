@@ -116,6 +116,8 @@ async function readZipCheckpoint(handle: FileHandle): Promise<{tensors: Map<stri
   const pkl = [...dir.keys()].find(k => k === 'data.pkl' || k.endsWith('/data.pkl'))
   if (!pkl) throw new CorruptCheckpoint('zip archive has no data.pkl (not a torch.save checkpoint)')
   const root = pkl.slice(0, -'data.pkl'.length)
+  const byteorder = dir.get(`${root}byteorder`) // written by torch >= 2.1; absent means little-endian
+  if (byteorder && (await readEntry(handle, byteorder)).toString('latin1').trim() === 'big') throw new CorruptCheckpoint('big-endian checkpoints are not supported')
   const refs: StorageRef[] = []
   const {value} = unpickle(await readEntry(handle, dir.get(pkl)!), 0, {
     construct, persistentLoad: pid => { const ref = storageFromPid(pid); refs.push(ref); return ref },
@@ -147,6 +149,7 @@ async function readLegacyCheckpoint(handle: FileHandle, size: number): Promise<{
       const protocol = unpickle(head, magic.end)
       if (protocol.value !== 1001) throw new CorruptCheckpoint(`unsupported legacy protocol version ${String(protocol.value)}`)
       const sysInfo = unpickle(head, protocol.end)
+      if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) throw new CorruptCheckpoint('big-endian checkpoints are not supported')
       const dtypes = new Map<string, DType>()
       const main = unpickle(head, sysInfo.end, {
         construct, persistentLoad: pid => { const ref = storageFromPid(pid); dtypes.set(ref.key, ref.dtype); return ref },

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs'
 import {join, resolve} from 'node:path'
 import {UserError} from '../errors.js'
-import {writeJsonAtomic} from '../io/atomic.js'
+import {promises as fs} from 'node:fs'
+import {sha256, stableStringify, writeJsonAtomic} from '../io/atomic.js'
 import type {MedgenConfig} from '../config/schema.js'
 import {pixartPreset, countPixArtParams, type PixArtConfig} from '../models/pixart/config.js'
 import {loadPixArt} from '../models/pixart/load.js'
@@ -78,8 +79,12 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const trainer = new DitTrainer(model, set, {
     steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
     gradClip: dit.gradClip, condDropout: dit.condDropout, colour: dit.colourLoss, seed: config.run.seed, decode,
+    configKey: sha256(stableStringify({...dit, steps: undefined, checkpointingSteps: undefined, keepCheckpoints: undefined,
+      pixart: config.weights.pixart, vae: config.weights.vae, seed: config.run.seed})).slice(0, 16),
   })
   const resume = opts.resume ?? (ctx.force ? false : ctx.resume ? 'latest' : false)
+  // a forced fresh start must not leave older (possibly later-step) checkpoints to be resumed later
+  if (!resume) await fs.rm(join(outDir, 'checkpoints'), {recursive: true, force: true})
   const started = Date.now()
   const result = await trainer.train(join(outDir, 'checkpoints'), dit.checkpointingSteps, dit.keepCheckpoints, resume)
   const seconds = (Date.now() - started) / 1000

@@ -1,11 +1,12 @@
-// `medgen run`: the stages in pipeline order through one run directory. Each stage is
+// `medgen run`: the stages in pipeline order through one run directory. classify runs before
+// eval because eval's `dfd` measures distances in the trained classifier's feature space. Each stage is
 // imported lazily (so `medgen run --help` stays fast) and run through runStage, which skips
 // it when its manifest matches its inputs and config.
 import type {MedgenConfig} from '../config/schema.js'
 import {UserError} from '../errors.js'
 import type {StageSpec} from './stage.js'
 
-export const pipelineOrder = ['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'eval', 'classify'] as const
+export const pipelineOrder = ['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval'] as const
 export type PipelineStage = typeof pipelineOrder[number]
 
 const loaders: Record<PipelineStage, () => Promise<StageSpec>> = {

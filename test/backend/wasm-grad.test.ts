@@ -133,6 +133,16 @@ describe('wasm gradient kernels vs cpu backend', function () {
     }
   })
 
+  it('depthwise conv with multiplier 1 and 3, odd sizes, 2x2 and 5x5 kernels: dx and dW match cpu', async () => {
+    const configs: Array<[number[], number[], number, 'same' | 'valid']> = [
+      [[1, 7, 7, 3], [3, 3, 3, 1], 2, 'same'], [[2, 6, 5, 4], [5, 5, 4, 1], 1, 'same'], [[1, 7, 6, 2], [2, 2, 2, 3], 2, 'same'], [[1, 9, 8, 2], [3, 3, 2, 1], 2, 'valid'],
+    ]
+    for (const [i, [xShape, wShape, stride, pad]] of configs.entries()) {
+      const arrays = randomArrays(80 + i, {x: xShape, w: wShape})
+      worstDiff = Math.max(worstDiff, await expectParity(arrays, t => weightedSum(tf.depthwiseConv2d(t.x as tf.Tensor4D, t.w as tf.Tensor4D, stride, pad), 10)))
+    }
+  })
+
   it('3x3 max pool with stride 2 and same padding (windows overlap the border) matches cpu', async () => {
     const arrays = randomArrays(31, {x: [2, 7, 7, 5]})
     await expectParity(arrays, t => weightedSum(tf.maxPool(t.x as tf.Tensor4D, 3, 2, 'same'), 8))

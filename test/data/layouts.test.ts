@@ -5,6 +5,7 @@ import {loadDataset, loadImage, loadMask, describeMissingMasks} from '../../src/
 import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {busiFixture, folderFixture, hamFixture, kvasirFixture, truncate, writeImage, S} from './fixtures.js'
+import {encodeImage} from '../../src/data/image-io.js'
 
 async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<UserError> {
   try { await p } catch (err) {
@@ -117,5 +118,24 @@ describe('data: layout readers', () => {
     expect(ds.corrupt.map(c => c.id)).to.deep.equal(['ISIC_0000002'])
     await fs.writeFile(bad, 'not an image at all')
     await rejects(loadImage({...ds.records[0], image: bad}), /corrupt or unreadable image/)
+  })
+
+  it('resizes image and mask alike, also with fit cover (centre crop)', async () => {
+    const root = tmpDir()
+    const w = 40, h = 20
+    const px = new Uint8Array(w * h * 3), m = new Uint8Array(w * h)
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (x < 20) { px[3 * (y * w + x)] = 255; m[y * w + x] = 255 }
+    await fs.mkdir(join(root, 'a'))
+    await fs.writeFile(join(root, 'a', 'x.png'), await encodeImage(px, w, h, 3, 'png'))
+    await fs.writeFile(join(root, 'a', 'x_mask.png'), await encodeImage(m, w, h, 1, 'png'))
+    const [record] = (await loadDataset(root)).records
+    for (const fit of ['fill', 'cover'] as const) {
+      const img = await loadImage(record, {width: 10, height: 10, fit})
+      const mask = (await loadMask(record, {width: 10, height: 10, fit}))!
+      let agree = 0
+      for (let i = 0; i < 100; i++) agree += (img.data[3 * i] > 0.5 ? 1 : 0) === mask[i] ? 1 : 0
+      expect(agree, fit).to.equal(100)
+      expect(count(mask), fit).to.equal(50)
+    }
   })
 })

@@ -98,6 +98,26 @@ describe('data: medgen synth', () => {
     expect(await fs.readdir(foreign)).to.deep.equal(['thesis.tex'])
   })
 
+  it('`medgen synth` writes the dataset and a stage manifest, and skips an up-to-date rerun', async () => {
+    const {default: Synth} = await import('../../src/commands/synth.js')
+    const dir = tmpDir()
+    const out = join(dir, 'busi'), run = join(dir, 'run')
+    const argv = ['--kind', 'ultrasound', '--n', '10', '--size', '32', '--out', out, '--run-dir', run, '--seed', '2']
+    const quiet = process.env.MEDGEN_QUIET
+    process.env.MEDGEN_QUIET = '1'
+    try {
+      await Synth.run(argv, new URL('../../', import.meta.url).pathname)
+      const manifest = JSON.parse(await fs.readFile(join(run, 'synth', 'manifest.json'), 'utf8'))
+      expect(manifest.status).to.equal('complete')
+      expect(manifest.config.stage).to.include({kind: 'ultrasound', n: 10, size: 32})
+      expect(Object.keys(manifest.outputs)).to.deep.equal([out])
+      expect((await loadDataset(out)).records).to.have.length(10)
+      const before = (await fs.stat(join(out, 'attributes.jsonl'))).mtimeMs
+      await Synth.run(argv, new URL('../../', import.meta.url).pathname)
+      expect((await fs.stat(join(out, 'attributes.jsonl'))).mtimeMs).to.equal(before)
+    } finally { if (quiet === undefined) delete process.env.MEDGEN_QUIET; else process.env.MEDGEN_QUIET = quiet }
+  })
+
   it('is fast: 200 dermoscopy images at 64 px well within the 1,000-in-30-s budget', async function () {
     this.timeout(60000)
     const t0 = performance.now()

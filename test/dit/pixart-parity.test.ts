@@ -11,7 +11,8 @@ import {loadPixArt} from '../../src/models/pixart/load.js'
 import {pixartForward} from '../../src/models/pixart/transformer.js'
 import {positionTable} from '../../src/models/pixart/transformer.js'
 import {countPixArtParams, pixartPreset, innerDim} from '../../src/models/pixart/config.js'
-import {loadLora, mergeLora, disposeLora} from '../../src/models/lora.js'
+import {loadLora, mergeLora, disposeLora, adaptableModules, matchesTarget, loraTargetList} from '../../src/models/lora.js'
+import {pixartParamShapes} from '../../src/models/pixart/config.js'
 import {nchwToNhwc, expectClose} from './golden.js'
 
 async function fixture(name: string) {
@@ -67,5 +68,14 @@ describe('dit: PixArt transformer parity (golden pixart-tiny, pixart-lora)', fun
     expect(countPixArtParams(pixartPreset('pixart-xl-512'))).to.equal(610_856_096)
     expect(countPixArtParams(pixartPreset('pixart-small'))).to.equal(29_798_816) // ../shared/bench/result-small.json
     expect(countPixArtParams(pixartPreset('pixart-tiny'))).to.equal(1_246_368) // ../shared/bench/result-tiny.json
+  })
+
+  it('broad LoRA targets on pixart-xl-512 at rank 8 give the authors\' 6,882,688 adapter parameters (REFERENCE.md §5.3)', () => {
+    const modules = adaptableModules(pixartParamShapes(pixartPreset('pixart-xl-512')))
+    const count = (targets: string[]) => modules.filter(m => matchesTarget(m.path, targets))
+      .reduce((n, m) => n + 8 * m.inFeatures * (m.kernel ?? 1) ** 2 + m.outFeatures * 8, 0)
+    expect(count(loraTargetList('broad'))).to.equal(6_882_688)
+    // attention-only: q, k, v, out of both attentions in 28 blocks
+    expect(modules.filter(m => matchesTarget(m.path, loraTargetList('attention-only'))).length).to.equal(28 * 8)
   })
 })

@@ -52,7 +52,9 @@ describe('dit: training', function () {
       const model = buildDitModel(tinySpec(mode), null, new Rng(1))
       const trainer = new DitTrainer(model, data, options())
       const condBefore = new Map([...model.cond].map(([k, v]) => [k, v.dataSync().slice()]))
-      for (let i = 0; i < 40; i++) trainer.step(i)
+      let tensorsAfterFirst = 0
+      for (let i = 0; i < 40; i++) { trainer.step(i); if (i === 1) tensorsAfterFirst = tf.memory().numTensors }
+      expect(tf.memory().numTensors, 'no tensors leak per step').to.equal(tensorsAfterFirst)
       const s = lossSummary(trainer.history)
       console.log(`      ${mode}: first 10% ${s.firstTenthMean.toFixed(4)} -> last 10% ${s.lastTenthMean.toFixed(4)}`)
       expect(s.lastTenthMean).to.be.lessThan(0.9 * s.firstTenthMean)

@@ -119,6 +119,18 @@ describe('visual: SDNet architecture', () => {
     const y = batchNorm({training: true, params, buffers: running, batchStats: stats}, 'bn', x)
     // normalised with the biased variance: column 0 = [1,3,5] -> mean 3, var 8/3
     expect(y.dataSync()[0]).to.be.closeTo(-2 / Math.sqrt(8 / 3 + 1e-5), 1e-5)
+    // gradients through the batch statistics, against the same formula written out
+    const w = tf.tensor1d([1.5, -0.5])
+    const probe = tf.tensor2d([[0.3, -1], [2, 0.5], [-0.7, 1.1]])
+    const manual = (t: tf.Tensor, g: tf.Tensor) => {
+      const {mean, variance} = tf.moments(t, [0])
+      return t.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(g).mul(probe).sum()
+    }
+    const ours = (t: tf.Tensor, g: tf.Tensor) => batchNorm({training: true, params: new Map([['bn.weight', g], ['bn.bias', tf.zeros([2])]]), buffers: running}, 'bn', t).mul(probe).sum()
+    const [gx1, gw1] = tf.grads(manual)([x, w])
+    const [gx2, gw2] = tf.grads(ours)([x, w])
+    expect(tf.max(tf.abs(gx1.sub(gx2))).dataSync()[0]).to.be.below(1e-4)
+    expect(tf.max(tf.abs(gw1.sub(gw2))).dataSync()[0]).to.be.below(1e-4)
     const counts = new Map<string, number>()
     applyBatchStats(running, stats, counts)
     expect(Array.from(running.get('bn.running_mean')!.dataSync())).to.satisfy((v: number[]) => Math.abs(v[0] - 0.3) < 1e-6 && Math.abs(v[1] - 1.2) < 1e-5)

@@ -54,9 +54,17 @@ function makeConv(stride: number): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor
 }
 
 const convs = new Map<number, (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D>()
+let enabled = true
+
+/** Switches back to tf.conv2d's own gradient kernels (for comparisons and memory experiments). */
+export function setFastConv(on: boolean): void { enabled = on }
 
 /** PyTorch Conv2d(k, stride, padding=(k-1)/2) without bias, NHWC/HWIO. */
 export function conv2dFast(x: tf.Tensor4D, w: tf.Tensor4D, stride: number): tf.Tensor4D {
+  if (!enabled) {
+    const p = (w.shape[0] - 1) / 2
+    return tf.conv2d(x, w, stride, [[0, 0], [p, p], [p, p], [0, 0]])
+  }
   let f = convs.get(stride)
   if (!f) { f = makeConv(stride); convs.set(stride, f) }
   return f(x, w)

@@ -65,28 +65,28 @@ function unbiasedStats(x: tf.Tensor, axes: number[]): {mean: tf.Tensor, std: tf.
   return {mean, std: tf.sqrt(variance.mul(n / Math.max(1, n - 1)).add(1e-5))}
 }
 
-function instanceNormalize(x: tf.Tensor4D): tf.Tensor4D {
-  const {mean, std} = unbiasedStats(x, [1, 2])
-  return x.sub(mean).div(std)
-}
-
 /**
  * AdaIN(x, z). `scalar` (REFERENCE.md §3.2): the scalar mean and std of z's own entries scale
  * every channel, no learned weights. `learned`: a Linear maps z to per-channel (scale, shift),
  * out = norm(x) * (1 + scale) + shift, so each channel can follow the style separately.
+ * Written as (x - mean_c) * (gain / std_c) + shift so only three full-size tensors are made.
  */
 function adain(ctx: ForwardContext, c: SdnetConfig, k: number, x: tf.Tensor4D, z: tf.Tensor2D): tf.Tensor4D {
-  const normed = instanceNormalize(x)
+  const content = unbiasedStats(x, [1, 2])
   const batch = x.shape[0]
+  let gain: tf.Tensor
+  let shift: tf.Tensor
   if (c.adain === 'scalar') {
-    const {mean, std} = unbiasedStats(z, [1])
-    return normed.mul(std.reshape([batch, 1, 1, 1])).add(mean.reshape([batch, 1, 1, 1]))
+    const style = unbiasedStats(z, [1])
+    gain = style.std.reshape([batch, 1, 1, 1])
+    shift = style.mean.reshape([batch, 1, 1, 1])
+  } else {
+    const channels = x.shape[3]
+    const params = linear(ctx, `decoder.decoder.adain${k}.fc`, z)
+    gain = params.slice([0, 0], [batch, channels]).reshape([batch, 1, 1, channels]).add(1)
+    shift = params.slice([0, channels], [batch, channels]).reshape([batch, 1, 1, channels])
   }
-  const channels = x.shape[3]
-  const params = linear(ctx, `decoder.decoder.adain${k}.fc`, z)
-  const scale = params.slice([0, 0], [batch, channels]).reshape([batch, 1, 1, channels])
-  const shift = params.slice([0, channels], [batch, channels]).reshape([batch, 1, 1, channels])
-  return normed.mul(scale.add(1)).add(shift)
+  return x.sub(content.mean).mul(gain.div(content.std)).add(shift)
 }
 
 export function buildDecoder(b: ParamBuilder, c: SdnetConfig): void {

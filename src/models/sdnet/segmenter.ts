@@ -47,16 +47,16 @@ export async function loadSegmenter(runDirOrModel: string): Promise<Segmenter> {
   }
 
   const segmentRgb = async (rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> => {
-      if (rgb.length !== width * height * 3) throw new UserError(`segmenter: ${rgb.length} values do not make a ${width}x${height} RGB image`)
-      const norm = new Float32Array(rgb.length)
-      minMaxNormalize(rgb, norm)
-      const lesion = tf.tidy(() => {
-        const img = tf.tensor4d(norm, [1, height, width, 3])
-        return predict(width === size && height === size ? img : tf.image.resizeBilinear(img, [size, size]))
-      })
-      const mask = await toOriginal(lesion, width, height)
-      lesion.dispose()
-      return mask
+    if (rgb.length !== width * height * 3) throw new UserError(`segmenter: ${rgb.length} values do not make a ${width}x${height} RGB image`)
+    const norm = new Float32Array(rgb.length)
+    minMaxNormalize(rgb, norm)
+    const lesion = tf.tidy(() => {
+      const img = tf.tensor4d(norm, [1, height, width, 3])
+      return predict(width === size && height === size ? img : tf.image.resizeBilinear(img, [size, size]))
+    })
+    const mask = await toOriginal(lesion, width, height)
+    lesion.dispose()
+    return mask
   }
 
   return {

@@ -32,6 +32,8 @@ export interface DitTrainOptions {
   seed: number
   /** latent space: decodes predicted/target latents to pixels for the colour loss */
   decode?: (latents: tf.Tensor4D) => tf.Tensor4D
+  /** identifies the training config in checkpoints, so a resume under another config is refused */
+  configKey?: string
 }
 
 export interface StepGradients { loss: number, mse: number, colour: number | null, grads: Map<string, tf.Tensor> }
@@ -118,13 +120,16 @@ export class DitTrainer {
   async saveCheckpoint(manager: CheckpointManager, stepsDone: number): Promise<string> {
     return manager.save(stepsDone, {
       params: this.params, optimizer: await this.optimizer.exportState(),
-      state: {history: this.history, seed: this.opts.seed, optimizerStep: this.optimizer.step},
+      state: {history: this.history, seed: this.opts.seed, optimizerStep: this.optimizer.step, configKey: this.opts.configKey ?? null},
     })
   }
 
   /** Restores weights, AdamW moments and the loss history; returns the step to continue from. */
   async restore(manager: CheckpointManager, path: string): Promise<number> {
     const ck = await manager.load(path)
+    if (this.opts.configKey && ck.state.configKey && ck.state.configKey !== this.opts.configKey) {
+      throw new UserError(`${path}: checkpoint was written under a different dit config; use --force to start over (or change the config back)`)
+    }
     for (const [name, v] of this.params) {
       const host = ck.params.get(name)
       if (!host) throw new UserError(`${path}: checkpoint has no ${name} (was it written with another dit config?)`)
@@ -150,7 +155,10 @@ export class DitTrainer {
       startStep: start, checkpointEvery: every, lastCheckpoint: from,
       step: i => this.step(i),
       checkpoint: async done => {
-        if (done % every === 0 || done === this.opts.steps) last = await this.saveCheckpoint(manager, done)
+        // trainLoop asks at every `every` steps, at the end and on a stop signal; only the
+        // simulated crash (stopAfter) ends without one.
+        const simulatedCrash = stopAfter !== undefined && done === stopAfter && done % every !== 0 && done !== this.opts.steps
+        if (!simulatedCrash) last = await this.saveCheckpoint(manager, done)
         return last ?? ''
       },
     })

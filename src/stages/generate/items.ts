@@ -10,6 +10,7 @@ import {createHash} from 'node:crypto'
 import {UserError, describeFsError} from '../../errors.js'
 import {readJsonl} from '../../io/atomic.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
+import {log} from '../../util/log.js'
 import {attributeGroups, classRules, datasetKinds, renderCaption, NONE, type Attributes, type DatasetKind} from '../../caption/vocab.js'
 
 export type ItemSource = 'prompt' | 'captions' | 'per-class' | 'grid'
@@ -203,6 +204,10 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
   if (r.grid) {
     const kind = inferKind(ctx.dataKind, known)
     const grid = attributeGrid(kind)
+    if (grid.length * classes.length > 1000) {
+      log.info(`--grid: ${grid.length} ${kind} attribute combinations x ${classes.length} classes = ${grid.length * classes.length} images` +
+        (r.classes.length ? '' : '; --class limits the classes'))
+    }
     for (const cls of classes) {
       for (const [k, attributes] of grid.entries()) {
         const id = `grid-${slug(cls)}-${String(k).padStart(5, '0')}`
