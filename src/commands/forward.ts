@@ -4,6 +4,8 @@ import {UserError} from '../errors.js'
 import {architectures} from '../models/registry.js'
 
 export default class Forward extends MedgenCommand {
+  static summary = 'Run one model\'s forward pass on named inputs (check a converted checkpoint against a reference).'
+
   static description = `Run one model family's forward pass on named inputs and write named outputs, to check a
 converted checkpoint against a reference. Input/output names are the PyTorch ones, e.g.
 pixart: hidden_states, encoder_hidden_states, encoder_attention_mask, timestep -> sample;

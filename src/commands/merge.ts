@@ -4,6 +4,8 @@ import {UserError} from '../errors.js'
 import {log} from '../util/log.js'
 
 export default class Merge extends MedgenCommand {
+  static summary = 'Join the parts of sharded runs (captions or samples) after checking they are complete and disjoint.'
+
   static description = `Join the parts written by sharded runs (--shard i/n, Slurm arrays) after checking
 that every part is present and that no two parts overlap.`
 

@@ -23,6 +23,8 @@ export interface RunOptions {
   signalWhen?: RegExp
   /** send SIGKILL after this many ms */
   killAfterMs?: number
+  /** polled every 10 ms: send SIGKILL as soon as it returns true (e.g. "n lines written") */
+  killWhen?: () => boolean
   timeoutMs?: number
   input?: string
   uid?: number
@@ -52,10 +54,20 @@ export function runMedgen(args: string[], opts: RunOptions = {}): Promise<RunRes
     else child.stdin.end()
     const timers: NodeJS.Timeout[] = []
     if (opts.killAfterMs !== undefined) timers.push(setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs))
+    let poll: NodeJS.Timeout | undefined
+    if (opts.killWhen) {
+      const killWhen = opts.killWhen
+      poll = setInterval(() => {
+        let hit = false
+        try { hit = killWhen() } catch { /* file not there yet */ }
+        if (hit) { clearInterval(poll); child.kill('SIGKILL') }
+      }, 10)
+    }
     timers.push(setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000))
     child.on('error', reject)
     child.on('close', (code, signal) => {
       for (const t of timers) clearTimeout(t)
+      if (poll) clearInterval(poll)
       resolve({code, signal, stdout, stderr, ms: Date.now() - started})
     })
   })
