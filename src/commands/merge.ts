@@ -21,7 +21,12 @@ that every part is present and that no two parts overlap.`
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Merge)
     const config = this.loadRunConfig(flags)
-    if (args.what === 'samples') throw new UserError('merge samples: not implemented yet: see issue 8', 2)
+    if (args.what === 'samples') {
+      const {mergeSampleShards} = await import('../stages/generate/merge.js')
+      const r = await mergeSampleShards(config.run.dir)
+      log.info(`merged ${r.parts} parts: ${r.images} images -> ${config.run.dir}/samples/`)
+      return
+    }
     const {mergeCaptionParts} = await import('../caption/merge.js')
     const summary = await mergeCaptionParts(config.run.dir)
     log.info(`merged ${summary.parts} parts: ${summary.captions} captions, ${summary.failures} failures -> ${config.run.dir}/captions/`)

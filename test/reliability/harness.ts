@@ -23,8 +23,10 @@ export interface RunOptions {
   signalWhen?: RegExp
   /** send SIGKILL after this many ms */
   killAfterMs?: number
-  /** polled every 10 ms: send SIGKILL as soon as it returns true (e.g. "n lines written") */
-  killWhen?: () => boolean
+  /** polled every 10 ms: send `signal` (SIGKILL if none) as soon as it returns true (e.g. "n lines written") */
+  when?: () => boolean
+  /** send the same signal again this many ms after the first (a second Ctrl-C) */
+  repeatSignalAfterMs?: number
   timeoutMs?: number
   input?: string
   uid?: number
@@ -55,12 +57,16 @@ export function runMedgen(args: string[], opts: RunOptions = {}): Promise<RunRes
     const timers: NodeJS.Timeout[] = []
     if (opts.killAfterMs !== undefined) timers.push(setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs))
     let poll: NodeJS.Timeout | undefined
-    if (opts.killWhen) {
-      const killWhen = opts.killWhen
+    if (opts.when) {
+      const when = opts.when
+      const sig = opts.signal ?? 'SIGKILL'
       poll = setInterval(() => {
         let hit = false
-        try { hit = killWhen() } catch { /* file not there yet */ }
-        if (hit) { clearInterval(poll); child.kill('SIGKILL') }
+        try { hit = when() } catch { /* file not there yet */ }
+        if (!hit) return
+        clearInterval(poll)
+        child.kill(sig)
+        if (opts.repeatSignalAfterMs !== undefined) timers.push(setTimeout(() => child.kill(sig), opts.repeatSignalAfterMs))
       }, 10)
     }
     timers.push(setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000))
@@ -96,4 +102,4 @@ export function medgenLines(stderr: string): string[] {
 }
 
 /** Counters printed at the end of the suite (issue 12: "its counts are printed"). */
-export const counters = {killResumeCycles: 0, badInputs: 0, leaksFound: 0}
+export const counters = {killResumeCycles: 0, signalStops: 0, badInputs: 0, leaksFound: 0, soakRuns: 0}

