@@ -68,14 +68,16 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
     conditioner: {mode: dit.conditioning, captionChannels: cfg.caption_channels, featureDim: 8, hidden: 256, textDim: 0, numClasses: 0},
     lora: {rank: dit.lora.rank, alpha: dit.lora.alpha, targets: loraTargetList(dit.lora.targets)},
   }
-  const {set, textEncoder} = await loadDitTrainingSet(config, runDir, spec, vae)
+  const {set, textEncoder, pixelNormalization} = await loadDitTrainingSet(config, runDir, spec, vae)
   spec.conditioner = {...spec.conditioner, featureDim: set.featureDim, textDim: set.textDim, numClasses: set.classNames.length}
   const model = buildDitModel(spec, base, new Rng(config.run.seed).fork('finetune-dit'))
   const trainable = countTrainable(model)
   log.info(`finetune-dit: ${set.examples.length} training images, ${space} space ${set.modelShape.join('x')}, ` +
     (model.fromScratch ? `transformer (${countPixArtParams(cfg)} params) trained from scratch` : `frozen base + LoRA r=${dit.lora.rank} (${dit.lora.targets})`) +
     `, ${dit.conditioning} conditioning, ${trainable} trainable parameters`)
-  const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z) : undefined
+  // colour loss works on pixels in [-1, 1]: decode latents, or undo the pixel centring
+  const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z.div(spec.latentScale) as tf.Tensor4D)
+    : pixelNormalization ? (x: tf.Tensor4D) => x.mul(pixelNormalization.scale).add(pixelNormalization.mean) as tf.Tensor4D : undefined
   const trainer = new DitTrainer(model, set, {
     steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
     gradClip: dit.gradClip, condDropout: dit.condDropout, colour: dit.colourLoss, seed: config.run.seed, decode,
@@ -93,7 +95,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
     format: 'medgen-dit/1', space, preset: config.weights.pixart ? 'weights.pixart' : dit.preset, transformer: cfg,
     conditioner: spec.conditioner, latentScale: spec.latentScale, baseWeights: config.weights.pixart ? resolve(config.weights.pixart) : '',
     vae: vae?.folder ?? '', trainedFromScratch: model.fromScratch, lora: model.fromScratch ? null : spec.lora,
-    classNames: set.classNames, textEncoder, textLength: set.textLength,
+    classNames: set.classNames, textEncoder, textLength: set.textLength, pixelNormalization,
   }
   const outputs = await saveDitArtifacts(outDir, model, meta)
   const summary = lossSummary(trainer.history)

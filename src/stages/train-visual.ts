@@ -15,7 +15,8 @@ import {evaluateSplit} from './visual/evaluate.js'
 import {loadVisualData} from './visual/load.js'
 import {writeCurves, writeFeatures, writeGrid, writeModel} from './visual/outputs.js'
 import {measureStyleSwap} from './visual/style-swap.js'
-import {trainSdnet} from './visual/trainer.js'
+import {trainSdnet, trainingFingerprint} from './visual/trainer.js'
+import {CheckpointManager} from '../train/checkpoint.js'
 
 export {loadSegmenter, type Segmenter} from '../models/sdnet/segmenter.js'
 
@@ -32,17 +33,23 @@ export const trainVisualStage: StageSpec = {
     data: {path: datasetPathOf(config), layout: config.data.layout, kind: config.data.kind, testFraction: config.data.testFraction, valFraction: config.data.valFraction},
   }),
   inputs: config => [{path: datasetPathOf(config), madeBy: 'medgen synth (or set data.path to a dataset)'}],
-  async work({config, runDir, outDir, resume}) {
+  async work({config, runDir, outDir, resume: resumeWanted}) {
+    let resume = resumeWanted
     const v = config.visual
     requireNoPerceptual(v.perceptual.weights)
     const modelConfig = visualModelConfig(config)
     const data = await loadVisualData(config, runDir, modelConfig.imageSize)
     const checkpointDir = join(outDir, 'checkpoints')
+    const trainOpts = {model: modelConfig, seed: config.run.seed, batchSize: v.batchSize}
+    if (resume && !(await checkpointFits(checkpointDir, trainingFingerprint(trainOpts)))) {
+      log.warn(`train-visual: the checkpoints in ${checkpointDir} belong to another model, batch size or seed; starting over`)
+      resume = false
+    }
     if (!resume) await fs.rm(checkpointDir, {recursive: true, force: true})
     const started = performance.now()
     const cpu0 = process.cpuUsage()
     const result = await trainSdnet(data, {
-      model: modelConfig, seed: config.run.seed, epochs: v.epochs, batchSize: v.batchSize, lr: v.lr,
+      ...trainOpts, epochs: v.epochs, lr: v.lr,
       checkpointDir, checkpointEvery: v.checkpointEvery, keepCheckpoints: v.keepCheckpoints, resume: resume ? 'latest' : false,
     })
     const cpu = process.cpuUsage(cpu0)
@@ -86,6 +93,13 @@ export const trainVisualStage: StageSpec = {
     model.dispose()
     return {outputs: [...Object.values(paths), ...curves], notes: {valDice: metrics.valDice, steps: result.stepsDone}}
   },
+}
+
+/** True when there is no checkpoint, or the newest one was made by the same training. */
+async function checkpointFits(dir: string, fingerprint: string): Promise<boolean> {
+  const latest = await new CheckpointManager(dir, 1).latest()
+  if (!latest) return true
+  try { return JSON.parse(await fs.readFile(join(latest, 'state.json'), 'utf8')).fingerprint === fingerprint } catch { return false }
 }
 
 export async function runTrainVisual(config: MedgenConfig, opts: RunStageOptions = {}) {

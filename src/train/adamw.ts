@@ -27,7 +27,9 @@ export class AdamW {
   private moment(store: Map<string, tf.Variable>, name: string, like: tf.Tensor): tf.Variable {
     let slot = store.get(name)
     if (!slot) {
-      slot = tf.variable(tf.zerosLike(like), false)
+      const zeros = tf.zerosLike(like)
+      slot = tf.variable(zeros, false)
+      zeros.dispose()
       store.set(name, slot)
     }
     return slot

@@ -75,6 +75,12 @@ describe('dit: finetune-dit stage', function () {
     expect(hffm.get('type_embeddings')!.shape).to.deep.equal([2, 64])
     const model = await loadTrainedDit(runDir, config)
     expect(model.sampleShape).to.deep.equal([32, 32, 3])
+    // pixel centring recorded and undone by decode: model value 0 decodes to the data mean colour
+    const norm = model.meta.pixelNormalization!
+    expect(norm.mean[0]).to.be.greaterThan(0.3) // skin-coloured background, red channel
+    const zero = model.decode(tf.zeros([1, 32, 32, 3]))
+    expect(zero.dataSync()[0]).to.be.closeTo((norm.mean[0] + 1) / 2, 1e-5)
+    zero.dispose()
     const cond = model.conditionFromFeatures(new Float32Array(16).fill(0.5), new Float32Array(16), 2)
     const nul = model.nullCondition(2)
     expect(cond.tokens.shape).to.deep.equal([2, 2, 64])

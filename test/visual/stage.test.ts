@@ -26,8 +26,9 @@ describe('visual: train-visual stage', function () {
     'visual.imageSize': 32, 'visual.ndf': 4, 'visual.epochs': 1, 'visual.batchSize': 8, 'visual.gridImages': 4, ...sets,
   }})
 
+  let runDir: string
   it('writes weights (PyTorch layout), features for every image, grid, curves and metrics', async () => {
-    const runDir = tmpDir()
+    runDir = tmpDir()
     await runTrainVisual(configFor(runDir), {resume: false})
     const out = join(runDir, 'visual')
     const weights = await readSafetensors(join(out, 'model.safetensors'))
@@ -73,6 +74,18 @@ describe('visual: train-visual stage', function () {
     const odd = await seg.segmentRgb(new Uint8Array(20 * 12 * 3).fill(200), 20, 12)
     expect(odd.length).to.equal(240)
     seg.dispose()
+  })
+
+  it('continues its checkpoints when epochs grow, starts over when the model changes', async () => {
+    await runTrainVisual(configFor(runDir, {'visual.epochs': 2}))
+    const metrics = JSON.parse(await fs.readFile(join(runDir, 'visual', 'metrics.json'), 'utf8'))
+    expect(metrics.epochHistory.map((e: {epoch: number}) => e.epoch)).to.deep.equal([1, 2])
+    // a fresh run would only have written its final checkpoint (checkpointEvery 200): the first one is the first run's
+    const steps = metrics.steps as number
+    expect((await fs.readdir(join(runDir, 'visual', 'checkpoints'))).sort()).to.deep.equal([`checkpoint-${steps / 2}`, `checkpoint-${steps}`].sort())
+    await runTrainVisual(configFor(runDir, {'visual.epochs': 2, 'visual.adain': 'scalar'}))
+    const meta = await readSafetensorsMetadata(join(runDir, 'visual', 'model.safetensors'))
+    expect(JSON.parse(meta.config).adain).to.equal('scalar')
   })
 
   it('says clearly that the perceptual loss is not available when its weights are set', async () => {

@@ -30,6 +30,8 @@ export interface DitMeta {
   /** text/model.safetensors __metadata__.encoder, for the concat/text modes */
   textEncoder: string | null
   textLength: number
+  /** pixel space: model values x' = (x - mean) / scale per channel, x in [-1, 1] (batch.ts centrePixels) */
+  pixelNormalization: {mean: number[], scale: number[]} | null
 }
 
 /** Linear weights go back to [out,in], convs to OIHW (src/models/params.ts). */

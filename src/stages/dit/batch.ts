@@ -76,6 +76,28 @@ export function assembleBatch(set: DitTrainingSet, indices: number[], rng: Rng):
   return {indices, x0}
 }
 
+/**
+ * Pixel-space centring: x' = (x - m_c) / (1 + |m_c|) per channel, m_c the training set's mean.
+ * Keeps every value inside [-1, 1] (the samplers clip x0 there) while moving the data mean to 0,
+ * which is what a DDPM must guess from pure noise at high t: trained from scratch for a few
+ * hundred steps, an uncentred model drifted to grey (measured on synthetic dermoscopy), a centred
+ * one only has to learn the deviations. Plays the role the VAE scaling factor plays in latent space.
+ */
+export interface PixelNormalization { mean: number[], scale: number[] }
+
+export function centrePixels(samples: Float32Array[], channels: number): PixelNormalization {
+  const sum = new Float64Array(channels)
+  let count = 0
+  for (const s of samples) {
+    for (let i = 0; i < s.length; i += channels) for (let k = 0; k < channels; k++) sum[k] += s[i + k]
+    count += s.length / channels
+  }
+  const mean = Array.from(sum, v => v / Math.max(1, count))
+  const scale = mean.map(m => 1 + Math.abs(m))
+  for (const s of samples) for (let i = 0; i < s.length; i += channels) for (let k = 0; k < channels; k++) s[i + k] = (s[i + k] - mean[k]) / scale[k]
+  return {mean, scale}
+}
+
 /** Items of step `i`: consecutive slices of a per-epoch permutation seeded by (seed, epoch). */
 export class EpochOrder {
   private cache = new Map<number, number[]>()

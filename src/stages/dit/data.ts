@@ -15,7 +15,7 @@ import {vaeEncode, type VaeConfig} from '../../models/vae/autoencoder.js'
 import type {MedgenConfig} from '../../config/schema.js'
 import {log} from '../../util/log.js'
 import {progress} from '../../util/progress.js'
-import type {DitExample, DitTrainingSet} from './batch.js'
+import {centrePixels, type DitExample, type DitTrainingSet, type PixelNormalization} from './batch.js'
 import type {DitModelSpec} from './model.js'
 
 interface CaptionLine { id: string, file: string, class: string, split: string, caption: string }
@@ -40,7 +40,7 @@ export async function readImageSquare(path: string, size: number): Promise<Float
 
 const MAX_TEXT_TOKENS = 77
 
-export interface LoadedTrainingSet { set: DitTrainingSet, textEncoder: string | null }
+export interface LoadedTrainingSet { set: DitTrainingSet, textEncoder: string | null, pixelNormalization: PixelNormalization | null }
 
 export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, spec: DitModelSpec, vae: {config: VaeConfig, params: Map<string, tf.Tensor>, folder: string} | null): Promise<LoadedTrainingSet> {
   const captionsPath = join(runDir, 'captions', 'captions.jsonl')
@@ -66,6 +66,7 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
   let samples: Float32Array[]
   let storedShape: [number, number, number]
   let modelShape: [number, number, number]
+  let pixelNormalization: PixelNormalization | null = null
   if (spec.space === 'pixel') {
     // A 1/8 margin around the model size leaves room for the random crop (REFERENCE.md §5.4).
     const stored = Math.round(p.sample_size * 9 / 8)
@@ -73,6 +74,7 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
     samples = []
     for (const r of train) { samples.push(await readImageSquare(join(datasetPath, r.file), stored)); bar.tick() }
     bar.stop()
+    pixelNormalization = centrePixels(samples, 3)
     storedShape = [stored, stored, 3]
     modelShape = [p.sample_size, p.sample_size, p.in_channels]
   } else {
@@ -102,7 +104,7 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
   }
   const set: DitTrainingSet = {space: spec.space, samples, storedShape, modelShape, latentScale: spec.latentScale, examples,
     featureDim: fd, textDim, textLength, classNames}
-  return {set, textEncoder}
+  return {set, textEncoder, pixelNormalization}
 }
 
 /** Encodes captions with the align-text encoder: pooled [N,E], tokens [N,L,E] padded to one length L, mask [N,L]. */

@@ -11,7 +11,7 @@
 //     conditionFromPrompts(prompts, anatomy, style): Promise<{tokens, mask}>  (any mode; encodes
 //        the prompts with the align-text encoder for concat/text)
 //     nullCondition(n): {tokens, mask}  the learned null pair (padded for the text mode)
-//     decode(x): tf.Tensor4D in [0, 1], NHWC
+//     decode(x): tf.Tensor4D in [0, 1], NHWC (VAE decode, or undoing the pixel centring of dit.json)
 //     dispose()
 //
 // LoRA is merged into the base weights (W' = W + scale * B A), so sampling costs nothing extra.
@@ -135,7 +135,9 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
     },
     nullCondition: n => tf.tidy(() => { const c = nullCondition(condW, n, nullLength); return {tokens: c.tokens, mask: c.mask} }),
     decode: x => tf.tidy(() => {
-      const img = vae ? vaeDecode({params: vae.params}, vae.config, x.div(meta.latentScale) as tf.Tensor4D) : x
+      const norm = meta.pixelNormalization
+      const img = vae ? vaeDecode({params: vae.params}, vae.config, x.div(meta.latentScale) as tf.Tensor4D)
+        : norm ? x.mul(norm.scale).add(norm.mean) : x
       return tf.clipByValue(img.add(1).div(2), 0, 1) as tf.Tensor4D
     }),
     dispose() {

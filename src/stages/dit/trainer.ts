@@ -30,8 +30,8 @@ export interface DitTrainOptions {
   condDropout: number
   colour: {mode: ColourMode, weight: number, every: number}
   seed: number
-  /** latent space: decodes predicted/target latents to pixels for the colour loss */
-  decode?: (latents: tf.Tensor4D) => tf.Tensor4D
+  /** model space -> pixels in [-1, 1] for the colour loss (VAE decode, or undoing the pixel centring) */
+  decode?: (x: tf.Tensor4D) => tf.Tensor4D
   /** identifies the training config in checkpoints, so a resume under another config is refused */
   configKey?: string
 }
@@ -83,11 +83,11 @@ export class DitTrainer {
         if (!colourActive) return mseLoss
         // x0_hat divides by sqrt(acp_t) (~0.006 at t = 999), so it is clipped to the data range
         // [-1, 1] as diffusers' DDPM sampler does (clip_sample); clipped pixels carry no gradient.
-        let x0Hat = this.schedule.predictX0(xt, out.slice([0, 0, 0, 0], [-1, -1, -1, c]), t)
+        let x0Hat = tf.clipByValue(this.schedule.predictX0(xt, out.slice([0, 0, 0, 0], [-1, -1, -1, c]), t), -1, 1) as tf.Tensor4D
         let target: tf.Tensor4D = x0
-        if (this.data.space === 'latent' && this.opts.decode) {
-          x0Hat = this.opts.decode(tf.clipByValue(x0Hat, -1, 1).div(this.data.latentScale))
-          target = this.opts.decode(x0.div(this.data.latentScale))
+        if (this.opts.decode) {
+          x0Hat = this.opts.decode(x0Hat)
+          target = this.opts.decode(x0)
         }
         x0Hat = tf.clipByValue(x0Hat, -1, 1)
         // `logged` reproduces the authors' behaviour: the value is recorded but is not part of the

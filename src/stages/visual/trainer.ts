@@ -49,6 +49,11 @@ interface TrainerState {
 
 export interface VisualTrainResult { model: SDNet, history: TrainHistory, stepsDone: number, totalSteps: number, lastCheckpoint: string | null }
 
+/** What a checkpoint must match to be resumed: the model, the batch size and the seed (more epochs may follow). */
+export function trainingFingerprint(opts: Pick<VisualTrainOptions, 'model' | 'batchSize' | 'seed'>): string {
+  return JSON.stringify({model: opts.model, batchSize: opts.batchSize, seed: opts.seed})
+}
+
 export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Promise<VisualTrainResult> {
   const trainIdx = indicesOf(data, 'train')
   if (trainIdx.length === 0) throw new Error('visual: no training images in the split')
@@ -60,7 +65,7 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
   const optimizer = new AdamW(model.params, {lr: opts.lr, beta1: 0.5, beta2: 0.999, eps: 1e-8, weightDecay: 0})
   const scheduler = new ReduceLROnPlateau(opts.lr, 'max', 0.1, 5)
   const rng = new Rng(opts.seed).fork('train-visual')
-  const fingerprint = JSON.stringify({model: opts.model, batchSize: opts.batchSize, seed: opts.seed})
+  const fingerprint = trainingFingerprint(opts)
   const state: TrainerState = {fingerprint, rng: rng.getState(), order: [], orderEpoch: -1, scheduler: scheduler.getState(), history: {steps: [], epochs: []}}
   const manager = new CheckpointManager(opts.checkpointDir, opts.keepCheckpoints)
 
@@ -68,12 +73,15 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
   const resumeFrom = await manager.resolve(opts.resume === false ? undefined : opts.resume)
   if (resumeFrom) {
     const ckpt = await manager.load(resumeFrom)
-    model.loadStateDict(ckpt.params, resumeFrom)
-    optimizer.importState(ckpt.optimizer)
     const saved = ckpt.state as TrainerState & {step: number}
     if (saved.fingerprint !== fingerprint) {
       throw new UserError(`${resumeFrom}: checkpoint of a different training (model, batch size or seed changed); start over with --no-resume`)
     }
+    if (saved.order.length > 0 && saved.order.length !== trainIdx.length) {
+      throw new UserError(`${resumeFrom}: checkpoint made with ${saved.order.length} training images, the split now has ${trainIdx.length}; start over with --no-resume`)
+    }
+    model.loadStateDict(ckpt.params, resumeFrom)
+    optimizer.importState(ckpt.optimizer)
     rng.setState(saved.rng)
     scheduler.setState(saved.scheduler)
     Object.assign(state, {order: saved.order, orderEpoch: saved.orderEpoch, history: saved.history})
