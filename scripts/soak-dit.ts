@@ -22,8 +22,10 @@ export interface SoakResult {
   samples: SoakSample[]
   /** tensor count after warm-up minus at the end (0 = flat) */
   tensorGrowth: number
-  /** RSS at the end minus after warm-up, MiB */
+  /** median RSS of the last five samples minus that of the first five after warm-up, MiB */
   rssGrowthMiB: number
+  /** JS heap + external buffers + wasm linear memory, end minus after warm-up, MiB (what a leak would grow) */
+  heapGrowthMiB: number
   secondsPerStep: number
 }
 
@@ -95,10 +97,18 @@ export function soakDit(o: SoakOptions, log: (line: string) => void = () => {}):
   }
   const seconds = (Date.now() - started) / 1000
   // Warm-up: the first sample after step 1 (optimizer moments exist from the first step on).
-  const warm = samples.find(s => s.step >= Math.min(o.every, o.steps)) ?? samples[0]
+  const warmIndex = Math.max(0, samples.findIndex(s => s.step >= Math.min(o.every, o.steps)))
+  const warm = samples[warmIndex]
   const last = samples[samples.length - 1]
+  // RSS swings by ~100 MiB between samples (malloc arenas): compare medians of five samples
+  const medianRss = (xs: SoakSample[]) => { const v = xs.map(x => x.rssMiB).sort((a, b) => a - b); return v[Math.floor(v.length / 2)] }
+  const heap = (x: SoakSample) => x.heapMiB + x.externalMiB + x.wasmHeapMiB
   trainer.optimizer.dispose()
-  return {samples, tensorGrowth: last.numTensors - warm.numTensors, rssGrowthMiB: last.rssMiB - warm.rssMiB, secondsPerStep: seconds / o.steps}
+  return {
+    samples, tensorGrowth: last.numTensors - warm.numTensors,
+    rssGrowthMiB: medianRss(samples.slice(-5)) - medianRss(samples.slice(warmIndex, warmIndex + 5)),
+    heapGrowthMiB: heap(last) - heap(warm), secondsPerStep: seconds / o.steps,
+  }
 }
 
 function arg(name: string, fallback: string): string {
@@ -115,7 +125,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   }
   console.log(`soak-dit: ${options.steps} steps, ${options.preset}${options.lora ? ' + LoRA' : ' from scratch'}, batch ${options.batchSize}, backend ${backend}`)
   const r = soakDit(options, line => console.log(line))
-  console.log(`soak-dit: tensor growth after warm-up ${r.tensorGrowth}, RSS growth ${r.rssGrowthMiB.toFixed(1)} MiB, ${r.secondsPerStep.toFixed(3)} s/step`)
+  console.log(`soak-dit: tensor growth after warm-up ${r.tensorGrowth}, heap growth ${r.heapGrowthMiB.toFixed(2)} MiB, ` +
+    `RSS growth ${r.rssGrowthMiB.toFixed(1)} MiB, ${r.secondsPerStep.toFixed(3)} s/step`)
   if (process.argv.includes('--json')) console.log(`soak-dit-json ${JSON.stringify(r)}`)
   process.exitCode = r.tensorGrowth === 0 ? 0 : 1
 }

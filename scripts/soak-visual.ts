@@ -14,7 +14,7 @@ import type {SplitName, VisualData} from '../src/stages/visual/data.js'
 import {trainSdnet} from '../src/stages/visual/trainer.js'
 import {Rng} from '../src/util/rng.js'
 
-export interface VisualSoakRun { steps: number, leftoverTensors: number, rssMiB: number, seconds: number }
+export interface VisualSoakRun { steps: number, leftoverTensors: number, leftoverBytes: number, rssMiB: number, seconds: number }
 export interface VisualSoakResult { runs: VisualSoakRun[], leakPerStep: number, leakPerRun: number }
 
 /** 20 random 32 px images with disc masks: 16 train, 4 val. */
@@ -34,6 +34,7 @@ async function oneRun(data: VisualData, steps: number): Promise<VisualSoakRun> {
   const dir = mkdtempSync(join(tmpdir(), 'medgen-soak-visual-'))
   const gc = (globalThis as {gc?: () => void}).gc
   const before = tf.memory().numTensors
+  const bytesBefore = tf.memory().numBytes
   const started = Date.now()
   try {
     const r = await trainSdnet(data, {
@@ -43,7 +44,7 @@ async function oneRun(data: VisualData, steps: number): Promise<VisualSoakRun> {
     r.model.dispose()
   } finally { rmSync(dir, {recursive: true, force: true}) }
   gc?.()
-  return {steps, leftoverTensors: tf.memory().numTensors - before, rssMiB: process.memoryUsage().rss / 2 ** 20, seconds: (Date.now() - started) / 1000}
+  return {steps, leftoverTensors: tf.memory().numTensors - before, leftoverBytes: tf.memory().numBytes - bytesBefore, rssMiB: process.memoryUsage().rss / 2 ** 20, seconds: (Date.now() - started) / 1000}
 }
 
 export async function soakVisual(short: number, long: number, log: (line: string) => void = () => {}): Promise<VisualSoakResult> {
@@ -52,7 +53,7 @@ export async function soakVisual(short: number, long: number, log: (line: string
   for (const steps of [short, long]) {
     const run = await oneRun(data, steps)
     runs.push(run)
-    log(`${steps} steps: ${run.leftoverTensors} tensors left after disposing the model, rss ${run.rssMiB.toFixed(1)} MiB, ${run.seconds.toFixed(1)} s`)
+    log(`${steps} steps: ${run.leftoverTensors} tensors (${run.leftoverBytes} B) left after disposing the model, rss ${run.rssMiB.toFixed(1)} MiB, ${run.seconds.toFixed(1)} s`)
   }
   const [a, b] = runs
   return {runs, leakPerStep: (b.leftoverTensors - a.leftoverTensors) / (b.steps - a.steps), leakPerRun: a.leftoverTensors}

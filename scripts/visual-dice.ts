@@ -13,7 +13,7 @@ import {runSynth} from '../src/stages/synth.js'
 import {runTrainVisual} from '../src/stages/train-visual.js'
 
 const {values: a} = parseArgs({options: {
-  adain: {type: 'string', default: 'learned'}, n: {type: 'string', default: '1000'}, size: {type: 'string', default: '64'},
+  adain: {type: 'string', default: 'scalar'}, n: {type: 'string', default: '1000'}, size: {type: 'string', default: '64'},
   epochs: {type: 'string'}, batch: {type: 'string'}, lr: {type: 'string'}, backend: {type: 'string', default: 'wasm'},
   dir: {type: 'string', default: '/tmp/medgen-visual-dice'}, out: {type: 'string'}, seed: {type: 'string', default: '42'},
 }})

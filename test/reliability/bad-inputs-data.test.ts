@@ -182,7 +182,7 @@ describe('reliability: bad inputs (data, weights, services, file system)', funct
     })
   }
 
-  it('full disk (64 KiB tmpfs): one line, exit 1, the captions already written are intact', async function () {
+  it('full disk (128 KiB tmpfs): one line, exit 1, the captions already written are intact', async function () {
     const mnt = tmpDir('medgen-full-')
     try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', mnt], {stdio: 'ignore'}) } catch {
       console.log('      skipped: cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)')
@@ -200,6 +200,7 @@ describe('reliability: bad inputs (data, weights, services, file system)', funct
       expect(r.code, r.stderr.slice(-2000)).to.be.oneOf([1, 2])
       expect(lines.length, r.stderr.slice(-2000)).to.equal(1)
       expect(lines[0], lines[0]).to.match(/no space left on device/)
+      if (process.env.MEDGEN_REL_VERBOSE) console.log(`      ${lines[0]} (exit ${r.code})`)
       expect(r.stderr).to.not.match(/\n\s+at .*:\d+:\d+\)?\n/)
       const after = hashTree(run)
       for (const [file, hash] of Object.entries(before)) expect(after[file], `${file} changed`).to.equal(hash)

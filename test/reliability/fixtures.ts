@@ -203,12 +203,24 @@ export function expectCountersRight(dirA: string, dirB: string): void {
   expect(a, `no checkpoint under ${dirA}`).to.not.equal(null)
   expect(b, `no checkpoint under ${dirB}`).to.not.equal(null)
   expect(b!.state.step, `${b!.path}: step`).to.equal(a!.state.step)
-  for (const key of ['history', 'losses', 'curve']) {
-    const h = b!.state[key]
-    if (!Array.isArray(h) || !h.length || typeof h[0]?.step !== 'number') continue
-    const steps = h.map((e: {step: number}) => e.step)
+  // per-step records: dit keeps state.history[], train-visual state.history.steps[] (and
+  // .epochs[]), align-text state.epochs[]
+  const records = (state: any): Record<string, Array<{step: number}>> => {
+    const out: Record<string, Array<{step: number}>> = {}
+    const put = (key: string, v: unknown) => { if (Array.isArray(v) && v.length && typeof v[0]?.step === 'number') out[key] = v }
+    put('history', state.history)
+    put('epochs', state.epochs) // align-text
+    put('history.steps', state.history?.steps)
+    put('history.epochs', state.history?.epochs)
+    return out
+  }
+  const ra = records(a!.state)
+  const rb = records(b!.state)
+  expect(Object.keys(rb), `${b!.path}: per-step records`).to.deep.equal(Object.keys(ra))
+  for (const [key, h] of Object.entries(rb)) {
+    const steps = h.map(e => e.step)
     expect(new Set(steps).size, `${b!.path}: ${key} repeats a step`).to.equal(steps.length)
-    expect(steps, `${b!.path}: ${key} steps`).to.deep.equal(a!.state[key].map((e: {step: number}) => e.step))
+    expect(steps, `${b!.path}: ${key} steps`).to.deep.equal(ra[key].map(e => e.step))
   }
 }
 

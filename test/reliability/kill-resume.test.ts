@@ -7,17 +7,16 @@
 import {expect} from 'chai'
 import {existsSync, readFileSync} from 'node:fs'
 import {createHash} from 'node:crypto'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
+import {readSafetensors} from '../../src/io/safetensors.js'
 import {Rng} from '../../src/util/rng.js'
 import {counters, fullSuite, runMedgen} from './harness.js'
 import {checkpointStates, copyBase, expectCountersRight, expectKilled, expectManifestConsistent, expectSameWeights, mustRun, prepareBase, uninterruptedRun, type Base} from './fixtures.js'
 
-const rng = new Rng('reliability-kill-resume')
-
-/** `count` distinct increasing kill points in [1, total-1]. */
-function killPoints(total: number, count: number): number[] {
+/** `count` distinct increasing kill points in [1, total-1], seeded per stage (same with --grep). */
+function killPoints(stage: string, total: number, count: number): number[] {
   const pool = Array.from({length: total - 1}, (_, i) => i + 1)
-  return rng.shuffle(pool).slice(0, Math.min(count, pool.length)).sort((a, b) => a - b)
+  return new Rng(`reliability-kill-${stage}`).shuffle(pool).slice(0, Math.min(count, pool.length)).sort((a, b) => a - b)
 }
 
 function lines(path: string): string[] {
@@ -70,13 +69,16 @@ describe('reliability: kill -9 and resume', function () {
       expect(total, `${stage.command}: too few steps to kill in between`).to.be.greaterThan(2)
       // Run B: killed at each point in turn, resumed after each kill, then finished.
       const dirB = copyBase(base, `${stage.command}-B`, [stage.dir])
-      const points = killPoints(total, fullSuite ? 3 : stage.kills)
+      const points = killPoints(stage.command, total, fullSuite ? 3 : stage.kills)
       const args = [stage.command, '-c', base.config, '--run-dir', dirB, ...stage.resume]
       for (const k of points) {
         const r = await runMedgen(args, {crashAfterStep: k})
         expectKilled(r, `${stage.command} killed after step ${k}`)
-        const newest = Math.max(0, ...checkpointStates(join(dirB, stage.dir)).map(s => s.state.step))
+        const states = checkpointStates(join(dirB, stage.dir))
+        const newest = Math.max(0, ...states.map(s => s.state.step))
         expect(newest, `${stage.command}: a checkpoint of the step it was killed after`).to.be.lessThan(k)
+        // every complete checkpoint left by the kill loads (pruning never ran ahead of saving)
+        for (const {path} of states) await readSafetensors(join(dirname(path), 'params.safetensors'))
       }
       const last = await runMedgen(args)
       expect(last.code, last.stderr.slice(-2000)).to.equal(0)
@@ -97,7 +99,7 @@ describe('reliability: kill -9 and resume', function () {
     const want = lines(join(base.runDir, 'captions', 'captions.jsonl')).map(l => JSON.parse(l))
     const dirB = copyBase(base, 'caption-B', ['captions'])
     const file = join(dirB, 'captions', 'captions.jsonl')
-    const points = killPoints(want.length, fullSuite ? 3 : 1)
+    const points = killPoints('caption', want.length, fullSuite ? 3 : 1)
     for (const n of points) {
       const r = await runMedgen(['caption', '-c', base.config, '--run-dir', dirB], {when: () => lines(file).length >= n})
       expectKilled(r, `caption killed after ${n} captions`)
@@ -121,7 +123,7 @@ describe('reliability: kill -9 and resume', function () {
     const want = lines(join(dirA, 'samples', 'manifest.jsonl')).map(l => JSON.parse(l))
     const dirB = copyBase(base, 'generate-B', [])
     const file = join(dirB, 'samples', 'manifest.jsonl')
-    const points = killPoints(want.length, fullSuite ? 3 : 1)
+    const points = killPoints('generate', want.length, fullSuite ? 3 : 1)
     for (const n of points) {
       const r = await runMedgen(['generate', '-c', base.config, '--run-dir', dirB], {when: () => lines(file).length >= n})
       expectKilled(r, `generate killed after ${n} samples`)

@@ -1,8 +1,9 @@
 // The visual stage's in-memory dataset: every image resized to the model size, normalised
 // per image, with its binary mask, id and split. Batches are gathered from these arrays.
 import * as tf from '@tensorflow/tfjs'
+import type {SplitName} from '../../data/split.js'
 
-export type SplitName = 'train' | 'val' | 'test'
+export type {SplitName}
 
 export interface VisualData {
   size: number
