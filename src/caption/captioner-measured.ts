@@ -40,12 +40,16 @@ export class MeasuredCaptioner implements Captioner {
   }
 }
 
-/** The union of the masks at the image's size (BUSI has several masks per image). */
+/** The union of the masks (BUSI has several masks per image); each must have the image's size. */
 async function decodeMaskUnion(paths: string[], width: number, height: number): Promise<Uint8Array> {
   const union = new Uint8Array(width * height)
   for (const path of paths) {
-    const {data} = await decodeMask(path, {width, height})
-    for (let i = 0; i < union.length; i++) union[i] |= data[i]
+    const mask = await decodeMask(path)
+    // A mask drawn for another size would be stretched without a word: refuse it.
+    if (mask.width !== width || mask.height !== height) {
+      throw new UserError(`${path}: mask is ${mask.width}×${mask.height} but its image is ${width}×${height}`)
+    }
+    for (let i = 0; i < union.length; i++) union[i] |= mask.data[i]
   }
   return union
 }

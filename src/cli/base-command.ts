@@ -1,7 +1,7 @@
 // Shared flags and error handling for every command: --config/--set/--run-dir/--seed/--backend,
 // and user mistakes printed as one line with their exit code instead of a stack trace.
 import {Command, Flags} from '@oclif/core'
-import {UserError} from '../errors.js'
+import {UserError, describeFsError} from '../errors.js'
 import {loadConfig} from '../config/load.js'
 import type {MedgenConfig} from '../config/schema.js'
 
@@ -46,12 +46,15 @@ export abstract class MedgenCommand extends Command {
     }
     if (process.env.MEDGEN_DEBUG) throw err
     if (err.name === 'ExitError') throw err
+    // File-system errors a user causes (run dir is a file, no permission, disk full) name the path.
+    const errnoPath = (err as NodeJS.ErrnoException).path
+    const fsError = errnoPath ? describeFsError(err, errnoPath) : null
+    if (fsError) {
+      process.stderr.write(`medgen: ${fsError.message}\n`)
+      process.exitCode = fsError.exitCode
+      this.exit(fsError.exitCode)
+    }
     process.stderr.write(`medgen: internal error: ${err.message.split('\n')[0]} (set MEDGEN_DEBUG=1 for the stack trace)\n`)
     this.exit(1)
   }
-}
-
-/** Until a stage lands, its command exits 2 with this message (the only accepted stub). */
-export function notImplemented(issue: number): never {
-  throw new UserError(`not implemented yet: see issue ${issue}`, 2)
 }

@@ -82,8 +82,13 @@ export async function verifyImages(dataset: Dataset, onCorrupt: 'error' | 'skip'
     while (next < dataset.records.length) {
       const r = dataset.records[next++]
       try {
-        await decodeRgb8(r.image)
-        for (const m of r.masks) await decodeMask(m)
+        const image = await decodeRgb8(r.image)
+        for (const m of r.masks) {
+          const mask = await decodeMask(m)
+          if (mask.width !== image.width || mask.height !== image.height) {
+            throw new UserError(`${m}: mask is ${mask.width}×${mask.height} but its image ${r.image} is ${image.width}×${image.height}`)
+          }
+        }
       } catch (err) {
         if (!(err instanceof CorruptImageError) || onCorrupt === 'error') throw err
         bad.set(r.id, {id: r.id, path: err.path, reason: err.message})
@@ -102,10 +107,27 @@ export async function loadImage(record: DatasetRecord, size?: number | {width: n
   return decodeImage(record.image, typeof size === 'number' ? {width: size, height: size} : size)
 }
 
+/** Width and height from the file header (no decoding); null when sharp cannot tell. */
+async function naturalSize(path: string): Promise<{width: number, height: number} | null> {
+  const sharp = (await import('sharp')).default
+  try {
+    const meta = await sharp(path).metadata()
+    return meta.width && meta.height ? {width: meta.width, height: meta.height} : null
+  } catch { return null } // damaged files are reported by the decoder with their own message
+}
+
 /** The union of a record's masks as 0/1 (null when it has none), resized when a size is given. */
 export async function loadMask(record: DatasetRecord, size?: number | {width: number, height: number, fit?: 'fill' | 'cover'}): Promise<Uint8Array | null> {
   if (record.masks.length === 0) return null
   const resize = typeof size === 'number' ? {width: size, height: size} : size
+  // A mask drawn for another image size would be silently stretched by the resize: refuse it.
+  const imageDims = await naturalSize(record.image)
+  for (const path of record.masks) {
+    const maskDims = await naturalSize(path)
+    if (imageDims && maskDims && (maskDims.width !== imageDims.width || maskDims.height !== imageDims.height)) {
+      throw new UserError(`${path}: mask is ${maskDims.width}×${maskDims.height} but its image ${record.image} is ${imageDims.width}×${imageDims.height}`)
+    }
+  }
   let union: Uint8Array | null = null
   let dims: {width: number, height: number} | null = null
   for (const path of record.masks) {

@@ -81,7 +81,8 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const trainer = new DitTrainer(model, set, {
     steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
     gradClip: dit.gradClip, condDropout: dit.condDropout, colour: dit.colourLoss, seed: config.run.seed, decode,
-    configKey: sha256(stableStringify({...dit, steps: undefined, checkpointingSteps: undefined, keepCheckpoints: undefined,
+    // lr, warm-up and clipping may change on resume (e.g. after a non-finite loss); the model may not
+    configKey: sha256(stableStringify({...dit, steps: undefined, checkpointingSteps: undefined, keepCheckpoints: undefined, lr: undefined, warmupSteps: undefined, gradClip: undefined,
       pixart: config.weights.pixart, vae: config.weights.vae, seed: config.run.seed})).slice(0, 16),
   })
   const resume = opts.resume ?? (ctx.force ? false : ctx.resume ? 'latest' : false)

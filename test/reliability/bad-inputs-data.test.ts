@@ -54,7 +54,6 @@ const cases: Case[] = [
       return caption(c)
     }},
   {name: 'mask of another size than its image', exit: 2, message: /_segmentation\.png: mask is 16×16/,
-    knownBug: 'src/data/dataset.ts stretches a mask of another size to its image without a word',
     setup: c => { writeMask(join(c.data, SEG, firstImage.replace('.jpg', '_segmentation.png')), 16); return caption(c) }},
   {name: 'dataset folder of no known layout', exit: 2, message: /: no known dataset layout/,
     setup: c => { const d = join(c.dir, 'odd'); mkdirSync(d); writeFileSync(join(d, 'notes.txt'), 'hello'); return ['caption', d, '--run-dir', c.run] }},
@@ -111,10 +110,8 @@ const cases: Case[] = [
     },
     setup: c => caption(c, '--captioner', 'ollama', '--host', `http://127.0.0.1:${c.port}`, '--set', 'caption.retries=1', '--set', 'caption.backoffMs=1')},
   {name: 'run directory is a file (ENOTDIR)', exit: 2, message: /afile\/run\/captions: not a directory/,
-    knownBug: 'src/cli/base-command.ts reports errno errors as "internal error", exit 1',
     setup: c => { writeFileSync(join(c.dir, 'afile'), 'x'); return ['caption', c.data, '--run-dir', join(c.dir, 'afile', 'run')] }},
   {name: 'run directory without write permission (uid 65534)', exit: 2, message: /run\/captions: permission denied/,
-    knownBug: 'src/cli/base-command.ts reports errno errors as "internal error", exit 1',
     setup: c => {
       mkdirSync(c.run, {recursive: true})
       chmodSync(c.run, 0o755) // owned by us (root): user 65534 may read but not write

@@ -100,11 +100,7 @@ describe('reliability: signals and non-finite losses', function () {
     console.log(`      classify: ${m![1]} at step ${m![2]} with lr 1e6; resumed from checkpoint-2 with lr 1e-3 to identical weights`)
   })
 
-  // Known bug (src/stages/finetune-dit.ts): dit.lr is part of the checkpoint's configKey, so the
-  // resume that the NonFiniteLoss message asks for is refused. Pending until fixed;
-  // MEDGEN_RELIABILITY_BUGS=1 runs it.
-  const ditLrBug = 'src/stages/finetune-dit.ts puts dit.lr in the checkpoint configKey, so the advised resume is refused'
-  ;(process.env.MEDGEN_RELIABILITY_BUGS ? it : it.skip)(`finetune-dit: after a non-finite loss, resume with a lower learning rate is accepted [known bug: ${ditLrBug}]`, async () => {
+  it('finetune-dit: after a non-finite loss, resume with a lower learning rate is accepted', async () => {
     const dir = copyBase(base, 'nonfinite-dit', ['dit'])
     const absurd = join(base.root, 'absurd-dit.yaml')
     writeFileSync(absurd, tinyConfigYaml(base.dataDir, {'dit.lr': 1e6, 'dit.checkpointingSteps': 2}))
@@ -123,8 +119,7 @@ describe('reliability: signals and non-finite losses', function () {
       damage: c => truncateSync(join(c, 'params.safetensors'), 100), message: /checkpoint-8\/params\.safetensors: not a safetensors file/},
     {name: 'train-visual checkpoint whose RNG state does not restore', command: 'train-visual', dir: 'visual',
       damage: c => { const p = join(c, 'state.json'); writeFileSync(p, JSON.stringify({...JSON.parse(readFileSync(p, 'utf8')), rng: 'garbage'})) },
-      message: /checkpoint-10.*RNG state/,
-      knownBug: 'src/stages/visual/trainer.ts: Rng.setState throws a plain Error -> "internal error", exit 1, no file named'},
+      message: /checkpoint-10.*RNG state/},
   ]
   for (const d of damaged) {
     const title = d.knownBug ? `${d.name} [known bug: ${d.knownBug}]` : d.name

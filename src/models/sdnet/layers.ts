@@ -49,8 +49,12 @@ export class ParamBuilder {
   batchNorm(name: string, c: number): void {
     this.add(`${name}.weight`, tf.ones([c]), 'plain')
     this.add(`${name}.bias`, tf.zeros([c]), 'plain')
-    this.buffers.set(`${name}.running_mean`, tf.variable(tf.zeros([c]), false))
-    this.buffers.set(`${name}.running_var`, tf.variable(tf.ones([c]), false))
+    const zeros = tf.zeros([c])
+    const ones = tf.ones([c])
+    this.buffers.set(`${name}.running_mean`, tf.variable(zeros, false))
+    this.buffers.set(`${name}.running_var`, tf.variable(ones, false))
+    zeros.dispose()
+    ones.dispose()
     this.batchNorms.push(name)
   }
 }

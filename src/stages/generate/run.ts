@@ -82,24 +82,24 @@ export async function generateSamples(opts: GenerateOptions): Promise<GenerateRe
   // A shard also counts what an unsharded run (or an earlier merge) already made: merge keeps those.
   const previous = [...(shard ? await readRecords(manifestJsonl(runDir)) : []), ...await readRecords(manifest)]
   const byId = new Map(previous.map(r => [r.id, r]))
-  const todo: SampleItem[] = []
+  const pending: SampleItem[] = []
   for (const item of items) {
     const done = !opts.force && isDone(byId.get(item.id), item, settings) && await pathExists(join(runDir, byId.get(item.id)!.file))
-    if (!done) todo.push(item)
+    if (!done) pending.push(item)
   }
-  if (items.length > todo.length) {
+  if (items.length > pending.length) {
     const where = shard ? `${manifestJsonl(runDir)} or ${manifest}` : manifest
-    log.info(`generate: ${items.length - todo.length} of ${items.length} images already in ${where} with the same settings, skipped`)
+    log.info(`generate: ${items.length - pending.length} of ${items.length} images already in ${where} with the same settings, skipped`)
   }
 
   let loadSeconds = 0
   let batchSeconds = 0
-  if (todo.length > 0) {
+  if (pending.length > 0) {
     const loadStart = performance.now()
     const models = await (opts.loadModels ?? loadRunModels)(runDir, config)
     loadSeconds = (performance.now() - loadStart) / 1000
     try {
-      batchSeconds = await runBatches(models, todo, opts, manifest, settings.model)
+      batchSeconds = await runBatches(models, pending, opts, manifest, settings.model)
     } finally {
       models.dit.dispose()
       models.text.dispose?.()
@@ -109,28 +109,28 @@ export async function generateSamples(opts: GenerateOptions): Promise<GenerateRe
   // One line per id in the final manifest (reruns append superseding lines while they work).
   const records = await readRecords(manifest)
   await compactManifest(manifest, records)
-  const meanSecondsPerImage = todo.length ? batchSeconds / todo.length : null
+  const meanSecondsPerImage = pending.length ? batchSeconds / pending.length : null
   const lastRun = {
-    requested: items.length, generated: todo.length, skipped: items.length - todo.length, meanSecondsPerImage,
+    requested: items.length, generated: pending.length, skipped: items.length - pending.length, meanSecondsPerImage,
     loadSeconds, backend: activeBackend(), ...settings, batchSize: g.batchSize, shard: shard ? `${shard.index}/${shard.count}` : null,
   }
   const outputs = [manifest]
   if (!shard) outputs.push(...await writeSummaryAndSheets(runDir, records, lastRun))
   for (const cls of new Set(records.map(r => r.class))) outputs.push(join(runDir, 'samples', cls))
   if (meanSecondsPerImage !== null) {
-    log.info(`generate: ${todo.length} images, mean ${meanSecondsPerImage.toFixed(3)} s per image (${settings.sampler}, ${settings.steps} steps, guidance ${settings.guidance}, batch ${g.batchSize}, backend ${activeBackend()})`)
+    log.info(`generate: ${pending.length} images, mean ${meanSecondsPerImage.toFixed(3)} s per image (${settings.sampler}, ${settings.steps} steps, guidance ${settings.guidance}, batch ${g.batchSize}, backend ${activeBackend()})`)
   }
-  return {requested: items.length, generated: todo.length, skipped: items.length - todo.length, meanSecondsPerImage, loadSeconds, manifest, outputs}
+  return {requested: items.length, generated: pending.length, skipped: items.length - pending.length, meanSecondsPerImage, loadSeconds, manifest, outputs}
 }
 
-async function runBatches(models: GenerateModels, todo: SampleItem[], opts: GenerateOptions, manifest: string, model: string): Promise<number> {
+async function runBatches(models: GenerateModels, pending: SampleItem[], opts: GenerateOptions, manifest: string, model: string): Promise<number> {
   const {config, runDir} = opts
   const g = config.generate
-  const bar = progress('generate', todo.length)
+  const bar = progress('generate', pending.length)
   let total = 0
   try {
-    for (let start = 0; start < todo.length; start += g.batchSize) {
-      const batch = todo.slice(start, start + g.batchSize)
+    for (let start = 0; start < pending.length; start += g.batchSize) {
+      const batch = pending.slice(start, start + g.batchSize)
       const began = performance.now()
       const pngs = await sampleBatch(models, batch, config)
       const files: string[] = []

@@ -44,6 +44,8 @@ interface TrainerState {
   order: number[]
   orderEpoch: number
   scheduler: PlateauState
+  /** the configured learning rate the scheduler started from */
+  baseLr?: number
   history: TrainHistory
 }
 
@@ -82,8 +84,17 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
     }
     model.loadStateDict(ckpt.params, resumeFrom)
     optimizer.importState(ckpt.optimizer)
-    rng.setState(saved.rng)
+    try { rng.setState(saved.rng) } catch {
+      throw new UserError(`${resumeFrom}/state.json: invalid RNG state; resume from an older checkpoint or start over with --no-resume`)
+    }
     scheduler.setState(saved.scheduler)
+    // A learning rate changed on resume (e.g. after a non-finite loss) applies, scaled by the
+    // plateau reductions already made, instead of being silently replaced by the saved one.
+    if (saved.baseLr !== undefined && saved.baseLr !== opts.lr) {
+      const rescaled = saved.scheduler.lr * (opts.lr / saved.baseLr)
+      scheduler.setState({...saved.scheduler, lr: rescaled})
+      log.info(`train-visual: learning rate changed on resume: ${saved.scheduler.lr} -> ${rescaled}`)
+    }
     Object.assign(state, {order: saved.order, orderEpoch: saved.orderEpoch, history: saved.history})
     startStep = ckpt.step
     log.info(`train-visual: resumed from ${resumeFrom} at step ${startStep}`)
@@ -132,7 +143,7 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
   }
 
   const checkpoint = async (stepsDone: number): Promise<string> => {
-    const saved: TrainerState = {...state, rng: rng.getState(), scheduler: scheduler.getState()}
+    const saved: TrainerState = {...state, rng: rng.getState(), scheduler: scheduler.getState(), baseLr: opts.lr}
     return manager.save(stepsDone, {params: await model.stateDict(), optimizer: await optimizer.exportState(), state: saved})
   }
 
