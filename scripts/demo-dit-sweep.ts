@@ -61,6 +61,14 @@ for (let i = 0; i < n; i++) {
 }
 const rawSamples = samples.map(x => x.slice())
 const norm = centrePixels(samples, 3)
+// GAIN > 1: after centring, multiply the pixels by GAIN (decode divides it back out), to test
+// whether the low contrast of centred pixels (std ~0.18) starves the noise schedule of signal.
+const gain = Number(env.GAIN ?? 1)
+if (gain !== 1) {
+  for (const x of samples) for (let i = 0; i < x.length; i++) x[i] *= gain
+  norm.scale = norm.scale.map(v => v / gain)
+}
+{ let s2 = 0, c = 0; for (const x of samples) for (const v of x) { s2 += v * v; c++ } console.error('model-space pixel std', Math.sqrt(s2 / c).toFixed(3)) }
 const data: DitTrainingSet = {space: 'pixel', samples, storedShape: [S, S, 3], modelShape: [P, P, 3], latentScale: 1, examples,
   featureDim: 8, textDim: 0, textLength: 0, classNames: classes}
 const spec: DitModelSpec = {transformer: cfg, space: 'pixel', latentScale: 1,

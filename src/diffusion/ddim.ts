@@ -36,7 +36,10 @@ export class DdimScheduler implements Scheduler {
     // eta = 0: std_dev_t = 0, so the direction term is sqrt(1 - acp_prev) * eps and no noise is added.
     const sqrtAlphaPrev = sqrtf(alphaProdPrev)
     const directionCoef = sqrtf(f32(1 - alphaProdPrev))
-    const {clipSample, clipSampleRange: range} = this.options
+    // a pixel model's data range (options.x0ClipRange) replaces diffusers' clip_sample_range
+    const {clipSample: clipDefault, clipSampleRange, x0ClipRange} = this.options
+    const clipSample = clipDefault || x0ClipRange !== undefined
+    const range = x0ClipRange ?? clipSampleRange
     const out = new Float32Array(sample.length)
     for (let k = 0; k < out.length; k++) {
       let x0 = f32(f32(sample[k] - f32(sqrtBetaProdT * modelOutput[k])) / sqrtAlphaProdT)

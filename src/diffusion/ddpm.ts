@@ -60,7 +60,10 @@ export class DdpmScheduler implements Scheduler {
     const sqrtAlphaProdT = sqrtf(alphaProdT)
     const x0Coef = f32(f32(sqrtf(alphaProdPrev) * currentBeta) / betaProdT)
     const sampleCoef = f32(f32(sqrtf(currentAlpha) * betaProdPrev) / betaProdT)
-    const {clipSample, clipSampleRange: range} = this.options
+    // a pixel model's data range (options.x0ClipRange) replaces diffusers' clip_sample_range
+    const {clipSample: clipDefault, clipSampleRange, x0ClipRange} = this.options
+    const clipSample = clipDefault || x0ClipRange !== undefined
+    const range = x0ClipRange ?? clipSampleRange
     const out = new Float32Array(sample.length)
     for (let k = 0; k < out.length; k++) {
       let x0 = f32(f32(sample[k] - f32(sqrtBetaProdT * modelOutput[k])) / sqrtAlphaProdT)

@@ -68,6 +68,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const {alpha, sigmaT} = alphaSigma(this.sigmas[i])
     const out = new Float32Array(sample.length)
     for (let k = 0; k < out.length; k++) out[k] = f32(f32(sample[k] - f32(sigmaT * eps[k])) / alpha)
+    // Deliberate addition for pixel models trained from scratch (diffusers has only dynamic
+    // thresholding here): clamp x0 to the data range, or samples saturate at high noise.
+    const r = this.options.x0ClipRange
+    if (r !== undefined) for (let k = 0; k < out.length; k++) out[k] = Math.min(r, Math.max(-r, out[k]))
     return out
   }
 

@@ -23,6 +23,12 @@ export interface SchedulerOptions extends NoiseScheduleConfig {
   /** DDPM/DDIM: clamp the predicted x0 to [-clipSampleRange, clipSampleRange] (diffusers default true) */
   clipSample: boolean
   clipSampleRange: number
+  /**
+   * Pixel-space models trained from scratch: clamp every sampler's x0 prediction to
+   * [-x0ClipRange, x0ClipRange] (the data range in model units). DPM-Solver++ then clips inside
+   * convert_model_output and DDIM/DDPM use it instead of clipSampleRange. Unset = diffusers' behaviour.
+   */
+  x0ClipRange?: number
 }
 
 export const defaultSchedulerOptions: SchedulerOptions = {...pixartNoiseSchedule, clipSample: true, clipSampleRange: 1}

@@ -78,7 +78,10 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   // colour loss works on pixels in [-1, 1]: decode latents, or undo the pixel centring
   const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z.div(spec.latentScale) as tf.Tensor4D)
     : pixelNormalization ? (x: tf.Tensor4D) => x.mul(pixelNormalization.scale).add(pixelNormalization.mean) as tf.Tensor4D : undefined
+  // v-prediction for from-scratch models (scripts/demo-dit-sweep.ts); a pretrained PixArt predicts epsilon
+  const prediction: 'epsilon' | 'v' = dit.prediction === 'auto' ? (model.fromScratch && space === 'pixel' ? 'v' : 'epsilon') : dit.prediction
   const trainer = new DitTrainer(model, set, {
+    prediction,
     steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
     gradClip: dit.gradClip, condDropout: dit.condDropout, colour: dit.colourLoss, seed: config.run.seed, decode,
     // lr, warm-up and clipping may change on resume (e.g. after a non-finite loss); the model may not
@@ -96,14 +99,16 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
     format: 'medgen-dit/1', space, preset: config.weights.pixart ? 'weights.pixart' : dit.preset, transformer: cfg,
     conditioner: spec.conditioner, latentScale: spec.latentScale, baseWeights: config.weights.pixart ? resolve(config.weights.pixart) : '',
     vae: vae?.folder ?? '', trainedFromScratch: model.fromScratch, lora: model.fromScratch ? null : spec.lora,
-    classNames: set.classNames, textEncoder, textLength: set.textLength, pixelNormalization,
+    classNames: set.classNames, textEncoder, textLength: set.textLength,
+    pixelNormalization: pixelNormalization ? {mean: pixelNormalization.mean, scale: pixelNormalization.scale} : null,
+    predictionType: prediction, clipRange: pixelNormalization?.clipRange ?? null,
   }
   const outputs = await saveDitArtifacts(outDir, model, meta)
   const summary = lossSummary(trainer.history)
   const colourValues = trainer.history.filter(h => h.colour !== null).map(h => h.colour as number)
   const metrics = {
     steps: result.stepsDone, trainedFromScratch: model.fromScratch, space, conditioning: dit.conditioning, trainableParameters: trainable,
-    loss: {...summary, definition: 'mean training loss (epsilon-MSE, + weight*colour on colour steps in train mode) over the first and the last 10% of recorded steps'},
+    loss: {...summary, definition: 'mean training loss (MSE on the ' + prediction + ' target, + weight*colour on colour steps in train mode) over the first and the last 10% of recorded steps'},
     colourLoss: {mode: dit.colourLoss.mode, weight: dit.colourLoss.weight, every: dit.colourLoss.every,
       meanValue: colourValues.length ? colourValues.reduce((a, b) => a + b, 0) / colourValues.length : null},
     secondsThisRun: seconds, backend: activeBackend(), lastCheckpoint: result.lastCheckpoint,

@@ -88,6 +88,16 @@ describe('dit: finetune-dit stage', function () {
     const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D
     const eps = model.predict(x, [500, 10], cond)
     expect(eps.shape).to.deep.equal([2, 32, 32, 6])
+    // from scratch in pixel space: v-prediction (dit.prediction auto), served as epsilon =
+    // sqrt(1-acp) x_t + sqrt(acp) v, which at t = 999 (sqrt(acp) = 0.0064) is x_t up to a bounded v
+    expect(model.meta.predictionType).to.equal('v')
+    const atNoise = model.predict(x, 999, cond)
+    const gap = tf.tidy(() => atNoise.slice([0, 0, 0, 0], [-1, -1, -1, 3]).sub(x).abs().max().dataSync()[0])
+    expect(gap).to.be.lessThan(0.1)
+    atNoise.dispose()
+    // data range in model units recorded for the samplers' x0 clip: centred, scaled to std 0.5 per channel
+    expect(model.clipRange).to.be.greaterThan(0.5).and.lessThan(20)
+    expect(norm.scale[0]).to.be.lessThan(1)
     const img = model.decode(x)
     expect(img.min().dataSync()[0]).to.be.at.least(0)
     expect(img.max().dataSync()[0]).to.be.at.most(1)
@@ -119,6 +129,9 @@ describe('dit: finetune-dit stage', function () {
     const model = await loadTrainedDit(runDir, config)
     expect(model.sampleShape).to.deep.equal([8, 8, 4])
     expect(model.latentScale).to.equal(0.18215)
+    // a pretrained PixArt keeps epsilon prediction and the samplers' default clipping
+    expect(model.meta.predictionType).to.equal('epsilon')
+    expect(model.clipRange).to.equal(null)
     const base = await loadPixArt(pixart)
     const adapters = await loadLora(join(dit, 'lora.safetensors'))
     const cond = model.conditionFromFeatures(new Float32Array(16).fill(0.3), new Float32Array(16).fill(-0.2), 2)

@@ -8,6 +8,7 @@ export const ditSection = section({
     alpha: z.number().positive().default(8).describe('LoRA alpha; scale = alpha / rank (authors: 8)'),
     targets: z.enum(['broad', 'attention-only']).default('broad').describe('broad = the authors\' target list (REFERENCE.md §5.3); attention-only = the paper\'s wording'),
   }, 'low-rank adapters'),
+  prediction: z.enum(['epsilon', 'v', 'auto']).default('auto').describe('training target of the first C output channels: auto = v for a from-scratch pixel-space model, epsilon with weights.pixart (pretrained PixArt predicts epsilon)'),
   condDropout: z.number().min(0).max(1).default(0.1).describe('probability of replacing the condition by the learned null pair (enables guidance)'),
   steps: z.number().int().min(1).default(2000).describe('optimizer steps'),
   batchSize: z.number().int().min(1).default(8).describe('images per step'),

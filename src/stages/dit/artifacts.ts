@@ -32,6 +32,10 @@ export interface DitMeta {
   textLength: number
   /** pixel space: model values x' = (x - mean) / scale per channel, x in [-1, 1] (batch.ts centrePixels) */
   pixelNormalization: {mean: number[], scale: number[]} | null
+  /** what the transformer's first C output channels predict; absent (older runs) = epsilon */
+  predictionType?: 'epsilon' | 'v'
+  /** pixel space: the data range in model units, to which the samplers clip x0; null = no clipping */
+  clipRange?: number | null
 }
 
 /** Linear weights go back to [out,in], convs to OIHW (src/models/params.ts). */

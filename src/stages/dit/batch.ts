@@ -77,25 +77,39 @@ export function assembleBatch(set: DitTrainingSet, indices: number[], rng: Rng):
 }
 
 /**
- * Pixel-space centring: x' = (x - m_c) / (1 + |m_c|) per channel, m_c the training set's mean.
- * Keeps every value inside [-1, 1] (the samplers clip x0 there) while moving the data mean to 0,
- * which is what a DDPM must guess from pure noise at high t: trained from scratch for a few
- * hundred steps, an uncentred model drifted to grey (measured on synthetic dermoscopy), a centred
- * one only has to learn the deviations. Plays the role the VAE scaling factor plays in latent space.
+ * Pixel-space normalisation: x' = (x - m_c) / (2 s_c) per channel, m_c and s_c the training set's
+ * mean and standard deviation (x in [-1, 1]). Centring moves the data mean to 0, which is what a
+ * DDPM must guess from pure noise at high t (an uncentred from-scratch model drifted to grey on
+ * synthetic dermoscopy). Scaling by the spread matters as much: the earlier (1 + |m_c|) divisor left
+ * the data with std ~0.16 in model units, so every timestep's SNR was ~40x below the schedule's
+ * and samples came out as saturated noise (scripts/demo-dit-sweep.ts, GAIN). 2 s_c gives a
+ * per-channel std of 0.5, like [-1, 1] images. Plays the role the VAE scaling factor plays in
+ * latent space. clipRange = max |x'| over the set: the data range the samplers clip x0 to.
  */
-export interface PixelNormalization { mean: number[], scale: number[] }
+export interface PixelNormalization { mean: number[], scale: number[], clipRange?: number }
 
 export function centrePixels(samples: Float32Array[], channels: number): PixelNormalization {
   const sum = new Float64Array(channels)
+  const sumSq = new Float64Array(channels)
   let count = 0
   for (const s of samples) {
-    for (let i = 0; i < s.length; i += channels) for (let k = 0; k < channels; k++) sum[k] += s[i + k]
+    for (let i = 0; i < s.length; i += channels) for (let k = 0; k < channels; k++) { sum[k] += s[i + k]; sumSq[k] += s[i + k] * s[i + k] }
     count += s.length / channels
   }
-  const mean = Array.from(sum, v => v / Math.max(1, count))
-  const scale = mean.map(m => 1 + Math.abs(m))
-  for (const s of samples) for (let i = 0; i < s.length; i += channels) for (let k = 0; k < channels; k++) s[i + k] = (s[i + k] - mean[k]) / scale[k]
-  return {mean, scale}
+  const n = Math.max(1, count)
+  const mean = Array.from(sum, v => v / n)
+  // a constant channel (std 0) keeps scale 1 rather than dividing by ~0
+  const scale = mean.map((m, k) => { const std = Math.sqrt(Math.max(0, sumSq[k] / n - m * m)); return std > 1e-4 ? 2 * std : 1 })
+  let clipRange = 0
+  for (const s of samples) {
+    for (let i = 0; i < s.length; i += channels) {
+      for (let k = 0; k < channels; k++) {
+        s[i + k] = (s[i + k] - mean[k]) / scale[k]
+        clipRange = Math.max(clipRange, Math.abs(s[i + k]))
+      }
+    }
+  }
+  return {mean, scale, clipRange: Math.max(clipRange, 1e-3)}
 }
 
 /** Items of step `i`: consecutive slices of a per-epoch permutation seeded by (seed, epoch). */

@@ -30,6 +30,9 @@ import {vaeDecode} from '../../models/vae/autoencoder.js'
 import {conditionTokens, nullCondition, type Condition, type ConditionInputs} from '../../models/hffm.js'
 import type {DitMeta} from './artifacts.js'
 import {encodeTexts} from './data.js'
+import {DdpmSchedule} from '../../diffusion/ddpm-schedule.js'
+
+const trainSchedule = new DdpmSchedule()
 
 export interface ConditionExtra {
   classes?: string[]
@@ -44,6 +47,9 @@ export interface TrainedDitModel {
   sampleShape: [number, number, number]
   latentScale: number
   captionChannels: number
+  /** pixel space: the data range in model units the samplers clip x0 to (null: no clipping) */
+  clipRange: number | null
+  /** every output channel, epsilon first (a v-prediction model's v is converted to epsilon here) */
   predict(x: tf.Tensor4D, t: number | number[], cond: Condition): tf.Tensor4D
   conditionFromFeatures(anatomy: Float32Array, style: Float32Array, n: number, extra?: ConditionExtra): Condition
   conditionFromPrompts(prompts: string[], anatomy: Float32Array, style: Float32Array): Promise<Condition>
@@ -115,7 +121,19 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
     sampleShape: [p.sample_size, p.sample_size, p.in_channels],
     latentScale: meta.latentScale,
     captionChannels: p.caption_channels,
-    predict: (x, t, c) => tf.tidy(() => pixartForward({params}, p, {x, timesteps: t, context: c.tokens, mask: c.mask}).sample),
+    clipRange: meta.clipRange ?? null,
+    predict: (x, t, c) => tf.tidy(() => {
+      const out = pixartForward({params}, p, {x, timesteps: t, context: c.tokens, mask: c.mask}).sample
+      if ((meta.predictionType ?? 'epsilon') !== 'v') return out
+      // eps = sqrt(1-acp) x_t + sqrt(acp) v on the first C channels, so every sampler works unchanged
+      const n = x.shape[0]
+      const ts = typeof t === 'number' ? new Array<number>(n).fill(t) : t
+      const {signal, noise} = trainSchedule.coefficients(ts)
+      const ch = x.shape[3]
+      const v = out.slice([0, 0, 0, 0], [-1, -1, -1, ch])
+      const eps = x.mul(noise).add(v.mul(signal))
+      return (out.shape[3] > ch ? tf.concat([eps, out.slice([0, 0, 0, ch], [-1, -1, -1, -1])], 3) : eps) as tf.Tensor4D
+    }),
     conditionFromFeatures: fromInputs,
     async conditionFromPrompts(prompts, anatomy, style) {
       const n = prompts.length

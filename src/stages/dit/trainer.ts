@@ -32,6 +32,8 @@ export interface DitTrainOptions {
   seed: number
   /** model space -> pixels in [-1, 1] for the colour loss (VAE decode, or undoing the pixel centring) */
   decode?: (x: tf.Tensor4D) => tf.Tensor4D
+  /** target of the first C output channels: epsilon (default, PixArt) or v = sqrt(acp) eps - sqrt(1-acp) x0 */
+  prediction?: 'epsilon' | 'v'
   /** identifies the training config in checkpoints, so a resume under another config is refused */
   configKey?: string
 }
@@ -73,26 +75,32 @@ export class DitTrainer {
       const x0 = tf.tensor4d(batch.x0, [b, h, w, c])
       const noise = tf.tensor4d(noiseValues, [b, h, w, c])
       const xt = this.schedule.addNoise(x0, noise, t)
+      const {signal, noise: sigma} = this.schedule.coefficients(t)
+      // v-prediction (Salimans & Ho 2022) for from-scratch pixel models: its implied x0 stays
+      // bounded at high t, where eps-prediction's divides by sqrt(acp) ~ 0.006 (DESIGN.md deviation).
+      const useV = this.opts.prediction === 'v'
+      const target = useV ? noise.mul(signal).sub(x0.mul(sigma)) as tf.Tensor4D : noise
       const condInputs = conditionInputsFor(this.data, indices)
       const {value, grads} = tf.variableGrads(() => {
         let cond = conditionOf(this.model, condInputs)
         if (drop.some(Boolean)) cond = dropCondition(cond, nullCondition({params: this.model.cond}, b, cond.tokens.shape[1]), drop)
         const out = predictNoise(this.model, xt, t, cond)
-        const mseLoss = epsilonMse(out, noise)
+        const mseLoss = epsilonMse(out, target)
         mse = mseLoss.dataSync()[0]
         if (!colourActive) return mseLoss
-        // x0_hat divides by sqrt(acp_t) (~0.006 at t = 999), so it is clipped to the data range
-        // [-1, 1] as diffusers' DDPM sampler does (clip_sample); clipped pixels carry no gradient.
-        let x0Hat = tf.clipByValue(this.schedule.predictX0(xt, out.slice([0, 0, 0, 0], [-1, -1, -1, c]), t), -1, 1) as tf.Tensor4D
-        let target: tf.Tensor4D = x0
+        const head = out.slice([0, 0, 0, 0], [-1, -1, -1, c]) as tf.Tensor4D
+        // x0_hat in model units (v: sqrt(acp) x_t - sqrt(1-acp) v); decoded to pixels and clipped
+        // to [-1, 1] there (clipped pixels carry no gradient)
+        let x0Hat = useV ? xt.mul(signal).sub(head.mul(sigma)) as tf.Tensor4D : this.schedule.predictX0(xt, head, t)
+        let pixelTarget: tf.Tensor4D = x0
         if (this.opts.decode) {
           x0Hat = this.opts.decode(x0Hat)
-          target = this.opts.decode(x0)
+          pixelTarget = this.opts.decode(x0)
         }
         x0Hat = tf.clipByValue(x0Hat, -1, 1)
         // `logged` reproduces the authors' behaviour: the value is recorded but is not part of the
         // differentiated objective, so no gradient flows from it.
-        const cl = colourLoss(x0Hat, target)
+        const cl = colourLoss(x0Hat, pixelTarget)
         colour = cl.dataSync()[0]
         return colourMode === 'train' ? mseLoss.add(cl.mul(this.opts.colour.weight)) as tf.Scalar : mseLoss
       }, [...this.params.values()])

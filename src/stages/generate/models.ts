@@ -10,6 +10,8 @@ import {loadTrainedDit} from '../dit/load.js'
 
 export interface TrainedDit extends Denoiser {
   captionChannels: number
+  /** pixel models trained from scratch: the data range the samplers clip x0 to (absent/null: none) */
+  clipRange?: number | null
   /** the conditioning mode it was trained with (hffm, or an ablation: concat, text, class) */
   meta?: {conditioner: {mode: string}}
   /** HFFM(anatomy, style) -> condition tokens; anatomy/style are [n, dim] flattened; class mode reads extra.classes */

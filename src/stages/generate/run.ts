@@ -8,6 +8,7 @@ import type {MedgenConfig} from '../../config/schema.js'
 import {activeBackend} from '../../backend/index.js'
 import {appendLineDurable, pathExists, sha256, sha256File, writeFileAtomic} from '../../io/atomic.js'
 import {createScheduler} from '../../diffusion/index.js'
+import {defaultSchedulerOptions} from '../../diffusion/scheduler.js'
 import {sampleLatents} from '../../diffusion/sample.js'
 import {usesGuidance} from '../../diffusion/guidance.js'
 import {inShard, type Shard} from '../../util/shard.js'
@@ -172,7 +173,7 @@ export async function sampleBatch(models: GenerateModels, batch: SampleItem[], c
   let latents: Float32Array
   try {
     latents = await sampleLatents({
-      denoiser: dit, scheduler: createScheduler(g.sampler), steps: g.steps,
+      denoiser: dit, scheduler: createScheduler(g.sampler, dit.clipRange ? {...defaultSchedulerOptions, x0ClipRange: dit.clipRange} : undefined), steps: g.steps,
       guidance: usesGuidance(g.guidance) ? g.guidance : 1, cond, seeds: batch.map(b => b.seed),
     })
   } finally { tf.dispose([cond.tokens, cond.mask]) }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs configs/synth-bench.yaml once per conditioning mode (paper Table 3 ablations). The
+# stages before finetune-dit are shared: each mode's run dir starts as a copy of the hffm run
+# up to align-text, so only finetune-dit, generate, classify and eval run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=runs/synth-bench
+node bin/run.js run configs/synth-bench.yaml --set run.dir=$base-hffm
+for mode in concat text class; do
+  dir=$base-$mode
+  mkdir -p "$dir"
+  for d in data synth captions visual text split.json cache; do
+    [ -e "$base-hffm/$d" ] && [ ! -e "$dir/$d" ] && cp -r "$base-hffm/$d" "$dir/$d"
+  done
+  node bin/run.js run configs/synth-bench.yaml --set run.dir=$dir --set dit.conditioning=$mode
+done
+for mode in hffm concat text class; do
+  echo "== $mode"; cat $base-$mode/eval/metrics.json | head -40
+done
