@@ -144,7 +144,9 @@ async function main(): Promise<void> {
   const runJson = join(repo, 'runs/demo/run.json')
   if (existsSync(runJson)) {
     const run = JSON.parse(readFileSync(runJson, 'utf8'))
-    demo = run.stages.map((s: any) => `${s.stage} ${s.seconds.toFixed(1)} s${s.skipped ? ' (skipped)' : ''}`).join(', ') + `; total ${run.seconds.toFixed(1)} s`
+    // a rerun that skipped everything says nothing about stage times
+    if (run.stages.every((s: any) => s.skipped)) run.stages = []
+    demo = run.stages.length === 0 ? '' : run.stages.map((s: any) => `${s.stage} ${s.seconds.toFixed(1)} s${s.skipped ? ' (skipped)' : ''}`).join(', ') + `; total ${run.seconds.toFixed(1)} s`
     console.log(`demo stages: ${demo}`)
   }
   const rssMb = process.resourceUsage().maxRSS / 1024
