@@ -37,9 +37,9 @@ export interface CaptionRunSummary {
 export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSummary> {
   const {items, captioner, store, stopController} = opts
   const done = await opts.store.open(opts.configHash, opts.resume)
-  const todo = items.filter(item => !done.has(item.id))
-  const kept = items.length - todo.length
-  if (kept > 0) log.info(`${opts.label}: ${kept} of ${items.length} images already captioned, ${todo.length} to go`)
+  const pending = items.filter(item => !done.has(item.id))
+  const kept = items.length - pending.length
+  if (kept > 0) log.info(`${opts.label}: ${kept} of ${items.length} images already captioned, ${pending.length} to go`)
   const bar = progress(opts.label, items.length)
   if (kept > 0) bar.tick(kept)
 
@@ -61,8 +61,8 @@ export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSum
   let writeError: unknown = null
 
   async function worker(): Promise<void> {
-    while (!stopController.signal.aborted && next < todo.length) {
-      const item = todo[next++]
+    while (!stopController.signal.aborted && next < pending.length) {
+      const item = pending[next++]
       try {
         const outcome = await captioner.caption(item)
         // Written even when a stop arrived meanwhile: the answer is complete, keep it.
@@ -93,7 +93,7 @@ export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSum
   }
 
   try {
-    await Promise.all(Array.from({length: Math.min(opts.concurrency, Math.max(1, todo.length))}, () => worker()))
+    await Promise.all(Array.from({length: Math.min(opts.concurrency, Math.max(1, pending.length))}, () => worker()))
   } finally {
     for (const s of signals) process.off(s, onSignal)
     bar.stop()
