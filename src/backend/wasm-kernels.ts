@@ -63,6 +63,29 @@ function padSpatial(s: Scratch, x: TensorInfo, top: number, bottom: number, left
   return s.run('PadV2', {x}, {paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0})
 }
 
+/**
+ * dy of a strided convolution spread to stride spacing with zeros (a transposed convolution's
+ * input), plus the bottom/right padding that makes the stride-1 correlation cover the input;
+ * rows/columns past the input (odd sizes with padding) are cropped instead.
+ */
+function spreadForTransposedConv(s: Scratch, dy: TensorInfo, info: ReturnType<typeof backend_util.computeConv2DInfo>, top: number, left: number): {spread: TensorInfo, bottom: number, right: number} {
+  const {batchSize: b, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw} = info
+  const co = dy.shape[3]
+  let spread = dy
+  if (sh > 1 || sw > 1) {
+    const padded = s.run('PadV2', {x: s.reshape(dy, [b, oh, 1, ow, 1, co])}, {paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0})
+    spread = s.reshape(padded, [b, oh * sh, ow * sw, co])
+  }
+  let bottom = h - spread.shape[1] - top + fh - 1
+  let right = w - spread.shape[2] - left + fw - 1
+  if (bottom < 0 || right < 0) {
+    spread = s.run('Slice', {x: spread}, {begin: [0, 0, 0, 0], size: [b, spread.shape[1] + Math.min(0, bottom), spread.shape[2] + Math.min(0, right), co]})
+    bottom = Math.max(0, bottom)
+    right = Math.max(0, right)
+  }
+  return {spread, bottom, right}
+}
+
 function requireChannelsLast(dataFormat: unknown, kernel: string): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
     throw new Error(`${kernel} on wasm supports NHWC only, got ${String(dataFormat)}`)
@@ -117,7 +140,7 @@ const conv2DBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
   requireChannelsLast(dataFormat, 'Conv2DBackpropInput')
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as never, strides, 1, pad, dimRoundingMode, false, 'channelsLast')
   const s = new Scratch(backend as never)
-  const {batchSize: b, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outChannels: co} = info
+  const {filterHeight: fh, filterWidth: fw} = info
   const top = fh - 1 - info.padInfo.top
   const left = fw - 1 - info.padInfo.left
   if (top < 0 || left < 0) { // padding wider than the filter: rare, left to wasm's own kernel
@@ -126,18 +149,7 @@ const conv2DBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
     return native({inputs, backend, attrs})
   }
   const flipped = s.run('Transpose', {x: s.run('Reverse', {x: filter}, {dims: [0, 1]})}, {perm: [0, 1, 3, 2]})
-  let spread = dy
-  if (sh > 1 || sw > 1) {
-    const padded = s.run('PadV2', {x: s.reshape(dy, [b, oh, 1, ow, 1, co])}, {paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0})
-    spread = s.reshape(padded, [b, oh * sh, ow * sw, co])
-  }
-  let bottom = h - spread.shape[1] - top + fh - 1
-  let right = w - spread.shape[2] - left + fw - 1
-  if (bottom < 0 || right < 0) {
-    spread = s.run('Slice', {x: spread}, {begin: [0, 0, 0, 0], size: [b, spread.shape[1] + Math.min(0, bottom), spread.shape[2] + Math.min(0, right), co]})
-    bottom = Math.max(0, bottom)
-    right = Math.max(0, right)
-  }
+  const {spread, bottom, right} = spreadForTransposedConv(s, dy, info, top, left)
   return s.finish(s.run('Conv2D', {x: spread, filter: flipped}, {
     strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dilations: [1, 1], dataFormat: 'NHWC',
   }))
@@ -185,7 +197,7 @@ const depthwiseBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
     strides: number | [number, number], dilations: number | [number, number], pad: never, dimRoundingMode: never, inputShape: [number, number, number, number]
   }
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as never, strides, dilations, pad, dimRoundingMode, true)
-  const {batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, outChannels: co} = info
+  const {batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outChannels: co} = info
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: dilation must be 1')
   const fh = info.filterHeight
   const fw = info.filterWidth
@@ -194,18 +206,7 @@ const depthwiseBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
   if (top < 0 || left < 0) throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: padding wider than the filter is not supported')
   const s = new Scratch(backend as never)
   const flipped = s.reshape(s.run('Reverse', {x: filter}, {dims: [0, 1]}), [fh, fw, co, 1])
-  let spread = dy
-  if (sh > 1 || sw > 1) {
-    const padded = s.run('PadV2', {x: s.reshape(dy, [b, oh, 1, ow, 1, co])}, {paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0})
-    spread = s.reshape(padded, [b, oh * sh, ow * sw, co])
-  }
-  let bottom = h - spread.shape[1] - top + fh - 1
-  let right = w - spread.shape[2] - left + fw - 1
-  if (bottom < 0 || right < 0) {
-    spread = s.run('Slice', {x: spread}, {begin: [0, 0, 0, 0], size: [b, spread.shape[1] + Math.min(0, bottom), spread.shape[2] + Math.min(0, right), co]})
-    bottom = Math.max(0, bottom)
-    right = Math.max(0, right)
-  }
+  const {spread, bottom, right} = spreadForTransposedConv(s, dy, info, top, left)
   const perChannel = s.run('DepthwiseConv2dNative', {x: spread, filter: flipped}, {
     strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dilations: [1, 1], dataFormat: 'NHWC',
   })

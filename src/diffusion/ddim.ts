@@ -3,7 +3,7 @@
 // Quirk kept on purpose: the "previous" timestep is t - T // n (e.g. 999 -> 949 for n = 20),
 // not the next entry of the linspace schedule (999 -> 946); golden/schedulers pins this.
 import {linspaceTimesteps} from './noise-schedule.js'
-import {defaultSchedulerOptions, f32, scheduleArrays, sqrtf, type Scheduler, type SchedulerOptions} from './scheduler.js'
+import {defaultSchedulerOptions, f32, scheduleArrays, sqrtf, x0ClipBound, type Scheduler, type SchedulerOptions} from './scheduler.js'
 
 export class DdimScheduler implements Scheduler {
   readonly name = 'ddim' as const
@@ -36,14 +36,11 @@ export class DdimScheduler implements Scheduler {
     // eta = 0: std_dev_t = 0, so the direction term is sqrt(1 - acp_prev) * eps and no noise is added.
     const sqrtAlphaPrev = sqrtf(alphaProdPrev)
     const directionCoef = sqrtf(f32(1 - alphaProdPrev))
-    // a pixel model's data range (options.x0ClipRange) replaces diffusers' clip_sample_range
-    const {clipSample: clipDefault, clipSampleRange, x0ClipRange} = this.options
-    const clipSample = clipDefault || x0ClipRange !== undefined
-    const range = x0ClipRange ?? clipSampleRange
+    const range = x0ClipBound(this.options)
     const out = new Float32Array(sample.length)
     for (let k = 0; k < out.length; k++) {
       let x0 = f32(f32(sample[k] - f32(sqrtBetaProdT * modelOutput[k])) / sqrtAlphaProdT)
-      if (clipSample) x0 = Math.min(range, Math.max(-range, x0))
+      if (range !== null) x0 = Math.min(range, Math.max(-range, x0))
       out[k] = f32(f32(sqrtAlphaPrev * x0) + f32(directionCoef * modelOutput[k]))
     }
     return out

@@ -4,7 +4,7 @@
 // clip_sample true (x0 clamped to [-1, 1]). Noise comes from a seeded NoiseSource so each
 // image's trajectory is reproducible (diffusers draws it from the pipeline's generator).
 import {addNoise, linspaceTimesteps} from './noise-schedule.js'
-import {defaultSchedulerOptions, f32, scheduleArrays, sqrtf, type NoiseSource, type Scheduler, type SchedulerOptions} from './scheduler.js'
+import {defaultSchedulerOptions, f32, scheduleArrays, sqrtf, x0ClipBound, type NoiseSource, type Scheduler, type SchedulerOptions} from './scheduler.js'
 
 export class DdpmScheduler implements Scheduler {
   readonly name = 'ddpm' as const
@@ -60,14 +60,11 @@ export class DdpmScheduler implements Scheduler {
     const sqrtAlphaProdT = sqrtf(alphaProdT)
     const x0Coef = f32(f32(sqrtf(alphaProdPrev) * currentBeta) / betaProdT)
     const sampleCoef = f32(f32(sqrtf(currentAlpha) * betaProdPrev) / betaProdT)
-    // a pixel model's data range (options.x0ClipRange) replaces diffusers' clip_sample_range
-    const {clipSample: clipDefault, clipSampleRange, x0ClipRange} = this.options
-    const clipSample = clipDefault || x0ClipRange !== undefined
-    const range = x0ClipRange ?? clipSampleRange
+    const range = x0ClipBound(this.options)
     const out = new Float32Array(sample.length)
     for (let k = 0; k < out.length; k++) {
       let x0 = f32(f32(sample[k] - f32(sqrtBetaProdT * modelOutput[k])) / sqrtAlphaProdT)
-      if (clipSample) x0 = Math.min(range, Math.max(-range, x0))
+      if (range !== null) x0 = Math.min(range, Math.max(-range, x0))
       out[k] = f32(f32(x0Coef * x0) + f32(sampleCoef * sample[k]))
     }
     if (t > 0) {

@@ -31,6 +31,15 @@ export interface SchedulerOptions extends NoiseScheduleConfig {
   x0ClipRange?: number
 }
 
+/**
+ * The bound DDPM/DDIM clamp the predicted x0 to, or null for no clamping: a pixel model's data
+ * range (x0ClipRange) replaces diffusers' clip_sample_range and turns clipping on.
+ */
+export function x0ClipBound(options: SchedulerOptions): number | null {
+  if (options.x0ClipRange !== undefined) return options.x0ClipRange
+  return options.clipSample ? options.clipSampleRange : null
+}
+
 export const defaultSchedulerOptions: SchedulerOptions = {...pixartNoiseSchedule, clipSample: true, clipSampleRange: 1}
 
 export const f32 = Math.fround
