@@ -41,10 +41,18 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
       const wasm = await import('@tensorflow/tfjs-backend-wasm')
       const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/'
       wasm.setWasmPaths(wasmDir)
-      try { wasm.setThreadsCount(threads > 0 ? threads : availableParallelism()) } catch { /* threads unsupported in this build */ }
+      const envThreads = Number(process.env.MEDGEN_WASM_THREADS)
+      const count = envThreads > 0 ? envThreads : threads > 0 ? threads : availableParallelism()
+      wasm.setThreadsCount(count)
       const {registerWasmGradientKernels} = await import('./wasm-kernels.js')
       registerWasmGradientKernels()
-      if (await tf.setBackend('wasm')) { active = {name, tf}; break }
+      const {withNodeWasmThreads, unrefPoolWorkers} = await import('./wasm-threads.js')
+      const ok = await withNodeWasmThreads(count, () => tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true), () => tf.setBackend('wasm'))
+      if (ok) {
+        unrefPoolWorkers((tf.backend() as unknown as {wasm?: unknown}).wasm)
+        active = {name, tf}
+        break
+      }
       if (wanted !== 'auto') throw new UserError('backend wasm failed to initialise')
     } else {
       await import('@tensorflow/tfjs-backend-cpu')

@@ -3,6 +3,7 @@
 // torchvision checkpoint's names line up. BatchNorm eps 1e-5, momentum 0.1; the 512-d pooled
 // output is the penultimate feature for dfd.
 import * as tf from '@tensorflow/tfjs'
+import {trainBatchNorm} from '../batch-norm.js'
 import type {BufferShape, ClassifierNet, ParamLookup, ParamShape} from './types.js'
 
 const stages = [64, 128, 256, 512]
@@ -43,19 +44,17 @@ function convBn(p: ParamLookup, x: tf.Tensor4D, c: ConvDef, stride: number, trai
   const pad = (c.k - 1) / 2
   const padded = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x
   const y = tf.conv2d(padded, p(`${c.name}.weight`) as tf.Tensor4D, stride, 'valid')
-  let mean: tf.Tensor, variance: tf.Tensor
   if (training) {
-    const m = tf.moments(y, [0, 1, 2])
-    mean = m.mean; variance = m.variance
+    const {y: normed, mean, variance} = trainBatchNorm(y, p(`${c.bn}.weight`), p(`${c.bn}.bias`), bnEps)
     const n = y.shape[0] * y.shape[1] * y.shape[2]
     // torch updates running_var with the unbiased batch variance.
     const unbiased = variance.mul(n / Math.max(1, n - 1))
     updates.set(`${c.bn}.running_mean`, p(`${c.bn}.running_mean`).mul(1 - momentum).add(mean.mul(momentum)))
     updates.set(`${c.bn}.running_var`, p(`${c.bn}.running_var`).mul(1 - momentum).add(unbiased.mul(momentum)))
-  } else {
-    mean = p(`${c.bn}.running_mean`); variance = p(`${c.bn}.running_var`)
+    tf.dispose([mean, variance])
+    return normed as tf.Tensor4D
   }
-  return tf.batchNorm(y, mean, variance, p(`${c.bn}.bias`), p(`${c.bn}.weight`), bnEps) as tf.Tensor4D
+  return tf.batchNorm(y, p(`${c.bn}.running_mean`), p(`${c.bn}.running_var`), p(`${c.bn}.bias`), p(`${c.bn}.weight`), bnEps) as tf.Tensor4D
 }
 
 export const resnet18: ClassifierNet = {

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs'
 import type {ParamKind, ParamMap} from '../params.js'
 import type {Rng} from '../../util/rng.js'
 import {conv2dFast} from './fast-conv.js'
+import {trainBatchNorm} from '../batch-norm.js'
 
 export const BN_MOMENTUM = 0.1 // PyTorch default (REFERENCE.md §10)
 export const BN_EPS = 1e-5
@@ -95,24 +96,20 @@ export function linear(ctx: ForwardContext, name: string, x: tf.Tensor2D): tf.Te
  * batch variance and record the unbiased one for running_var, as PyTorch does. Eval: running stats.
  */
 export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor): tf.Tensor {
-  const axes = x.shape.slice(0, -1).map((_, i) => i)
-  let mean: tf.Tensor
-  let variance: tf.Tensor
+  const weight = param(ctx, `${name}.weight`)
+  const bias = param(ctx, `${name}.bias`)
   if (ctx.training) {
-    const m = tf.moments(x, axes)
-    mean = m.mean
-    variance = m.variance
+    const {y, mean, variance} = trainBatchNorm(x, weight, bias, BN_EPS)
     if (ctx.batchStats) {
       const n = x.size / x.shape[x.shape.length - 1]
-      const unbiased = n > 1 ? variance.mul(n / (n - 1)) : variance
-      ctx.batchStats.push({name, mean: tf.keep(mean.clone()), variance: tf.keep(unbiased.clone())})
+      ctx.batchStats.push({name, mean, variance: tf.keep(variance.mul(n > 1 ? n / (n - 1) : 1))})
+      variance.dispose()
+    } else {
+      tf.dispose([mean, variance])
     }
-  } else {
-    mean = ctx.buffers.get(`${name}.running_mean`)!
-    variance = ctx.buffers.get(`${name}.running_var`)!
+    return y
   }
-  // one fused kernel instead of four elementwise ones: at 224 px the intermediates decide whether training fits in wasm memory
-  return tf.batchNorm(x, mean, variance, param(ctx, `${name}.bias`), param(ctx, `${name}.weight`), BN_EPS)
+  return tf.batchNorm(x, ctx.buffers.get(`${name}.running_mean`)!, ctx.buffers.get(`${name}.running_var`)!, bias, weight, BN_EPS)
 }
 
 /** running <- (1 - momentum) * running + momentum * batch, in call order; disposes the recorded stats. */
