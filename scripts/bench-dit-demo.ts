@@ -14,7 +14,7 @@ const colour = (process.argv[4] ?? 'train') as 'off' | 'logged' | 'train'
 const backend = await initBackend((process.env.MEDGEN_BACKEND as any) ?? 'wasm')
 const cfg = pixartPreset('pixart-demo')
 const spec: DitModelSpec = {transformer: cfg, space: 'pixel', latentScale: 1,
-  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, featureDim: 8, hidden: 256, textDim: 0, numClasses: 0},
+  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: 0},
   lora: {rank: 8, alpha: 8, targets: []}}
 const rng = new Rng(1)
 const S = 36
@@ -31,7 +31,7 @@ for (let i = 0; i < 64; i++) {
   samples.push(img)
   examples.push({id: String(i), classIndex: i % 2, anatomy: rng.normalArray(8), style: rng.normalArray(8)})
 }
-const data: DitTrainingSet = {space: 'pixel', samples, storedShape: [S, S, 3], modelShape: [32, 32, 3], latentScale: 1, examples, featureDim: 8, textDim: 0, textLength: 0, classNames: ['a', 'b']}
+const data: DitTrainingSet = {space: 'pixel', samples, storedShape: [S, S, 3], modelShape: [32, 32, 3], latentScale: 1, examples, anatomyDim: 8, styleDim: 8, textDim: 0, textLength: 0, classNames: ['a', 'b']}
 const model = buildDitModel(spec, null, rng)
 const trainer = new DitTrainer(model, data, {steps, batchSize: batch, lr: 1e-3, weightDecay: 0.01, warmupSteps: 5, gradClip: 1, condDropout: 0.1,
   colour: {mode: colour, weight: 0.05, every: 1}, seed: 1})

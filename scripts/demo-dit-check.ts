@@ -51,9 +51,9 @@ for (let i = 0; i < n; i++) {
 const rawSamples = samples.map(x => x.slice())
 const norm = centrePixels(samples, 3)
 console.error('normalisation', JSON.stringify(norm))
-const data: DitTrainingSet = {space: 'pixel', samples, storedShape: [S, S, 3], modelShape: [P, P, 3], latentScale: 1, examples, featureDim: 8, textDim: 0, textLength: 0, classNames: classes}
+const data: DitTrainingSet = {space: 'pixel', samples, storedShape: [S, S, 3], modelShape: [P, P, 3], latentScale: 1, examples, anatomyDim: 8, styleDim: 8, textDim: 0, textLength: 0, classNames: classes}
 const spec: DitModelSpec = {transformer: cfg, space: 'pixel', latentScale: 1,
-  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, featureDim: 8, hidden: 256, textDim: 0, numClasses: classes.length},
+  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: classes.length},
   lora: {rank: 8, alpha: 8, targets: []}}
 const model = buildDitModel(spec, null, new Rng(42))
 const trainer = new DitTrainer(model, data, {steps, batchSize: 8, lr: 2e-3, weightDecay: 0.01, warmupSteps: 50, gradClip: 1, condDropout: 0.1,

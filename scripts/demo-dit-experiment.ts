@@ -42,9 +42,9 @@ for (let i = 0; i < n; i++) {
 const rawSamples = samples.map(x => x.slice())
 const norm = process.env.NO_CENTRE ? {mean: [0, 0, 0], scale: [1, 1, 1]} : centrePixels(samples, 3)
 const data: DitTrainingSet = {space: 'pixel', samples, storedShape: [S, S, 3], modelShape: [32, 32, 3], latentScale: 1, examples,
-  featureDim: 8, textDim: 0, textLength: 0, classNames: classes}
+  anatomyDim: 8, styleDim: 8, textDim: 0, textLength: 0, classNames: classes}
 const spec: DitModelSpec = {transformer: cfg, space: 'pixel', latentScale: 1,
-  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, featureDim: 8, hidden: 256, textDim: 0, numClasses: classes.length},
+  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: classes.length},
   lora: {rank: 8, alpha: 8, targets: []}}
 const model = buildDitModel(spec, null, new Rng(42))
 const trainer = new DitTrainer(model, data, {steps, batchSize: 8, lr, weightDecay: 0.01, warmupSteps: Math.round(steps / 20), gradClip: 1,

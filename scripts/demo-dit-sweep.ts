@@ -70,9 +70,9 @@ if (gain !== 1) {
 }
 { let s2 = 0, c = 0; for (const x of samples) for (const v of x) { s2 += v * v; c++ } console.error('model-space pixel std', Math.sqrt(s2 / c).toFixed(3)) }
 const data: DitTrainingSet = {space: 'pixel', samples, storedShape: [S, S, 3], modelShape: [P, P, 3], latentScale: 1, examples,
-  featureDim: 8, textDim: 0, textLength: 0, classNames: classes}
+  anatomyDim: 8, styleDim: 8, textDim: 0, textLength: 0, classNames: classes}
 const spec: DitModelSpec = {transformer: cfg, space: 'pixel', latentScale: 1,
-  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, featureDim: 8, hidden: 256, textDim: 0, numClasses: classes.length},
+  conditioner: {mode: 'hffm', captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: classes.length},
   lora: {rank: 8, alpha: 8, targets: []}}
 const model = buildDitModel(spec, null, new Rng(42))
 const trainer = new DitTrainer(model, data, {steps: plannedSteps, batchSize: batch, lr, weightDecay: 0.01, warmupSteps: Number(env.WARMUP ?? 50), gradClip: 1,

@@ -36,7 +36,7 @@ function specFor(preset: SoakOptions['preset']): DitModelSpec {
     : pixartPreset('pixart-demo')
   return {
     transformer, space: 'pixel', latentScale: 1,
-    conditioner: {mode: 'hffm', captionChannels: transformer.caption_channels, featureDim: 8, hidden: 32, textDim: 24, numClasses: 3},
+    conditioner: {mode: 'hffm', captionChannels: transformer.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 32, textDim: 24, numClasses: 3},
     lora: {rank: 4, alpha: 4, targets: loraTargetList('broad')},
   }
 }
@@ -48,7 +48,7 @@ function randomSet(spec: DitModelSpec, n: number): DitTrainingSet {
   const textDim = spec.conditioner.textDim
   const textLength = 6
   return {
-    space: 'pixel', storedShape: [s, s, 3], modelShape: [s, s, 3], latentScale: 1, featureDim: 8, textDim, textLength,
+    space: 'pixel', storedShape: [s, s, 3], modelShape: [s, s, 3], latentScale: 1, anatomyDim: 8, styleDim: 8, textDim, textLength,
     classNames: ['a', 'b', 'c'],
     samples: Array.from({length: n}, () => Float32Array.from(rng.normalArray(s * s * 3), v => Math.tanh(v))),
     examples: Array.from({length: n}, (_, i) => ({

@@ -71,8 +71,8 @@ export async function withNodeWasmThreads<T>(threads: number, setFlag: () => voi
   os.cpus = () => { const cpus = originalCpus(); return [...cpus, ...cpus] }
   // Emscripten's Node glue rethrows from process-wide error handlers, which prints its whole
   // minified source line for any uncaught error; medgen reports errors itself.
-  const events = ['uncaughtException', 'unhandledRejection'] as const
-  const before = events.map(e => new Set(process.listeners(e)))
+  const events = ['uncaughtException', 'unhandledRejection']
+  const before = events.map(e => new Set<unknown>(process.listeners(e as 'uncaughtException')))
   try {
     return await init()
   } finally {
@@ -80,7 +80,7 @@ export async function withNodeWasmThreads<T>(threads: number, setFlag: () => voi
     URL.createObjectURL = originalCreate
     os.cpus = originalCpus
     events.forEach((e, i) => {
-      for (const listener of process.listeners(e)) if (!before[i].has(listener)) process.removeListener(e, listener as never)
+      for (const listener of process.listeners(e as 'uncaughtException')) if (!before[i].has(listener)) process.removeListener(e, listener)
     })
   }
 }

@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 import {initBackend} from '../backend/index.js'
-import {requireNoPerceptual} from '../losses/sdnet.js'
 
 export default class TrainVisual extends MedgenCommand {
   static description = `Train the visual disentangler: anatomy U-Net + segmentation head + style VAE + AdaIN decoder (paper §2.2, Eq. 1).
@@ -23,7 +22,6 @@ a reconstruction/style-swap grid PNG, loss curves and visual/metrics.json.`
   async run(): Promise<void> {
     const {flags} = await this.parse(TrainVisual)
     const config = this.loadRunConfig(flags, {'visual.epochs': flags.epochs})
-    requireNoPerceptual(config.visual.perceptual.weights) // a config mistake: say so before any data is read
     await initBackend(config.run.backend, config.run.threads)
     const {runTrainVisual} = await import('../stages/train-visual.js')
     await runTrainVisual(config, {force: flags.force, resume: flags.resume})

@@ -2,9 +2,9 @@
 // the latent regression term exists only in the authors' code):
 //   1 * L1(reco, x) + 0.01 * KL + 10 * Dice + 1 * L1(mu~, stopgrad(z))  [+ 0.1 * perceptual]
 import * as tf from '@tensorflow/tfjs'
-import {UserError} from '../errors.js'
 import {gaussianKl, l1Loss} from './basic.js'
 import {globalDiceLoss} from './dice.js'
+import type {PerceptualLoss} from './perceptual.js'
 import {stopGradient} from './stop-gradient.js'
 
 export interface SdnetLossWeights { reconstruction: number, kl: number, dice: number, regression: number, perceptual: number }
@@ -21,22 +21,20 @@ export interface SdnetLossInputs {
   logvar: tf.Tensor2D
   z: tf.Tensor2D
   muTilde: tf.Tensor2D
+  /** frozen VGG-19 features (src/losses/perceptual.ts); absent = no perceptual term, as by default */
+  perceptual?: PerceptualLoss
 }
 
-export interface SdnetLossTerms { total: tf.Scalar, reconstruction: tf.Scalar, kl: tf.Scalar, dice: tf.Scalar, regression: tf.Scalar }
+export interface SdnetLossTerms { total: tf.Scalar, reconstruction: tf.Scalar, kl: tf.Scalar, dice: tf.Scalar, regression: tf.Scalar, perceptual?: tf.Scalar }
 
 export function sdnetLoss(i: SdnetLossInputs, w: SdnetLossWeights = SDNET_LOSS_WEIGHTS): SdnetLossTerms {
   const reconstruction = l1Loss(i.reco, i.x)
   const kl = gaussianKl(i.mu, i.logvar)
   const dice = globalDiceLoss(i.lesion, i.mask)
   const regression = l1Loss(i.muTilde, stopGradient(i.z))
-  const total = tf.addN([reconstruction.mul(w.reconstruction), kl.mul(w.kl), dice.mul(w.dice), regression.mul(w.regression)]) as tf.Scalar
-  return {total, reconstruction, kl, dice, regression}
+  const weighted = [reconstruction.mul(w.reconstruction), kl.mul(w.kl), dice.mul(w.dice), regression.mul(w.regression)]
+  if (!i.perceptual) return {total: tf.addN(weighted) as tf.Scalar, reconstruction, kl, dice, regression}
+  const perceptual = i.perceptual.loss(i.reco, i.x)
+  return {total: tf.addN([...weighted, perceptual.mul(w.perceptual)]) as tf.Scalar, reconstruction, kl, dice, regression, perceptual}
 }
 
-/** The perceptual term needs frozen VGG-19 weights, which medgen cannot download or load yet. */
-export function requireNoPerceptual(weightsPath: string): void {
-  if (weightsPath) {
-    throw new UserError(`visual.perceptual.weights: perceptual loss needs a VGG-19 weights loader, which is not available yet (set it to "" to train without the perceptual term, as the default does)`)
-  }
-}

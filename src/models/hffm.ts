@@ -1,6 +1,7 @@
 // Condition tokens for the DiT. `hffm` is the authors' MultiFeatureProjector (REFERENCE.md §5.2):
 // per feature LayerNorm(8, eps 1e-6) -> Linear 8->256 -> exact GELU -> Linear 256->caption_channels,
-// plus a learned type embedding, giving exactly two tokens [anatomy; style]. The other modes are
+// plus a learned type embedding, giving exactly two tokens [anatomy; style]. The anatomy input is
+// 24 wide instead of 8 with visual.anatomyVector 'occupancy+shape' (anatomyDim; styleDim stays 8). The other modes are
 // the paper's ablations (Table 3): `concat` (text embedding ⊕ features -> one token), `text`
 // (the text encoder's token sequence itself, w/o disentanglement) and `class` (a class token).
 // Deliberate fix: a learned null pair `null_tokens` replaces the condition with probability
@@ -15,14 +16,22 @@ export type ConditioningMode = 'hffm' | 'concat' | 'text' | 'class'
 export interface ConditionerConfig {
   mode: ConditioningMode
   captionChannels: number
-  /** width of each disentangled feature vector (8 in the paper) */
-  featureDim: number
+  /** width of the anatomy feature vector (8 in the paper; 24 with occupancy+shape) */
+  anatomyDim: number
+  /** width of the style feature vector (8 in the paper) */
+  styleDim: number
   /** HFFM MLP width (256 in the authors' code) */
   hidden: number
   /** text embedding width (concat / text modes) */
   textDim: number
   /** number of classes (class mode) */
   numClasses: number
+}
+
+/** A conditioner config as stored by finetune-dit (dit.json); older runs wrote one featureDim for both features. */
+export function conditionerConfigFrom(raw: ConditionerConfig & {featureDim?: number}): ConditionerConfig {
+  const {featureDim, ...rest} = raw
+  return {...rest, anatomyDim: raw.anatomyDim ?? featureDim ?? 8, styleDim: raw.styleDim ?? featureDim ?? 8}
 }
 
 export interface Condition { tokens: tf.Tensor3D, mask: tf.Tensor2D }
@@ -44,14 +53,14 @@ export function conditionerParamShapes(c: ConditionerConfig): Map<string, number
   const s = new Map<string, number[]>()
   const lin = (name: string, out: number, inp: number): void => { s.set(`${name}.weight`, [out, inp]); s.set(`${name}.bias`, [out]) }
   if (c.mode === 'hffm') {
-    for (const [norm, proj] of [['norm_a', 'anatomy_proj'], ['norm_m', 'modality_proj']]) {
-      s.set(`${norm}.weight`, [c.featureDim]); s.set(`${norm}.bias`, [c.featureDim])
-      lin(`${proj}.0`, c.hidden, c.featureDim)
+    for (const [norm, proj, width] of [['norm_a', 'anatomy_proj', c.anatomyDim], ['norm_m', 'modality_proj', c.styleDim]] as const) {
+      s.set(`${norm}.weight`, [width]); s.set(`${norm}.bias`, [width])
+      lin(`${proj}.0`, c.hidden, width)
       lin(`${proj}.2`, c.captionChannels, c.hidden)
     }
     s.set('type_embeddings', [2, c.captionChannels])
   } else if (c.mode === 'concat') {
-    lin('concat_proj', c.captionChannels, c.textDim + 2 * c.featureDim)
+    lin('concat_proj', c.captionChannels, c.textDim + c.anatomyDim + c.styleDim)
   } else if (c.mode === 'text') {
     if (c.textDim !== c.captionChannels) lin('text_proj', c.captionChannels, c.textDim)
   } else {

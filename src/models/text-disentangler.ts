@@ -1,8 +1,11 @@
 // TextDisentangler (REFERENCE.md §4.3, paper §2.2): two heads map the sentence embedding E
 // to an anatomy vector t_a and a style ("modality") vector t_m, and an auxiliary decoder
 // rebuilds E from [t_a, t_m].
-//   anatomy_encoder / modality_encoder: Linear(H,512) ReLU Dropout(0.1) Linear(512,8)  -> keys .0, .3
-//   decoder: Linear(16,512) ReLU Linear(512,H)                                          -> keys .0, .2
+//   anatomy_encoder: Linear(H,512) ReLU Dropout(0.1) Linear(512,A)                      -> keys .0, .3
+//   modality_encoder: Linear(H,512) ReLU Dropout(0.1) Linear(512,S)                     -> keys .0, .3
+//   decoder: Linear(A+S,512) ReLU Linear(512,H)                                          -> keys .0, .2
+// The authors have A = S = 8 (decoder 16 -> 512); A = 24 with visual.anatomyVector
+// 'occupancy+shape' (per-channel occupancy, compactness, elongation).
 // Parameters use the PyTorch state_dict names in tfjs layout (Linear weights [in,out]).
 import * as tf from '@tensorflow/tfjs'
 import type {ParamMap} from './params.js'
@@ -12,21 +15,35 @@ export interface TextDisentanglerConfig {
   /** width of the text embedding E (768 for ClinicalBERT) */
   embedDim: number
   hidden: number
-  /** width of each head's output: the visual anatomy channels and style mu (8) */
-  featureDim: number
+  /** width of the anatomy head: the visual anatomy vector (8 occupancies, or 24 with shape) */
+  anatomyDim: number
+  /** width of the style head: the visual style mu (8) */
+  styleDim: number
   dropout: number
 }
 
-export function textDisentanglerConfig(embedDim: number): TextDisentanglerConfig {
-  return {embedDim, hidden: 512, featureDim: 8, dropout: 0.1}
+export function textDisentanglerConfig(embedDim: number, dims: {anatomyDim: number, styleDim: number} = {anatomyDim: 8, styleDim: 8}): TextDisentanglerConfig {
+  return {embedDim, hidden: 512, anatomyDim: dims.anatomyDim, styleDim: dims.styleDim, dropout: 0.1}
+}
+
+/** A config as stored in text/model.safetensors; older runs wrote one `featureDim` for both heads. */
+export function textDisentanglerConfigFrom(raw: Record<string, unknown>): TextDisentanglerConfig | null {
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined)
+  const legacy = num(raw.featureDim)
+  const anatomyDim = num(raw.anatomyDim) ?? legacy
+  const styleDim = num(raw.styleDim) ?? legacy
+  const embedDim = num(raw.embedDim)
+  const hidden = num(raw.hidden)
+  if (!anatomyDim || !styleDim || !embedDim || !hidden) return null
+  return {embedDim, hidden, anatomyDim, styleDim, dropout: typeof raw.dropout === 'number' ? raw.dropout : 0.1}
 }
 
 /** [name, in, out] of every Linear, in state_dict order. */
 export function textDisentanglerLinears(c: TextDisentanglerConfig): Array<[string, number, number]> {
   return [
-    ['anatomy_encoder.0', c.embedDim, c.hidden], ['anatomy_encoder.3', c.hidden, c.featureDim],
-    ['modality_encoder.0', c.embedDim, c.hidden], ['modality_encoder.3', c.hidden, c.featureDim],
-    ['decoder.0', 2 * c.featureDim, c.hidden], ['decoder.2', c.hidden, c.embedDim],
+    ['anatomy_encoder.0', c.embedDim, c.hidden], ['anatomy_encoder.3', c.hidden, c.anatomyDim],
+    ['modality_encoder.0', c.embedDim, c.hidden], ['modality_encoder.3', c.hidden, c.styleDim],
+    ['decoder.0', c.anatomyDim + c.styleDim, c.hidden], ['decoder.2', c.hidden, c.embedDim],
   ]
 }
 

@@ -31,7 +31,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const t = config.text
   const data = await loadAlignmentInputs(runDir)
   const n = data.rows.length
-  const d = data.featureDim
+  const dims = {anatomyDim: data.anatomyDim, styleDim: data.styleDim}
   const trainRows = data.rows.flatMap((r, i) => r.split === 'train' ? [i] : [])
   const heldOutRows = data.rows.flatMap((r, i) => r.split !== 'train' ? [i] : [])
   const valRows = data.rows.flatMap((r, i) => r.split === 'val' ? [i] : [])
@@ -48,7 +48,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const embeddingKey = textCacheKey(encoder, texts)
   encoder.dispose()
 
-  const model = {...textDisentanglerConfig(cached.hidden), featureDim: d}
+  const model = textDisentanglerConfig(cached.hidden, dims)
   // Checkpoints of a different config or caption set are not resumed from.
   const trainingKey = sha256(stableStringify({t, seed: config.run.seed, embeddingKey, trainRows, model})).slice(0, 16)
   const checkpointRoot = join(outDir, 'checkpoints')
@@ -69,7 +69,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   tf.dispose([...initial.values()])
   const visual = {anatomy: data.anatomy, style: data.style}
   const cos = (f: {anatomy: Float32Array, style: Float32Array}, rows: number[]) =>
-    ({anatomy: meanCosine(f.anatomy, visual.anatomy, d, rows), style: meanCosine(f.style, visual.style, d, rows), n: rows.length})
+    ({anatomy: meanCosine(f.anatomy, visual.anatomy, dims.anatomyDim, rows), style: meanCosine(f.style, visual.style, dims.styleDim, rows), n: rows.length})
 
   const modelPath = join(outDir, 'model.safetensors')
   const featuresPath = join(outDir, 'features.safetensors')
@@ -78,8 +78,8 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const state = await exportParams(trained.params, (name, p) => kindOf(p.shape, name))
   await writeSafetensors(modelPath, state, {encoder: JSON.stringify(description), config: JSON.stringify(model), format: 'pt', producer: 'medgen align-text'})
   await writeSafetensors(featuresPath, {
-    anatomy: {dtype: 'F32', shape: [n, d], data: after.anatomy},
-    style: {dtype: 'F32', shape: [n, d], data: after.style},
+    anatomy: {dtype: 'F32', shape: [n, dims.anatomyDim], data: after.anatomy},
+    style: {dtype: 'F32', shape: [n, dims.styleDim], data: after.style},
   }, {ids: JSON.stringify(data.rows.map(r => r.id)), splits: JSON.stringify(data.rows.map(r => r.split))})
   tf.dispose([...trained.params.values()])
 
@@ -90,8 +90,8 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
     const classes = data.rows.map(r => r.class || 'unlabelled')
     const tsneOpts = {perplexity: t.tsnePerplexity, iterations: t.tsneIterations, seed: config.run.seed}
     log.info(`align-text: t-SNE of ${2 * rows.length} points, before and after alignment`)
-    const pre = tsnePanel('before alignment', rows, classes, before, visual, d, tsneOpts)
-    const post = tsnePanel('after alignment', rows, classes, after, visual, d, tsneOpts)
+    const pre = tsnePanel('before alignment', rows, classes, before, visual, dims, tsneOpts)
+    const post = tsnePanel('after alignment', rows, classes, after, visual, dims, tsneOpts)
     await writeTsneFigure(tsnePath, [pre.panel, post.panel])
     outputs.push(tsnePath)
     figure = {file: 'tsne.png', before: pre.summary, after: post.summary}
@@ -101,20 +101,22 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const attributes = data.rows.map(r => r.attributes)
   const metrics = {
     definitions: {
-      cosine: 'mean over captions of cos(text head output, visual target): anatomy head vs the anatomy occupancy vector, style head vs style mu (REFERENCE.md §4.4)',
+      cosine: 'mean over captions of cos(text head output, visual target): anatomy head vs the visual anatomy vector, style head vs style mu (REFERENCE.md §4.4)',
+      anatomyVector: 'visual anatomy target: occupancy = fraction of pixels per one-hot anatomy channel (the authors); occupancy+shape = per channel [occupancy, compactness, elongation]',
       heldOut: 'captions whose split is not train (val + test); the heads never saw them',
       before: 'the same heads at their seeded initialisation, before any training',
-      probes: 'multinomial logistic regression on standardised 8-d head outputs, fitted on train captions, accuracy on held-out captions; chance = majority training label',
+      probes: 'multinomial logistic regression on the standardised head outputs (anatomyDim / styleDim wide), fitted on train captions, accuracy on held-out captions; chance = majority training label',
       tsne: 'neighbourAgreement = fraction of each point\'s 5 nearest t-SNE neighbours sharing its modality (1 = modalities apart, ~0.5 = mixed) or class',
     },
     encoder: description,
+    anatomyVector: data.anatomyVector, anatomyDim: dims.anatomyDim, styleDim: dims.styleDim,
     captions: {total: n, train: trainRows.length, val: valRows.length, test: testRows.length},
     training: {epochs: t.epochs, steps: trained.totalSteps, finalEpoch: trained.history[trained.history.length - 1] ?? null, history: trained.history},
     cosine: {
       heldOut: cos(after, heldOutRows), val: cos(after, valRows), test: cos(after, testRows), train: cos(after, trainRows),
       beforeHeldOut: cos(before, heldOutRows),
     },
-    probes: probeAttributes(attributes, after.anatomy, after.style, d, trainRows, probeTest),
+    probes: probeAttributes(attributes, after.anatomy, after.style, dims, trainRows, probeTest),
     tsne: figure,
   }
   await writeJsonAtomic(metricsPath, metrics)

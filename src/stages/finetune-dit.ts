@@ -65,11 +65,11 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const vae = config.weights.vae ? {...await loadVae(resolve(config.weights.vae)), folder: resolve(config.weights.vae)} : null
   const spec: DitModelSpec = {
     transformer: cfg, space, latentScale: vae ? vae.config.scaling_factor : 1,
-    conditioner: {mode: dit.conditioning, captionChannels: cfg.caption_channels, featureDim: 8, hidden: 256, textDim: 0, numClasses: 0},
+    conditioner: {mode: dit.conditioning, captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: 0},
     lora: {rank: dit.lora.rank, alpha: dit.lora.alpha, targets: loraTargetList(dit.lora.targets)},
   }
   const {set, textEncoder, pixelNormalization} = await loadDitTrainingSet(config, runDir, spec, vae)
-  spec.conditioner = {...spec.conditioner, featureDim: set.featureDim, textDim: set.textDim, numClasses: set.classNames.length}
+  spec.conditioner = {...spec.conditioner, anatomyDim: set.anatomyDim, styleDim: set.styleDim, textDim: set.textDim, numClasses: set.classNames.length}
   const model = buildDitModel(spec, base, new Rng(config.run.seed).fork('finetune-dit'))
   const trainable = countTrainable(model)
   log.info(`finetune-dit: ${set.examples.length} training images, ${space} space ${set.modelShape.join('x')}, ` +

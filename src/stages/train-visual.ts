@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import {datasetPathOf} from '../caption/items.js'
 import {writeJsonAtomic} from '../io/atomic.js'
-import {requireNoPerceptual} from '../losses/sdnet.js'
+import {PerceptualLoss} from '../losses/perceptual.js'
 import {presetConfig, type SdnetConfig} from '../models/sdnet/config.js'
 import {log} from '../util/log.js'
 import {runStage, type RunStageOptions, type StageSpec} from './stage.js'
@@ -15,7 +15,9 @@ import {evaluateSplit} from './visual/evaluate.js'
 import {loadVisualData} from './visual/load.js'
 import {writeCurves, writeFeatures, writeGrid, writeModel} from './visual/outputs.js'
 import {measureStyleSwap} from './visual/style-swap.js'
-import {trainSdnet, trainingFingerprint} from './visual/trainer.js'
+import {trainSdnet, trainingFingerprint, type StepRecord} from './visual/trainer.js'
+import {SDNET_LOSS_WEIGHTS} from '../losses/sdnet.js'
+import type {StageInput} from './manifest.js'
 import {CheckpointManager} from '../train/checkpoint.js'
 
 export {loadSegmenter, type Segmenter} from '../models/sdnet/segmenter.js'
@@ -32,11 +34,12 @@ export const trainVisualStage: StageSpec = {
     visual: config.visual,
     data: {path: datasetPathOf(config), layout: config.data.layout, kind: config.data.kind, testFraction: config.data.testFraction, valFraction: config.data.valFraction},
   }),
-  inputs: config => [{path: datasetPathOf(config), madeBy: 'medgen synth (or set data.path to a dataset)'}],
+  inputs: config => [{path: datasetPathOf(config), madeBy: 'medgen synth (or set data.path to a dataset)'}, ...perceptualInputs(config)],
   async work({config, runDir, outDir, resume: resumeWanted}) {
     let resume = resumeWanted
     const v = config.visual
-    requireNoPerceptual(v.perceptual.weights)
+    // loaded and checked before the data, so a wrong VGG file fails fast
+    const perceptual = v.perceptual.weights ? await PerceptualLoss.load(v.perceptual.weights) : undefined
     const modelConfig = visualModelConfig(config)
     const data = await loadVisualData(config, runDir, modelConfig.imageSize)
     const checkpointDir = join(outDir, 'checkpoints')
@@ -50,8 +53,9 @@ export const trainVisualStage: StageSpec = {
     const cpu0 = process.cpuUsage()
     const result = await trainSdnet(data, {
       ...trainOpts, epochs: v.epochs, lr: v.lr,
-      checkpointDir, checkpointEvery: v.checkpointEvery, keepCheckpoints: v.keepCheckpoints, resume: resume ? 'latest' : false,
+      checkpointDir, checkpointEvery: v.checkpointEvery, keepCheckpoints: v.keepCheckpoints, resume: resume ? 'latest' : false, perceptual,
     })
+    perceptual?.dispose()
     const cpu = process.cpuUsage(cpu0)
     const trainSeconds = (performance.now() - started) / 1000
     const {model, history} = result
@@ -66,7 +70,7 @@ export const trainVisualStage: StageSpec = {
       grid: join(outDir, 'grid.png'), metrics: join(outDir, 'metrics.json'),
     }
     await writeModel(paths.model, model, {preset: v.preset})
-    await writeFeatures(paths.features, model, data, v.batchSize)
+    await writeFeatures(paths.features, model, data, v.batchSize, v.anatomyVector)
     const gridRows = (heldOut.length >= 2 ? heldOut : indicesOf(data, 'train')).slice(0, v.gridImages)
     await writeGrid(paths.grid, model, data, gridRows)
     const curves = await writeCurves(outDir, history)
@@ -80,6 +84,7 @@ export const trainVisualStage: StageSpec = {
       epochHistory: history.epochs,
       steps: result.stepsDone, epochs: v.epochs, images: {total: data.ids.length, train: indicesOf(data, 'train').length, val: indicesOf(data, 'val').length, test: indicesOf(data, 'test').length},
       trainWallSeconds: trainSeconds, trainCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      ...(perceptual ? {perceptual: perceptualMetrics(perceptual.source, history.steps)} : {}),
       definitions: {
         valDice: 'mean over validation images of the Dice (smoothing 0.1) of the segmentor\'s lesion channel > 0.5 vs the mask, eval mode, after the last epoch',
         valReconL1: 'mean |reconstruction - input| in [-1, 1] units, reconstruction decoded from mu (eval mode)',
@@ -93,6 +98,21 @@ export const trainVisualStage: StageSpec = {
     model.dispose()
     return {outputs: [...Object.values(paths), ...curves], notes: {valDice: metrics.valDice, steps: result.stepsDone}}
   },
+}
+
+/** The VGG-19 weights file, hashed into the manifest like any input, when the perceptual loss is on. */
+function perceptualInputs(config: MedgenConfig): StageInput[] {
+  const path = config.visual.perceptual.weights
+  return path ? [{path, madeBy: 'downloading torchvision vgg19-dcbb9e9d.pth (visual.perceptual.weights)'}] : []
+}
+
+function perceptualMetrics(source: {path: string, sha256: string}, steps: StepRecord[]) {
+  const values = steps.map(s => s.perceptual).filter((p): p is number => p !== undefined)
+  return {
+    weights: source.path, sha256: source.sha256, weight: SDNET_LOSS_WEIGHTS.perceptual,
+    firstStep: values[0] ?? null, lastStep: values.at(-1) ?? null,
+    definition: 'L1 between VGG-19 relu3_1 features of reconstruction and input (ImageNet-normalised), unweighted (total loss adds weight x value), at the first and last training step that used it',
+  }
 }
 
 /** True when there is no checkpoint, or the newest one was made by the same training. */

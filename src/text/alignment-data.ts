@@ -1,5 +1,6 @@
 // align-text's inputs (DEVELOPING.md contracts): captions/captions.jsonl joined by id with
-// visual/features.safetensors (anatomy occupancy [N,8], style mu [N,8], __metadata__.ids).
+// visual/features.safetensors (anatomy vector [N,A] with A = 8 occupancies or 24 with shape,
+// style mu [N,S], __metadata__.ids). The widths are read from the tensors' shapes.
 // Captions without visual features are skipped with a warning, as the authors' dataset does
 // (REFERENCE.md §4.2).
 import {join} from 'node:path'
@@ -19,27 +20,34 @@ export interface CaptionRow {
 
 export interface JoinedCaptions {
   rows: CaptionRow[]
-  /** visual targets aligned with rows, [n*featureDim] */
+  /** visual targets aligned with rows, [n*anatomyDim] and [n*styleDim] */
   anatomy: Float32Array
   style: Float32Array
-  featureDim: number
+  anatomyDim: number
+  styleDim: number
+  /** visual.anatomyVector that made the targets (__metadata__.anatomyVector; null in older runs = occupancy) */
+  anatomyVector: string | null
 }
 
-export async function readVisualFeatures(path: string): Promise<{ids: string[], anatomy: Float32Array, style: Float32Array, featureDim: number}> {
+export interface FeatureFile { ids: string[], anatomy: Float32Array, style: Float32Array, anatomyDim: number, styleDim: number, anatomyVector: string | null }
+
+/** visual/ or text/features.safetensors: anatomy [N,A] and style [N,S] (A and S may differ), ids in the metadata. */
+export async function readVisualFeatures(path: string): Promise<FeatureFile> {
   const tensors = await readSafetensors(path)
   const meta = await readSafetensorsMetadata(path)
   const anatomy = tensors.get('anatomy')
   const style = tensors.get('style')
   if (!anatomy || !style) throw new UserError(`${path}: needs tensors anatomy and style (got ${[...tensors.keys()].join(', ') || 'none'})`)
-  if (anatomy.shape.length !== 2 || style.shape.length !== 2 || anatomy.shape[0] !== style.shape[0] || anatomy.shape[1] !== style.shape[1]) {
-    throw new UserError(`${path}: anatomy [${anatomy.shape}] and style [${style.shape}] must both be [N, D]`)
+  if (anatomy.shape.length !== 2 || style.shape.length !== 2 || anatomy.shape[0] !== style.shape[0] || anatomy.shape[1] < 1 || style.shape[1] < 1) {
+    throw new UserError(`${path}: anatomy [${anatomy.shape}] and style [${style.shape}] must be [N, A] and [N, S] with the same N`)
   }
   let ids: unknown
   try { ids = JSON.parse(meta.ids ?? 'null') } catch { ids = null }
   if (!Array.isArray(ids) || ids.length !== anatomy.shape[0]) {
     throw new UserError(`${path}: __metadata__.ids must be a JSON list of ${anatomy.shape[0]} image ids`)
   }
-  return {ids: ids.map(String), anatomy: toFloat32(anatomy), style: toFloat32(style), featureDim: anatomy.shape[1]}
+  return {ids: ids.map(String), anatomy: toFloat32(anatomy), style: toFloat32(style), anatomyDim: anatomy.shape[1], styleDim: style.shape[1],
+    anatomyVector: meta.anatomyVector ?? null}
 }
 
 export async function readCaptions(path: string): Promise<CaptionRow[]> {
@@ -58,7 +66,7 @@ export async function loadAlignmentInputs(runDir: string): Promise<JoinedCaption
   const captions = await readCaptions(captionsPath)
   const visual = await readVisualFeatures(featuresPath)
   const index = new Map(visual.ids.map((id, i) => [id, i]))
-  const d = visual.featureDim
+  const {anatomyDim: ad, styleDim: sd} = visual
   const seen = new Set<string>()
   const rows: CaptionRow[] = []
   const anatomy: number[] = []
@@ -70,9 +78,10 @@ export async function loadAlignmentInputs(runDir: string): Promise<JoinedCaption
     const i = index.get(row.id)
     if (i === undefined) { missing++; continue }
     rows.push(row)
-    for (let k = 0; k < d; k++) { anatomy.push(visual.anatomy[i * d + k]); style.push(visual.style[i * d + k]) }
+    for (let k = 0; k < ad; k++) anatomy.push(visual.anatomy[i * ad + k])
+    for (let k = 0; k < sd; k++) style.push(visual.style[i * sd + k])
   }
   if (missing) log.warn(`align-text: ${missing} captions have no visual features in ${featuresPath}; skipped`)
   if (rows.length === 0) throw new UserError(`${captionsPath}: no caption id matches an image id in ${featuresPath}`)
-  return {rows, anatomy: Float32Array.from(anatomy), style: Float32Array.from(style), featureDim: d}
+  return {rows, anatomy: Float32Array.from(anatomy), style: Float32Array.from(style), anatomyDim: ad, styleDim: sd, anatomyVector: visual.anatomyVector}
 }

@@ -10,6 +10,9 @@ import type {TsnePanelData} from './tsne-figure.js'
 export const ANATOMY_ATTRIBUTES = ['shape', 'border', 'symmetry', 'size']
 export const STYLE_ATTRIBUTES = ['colour', 'secondaryColour', 'texture']
 
+/** widths of the anatomy and style vectors (they differ with visual.anatomyVector 'occupancy+shape') */
+export interface FeatureDims { anatomyDim: number, styleDim: number }
+
 export function meanCosine(a: Float32Array, b: Float32Array, d: number, rows: number[]): number {
   if (!rows.length) return NaN
   let total = 0
@@ -25,7 +28,7 @@ export interface ProbeTable {
   [attribute: string]: {group: 'anatomy' | 'style' | 'other', fromAnatomyHead: ProbeResult, fromStyleHead: ProbeResult}
 }
 
-export function probeAttributes(attributes: Array<Record<string, string> | null>, anatomy: Float32Array, style: Float32Array, d: number,
+export function probeAttributes(attributes: Array<Record<string, string> | null>, anatomy: Float32Array, style: Float32Array, dims: FeatureDims,
   trainRows: number[], testRows: number[]): ProbeTable {
   const names = [...new Set(attributes.flatMap(a => a ? Object.keys(a) : []))].sort()
   const out: ProbeTable = {}
@@ -36,21 +39,21 @@ export function probeAttributes(attributes: Array<Record<string, string> | null>
     if (new Set(tr.map(r => labels[r])).size < 2 || te.length === 0) continue
     out[name] = {
       group: ANATOMY_ATTRIBUTES.includes(name) ? 'anatomy' : STYLE_ATTRIBUTES.includes(name) ? 'style' : 'other',
-      fromAnatomyHead: linearProbe(anatomy, d, labels, tr, te),
-      fromStyleHead: linearProbe(style, d, labels, tr, te),
+      fromAnatomyHead: linearProbe(anatomy, dims.anatomyDim, labels, tr, te),
+      fromStyleHead: linearProbe(style, dims.styleDim, labels, tr, te),
     }
   }
   return out
 }
 
 /** Concatenation of the L2-normalised anatomy and style parts (only direction is trained, REFERENCE.md §4.4). */
-function directionRow(a: Float32Array, s: Float32Array, d: number, r: number): number[] {
-  const unit = (v: Float32Array) => {
+function directionRow(a: Float32Array, s: Float32Array, dims: FeatureDims, r: number): number[] {
+  const unit = (v: Float32Array, d: number) => {
     const row = Array.from(v.subarray(r * d, (r + 1) * d))
     const n = Math.sqrt(row.reduce((x, y) => x + y * y, 0)) || 1
     return row.map(x => x / n)
   }
-  return [...unit(a), ...unit(s)]
+  return [...unit(a, dims.anatomyDim), ...unit(s, dims.styleDim)]
 }
 
 export interface TsneSummary { points: number, modalityNeighbourAgreement: number, classNeighbourAgreement: number }
@@ -61,13 +64,13 @@ export interface TsneSummary { points: number, modalityNeighbourAgreement: numbe
  * near the text share of points (0.5) means they are mixed.
  */
 export function tsnePanel(title: string, rows: number[], classes: string[], text: {anatomy: Float32Array, style: Float32Array},
-  visual: {anatomy: Float32Array, style: Float32Array}, d: number, opts: {perplexity: number, iterations: number, seed: number}): {panel: TsnePanelData, summary: TsneSummary} {
+  visual: {anatomy: Float32Array, style: Float32Array}, dims: FeatureDims, opts: {perplexity: number, iterations: number, seed: number}): {panel: TsnePanelData, summary: TsneSummary} {
   const data: number[] = []
   const modality: Array<'text' | 'visual'> = []
   const cls: string[] = []
-  for (const r of rows) { data.push(...directionRow(text.anatomy, text.style, d, r)); modality.push('text'); cls.push(classes[r]) }
-  for (const r of rows) { data.push(...directionRow(visual.anatomy, visual.style, d, r)); modality.push('visual'); cls.push(classes[r]) }
-  const points = tsne(data, modality.length, 2 * d, {perplexity: opts.perplexity, iterations: opts.iterations, seed: opts.seed})
+  for (const r of rows) { data.push(...directionRow(text.anatomy, text.style, dims, r)); modality.push('text'); cls.push(classes[r]) }
+  for (const r of rows) { data.push(...directionRow(visual.anatomy, visual.style, dims, r)); modality.push('visual'); cls.push(classes[r]) }
+  const points = tsne(data, modality.length, dims.anatomyDim + dims.styleDim, {perplexity: opts.perplexity, iterations: opts.iterations, seed: opts.seed})
   return {
     panel: {title, points, modality, classes: cls},
     summary: {points: modality.length, modalityNeighbourAgreement: neighbourAgreement(points, modality), classNeighbourAgreement: neighbourAgreement(points, cls)},

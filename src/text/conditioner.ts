@@ -8,17 +8,18 @@ import {pathExists} from '../io/atomic.js'
 import {readSafetensors, readSafetensorsMetadata} from '../io/safetensors.js'
 import type {MedgenConfig} from '../config/schema.js'
 import {kindOf, torchToTf} from '../models/params.js'
-import {textDisentanglerForward, textDisentanglerLinears, type TextDisentanglerConfig} from '../models/text-disentangler.js'
+import {textDisentanglerConfigFrom, textDisentanglerForward, textDisentanglerLinears, type TextDisentanglerConfig} from '../models/text-disentangler.js'
 import {createEncoderFromDescription, type EncoderDescription} from './encoder.js'
 
 export interface ConditionedTexts {
-  /** t_a rows [B*8] */
+  /** t_a rows [B*anatomyDim] */
   anatomy: Float32Array
-  /** t_m rows [B*8] */
+  /** t_m rows [B*styleDim] */
   style: Float32Array
   /** the frozen sentence embedding E [B,H] (caller disposes) */
   embedding: tf.Tensor2D
-  featureDim: number
+  anatomyDim: number
+  styleDim: number
 }
 
 export interface TextConditioner {
@@ -32,12 +33,14 @@ export async function loadTextConditioner(runDir: string, config: MedgenConfig):
   const path = join(runDir, 'text', 'model.safetensors')
   if (!(await pathExists(path))) throw new UserError(`${path}: missing; run \`medgen align-text\` first`)
   const meta = await readSafetensorsMetadata(path)
-  let description: EncoderDescription
-  let model: TextDisentanglerConfig
+  let description: EncoderDescription | null = null
+  let model: TextDisentanglerConfig | null = null
   try {
     description = JSON.parse(meta.encoder)
-    model = JSON.parse(meta.config)
-  } catch { throw new UserError(`${path}: __metadata__ lacks the encoder/config description; rerun \`medgen align-text --force\``) }
+    // older runs stored one featureDim for both heads; it is read as anatomyDim = styleDim
+    model = textDisentanglerConfigFrom(JSON.parse(meta.config))
+  } catch { model = null }
+  if (!model || !description) throw new UserError(`${path}: __metadata__ lacks the encoder/config description; rerun \`medgen align-text --force\``)
   // A BERT folder given in this config wins over the path recorded at training time (runs move).
   if (description.kind !== 'hashed' && config.weights.text) description = {...description, path: config.weights.text}
   const encoder = await createEncoderFromDescription(description)
@@ -64,7 +67,7 @@ export async function loadTextConditioner(runDir: string, config: MedgenConfig):
       const anatomy = new Float32Array(await out.anatomy.data() as Float32Array)
       const style = new Float32Array(await out.style.data() as Float32Array)
       tf.dispose([out.anatomy, out.style, out.reconstruction])
-      return {anatomy, style, embedding: enc.pooled, featureDim: model.featureDim}
+      return {anatomy, style, embedding: enc.pooled, anatomyDim: model.anatomyDim, styleDim: model.styleDim}
     },
     dispose() {
       encoder.dispose()

@@ -16,7 +16,7 @@ import {initTextDisentangler, textDisentanglerForward, type TextDisentanglerConf
 export interface AlignmentData {
   /** text embeddings E [n*embedDim] */
   embeddings: Float32Array
-  /** visual anatomy occupancy a_vec and style mu [n*featureDim] */
+  /** visual anatomy vector a_vec [n*anatomyDim] and style mu [n*styleDim] */
   anatomy: Float32Array
   style: Float32Array
   n: number
@@ -98,8 +98,8 @@ export async function trainTextDisentangler(data: AlignmentData, trainIdx: numbe
     if (orderEpoch !== epoch) { order = orderOf(epoch); orderEpoch = epoch }
     const batch = order.slice((i % stepsPerEpoch) * opts.batchSize, (i % stepsPerEpoch + 1) * opts.batchSize)
     const e = tf.tensor2d(rows(data.embeddings, c.embedDim, batch), [batch.length, c.embedDim])
-    const a = tf.tensor2d(rows(data.anatomy, c.featureDim, batch), [batch.length, c.featureDim])
-    const m = tf.tensor2d(rows(data.style, c.featureDim, batch), [batch.length, c.featureDim])
+    const a = tf.tensor2d(rows(data.anatomy, c.anatomyDim, batch), [batch.length, c.anatomyDim])
+    const m = tf.tensor2d(rows(data.style, c.styleDim, batch), [batch.length, c.styleDim])
     const seeds: [number, number] = [deriveSeed(opts.seed, 'align-text-dropout', i, 0), deriveSeed(opts.seed, 'align-text-dropout', i, 1)]
     let parts: tf.Scalar[] = []
     const {value, grads} = tf.variableGrads(() => {
@@ -134,17 +134,17 @@ export async function trainTextDisentangler(data: AlignmentData, trainIdx: numbe
   return {params, history: state.epochs, stepsDone, totalSteps, lastCheckpoint}
 }
 
-/** Eval-mode head outputs (dropout off) for every row, [n*featureDim] each. */
+/** Eval-mode head outputs (dropout off) for every row, [n*anatomyDim] and [n*styleDim]. */
 export function textFeatures(params: Map<string, tf.Tensor>, c: TextDisentanglerConfig, embeddings: Float32Array, n: number, batchSize = 256): {anatomy: Float32Array, style: Float32Array} {
-  const anatomy = new Float32Array(n * c.featureDim)
-  const style = new Float32Array(n * c.featureDim)
+  const anatomy = new Float32Array(n * c.anatomyDim)
+  const style = new Float32Array(n * c.styleDim)
   for (let s = 0; s < n; s += batchSize) {
     const b = Math.min(batchSize, n - s)
     tf.tidy(() => {
       const e = tf.tensor2d(embeddings.subarray(s * c.embedDim, (s + b) * c.embedDim), [b, c.embedDim])
       const out = textDisentanglerForward(params, c, e, {training: false})
-      anatomy.set(out.anatomy.dataSync() as Float32Array, s * c.featureDim)
-      style.set(out.style.dataSync() as Float32Array, s * c.featureDim)
+      anatomy.set(out.anatomy.dataSync() as Float32Array, s * c.anatomyDim)
+      style.set(out.style.dataSync() as Float32Array, s * c.styleDim)
     })
   }
   return {anatomy, style}

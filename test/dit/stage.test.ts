@@ -21,13 +21,14 @@ import {loadLora} from '../../src/models/lora.js'
 import {pixartForward} from '../../src/models/pixart/transformer.js'
 import {Rng} from '../../src/util/rng.js'
 
-async function makeRun(n = 8, size = 40): Promise<{runDir: string, dataDir: string}> {
+/** text/features.safetensors has anatomy [n, anatomyDim] (8, or 24 with visual.anatomyVector occupancy+shape) and style [n, 8]. */
+async function makeRun(n = 8, size = 40, anatomyDim = 8): Promise<{runDir: string, dataDir: string}> {
   const runDir = tmpDir()
   const dataDir = tmpDir()
   const rng = new Rng(3)
   const lines: string[] = []
   const ids: string[] = []
-  const anatomy = new Float32Array(n * 8)
+  const anatomy = new Float32Array(n * anatomyDim)
   const style = new Float32Array(n * 8)
   for (let i = 0; i < n; i++) {
     const cls = i % 2 ? 'mel' : 'nv'
@@ -44,12 +45,13 @@ async function makeRun(n = 8, size = 40): Promise<{runDir: string, dataDir: stri
     await sharp(rgb, {raw: {width: size, height: size, channels: 3}}).png().toFile(join(dataDir, cls, `img${i}.png`))
     lines.push(JSON.stringify({id: `img${i}`, file: `${cls}/img${i}.png`, class: cls, split: i < n - 2 ? 'train' : 'test', caption: `a ${cls} lesion`, attributes: null}))
     ids.push(`img${i}`)
-    for (let k = 0; k < 8; k++) { anatomy[i * 8 + k] = rng.uniform(); style[i * 8 + k] = rng.normal() }
+    for (let k = 0; k < anatomyDim; k++) anatomy[i * anatomyDim + k] = rng.uniform()
+    for (let k = 0; k < 8; k++) style[i * 8 + k] = rng.normal()
   }
   await fs.mkdir(join(runDir, 'captions'), {recursive: true})
   await fs.writeFile(join(runDir, 'captions', 'captions.jsonl'), lines.join('\n') + '\n')
   await writeSafetensors(join(runDir, 'text', 'features.safetensors'), {
-    anatomy: {dtype: 'F32', shape: [n, 8], data: anatomy}, style: {dtype: 'F32', shape: [n, 8], data: style},
+    anatomy: {dtype: 'F32', shape: [n, anatomyDim], data: anatomy}, style: {dtype: 'F32', shape: [n, 8], data: style},
   }, {ids: JSON.stringify(ids)})
   return {runDir, dataDir}
 }
@@ -58,8 +60,8 @@ describe('dit: finetune-dit stage', function () {
   before(async () => { await useTestBackend() })
   process.env.MEDGEN_QUIET = '1'
 
-  it('trains pixart-demo from scratch in pixel space and loadTrainedDit serves it', async () => {
-    const {runDir, dataDir} = await makeRun()
+  it('trains pixart-demo from scratch in pixel space on 24-d anatomy / 8-d style features and loadTrainedDit serves it', async () => {
+    const {runDir, dataDir} = await makeRun(8, 40, 24)
     const config = loadConfig({overrides: {'run.dir': runDir, 'data.path': dataDir, 'dit.steps': 4, 'dit.batchSize': 2, 'dit.checkpointingSteps': 2, 'dit.keepCheckpoints': 1, 'dit.warmupSteps': 1}})
     await runStage(finetuneDitStageFor(), config, {force: true})
     const dit = join(runDir, 'dit')
@@ -71,7 +73,9 @@ describe('dit: finetune-dit stage', function () {
     expect(metrics.steps).to.equal(4)
     expect(metrics.trainedFromScratch).to.equal(true)
     const hffm = await readSafetensors(join(dit, 'hffm.safetensors'))
-    expect(hffm.get('anatomy_proj.0.weight')!.shape).to.deep.equal([256, 8])
+    expect(hffm.get('anatomy_proj.0.weight')!.shape).to.deep.equal([256, 24])
+    expect(hffm.get('norm_a.weight')!.shape).to.deep.equal([24])
+    expect(hffm.get('modality_proj.0.weight')!.shape).to.deep.equal([256, 8])
     expect(hffm.get('type_embeddings')!.shape).to.deep.equal([2, 64])
     const model = await loadTrainedDit(runDir, config)
     expect(model.sampleShape).to.deep.equal([32, 32, 3])
@@ -81,7 +85,10 @@ describe('dit: finetune-dit stage', function () {
     const zero = model.decode(tf.zeros([1, 32, 32, 3]))
     expect(zero.dataSync()[0]).to.be.closeTo((norm.mean[0] + 1) / 2, 1e-5)
     zero.dispose()
-    const cond = model.conditionFromFeatures(new Float32Array(16).fill(0.5), new Float32Array(16), 2)
+    expect(model.meta.conditioner).to.include({anatomyDim: 24, styleDim: 8})
+    // features of the wrong width (e.g. an align-text run with the other anatomyVector) are named
+    expect(() => model.conditionFromFeatures(new Float32Array(16), new Float32Array(16), 2)).to.throw(/24-d anatomy and 8-d style features but got 8 and 8/)
+    const cond = model.conditionFromFeatures(new Float32Array(48).fill(0.5), new Float32Array(16), 2)
     const nul = model.nullCondition(2)
     expect(cond.tokens.shape).to.deep.equal([2, 2, 64])
     expect(nul.tokens.shape).to.deep.equal([2, 2, 64])
@@ -145,5 +152,21 @@ describe('dit: finetune-dit stage', function () {
     expect(img.shape).to.deep.equal([2, 16, 16, 3])
     tf.dispose([cond.tokens, cond.mask, x, merged, unmerged, img])
     model.dispose()
+
+    // dit.json of a run made before anatomyDim/styleDim (one featureDim for both) still loads and predicts the same
+    const metaPath = join(dit, 'dit.json')
+    const meta = JSON.parse(await fs.readFile(metaPath, 'utf8'))
+    const {anatomyDim, styleDim, ...legacy} = meta.conditioner
+    expect([anatomyDim, styleDim]).to.deep.equal([8, 8])
+    await fs.writeFile(metaPath, JSON.stringify({...meta, conditioner: {...legacy, featureDim: 8}}))
+    const old = await loadTrainedDit(runDir, config)
+    expect(old.meta.conditioner).to.include({anatomyDim: 8, styleDim: 8})
+    const cond2 = old.conditionFromFeatures(new Float32Array(16).fill(0.3), new Float32Array(16).fill(-0.2), 2)
+    const x2 = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 2) as tf.Tensor4D
+    const again = old.predict(x2, [700, 30], cond2)
+    const before = pixartForward({params: base.params, lora: adapters}, base.config, {x: x2, timesteps: [700, 30], context: cond2.tokens, mask: cond2.mask}).sample
+    expect(tf.max(tf.abs(again.sub(before))).dataSync()[0]).to.be.lessThan(1e-4)
+    tf.dispose([cond2.tokens, cond2.mask, x2, again, before])
+    old.dispose()
   })
 })

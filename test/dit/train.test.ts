@@ -40,10 +40,27 @@ describe('dit: training', function () {
   process.env.MEDGEN_QUIET = '1'
 
   it('HFFM at the authors\' sizes has 2,118,176 parameters (REFERENCE.md §5.2, without the null pair)', () => {
-    const shapes = conditionerParamShapes({mode: 'hffm', captionChannels: 4096, featureDim: 8, hidden: 256, textDim: 0, numClasses: 0})
+    const shapes = conditionerParamShapes({mode: 'hffm', captionChannels: 4096, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: 0})
     let n = 0
     for (const [k, s] of shapes) if (k !== 'null_tokens') n += s.reduce((a, b) => a * b, 1)
     expect(n).to.equal(2_118_176)
+  })
+
+  it('24-d anatomy (occupancy+shape) with 8-d style: HFFM and concat are sized per feature and train', async () => {
+    const hffm = conditionerParamShapes({mode: 'hffm', captionChannels: 16, anatomyDim: 24, styleDim: 8, hidden: 32, textDim: 0, numClasses: 0})
+    expect(hffm.get('norm_a.weight')).to.deep.equal([24])
+    expect(hffm.get('anatomy_proj.0.weight')).to.deep.equal([32, 24])
+    expect(hffm.get('norm_m.weight')).to.deep.equal([8])
+    expect(hffm.get('modality_proj.0.weight')).to.deep.equal([32, 8])
+    expect(conditionerParamShapes({mode: 'concat', captionChannels: 16, anatomyDim: 24, styleDim: 8, hidden: 32, textDim: 12, numClasses: 0}).get('concat_proj.weight'))
+      .to.deep.equal([16, 12 + 24 + 8])
+    for (const mode of ['hffm', 'concat'] as ConditioningMode[]) {
+      const data = syntheticSet(12, 18, 16, 12, 4, 24)
+      const trainer = new DitTrainer(buildDitModel(tinySpec(mode, 12, 24), null, new Rng(1)), data, options())
+      for (let i = 0; i < 12; i++) trainer.step(i)
+      const s = lossSummary(trainer.history)
+      expect(s.lastTenthMean, mode).to.be.lessThan(s.firstTenthMean)
+    }
   })
 
   for (const mode of ['hffm', 'concat', 'text', 'class'] as ConditioningMode[]) {

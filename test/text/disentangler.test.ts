@@ -45,6 +45,24 @@ describe('text disentangler', () => {
     tf.dispose([...params.values()])
   })
 
+  it('a 24-d anatomy head (occupancy+shape) beside the 8-d style head: decoder input 32, and older configs (one featureDim) still read', () => {
+    const c = textDisentanglerConfig(64, {anatomyDim: 24, styleDim: 8})
+    const params = initTextDisentangler(c, 1)
+    expect(params.get('anatomy_encoder.3.weight')!.shape).to.deep.equal([512, 24])
+    expect(params.get('modality_encoder.3.weight')!.shape).to.deep.equal([512, 8])
+    expect(params.get('decoder.0.weight')!.shape).to.deep.equal([32, 512])
+    const out = tf.tidy(() => {
+      const o = textDisentanglerForward(params, c, tf.ones([2, 64]), {training: false})
+      return [o.anatomy.shape, o.style.shape, o.reconstruction.shape]
+    })
+    expect(out).to.deep.equal([[2, 24], [2, 8], [2, 64]])
+    tf.dispose([...params.values()])
+    expect(textDisentanglerConfigFrom({embedDim: 768, hidden: 512, featureDim: 8, dropout: 0.1}))
+      .to.deep.equal({embedDim: 768, hidden: 512, anatomyDim: 8, styleDim: 8, dropout: 0.1})
+    expect(textDisentanglerConfigFrom({...c})).to.deep.equal(c)
+    expect(textDisentanglerConfigFrom({embedDim: 768, hidden: 512})).to.equal(null)
+  })
+
   it('cosine embedding loss is 1 - cos, per row, averaged', () => {
     const v = tf.tidy(() => cosineEmbeddingLoss(tf.tensor2d([[1, 0], [1, 1]]), tf.tensor2d([[0, 2], [2, 2]])).dataSync()[0])
     expect(v).to.be.closeTo(0.5, 1e-6) // rows: 1 - 0 and 1 - 1

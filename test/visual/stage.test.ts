@@ -88,11 +88,11 @@ describe('visual: train-visual stage', function () {
     expect(JSON.parse(meta.config).adain).to.equal('learned')
   })
 
-  it('says clearly that the perceptual loss is not available when its weights are set', async () => {
+  it('a missing perceptual-loss VGG file is named with the key that points at it', async () => {
     let err: unknown = null
     try { await runTrainVisual(configFor(tmpDir(), {'visual.perceptual.weights': '/x/vgg19.safetensors'}), {resume: false}) } catch (e) { err = e }
     expect(err).to.be.instanceOf(UserError)
-    expect((err as Error).message).to.match(/^visual\.perceptual\.weights: perceptual loss needs a VGG-19 weights loader/)
+    expect((err as Error).message).to.match(/^\/x\/vgg19\.safetensors: missing; .*visual\.perceptual\.weights/)
   })
 
   it('segmenter: a missing model names the command to run', async () => {

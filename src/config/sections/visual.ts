@@ -10,8 +10,9 @@ export const visualSection = section({
   lr: z.number().positive().default(2e-3).describe('Adam learning rate (authors: 1e-4; the demo budget needs more)'),
   checkpointEvery: z.number().int().min(1).default(200).describe('steps between checkpoints'),
   keepCheckpoints: z.number().int().min(1).default(3).describe('checkpoints kept'),
+  anatomyVector: z.enum(['occupancy', 'occupancy+shape']).default('occupancy+shape').describe('visual anatomy target of align-text: occupancy = the authors\' 8-d channel occupancy (exactly REFERENCE.md §4.2; keeps size, drops shape); occupancy+shape = per channel [occupancy, compactness, elongation], 24-d (carries shape, measured in docs/RESULTS.md)'),
   gridImages: z.number().int().min(2).max(64).default(8).describe('rows of the reconstruction / style-swap grid'),
   perceptual: z.object({
-    weights: z.string().default('').describe('VGG-19 weights for the perceptual loss (authors: weight 0.1); empty = off. Not supported yet: setting it is an error'),
+    weights: z.string().default('').describe('torchvision VGG-19 weights (vgg19-dcbb9e9d.pth, or .safetensors with its features.* keys) for the perceptual loss, weight 0.1 (REFERENCE.md §3.4); empty = off'),
   }).strict().prefault({}).describe('optional perceptual loss'),
 }, 'visual disentangler (paper §2.2, REFERENCE.md §3)')

@@ -26,7 +26,9 @@ export interface DitTrainingSet {
   /** latents = posterior sample * latentScale (latent space only) */
   latentScale: number
   examples: DitExample[]
-  featureDim: number
+  /** widths of each example's anatomy and style features (text/features.safetensors) */
+  anatomyDim: number
+  styleDim: number
   textDim: number
   textLength: number
   classNames: string[]

@@ -55,12 +55,12 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
     return featureIndex.has(r.id)
   })
   if (train.length === 0) throw new UserError(`${captionsPath}: no training-split caption has text features in text/features.safetensors; run \`medgen align-text\``)
-  const fd = features.featureDim
+  const {anatomyDim, styleDim} = features
   const p = spec.transformer
   const datasetPath = datasetPathOf(config)
   const examples: DitExample[] = train.map(r => {
     const i = featureIndex.get(r.id)!
-    return {id: r.id, classIndex: classNames.indexOf(String(r.class)), anatomy: features.anatomy.slice(i * fd, (i + 1) * fd), style: features.style.slice(i * fd, (i + 1) * fd)}
+    return {id: r.id, classIndex: classNames.indexOf(String(r.class)), anatomy: features.anatomy.slice(i * anatomyDim, (i + 1) * anatomyDim), style: features.style.slice(i * styleDim, (i + 1) * styleDim)}
   })
 
   let samples: Float32Array[]
@@ -103,7 +103,7 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
     })
   }
   const set: DitTrainingSet = {space: spec.space, samples, storedShape, modelShape, latentScale: spec.latentScale, examples,
-    featureDim: fd, textDim, textLength, classNames}
+    anatomyDim, styleDim, textDim, textLength, classNames}
   return {set, textEncoder, pixelNormalization}
 }
 

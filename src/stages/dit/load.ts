@@ -27,7 +27,7 @@ import {pixartForward} from '../../models/pixart/transformer.js'
 import {loadLora, mergeLora, disposeLora} from '../../models/lora.js'
 import {loadVae} from '../../models/vae/load.js'
 import {vaeDecode} from '../../models/vae/autoencoder.js'
-import {conditionTokens, nullCondition, type Condition, type ConditionInputs} from '../../models/hffm.js'
+import {conditionerConfigFrom, conditionTokens, nullCondition, type Condition, type ConditionInputs} from '../../models/hffm.js'
 import type {DitMeta} from './artifacts.js'
 import {encodeTexts} from './data.js'
 import {DdpmSchedule} from '../../diffusion/ddpm-schedule.js'
@@ -64,6 +64,8 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
   if (!(await pathExists(metaPath))) throw new UserError(`${metaPath}: missing; run \`medgen finetune-dit\` first`)
   const meta = await readJsonFile(metaPath) as DitMeta
   if (meta.format !== 'medgen-dit/1') throw new UserError(`${metaPath}: unknown format ${String(meta.format)}`)
+  // dit.json of older runs has one featureDim for both features
+  meta.conditioner = conditionerConfigFrom(meta.conditioner)
 
   let params: Map<string, tf.Tensor>
   if (meta.trainedFromScratch) {
@@ -93,8 +95,11 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
   const nullLength = cc.mode === 'hffm' ? 2 : cc.mode === 'text' ? meta.textLength : 1
 
   const fromInputs = (anatomy: Float32Array, style: Float32Array, n: number, extra: ConditionExtra = {}): Condition => tf.tidy(() => {
-    const f = cc.featureDim
-    const inp: ConditionInputs = {anatomy: tf.tensor2d(anatomy, [n, f]), style: tf.tensor2d(style, [n, f])}
+    if (anatomy.length !== n * cc.anatomyDim || style.length !== n * cc.styleDim) {
+      throw new UserError(`${metaPath}: the DiT takes ${cc.anatomyDim}-d anatomy and ${cc.styleDim}-d style features but got ${anatomy.length / n} and ${style.length / n}; ` +
+        'align-text and finetune-dit must come from the same visual.anatomyVector (rerun finetune-dit)')
+    }
+    const inp: ConditionInputs = {anatomy: tf.tensor2d(anatomy, [n, cc.anatomyDim]), style: tf.tensor2d(style, [n, cc.styleDim])}
     if (cc.mode === 'class') {
       if (!extra.classes) throw new UserError('class-conditioned DiT: generate must pass the class of each image')
       inp.classIndex = extra.classes.map(c => {

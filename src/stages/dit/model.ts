@@ -55,7 +55,6 @@ export function countTrainable(m: DitModel): number {
 /** Condition inputs (tensors) for dataset rows. */
 export function conditionInputsFor(set: DitTrainingSet, indices: number[]): ConditionInputs {
   const b = indices.length
-  const f = set.featureDim
   const gather = (pick: (i: number) => Float32Array | undefined, width: number, what: string): Float32Array => {
     const out = new Float32Array(b * width)
     indices.forEach((item, r) => {
@@ -66,8 +65,8 @@ export function conditionInputsFor(set: DitTrainingSet, indices: number[]): Cond
     return out
   }
   const inp: ConditionInputs = {
-    anatomy: tf.tensor2d(gather(i => set.examples[i].anatomy, f, 'anatomy features'), [b, f]),
-    style: tf.tensor2d(gather(i => set.examples[i].style, f, 'style features'), [b, f]),
+    anatomy: tf.tensor2d(gather(i => set.examples[i].anatomy, set.anatomyDim, 'anatomy features'), [b, set.anatomyDim]),
+    style: tf.tensor2d(gather(i => set.examples[i].style, set.styleDim, 'style features'), [b, set.styleDim]),
     classIndex: indices.map(i => set.examples[i].classIndex),
   }
   if (set.textDim > 0 && set.examples[0].textPooled) inp.textPooled = tf.tensor2d(gather(i => set.examples[i].textPooled, set.textDim, 'text embedding'), [b, set.textDim])

@@ -1,8 +1,10 @@
 // Eval-mode passes over a split: per-image validation Dice (the authors' metric, REFERENCE.md
 // §3.5) and reconstruction L1, plus the per-image features written to features.safetensors.
+// The one-hot map is exactly one-hot in eval mode (argmax), so its argmax is the label map.
 import * as tf from '@tensorflow/tfjs'
 import {diceScores} from '../../losses/dice.js'
 import type {SDNet} from '../../models/sdnet/model.js'
+import {anatomyVector, anatomyVectorLength, type AnatomyVectorKind} from './anatomy-descriptors.js'
 import {gatherBatch, type VisualData} from './data.js'
 
 /** Mean per-image Dice of the thresholded lesion channel, and mean L1 of the reconstruction from mu. */
@@ -25,24 +27,31 @@ export async function evaluateSplit(model: SDNet, data: VisualData, indices: num
   return {dice: diceSum / indices.length, l1: l1Sum / indices.length}
 }
 
-/** Anatomy occupancy (fraction of pixels per one-hot channel) and style mu, per image, [N, 8] each. */
-export async function extractFeatures(model: SDNet, data: VisualData, batchSize: number): Promise<{anatomy: Float32Array, style: Float32Array}> {
+/**
+ * Per image: the anatomy vector of the deterministic one-hot map (`kind`, anatomy-descriptors.ts;
+ * [N, K] occupancy or [N, 3K] occupancy + shape) and style mu [N, zLength].
+ */
+export async function extractFeatures(model: SDNet, data: VisualData, batchSize: number, kind: AnatomyVectorKind = 'occupancy'):
+  Promise<{anatomy: Float32Array, style: Float32Array, anatomyDim: number, styleDim: number}> {
   const n = data.ids.length
   const k = model.config.anatomyChannels
   const zl = model.config.zLength
-  const anatomy = new Float32Array(n * k)
+  const ad = anatomyVectorLength(kind, k)
+  const anatomy = new Float32Array(n * ad)
   const style = new Float32Array(n * zl)
   for (let i = 0; i < n; i += batchSize) {
     const idx = Array.from({length: Math.min(batchSize, n - i)}, (_, j) => i + j)
     const {x, mask} = gatherBatch(data, idx)
-    const [occ, mu] = tf.tidy(() => {
+    const [labels, mu] = tf.tidy(() => {
       const ctx = model.context(false)
       const a = model.anatomy(ctx, x)
-      return [tf.mean(a, [1, 2]), model.encodeStyle(ctx, a, x).mu]
+      return [tf.argMax(a, -1), model.encodeStyle(ctx, a, x).mu]
     })
-    anatomy.set(await occ.data() as Float32Array, i * k)
+    const [, h, w] = labels.shape
+    const host = await labels.data() as Int32Array
+    idx.forEach((_, j) => anatomy.set(anatomyVector(host.subarray(j * h * w, (j + 1) * h * w), h, w, k, kind), (i + j) * ad))
     style.set(await mu.data() as Float32Array, i * zl)
-    tf.dispose([occ, mu, x, mask])
+    tf.dispose([labels, mu, x, mask])
   }
-  return {anatomy, style}
+  return {anatomy, style, anatomyDim: ad, styleDim: zl}
 }

@@ -9,6 +9,7 @@ import {writeSafetensors} from '../../io/safetensors.js'
 import type {SDNet} from '../../models/sdnet/model.js'
 import {linePlotPng} from '../../util/plot.js'
 import {gatherBatch, type VisualData} from './data.js'
+import type {AnatomyVectorKind} from './anatomy-descriptors.js'
 import {extractFeatures} from './evaluate.js'
 import type {TrainHistory} from './trainer.js'
 
@@ -16,14 +17,14 @@ export async function writeModel(path: string, model: SDNet, extra: Record<strin
   await writeSafetensors(path, await model.stateDict(), {format: 'pt', config: JSON.stringify({...model.config, ...extra})})
 }
 
-/** anatomy [N, 8] (channel occupancy of the deterministic one-hot map), style [N, 8] (mu); ids and splits in the metadata. */
-export async function writeFeatures(path: string, model: SDNet, data: VisualData, batchSize: number): Promise<void> {
-  const {anatomy, style} = await extractFeatures(model, data, batchSize)
+/** anatomy [N, 8] occupancy or [N, 24] occupancy + shape (visual.anatomyVector), style [N, 8] (mu); ids and splits in the metadata. */
+export async function writeFeatures(path: string, model: SDNet, data: VisualData, batchSize: number, kind: AnatomyVectorKind = 'occupancy'): Promise<void> {
+  const {anatomy, style, anatomyDim, styleDim} = await extractFeatures(model, data, batchSize, kind)
   const n = data.ids.length
   await writeSafetensors(path, {
-    anatomy: {dtype: 'F32', shape: [n, model.config.anatomyChannels], data: anatomy},
-    style: {dtype: 'F32', shape: [n, model.config.zLength], data: style},
-  }, {ids: JSON.stringify(data.ids), splits: JSON.stringify(data.splits)})
+    anatomy: {dtype: 'F32', shape: [n, anatomyDim], data: anatomy},
+    style: {dtype: 'F32', shape: [n, styleDim], data: style},
+  }, {ids: JSON.stringify(data.ids), splits: JSON.stringify(data.splits), anatomyVector: kind})
 }
 
 // one colour per anatomy channel for the grid

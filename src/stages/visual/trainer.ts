@@ -11,6 +11,7 @@ import {ReduceLROnPlateau, type PlateauState} from '../../train/schedule.js'
 import {Rng, type RngState} from '../../util/rng.js'
 import {log} from '../../util/log.js'
 import {sdnetLoss} from '../../losses/sdnet.js'
+import type {PerceptualLoss} from '../../losses/perceptual.js'
 import {SDNet} from '../../models/sdnet/model.js'
 import type {SdnetConfig} from '../../models/sdnet/config.js'
 import type {BatchStat} from '../../models/sdnet/layers.js'
@@ -30,9 +31,11 @@ export interface VisualTrainOptions {
   resume: boolean | string
   /** stop (with a checkpoint) once this many steps are done, as an interruption would; tests use it */
   stopAfterSteps?: number
+  /** frozen VGG-19 perceptual term, weight 0.1 (REFERENCE.md §3.4); absent = off */
+  perceptual?: PerceptualLoss
 }
 
-export interface StepRecord { step: number, loss: number, reconstruction: number, kl: number, dice: number, regression: number }
+export interface StepRecord { step: number, loss: number, reconstruction: number, kl: number, dice: number, regression: number, perceptual?: number }
 export interface EpochRecord { epoch: number, step: number, valDice: number, valL1: number, lr: number }
 export interface TrainHistory { steps: StepRecord[], epochs: EpochRecord[] }
 
@@ -120,17 +123,17 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
     const {value, grads} = tf.variableGrads(() => {
       const out = model.forward(ctx, x, noise)
       const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1])
-      const t = sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!})
-      terms = [t.reconstruction, t.kl, t.dice, t.regression].map(s => tf.keep(s))
+      const t = sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!, perceptual: opts.perceptual})
+      terms = [t.reconstruction, t.kl, t.dice, t.regression, ...(t.perceptual ? [t.perceptual] : [])].map(s => tf.keep(s))
       return t.total
     }, varList)
     const named = new Map<string, tf.Tensor>()
     for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName)!, g)
     optimizer.applyGradients(named, scheduler.lr)
     model.updateRunningStats(stats)
-    const [loss, reconstruction, kl, dice, regression] = [value, ...terms].map(t => (t.dataSync() as Float32Array)[0])
+    const [loss, reconstruction, kl, dice, regression, perceptual] = [value, ...terms].map(t => (t.dataSync() as Float32Array)[0])
     tf.dispose([value, ...terms, x, mask, ...named.values()])
-    state.history.steps.push({step: i + 1, loss, reconstruction, kl, dice, regression})
+    state.history.steps.push({step: i + 1, loss, reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})})
     if ((i + 1) % stepsPerEpoch === 0) {
       // end of epoch: validation Dice drives the plateau scheduler (REFERENCE.md §3.5)
       const val = valIdx.length ? await evaluateSplit(model, data, valIdx, opts.batchSize) : {dice: NaN, l1: NaN}
