@@ -13,7 +13,7 @@
 // engine, so nothing lands on a gradient tape), and every intermediate is released with
 // backend.disposeData (the test checks tf.memory() and the backend's buffer count stay flat).
 import * as tf from '@tensorflow/tfjs'
-import type {TensorInfo, KernelFunc, NamedAttrMap} from '@tensorflow/tfjs'
+import type {TensorInfo, KernelFunc, NamedAttrMap, NamedTensorInfoMap} from '@tensorflow/tfjs'
 import {maxPoolGrad, resizeNearestNeighborGrad, unsortedSegmentSum} from './js-kernels.js'
 
 const {backend_util, util} = tf
@@ -243,6 +243,20 @@ const einsum: KernelFunc = ({inputs, backend, attrs}) => {
   return s.finish(out!)
 }
 
+/**
+ * wasm's Identity copies the buffer; the cpu backend shares it. The engine runs Identity for
+ * every clone, including each tensor the gradient tape saves, so on wasm a training forward held
+ * two or three copies of every activation (sdnet-224: 1.28 GB per U-Net pass at batch 1; the
+ * step did not fit the 4 GB heap). Sharing is safe: kernels never write their inputs, and
+ * wasm's Reshape already shares the same way (refcounted disposeData).
+ */
+function identityShared(args: {inputs: NamedTensorInfoMap, backend: unknown, attrs?: NamedAttrMap}): TensorInfo {
+  const x = args.inputs.x as TensorInfo
+  if (x.dtype === 'string') return replacedKernels.get('wasm/Identity')!(args as never) as TensorInfo
+  ;(args.backend as {incRef(dataId: unknown): void}).incRef(x.dataId)
+  return {dataId: x.dataId, shape: x.shape, dtype: x.dtype}
+}
+
 /** Missing on wasm: added. */
 const MISSING_ON_WASM: Record<string, KernelFunc> = {
   Conv2DBackpropFilter: conv2DBackpropFilter,
@@ -251,8 +265,8 @@ const MISSING_ON_WASM: Record<string, KernelFunc> = {
   UnsortedSegmentSum: unsortedSegmentSum,
   Einsum: einsum,
 }
-/** Present but wrong (MaxPoolGrad, see ./js-kernels.ts) or about 10x slower than needed: replaced. */
-const REPLACED_ON_WASM: Record<string, KernelFunc> = {MaxPoolGrad: maxPoolGrad, Conv2DBackpropInput: conv2DBackpropInput}
+/** Present but wrong (MaxPoolGrad, see ./js-kernels.ts), about 10x slower than needed, or copying needlessly: replaced. */
+const REPLACED_ON_WASM: Record<string, KernelFunc> = {MaxPoolGrad: maxPoolGrad, Conv2DBackpropInput: conv2DBackpropInput, Identity: identityShared as KernelFunc}
 const WRONG_ON_CPU: Record<string, KernelFunc> = {ResizeNearestNeighborGrad: resizeNearestNeighborGrad}
 
 const ours = new Set<KernelFunc>([...Object.values(MISSING_ON_WASM), ...Object.values(REPLACED_ON_WASM), ...Object.values(WRONG_ON_CPU)])

@@ -47,4 +47,28 @@ describe('trainBatchNorm (closed-form gradient)', () => {
       tf.dispose([x, gamma, beta, proj, y, mean, variance, m.mean, m.variance, ...ours, ...theirs])
     })
   }
+
+  it('relu option: equals autodiff of relu(moments + batchNorm)', () => {
+    const rng = new Rng(4)
+    const shape = [3, 5, 4, 6]
+    const size = shape.reduce((a, b) => a * b, 1)
+    const x = tf.tensor(rng.normalArray(size, 1.5), shape)
+    const gamma = tf.tensor(rng.normalArray(6, 1), [6])
+    const beta = tf.tensor(rng.normalArray(6, 1), [6])
+    const proj = tf.tensor(rng.normalArray(size, 1), shape)
+    const ours = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const {y, mean, variance} = trainBatchNorm(a, g, b, 1e-5, {relu: true})
+      tf.dispose([mean, variance])
+      return tf.sum(tf.mul(y, proj))
+    })([x, gamma, beta])
+    const theirs = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.relu(reference(a, g, b, 1e-5)), proj)))([x, gamma, beta])
+    for (let i = 0; i < 3; i++) {
+      const scale = tf.tidy(() => tf.max(tf.abs(theirs[i])).dataSync()[0])
+      expect(maxDiff(ours[i], theirs[i]) / scale, `gradient ${['x', 'gamma', 'beta'][i]} (relative)`).to.be.below(1e-4)
+    }
+    const {y, mean, variance} = trainBatchNorm(x, gamma, beta, 1e-5, {relu: true})
+    expect(y.min().dataSync()[0]).to.equal(0)
+    expect(maxDiff(y, tf.relu(reference(x, gamma, beta, 1e-5)))).to.be.below(1e-5)
+    tf.dispose([x, gamma, beta, proj, y, mean, variance, ...ours, ...theirs])
+  })
 })

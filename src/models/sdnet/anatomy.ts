@@ -3,7 +3,7 @@
 // state_dict (a_encoder.unet.*). Sequential indices: conv 0, BN 1, ReLU 2, conv 3, BN 4.
 import * as tf from '@tensorflow/tfjs'
 import type {SdnetConfig} from './config.js'
-import {ParamBuilder, batchNorm, conv, type ForwardContext} from './layers.js'
+import {ParamBuilder, batchNorm, batchNormRelu, conv, type ForwardContext} from './layers.js'
 
 const P = 'a_encoder.unet'
 
@@ -16,8 +16,8 @@ function buildDoubleConv(b: ParamBuilder, name: string, cin: number, cout: numbe
 }
 
 function doubleConv(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf.Tensor4D {
-  const h = tf.relu(batchNorm(ctx, `${name}.1`, conv(ctx, `${name}.0`, x))) as tf.Tensor4D
-  return tf.relu(batchNorm(ctx, `${name}.4`, conv(ctx, `${name}.3`, h))) as tf.Tensor4D
+  const h = batchNormRelu(ctx, `${name}.1`, conv(ctx, `${name}.0`, x)) as tf.Tensor4D
+  return batchNormRelu(ctx, `${name}.4`, conv(ctx, `${name}.3`, h)) as tf.Tensor4D
 }
 
 /** conv_preactivation_relu: ReLU -> conv -> BN (indices 1, 2). */

@@ -23,8 +23,11 @@ function spread(dy: tf.Tensor4D, s: number): tf.Tensor4D {
   return dy.reshape([b, oh, 1, ow, 1, c]).pad([[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]).reshape([b, oh * s, ow * s, c])
 }
 
-function makeConv(stride: number): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
-  return tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor4D, save: (t: tf.Tensor[]) => void) => {
+function makeConv(stride: number, withBias: boolean): (...args: tf.Tensor[]) => tf.Tensor4D {
+  return tf.customGrad(((...args: unknown[]) => {
+    const [x, w] = args as [tf.Tensor4D, tf.Tensor4D]
+    const bias = withBias ? args[2] as tf.Tensor1D : undefined
+    const save = args[withBias ? 3 : 2] as (t: tf.Tensor[]) => void
     const k = w.shape[0]
     if (w.shape[1] !== k || k % 2 !== 1) throw new Error(`fast conv: odd square kernels only, got ${w.shape[0]}x${w.shape[1]}`)
     const p = (k - 1) / 2
@@ -33,8 +36,13 @@ function makeConv(stride: number): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor
     const pad: Pad4 = [[0, 0], [p, p], [p, p], [0, 0]]
     save([x, w])
     return {
-      value: tf.conv2d(x, w, stride, pad),
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+      // the bias is fused into the conv kernel: one activation tensor per conv instead of two
+      value: bias ? tf.fused.conv2d({x, filter: w, strides: stride, pad, bias}) : tf.conv2d(x, w, stride, pad),
+      // tidy: the backward pass keeps every tensor made inside gradFunc until it ends, and wasm
+      // caches an XNNPACK operator per filter until that filter is disposed (the dw conv's
+      // [oh, ow] "filter" holds an indirection buffer of B*k*k*oh*ow*Cin pointers: 115 MB for
+      // one 224 px layer); without it a 224 px step outgrew the 4 GB heap
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => tf.tidy(() => {
         const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D]
         const [, h, wd] = sx.shape
         const [, oh, ow] = dy.shape
@@ -47,25 +55,27 @@ function makeConv(stride: number): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor
         const padW: Pad4 = [[0, 0], [p, k - p + stride * (oh - 1) - h], [p, k - p + stride * (ow - 1) - wd], [0, 0]]
         const dw = tf.conv2d(sx.transpose([3, 1, 2, 0]) as tf.Tensor4D, dy.transpose([1, 2, 0, 3]) as tf.Tensor4D, 1, padW, 'NHWC', stride)
           .transpose([1, 2, 0, 3])
-        return [dx, dw]
-      },
+        return withBias ? [dx, dw, dy.sum([0, 1, 2])] : [dx, dw]
+      }),
     }
   }) as never) as never
 }
 
-const convs = new Map<number, (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D>()
+const convs = new Map<string, (...args: tf.Tensor[]) => tf.Tensor4D>()
 let enabled = true
 
 /** Switches back to tf.conv2d's own gradient kernels (for comparisons and memory experiments). */
 export function setFastConv(on: boolean): void { enabled = on }
 
-/** PyTorch Conv2d(k, stride, padding=(k-1)/2) without bias, NHWC/HWIO. */
-export function conv2dFast(x: tf.Tensor4D, w: tf.Tensor4D, stride: number): tf.Tensor4D {
+/** PyTorch Conv2d(k, stride, padding=(k-1)/2), NHWC/HWIO, with an optional bias. */
+export function conv2dFast(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, bias?: tf.Tensor): tf.Tensor4D {
   if (!enabled) {
     const p = (w.shape[0] - 1) / 2
-    return tf.conv2d(x, w, stride, [[0, 0], [p, p], [p, p], [0, 0]])
+    const y = tf.conv2d(x, w, stride, [[0, 0], [p, p], [p, p], [0, 0]])
+    return bias ? y.add(bias) : y
   }
-  let f = convs.get(stride)
-  if (!f) { f = makeConv(stride); convs.set(stride, f) }
-  return f(x, w)
+  const key = `${stride}:${bias ? 'b' : ''}`
+  let f = convs.get(key)
+  if (!f) { f = makeConv(stride, !!bias); convs.set(key, f) }
+  return bias ? f(x, w, bias) : f(x, w)
 }

@@ -3,7 +3,7 @@
 // linears (decoder.decoder.adain{k}.fc) exist only in the `learned` form, which is ours.
 import * as tf from '@tensorflow/tfjs'
 import {styleFeatureSide, styleFlattenSize, type SdnetConfig} from './config.js'
-import {ParamBuilder, batchNorm, conv, linear, type ForwardContext} from './layers.js'
+import {ParamBuilder, batchNorm, batchNormRelu, conv, linear, type ForwardContext} from './layers.js'
 
 // --- segmentation head: conv3x3+BN+ReLU, conv3x3+BN+ReLU, conv1x1 -> 2, softmax ---
 
@@ -15,8 +15,8 @@ export function buildSegmentor(b: ParamBuilder, c: SdnetConfig): void {
 
 /** [B, H, W, 2] class probabilities; channel 1 is the lesion. */
 export function segment(ctx: ForwardContext, a: tf.Tensor4D): tf.Tensor4D {
-  let h = tf.relu(batchNorm(ctx, 'segmentor.conv1.1', conv(ctx, 'segmentor.conv1.0', a))) as tf.Tensor4D
-  h = tf.relu(batchNorm(ctx, 'segmentor.conv2.1', conv(ctx, 'segmentor.conv2.0', h))) as tf.Tensor4D
+  let h = batchNormRelu(ctx, 'segmentor.conv1.1', conv(ctx, 'segmentor.conv1.0', a)) as tf.Tensor4D
+  h = batchNormRelu(ctx, 'segmentor.conv2.1', conv(ctx, 'segmentor.conv2.0', h)) as tf.Tensor4D
   return tf.softmax(conv(ctx, 'segmentor.pred', h, 1, 0), -1)
 }
 

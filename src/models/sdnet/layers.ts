@@ -82,8 +82,9 @@ function param(ctx: ForwardContext, name: string): tf.Tensor {
 export function conv(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride = 1, pad = 1): tf.Tensor4D {
   const w = param(ctx, `${name}.weight`) as tf.Tensor4D
   const k = w.shape[0]
-  const y = pad === (k - 1) / 2 && (stride === 1 || stride === 2) ? conv2dFast(x, w, stride) : tf.conv2d(x, w, stride, pad)
   const b = ctx.params.get(`${name}.bias`)
+  if (pad === (k - 1) / 2 && (stride === 1 || stride === 2)) return conv2dFast(x, w, stride, b)
+  const y = tf.conv2d(x, w, stride, pad)
   return b ? y.add(b) : y
 }
 
@@ -95,11 +96,11 @@ export function linear(ctx: ForwardContext, name: string, x: tf.Tensor2D): tf.Te
  * BatchNorm over every axis but the last (NHWC or [B, C]). Training: normalise with the biased
  * batch variance and record the unbiased one for running_var, as PyTorch does. Eval: running stats.
  */
-export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor): tf.Tensor {
+export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor, relu = false): tf.Tensor {
   const weight = param(ctx, `${name}.weight`)
   const bias = param(ctx, `${name}.bias`)
   if (ctx.training) {
-    const {y, mean, variance} = trainBatchNorm(x, weight, bias, BN_EPS)
+    const {y, mean, variance} = trainBatchNorm(x, weight, bias, BN_EPS, {relu})
     if (ctx.batchStats) {
       const n = x.size / x.shape[x.shape.length - 1]
       ctx.batchStats.push({name, mean, variance: tf.keep(variance.mul(n > 1 ? n / (n - 1) : 1))})
@@ -109,7 +110,13 @@ export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor): tf.T
     }
     return y
   }
-  return tf.batchNorm(x, ctx.buffers.get(`${name}.running_mean`)!, ctx.buffers.get(`${name}.running_var`)!, bias, weight, BN_EPS)
+  const y = tf.batchNorm(x, ctx.buffers.get(`${name}.running_mean`)!, ctx.buffers.get(`${name}.running_var`)!, bias, weight, BN_EPS)
+  return relu ? tf.relu(y) : y
+}
+
+/** ReLU(BatchNorm(x)) as one op in training (the BN output is not kept for the backward pass). */
+export function batchNormRelu(ctx: ForwardContext, name: string, x: tf.Tensor): tf.Tensor {
+  return batchNorm(ctx, name, x, true)
 }
 
 /** running <- (1 - momentum) * running + momentum * batch, in call order; disposes the recorded stats. */

@@ -54,9 +54,12 @@ interface TrainerState {
 
 export interface VisualTrainResult { model: SDNet, history: TrainHistory, stepsDone: number, totalSteps: number, lastCheckpoint: string | null }
 
-/** What a checkpoint must match to be resumed: the model, the batch size and the seed (more epochs may follow). */
-export function trainingFingerprint(opts: Pick<VisualTrainOptions, 'model' | 'batchSize' | 'seed'>): string {
-  return JSON.stringify({model: opts.model, batchSize: opts.batchSize, seed: opts.seed})
+/** What a checkpoint must match to be resumed: the model, the batch size, the seed and the perceptual weights (more epochs may follow). */
+export function trainingFingerprint(opts: Pick<VisualTrainOptions, 'model' | 'batchSize' | 'seed' | 'perceptual'>): string {
+  // the perceptual weights change the objective: a checkpoint trained without them (or with
+  // other weights) is not resumed (older fingerprints without the key still match when it is off)
+  const perceptual = opts.perceptual ? {perceptual: opts.perceptual.source.sha256} : {}
+  return JSON.stringify({model: opts.model, batchSize: opts.batchSize, seed: opts.seed, ...perceptual})
 }
 
 export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Promise<VisualTrainResult> {
