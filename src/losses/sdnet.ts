@@ -20,7 +20,8 @@ export interface SdnetLossInputs {
   mu: tf.Tensor2D
   logvar: tf.Tensor2D
   z: tf.Tensor2D
-  muTilde: tf.Tensor2D
+  /** mu of the re-encoded reconstruction; absent when the caller differentiates the regression term on its own (src/stages/visual/step.ts) and the term here is 0 */
+  muTilde?: tf.Tensor2D
   /** frozen VGG-19 features (src/losses/perceptual.ts); absent = no perceptual term, as by default */
   perceptual?: PerceptualLoss
 }
@@ -31,8 +32,8 @@ export function sdnetLoss(i: SdnetLossInputs, w: SdnetLossWeights = SDNET_LOSS_W
   const reconstruction = l1Loss(i.reco, i.x)
   const kl = gaussianKl(i.mu, i.logvar)
   const dice = globalDiceLoss(i.lesion, i.mask)
-  const regression = l1Loss(i.muTilde, stopGradient(i.z))
-  const weighted = [reconstruction.mul(w.reconstruction), kl.mul(w.kl), dice.mul(w.dice), regression.mul(w.regression)]
+  const regression = i.muTilde ? l1Loss(i.muTilde, stopGradient(i.z)) : tf.scalar(0)
+  const weighted = [reconstruction.mul(w.reconstruction), kl.mul(w.kl), dice.mul(w.dice), ...(i.muTilde ? [regression.mul(w.regression)] : [])]
   if (!i.perceptual) return {total: tf.addN(weighted) as tf.Scalar, reconstruction, kl, dice, regression}
   const perceptual = i.perceptual.loss(i.reco, i.x)
   return {total: tf.addN([...weighted, perceptual.mul(w.perceptual)]) as tf.Scalar, reconstruction, kl, dice, regression, perceptual}

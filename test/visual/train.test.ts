@@ -31,9 +31,9 @@ describe('visual: training', function () {
     let lesion = 0
     for (const i of val) for (let p = 0; p < 32 * 32; p++) lesion += data.masks[i * 1024 + p]
     const chance = (2 * lesion) / (lesion + val.length * 1024)
-    const r = await trainSdnet(data, options(tmpDir(), {epochs: 5}))
+    const r = await trainSdnet(data, options(tmpDir(), {epochs: 7})) // 5 left seed 7 at Dice 0.47 (rising); 7 clear 0.55 for seeds 7, 8, 9
     const dice = r.history.epochs.map(e => e.valDice)
-    expect(r.stepsDone).to.equal(5 * 6) // 48 training images / 8, no sample dropped
+    expect(r.stepsDone).to.equal(7 * 6) // 48 training images / 8, no sample dropped
     expect(chance).to.be.below(0.35)
     expect(dice.at(-1), `val Dice per epoch ${dice.map(d => d.toFixed(3))}, chance ${chance.toFixed(3)}`).to.be.above(Math.max(0.55, chance + 0.25))
     const first = r.history.steps.slice(0, 3).reduce((s, x) => s + x.loss, 0)

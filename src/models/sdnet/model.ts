@@ -71,16 +71,25 @@ export class SDNet {
 
   /** REFERENCE.md §3.3. Training: decode from sampled z and re-encode the reconstruction; eval: decode from mu. */
   forward(ctx: ForwardContext, x: tf.Tensor4D, noise?: ForwardNoise): SdnetOutputs {
+    const out = this.forwardToReconstruction(ctx, x, noise)
+    if (!ctx.training) return out
+    return {...out, muTilde: this.reencode(ctx, out.reco, noise!)}
+  }
+
+  /** Everything up to the reconstruction: decoded from sampled z (training) or mu (eval). */
+  forwardToReconstruction(ctx: ForwardContext, x: tf.Tensor4D, noise?: ForwardNoise): SdnetOutputs {
     if (ctx.training && !noise) throw new Error('training forward needs noise seeds')
     const anatomy = this.anatomy(ctx, x, noise?.gumbel)
     const seg = this.segment(ctx, anatomy)
     const {mu, logvar} = this.encodeStyle(ctx, anatomy, x)
     if (!ctx.training) return {anatomy, seg, mu, logvar, z: mu, reco: this.decode(ctx, anatomy, mu)}
     const z = reparameterize(mu, logvar, noise!.eps)
-    const reco = this.decode(ctx, anatomy, z)
-    const anatomyTilde = this.anatomy(ctx, reco, noise!.gumbelReco)
-    const muTilde = this.encodeStyle(ctx, anatomyTilde, reco).mu
-    return {anatomy, seg, mu, logvar, z, reco, muTilde}
+    return {anatomy, seg, mu, logvar, z, reco: this.decode(ctx, anatomy, z)}
+  }
+
+  /** Training's second pass (REFERENCE.md §3.3): mu of the reconstruction's anatomy and style. */
+  reencode(ctx: ForwardContext, reco: tf.Tensor4D, noise: ForwardNoise): tf.Tensor2D {
+    return this.encodeStyle(ctx, this.anatomy(ctx, reco, noise.gumbelReco), reco).mu
   }
 
   /** Folds recorded batch statistics into the running averages (after the optimizer step). */

@@ -10,13 +10,12 @@ import {trainLoop} from '../../train/loop.js'
 import {ReduceLROnPlateau, type PlateauState} from '../../train/schedule.js'
 import {Rng, type RngState} from '../../util/rng.js'
 import {log} from '../../util/log.js'
-import {sdnetLoss} from '../../losses/sdnet.js'
 import type {PerceptualLoss} from '../../losses/perceptual.js'
 import {SDNet} from '../../models/sdnet/model.js'
 import type {SdnetConfig} from '../../models/sdnet/config.js'
-import type {BatchStat} from '../../models/sdnet/layers.js'
 import {batchesOf, gatherBatch, indicesOf, type VisualData} from './data.js'
 import {evaluateSplit} from './evaluate.js'
+import {sdnetStepGradients} from './step.js'
 
 export interface VisualTrainOptions {
   model: SdnetConfig
@@ -55,6 +54,12 @@ interface TrainerState {
 export interface VisualTrainResult { model: SDNet, history: TrainHistory, stepsDone: number, totalSteps: number, lastCheckpoint: string | null }
 
 /** What a checkpoint must match to be resumed: the model, the batch size, the seed and the perceptual weights (more epochs may follow). */
+/**
+ * Above 128 px the step's backward pass is split at the reconstruction (./step.ts): sdnet-224
+ * does not fit wasm's 4 GB heap in one pass. Same gradients; about a fifth more compute.
+ */
+export function splitBackward(model: SdnetConfig): boolean { return model.imageSize > 128 }
+
 export function trainingFingerprint(opts: Pick<VisualTrainOptions, 'model' | 'batchSize' | 'seed' | 'perceptual'>): string {
   // the perceptual weights change the objective: a checkpoint trained without them (or with
   // other weights) is not resumed (older fingerprints without the key still match when it is off)
@@ -106,11 +111,6 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
     log.info(`train-visual: resumed from ${resumeFrom} at step ${startStep}`)
   }
 
-  // tfjs names variables globally; map them back to state_dict names for the optimizer.
-  const nameOf = new Map<string, string>()
-  for (const [name, v] of model.params) nameOf.set(v.name, name)
-  const varList = [...model.params.values()]
-
   const step = async (i: number): Promise<number> => {
     const epoch = Math.floor(i / stepsPerEpoch)
     if (state.orderEpoch !== epoch) {
@@ -120,22 +120,11 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
     const batchIdx = batchesOf(state.order, opts.batchSize)[i % stepsPerEpoch]
     const noise = {gumbel: rng.tfSeed(), gumbelReco: rng.tfSeed(), eps: rng.tfSeed()}
     const {x, mask} = gatherBatch(data, batchIdx)
-    const stats: BatchStat[] = []
-    const ctx = model.context(true, stats)
-    let terms: tf.Scalar[] = []
-    const {value, grads} = tf.variableGrads(() => {
-      const out = model.forward(ctx, x, noise)
-      const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1])
-      const t = sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!, perceptual: opts.perceptual})
-      terms = [t.reconstruction, t.kl, t.dice, t.regression, ...(t.perceptual ? [t.perceptual] : [])].map(s => tf.keep(s))
-      return t.total
-    }, varList)
-    const named = new Map<string, tf.Tensor>()
-    for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName)!, g)
+    const {grads: named, loss, terms, stats} = sdnetStepGradients(model, x, mask, noise, {perceptual: opts.perceptual, splitBackward: splitBackward(opts.model)})
     optimizer.applyGradients(named, scheduler.lr)
     model.updateRunningStats(stats)
-    const [loss, reconstruction, kl, dice, regression, perceptual] = [value, ...terms].map(t => (t.dataSync() as Float32Array)[0])
-    tf.dispose([value, ...terms, x, mask, ...named.values()])
+    tf.dispose([x, mask, ...named.values()])
+    const {reconstruction, kl, dice, regression, perceptual} = terms
     state.history.steps.push({step: i + 1, loss, reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})})
     if ((i + 1) % stepsPerEpoch === 0) {
       // end of epoch: validation Dice drives the plateau scheduler (REFERENCE.md §3.5)
