@@ -16,6 +16,8 @@ export interface StyleSwapFigures {
   maskIoUWithA: number
   /** the same IoU against A's ground-truth mask */
   maskIoUWithATruth: number
+  /** baseline: IoU of the mask predicted on A's own reconstruction (decoded with A's code) vs the one predicted on A */
+  maskIoUSelfReconstruction: number
 }
 
 function meanRgb(t: Float32Array, b: number, px: number): number[] {
@@ -34,13 +36,14 @@ export async function measureStyleSwap(model: SDNet, data: VisualData, indices: 
   let closer = 0
   let iouPred = 0
   let iouTruth = 0
+  let iouSelf = 0
   let pairs = 0
   for (let start = 0; start < indices.length; start += batchSize) {
     const a = indices.slice(start, start + batchSize)
     if (a.length < 2) break
     const bOrder = a.map((_, j) => (j + 1) % a.length) // B = next image in the batch
     const {x, mask} = gatherBatch(data, a)
-    const [recoAA, recoAB, maskA, maskAB] = tf.tidy(() => {
+    const [recoAA, recoAB, maskA, maskAB, maskAA] = tf.tidy(() => {
       const ctx = model.context(false)
       const anat = model.anatomy(ctx, x)
       const {mu} = model.encodeStyle(ctx, anat, x)
@@ -48,9 +51,9 @@ export async function measureStyleSwap(model: SDNet, data: VisualData, indices: 
       const aa = model.decode(ctx, anat, mu)
       const ab = model.decode(ctx, anat, muB)
       const lesion = (img: tf.Tensor4D) => model.segment(ctx, model.anatomy(ctx, img)).slice([0, 0, 0, 1], [-1, -1, -1, 1]).greater(0.5).toFloat()
-      return [aa, ab, lesion(x), lesion(ab)]
+      return [aa, ab, lesion(x), lesion(ab), lesion(aa)]
     })
-    const [vAA, vAB, vMA, vMAB, vTruth] = await Promise.all([recoAA, recoAB, maskA, maskAB, mask].map(t => t.data() as Promise<Float32Array>))
+    const [vAA, vAB, vMA, vMAB, vTruth, vMAA] = await Promise.all([recoAA, recoAB, maskA, maskAB, mask, maskAA].map(t => t.data() as Promise<Float32Array>))
     for (let j = 0; j < a.length; j++) {
       const k = bOrder[j]
       const mA = meanRgb(vAA, j, px)
@@ -64,10 +67,11 @@ export async function measureStyleSwap(model: SDNet, data: VisualData, indices: 
       if (dAB < dAA) closer++
       iouPred += iou(vMAB.subarray(j * px, (j + 1) * px), vMA.subarray(j * px, (j + 1) * px))
       iouTruth += iou(vMAB.subarray(j * px, (j + 1) * px), vTruth.subarray(j * px, (j + 1) * px))
+      iouSelf += iou(vMAA.subarray(j * px, (j + 1) * px), vMA.subarray(j * px, (j + 1) * px))
       pairs++
     }
-    tf.dispose([recoAA, recoAB, maskA, maskAB, x, mask])
+    tf.dispose([recoAA, recoAB, maskA, maskAB, maskAA, x, mask])
   }
   const n = Math.max(1, pairs)
-  return {pairs, colourShiftTowardB: shift / n, closerToB: closer / n, maskIoUWithA: iouPred / n, maskIoUWithATruth: iouTruth / n}
+  return {pairs, colourShiftTowardB: shift / n, closerToB: closer / n, maskIoUWithA: iouPred / n, maskIoUWithATruth: iouTruth / n, maskIoUSelfReconstruction: iouSelf / n}
 }
