@@ -5,7 +5,7 @@ import {initBackend} from '../backend/index.js'
 export default class TrainVisual extends MedgenCommand {
   static description = `Train the visual disentangler: anatomy U-Net + segmentation head + style VAE + AdaIN decoder (paper §2.2, Eq. 1).
 
-Writes <run>/visual/model.safetensors, visual/features.safetensors (anatomy occupancy and style mu per image),
+Writes <run>/visual/model.safetensors, visual/features.safetensors (anatomy vector, see visual.anatomyVector, and style mu per image),
 a reconstruction/style-swap grid PNG, loss curves and visual/metrics.json.`
 
   static examples = [

@@ -106,6 +106,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
       heldOut: 'captions whose split is not train (val + test); the heads never saw them',
       before: 'the same heads at their seeded initialisation, before any training',
       probes: 'multinomial logistic regression on the standardised head outputs (anatomyDim / styleDim wide), fitted on train captions, accuracy on held-out captions; chance = majority training label',
+      probesBefore: 'the same probes on the untrained heads: the control. Text features are deterministic functions of the caption, so a wide untrained head already lets a probe read most attributes (docs/RESULTS.md, Text alignment)',
       tsne: 'neighbourAgreement = fraction of each point\'s 5 nearest t-SNE neighbours sharing its modality (1 = modalities apart, ~0.5 = mixed) or class',
     },
     encoder: description,
@@ -117,6 +118,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
       beforeHeldOut: cos(before, heldOutRows),
     },
     probes: probeAttributes(attributes, after.anatomy, after.style, dims, trainRows, probeTest),
+    probesBefore: probeAttributes(attributes, before.anatomy, before.style, dims, trainRows, probeTest),
     tsne: figure,
   }
   await writeJsonAtomic(metricsPath, metrics)

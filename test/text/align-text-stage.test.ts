@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {loadConfig} from '../../src/config/load.js'
-import {readSafetensors, readSafetensorsMetadata} from '../../src/io/safetensors.js'
+import {readSafetensors, readSafetensorsMetadata, writeSafetensors} from '../../src/io/safetensors.js'
 import {runStage} from '../../src/stages/stage.js'
 import {alignTextStage} from '../../src/stages/align-text.js'
 import {loadTextConditioner} from '../../src/text/conditioner.js'
@@ -88,8 +88,23 @@ describe('align-text stage (synthetic measured captions)', function () {
     const stored = (await readSafetensors(join(runDir, 'text', 'features.safetensors'))).get('anatomy')!.data as Float32Array
     for (let k = 0; k < 5 * 8; k++) expect(out.anatomy[k]).to.be.closeTo(stored[k], 1e-5)
     expect(out.embedding.shape).to.deep.equal([5, 256])
+    expect([out.anatomyDim, out.styleDim]).to.deep.equal([8, 8])
     out.embedding.dispose()
     cond.dispose()
+
+    // text/model.safetensors of a run made before anatomyDim/styleDim (config with one featureDim) still loads
+    const legacyDir = tmpDir()
+    const path = join(runDir, 'text', 'model.safetensors')
+    const meta = await readSafetensorsMetadata(path)
+    const {anatomyDim, styleDim, ...rest} = JSON.parse(meta.config)
+    expect([anatomyDim, styleDim]).to.deep.equal([8, 8])
+    await writeSafetensors(join(legacyDir, 'text', 'model.safetensors'), await readSafetensors(path), {...meta, config: JSON.stringify({...rest, featureDim: 8})})
+    const legacy = await loadTextConditioner(legacyDir, config)
+    const again = await legacy.encodeTexts(captions)
+    expect(Array.from(again.anatomy)).to.deep.equal(Array.from(out.anatomy))
+    expect(Array.from(again.style)).to.deep.equal(Array.from(out.style))
+    again.embedding.dispose()
+    legacy.dispose()
   })
 
   it('is skipped when up to date, and a forced rerun reuses the cached embeddings', async () => {
@@ -101,6 +116,38 @@ describe('align-text stage (synthetic measured captions)', function () {
     expect(readdirSync(join(runDir, 'cache', 'text'))).to.have.length(1)
     // a whole forced stage run leaves no tensor behind
     expect(tf.memory().numTensors - before).to.equal(0)
+  })
+})
+
+describe('align-text stage: 24-d anatomy targets (visual.anatomyVector occupancy+shape) beside 8-d style', function () {
+  this.timeout(120000)
+  it('sizes the anatomy head, decoder, features, metrics and conditioner from the feature shapes', async () => {
+    await useTestBackend()
+    process.env.MEDGEN_QUIET = '1'
+    const runDir = tmpDir()
+    await writeSyntheticAlignmentRun(runDir, 120, 4, {anatomyDim: 24})
+    const config = loadConfig({sets: [`run.dir=${runDir}`, 'run.seed=2', 'text.encoder=hashed', 'text.hashedDim=64', 'text.epochs=4',
+      'text.lr=0.001', 'text.tsnePoints=20', 'text.tsneIterations=60', 'text.tsnePerplexity=5']})
+    await runStage(alignTextStage, config)
+    const model = await readSafetensors(join(runDir, 'text', 'model.safetensors'))
+    expect(model.get('anatomy_encoder.3.weight')!.shape).to.deep.equal([24, 512]) // PyTorch [out, in]
+    expect(model.get('modality_encoder.3.weight')!.shape).to.deep.equal([8, 512])
+    expect(model.get('decoder.0.weight')!.shape).to.deep.equal([512, 32])
+    const features = await readSafetensors(join(runDir, 'text', 'features.safetensors'))
+    expect(features.get('anatomy')!.shape).to.deep.equal([120, 24])
+    expect(features.get('style')!.shape).to.deep.equal([120, 8])
+    const m = JSON.parse(readFileSync(join(runDir, 'text', 'metrics.json'), 'utf8'))
+    expect(m).to.include({anatomyVector: 'occupancy+shape', anatomyDim: 24, styleDim: 8})
+    expect(m.cosine.heldOut.anatomy).to.be.greaterThan(m.cosine.beforeHeldOut.anatomy)
+    expect(m.probes.shape.fromAnatomyHead.nTest).to.be.greaterThan(0)
+    // the untrained heads' probes are recorded as the control
+    expect(m.probesBefore.shape.fromAnatomyHead.nTest).to.equal(m.probes.shape.fromAnatomyHead.nTest)
+    expect(m.probesBefore.colour.fromStyleHead.accuracy).to.be.within(0, 1)
+    const cond = await loadTextConditioner(runDir, config)
+    const out = await cond.encodeTexts(['a round lesion', 'an oval lesion'])
+    expect([out.anatomy.length, out.style.length, out.anatomyDim, out.styleDim]).to.deep.equal([48, 16, 24, 8])
+    out.embedding.dispose()
+    cond.dispose()
   })
 })
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {Rng} from '../../src/util/rng.js'
-import {initTextDisentangler, textDisentanglerConfig, textDisentanglerForward} from '../../src/models/text-disentangler.js'
+import {initTextDisentangler, textDisentanglerConfig, textDisentanglerConfigFrom, textDisentanglerForward} from '../../src/models/text-disentangler.js'
 import {cosineEmbeddingLoss, trainTextDisentangler, type AlignmentData, type TextTrainOptions} from '../../src/text/train-disentangler.js'
 
 /** Embeddings whose first 8 dims carry the anatomy target and next 8 the style target, plus noise. */

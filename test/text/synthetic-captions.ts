@@ -3,6 +3,8 @@
 // an ideal visual disentangler would give: the anatomy occupancy vector depends only on
 // shape/size/border (and the class), the style mu only on colour/texture (and the class),
 // each with noise. Used by the align-text stage test and scripts/align-text-measure.ts.
+// anatomyDim 24 lays the anatomy vector out as visual.anatomyVector 'occupancy+shape' does:
+// per channel [occupancy, compactness, elongation], the shape terms depending on the shape word.
 import {join} from 'node:path'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {renderCaption} from '../../src/caption/vocab.js'
@@ -21,16 +23,20 @@ function prototypes(rng: Rng, values: readonly string[], d: number, scale: numbe
   return new Map(values.map(v => [v, Float64Array.from({length: d}, () => rng.normal() * scale)]))
 }
 
-export async function writeSyntheticAlignmentRun(runDir: string, n: number, seed: number, opts: {noise?: number} = {}): Promise<void> {
+export async function writeSyntheticAlignmentRun(runDir: string, n: number, seed: number, opts: {noise?: number, anatomyDim?: 8 | 24} = {}): Promise<void> {
   const rng = new Rng(seed)
   const d = 8
   const noise = opts.noise ?? 0.3
   const shapeP = prototypes(rng, SHAPES, d, 1.2), sizeP = prototypes(rng, SIZES, d, 0.5), borderP = prototypes(rng, BORDERS, d, 0.4)
   const colourP = prototypes(rng, COLOURS, d, 1.2), textureP = prototypes(rng, TEXTURES, d, 0.5)
   const classA = prototypes(rng, CLASSES, d, 0.3), classS = prototypes(rng, CLASSES, d, 0.3)
+  const ad = opts.anatomyDim ?? d
+  const withShape = ad === 3 * d
+  const compactP = withShape ? prototypes(rng, SHAPES, d, 1.5) : null, elongP = withShape ? prototypes(rng, SHAPES, d, 1.5) : null
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v))
   const lines: string[] = []
   const ids: string[] = []
-  const anatomy = new Float32Array(n * d)
+  const anatomy = new Float32Array(n * ad)
   const style = new Float32Array(n * d)
   for (let i = 0; i < n; i++) {
     const cls = rng.pick(CLASSES)
@@ -48,13 +54,17 @@ export async function writeSyntheticAlignmentRun(runDir: string, n: number, seed
     const e = logits.map(v => Math.exp(v - m))
     const s = e.reduce((a, b) => a + b, 0)
     for (let k = 0; k < d; k++) {
-      anatomy[i * d + k] = e[k] / s
+      if (withShape) {
+        anatomy[i * ad + 3 * k] = e[k] / s
+        anatomy[i * ad + 3 * k + 1] = sigmoid(compactP!.get(attrs.shape)![k] + rng.normal() * noise)
+        anatomy[i * ad + 3 * k + 2] = sigmoid(elongP!.get(attrs.shape)![k] + rng.normal() * noise)
+      } else anatomy[i * d + k] = e[k] / s
       style[i * d + k] = colourP.get(attrs.colour)![k] + textureP.get(attrs.texture)![k] + classS.get(cls)![k] + rng.normal() * noise
     }
   }
   mkdirSync(join(runDir, 'captions'), {recursive: true})
   writeFileSync(join(runDir, 'captions', 'captions.jsonl'), lines.join('\n') + '\n')
   await writeSafetensors(join(runDir, 'visual', 'features.safetensors'), {
-    anatomy: {dtype: 'F32', shape: [n, d], data: anatomy}, style: {dtype: 'F32', shape: [n, d], data: style},
-  }, {ids: JSON.stringify(ids)})
+    anatomy: {dtype: 'F32', shape: [n, ad], data: anatomy}, style: {dtype: 'F32', shape: [n, d], data: style},
+  }, {ids: JSON.stringify(ids), ...(withShape ? {anatomyVector: 'occupancy+shape'} : {})})
 }

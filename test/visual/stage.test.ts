@@ -29,7 +29,7 @@ describe('visual: train-visual stage', function () {
   let runDir: string
   it('writes weights (PyTorch layout), features for every image, grid, curves and metrics', async () => {
     runDir = tmpDir()
-    await runTrainVisual(configFor(runDir), {resume: false})
+    await runTrainVisual(configFor(runDir, {'visual.anatomyVector': 'occupancy+shape'}), {resume: false})
     const out = join(runDir, 'visual')
     const weights = await readSafetensors(join(out, 'model.safetensors'))
     expect(weights.get('a_encoder.unet.encoder_block1.0.weight')!.shape).to.deep.equal([4, 3, 3, 3])
@@ -43,12 +43,15 @@ describe('visual: train-visual stage', function () {
     const ids = JSON.parse(fmeta.ids) as string[]
     expect(ids).to.have.length(24)
     expect(new Set(JSON.parse(fmeta.splits))).to.deep.equal(new Set(['train', 'val', 'test']))
-    expect(feats.get('anatomy')!.shape).to.deep.equal([24, 8])
+    // visual.anatomyVector occupancy+shape: per channel [occupancy, compactness, elongation]
+    expect(fmeta.anatomyVector).to.equal('occupancy+shape')
+    expect(feats.get('anatomy')!.shape).to.deep.equal([24, 24])
     expect(feats.get('style')!.shape).to.deep.equal([24, 8])
     const anatomy = feats.get('anatomy')!.data as Float32Array
     for (let i = 0; i < 24; i++) {
-      const row = anatomy.subarray(i * 8, i * 8 + 8)
-      expect(row.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-5) // occupancy of a one-hot map
+      const row = anatomy.subarray(i * 24, i * 24 + 24)
+      expect(row.filter((_, k) => k % 3 === 0).reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-5) // occupancy of a one-hot map
+      for (const v of row) expect(v).to.be.within(0, 1)
     }
     const split = JSON.parse(await fs.readFile(join(runDir, 'split.json'), 'utf8'))
     expect(Object.keys(split.assignments).sort()).to.deep.equal([...ids].sort())
