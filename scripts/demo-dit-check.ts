@@ -9,11 +9,11 @@ import sharp from 'sharp'
 import {join} from 'node:path'
 import {initBackend} from '../src/backend/index.js'
 import {Rng} from '../src/util/rng.js'
-import {drawSample} from '../src/data/synth/sample.js'
 import {pixartPreset} from '../src/models/pixart/config.js'
 import {buildDitModel, type DitModelSpec} from '../src/stages/dit/model.js'
 import {DitTrainer, lossSummary} from '../src/stages/dit/trainer.js'
 import {centrePixels, type DitTrainingSet} from '../src/stages/dit/batch.js'
+import {syntheticDitExamples} from './lib/synthetic-dit-set.js'
 import {saveDitArtifacts} from '../src/stages/dit/artifacts.js'
 import {loadTrainedDit} from '../src/stages/dit/load.js'
 import {createScheduler} from '../src/diffusion/index.js'
@@ -34,20 +34,7 @@ await initBackend('wasm')
 const cfg = pixartPreset('pixart-demo')
 const P = cfg.sample_size
 const S = Math.round(P * 9 / 8)
-const samples: Float32Array[] = []
-const examples: DitTrainingSet['examples'] = []
-const classes: string[] = []
-for (let i = 0; i < n; i++) {
-  const s = drawSample('dermoscopy', 1000 + i, 64)
-  if (!classes.includes(s.className)) classes.push(s.className)
-  const raw = await sharp(Buffer.from(s.rgb), {raw: {width: 64, height: 64, channels: 3}}).resize(S, S, {fit: 'cover', kernel: 'lanczos3'}).raw().toBuffer()
-  samples.push(Float32Array.from(raw, v => v / 127.5 - 1))
-  // stand-in features: class one-hot as "style", lesion area as "anatomy"
-  const style = new Float32Array(8); style[classes.indexOf(s.className)] = 1
-  const area = s.mask.reduce((a, b) => a + b, 0) / s.mask.length
-  const anatomy = new Float32Array(8); anatomy[0] = area * 4; anatomy[1] = 1 - area
-  examples.push({id: String(i), classIndex: classes.indexOf(s.className), anatomy, style})
-}
+const {samples, examples, classes} = await syntheticDitExamples(n, S)
 const rawSamples = samples.map(x => x.slice())
 const norm = centrePixels(samples, 3)
 console.error('normalisation', JSON.stringify(norm))

@@ -12,11 +12,11 @@ import {promises as fs} from 'node:fs'
 import {dirname} from 'node:path'
 import {initBackend} from '../src/backend/index.js'
 import {Rng} from '../src/util/rng.js'
-import {drawSample} from '../src/data/synth/sample.js'
 import {pixartPreset, countPixArtParams, type PixArtConfig} from '../src/models/pixart/config.js'
 import {buildDitModel, type DitModelSpec} from '../src/stages/dit/model.js'
 import {DitTrainer, lossSummary} from '../src/stages/dit/trainer.js'
 import {centrePixels, type DitTrainingSet} from '../src/stages/dit/batch.js'
+import {syntheticDitExamples} from './lib/synthetic-dit-set.js'
 import {conditionTokens, dropCondition, nullCondition} from '../src/models/hffm.js'
 import {assembleBatch} from '../src/stages/dit/batch.js'
 import {conditionInputsFor, conditionOf, predictNoise} from '../src/stages/dit/model.js'
@@ -45,20 +45,7 @@ const cfg: PixArtConfig = {...pixartPreset('pixart-demo'), ...JSON.parse(env.PRE
 const P = cfg.sample_size
 const S = Math.round(P * 9 / 8)
 
-const samples: Float32Array[] = []
-const examples: DitTrainingSet['examples'] = []
-const classes: string[] = []
-for (let i = 0; i < n; i++) {
-  const s = drawSample('dermoscopy', 1000 + i, 64)
-  if (!classes.includes(s.className)) classes.push(s.className)
-  const raw = await sharp(Buffer.from(s.rgb), {raw: {width: 64, height: 64, channels: 3}}).resize(S, S, {fit: 'cover', kernel: 'lanczos3'}).raw().toBuffer()
-  samples.push(Float32Array.from(raw, v => v / 127.5 - 1))
-  // stand-in features: class one-hot as "style", mask occupancy as "anatomy"
-  const style = new Float32Array(8); style[classes.indexOf(s.className)] = 1
-  const area = s.mask.reduce((a, b) => a + b, 0) / s.mask.length
-  const anatomy = new Float32Array(8); anatomy[0] = area * 4; anatomy[1] = 1 - area
-  examples.push({id: String(i), classIndex: classes.indexOf(s.className), anatomy, style})
-}
+const {samples, examples, classes} = await syntheticDitExamples(n, S)
 const rawSamples = samples.map(x => x.slice())
 const norm = centrePixels(samples, 3)
 // GAIN > 1: after centring, multiply the pixels by GAIN (decode divides it back out), to test
