@@ -12,6 +12,7 @@ import {initBackend} from '../src/backend/index.js'
 import {parsePixArtConfig, countPixArtParams, innerDim, type PixArtConfig} from '../src/models/pixart/config.js'
 import {initPixArtParams} from '../src/models/pixart/load.js'
 import {pixartForward} from '../src/models/pixart/transformer.js'
+import {useCheckpointing} from '../src/models/pixart/checkpoint.js'
 import {AdamW} from '../src/train/adamw.js'
 import {Rng} from '../src/util/rng.js'
 
@@ -59,9 +60,11 @@ async function benchConfig(file: string, iters: number, warmup: number) {
   const target = tf.randomNormal([B, S, S, cfg.out_channels], 0, 1, 'float32', 3)
   const ts = Array.from({length: B}, () => rng.int(1000))
   const trainable = [...params.values()]
+  // what finetune-dit would do at this size (dit.gradientCheckpointing: auto); torch does not
+  const checkpointBlocks = useCheckpointing('auto', cfg, B)
   const trainMs = await time(async () => {
     const {value, grads} = tf.variableGrads(() => {
-      const out = pixartForward({params}, cfg, {x, timesteps: ts, context: ctx, mask}).sample
+      const out = pixartForward({params}, cfg, {x, timesteps: ts, context: ctx, mask, checkpointBlocks}).sample
       return tf.losses.meanSquaredError(target, out) as tf.Scalar
     }, trainable)
     const named = new Map<string, tf.Tensor>()
@@ -82,7 +85,7 @@ async function benchConfig(file: string, iters: number, warmup: number) {
   const tokens = (S / cfg.patch_size) ** 2
   const stepFlops = 3 * forwardFlops(cfg, B, tokens, L)
   const result = {
-    config: file, params: countPixArtParams(cfg), batch: B,
+    config: file, params: countPixArtParams(cfg), batch: B, checkpointBlocks,
     train_step_ms_median: median(trainMs), infer_b2_ms_median: median(inferMs),
     train_step_gflops: stepFlops / (median(trainMs) / 1000) / 1e9,
   }
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
     const ratioTrain = ref ? mine.train_step_ms_median / ref.train_step_ms_median : null
     const ratioInfer = ref ? mine.infer_b2_ms_median / ref.infer_b2_ms_median : null
     console.log(JSON.stringify({...mine, torch: ref && {train_step_ms_median: ref.train_step_ms_median, infer_b2_ms_median: ref.infer_b2_ms_median}, ratio_train: ratioTrain, ratio_infer: ratioInfer}))
-    rows.push(`| ${file} (${(mine.params / 1e6).toFixed(2)}M params, batch ${mine.batch}) | ${mine.train_step_ms_median.toFixed(1)} | ${ref ? ref.train_step_ms_median.toFixed(1) : 'n/a'} | ${ratioTrain?.toFixed(2) ?? 'n/a'} | ${mine.infer_b2_ms_median.toFixed(1)} | ${ref ? ref.infer_b2_ms_median.toFixed(1) : 'n/a'} | ${ratioInfer?.toFixed(2) ?? 'n/a'} | ${mine.train_step_gflops.toFixed(2)} |`)
+    rows.push(`| ${file} (${(mine.params / 1e6).toFixed(2)}M params, batch ${mine.batch}${mine.checkpointBlocks ? ', blocks checkpointed' : ''}) | ${mine.train_step_ms_median.toFixed(1)} | ${ref ? ref.train_step_ms_median.toFixed(1) : 'n/a'} | ${ratioTrain?.toFixed(2) ?? 'n/a'} | ${mine.infer_b2_ms_median.toFixed(1)} | ${ref ? ref.infer_b2_ms_median.toFixed(1) : 'n/a'} | ${ratioInfer?.toFixed(2) ?? 'n/a'} | ${mine.train_step_gflops.toFixed(2)} |`)
   }
   const inception = await inceptionThroughput()
   if (inception !== null) console.log(`inception-fid feature throughput: ${inception.toFixed(2)} images/s at 299 px`)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs configs/synth-bench.yaml once per conditioning mode (paper Table 3 ablations). The
 # stages before finetune-dit are shared: each mode's run dir starts as a copy of the hffm run
-# up to align-text, so only finetune-dit, generate, classify and eval run again.
+# up to align-text, so only finetune-dit, generate and eval run again (classify: hffm only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=runs/synth-bench
@@ -12,7 +12,7 @@ for mode in concat text class; do
   for d in data synth captions visual text split.json cache; do
     [ -e "$base-hffm/$d" ] && [ ! -e "$dir/$d" ] && cp -r "$base-hffm/$d" "$dir/$d"
   done
-  node bin/run.js run configs/synth-bench.yaml --set run.dir=$dir --set dit.conditioning=$mode
+  node bin/run.js run configs/synth-bench.yaml --set run.dir=$dir --set dit.conditioning=$mode --to eval
 done
 for mode in hffm concat text class; do
   echo "== $mode"; cat $base-$mode/eval/metrics.json | head -40

@@ -5,7 +5,7 @@
 //    UnsortedSegmentSum (the gradient of tf.gather, i.e. of every embedding lookup), Einsum;
 //  - present but wrong, replaced: MaxPoolGrad (see ./js-kernels.ts);
 //  - present but slow, replaced: Conv2DBackpropInput (a plain loop, ~10x slower than the
-//    XNNPACK convolution used below);
+//    XNNPACK convolution used below); BatchMatMul when transposed or batched (./wasm-matmul.ts);
 //  - present and right: AvgPoolGrad, ResizeNearestNeighborGrad, ResizeBilinearGrad, Erf,
 //    batch-norm, softmax, and the elementwise gradients.
 // The conv gradients are rewritten as forward convolutions so XNNPACK does the work; the others
@@ -15,39 +15,10 @@
 import * as tf from '@tensorflow/tfjs'
 import type {TensorInfo, KernelFunc, NamedAttrMap, NamedTensorInfoMap} from '@tensorflow/tfjs'
 import {maxPoolGrad, resizeNearestNeighborGrad, unsortedSegmentSum} from './js-kernels.js'
+import {Scratch} from './wasm-scratch.js'
+import {batchMatMulKernel} from './wasm-matmul.js'
 
 const {backend_util, util} = tf
-
-interface WasmBackendLike {
-  disposeData(dataId: object, force?: boolean): boolean
-}
-
-type Inputs = Record<string, TensorInfo> | TensorInfo[]
-
-/** Runs one registered wasm kernel directly; the caller owns (and must free) the result. */
-function call(backend: WasmBackendLike, name: string, inputs: Inputs, attrs: NamedAttrMap = {}): TensorInfo {
-  const kernel = tf.getKernel(name, 'wasm')
-  if (!kernel) throw new Error(`wasm backend has no ${name} kernel`)
-  const out = kernel.kernelFunc({inputs: inputs as never, backend: backend as never, attrs})
-  return Array.isArray(out) ? out[0] : out
-}
-
-/** Collects intermediates so that each kernel frees everything but its result. */
-class Scratch {
-  private readonly held: TensorInfo[] = []
-  constructor(readonly backend: WasmBackendLike) {}
-  run(name: string, inputs: Inputs, attrs: NamedAttrMap = {}): TensorInfo {
-    const out = call(this.backend, name, inputs, attrs)
-    this.held.push(out)
-    return out
-  }
-  reshape(x: TensorInfo, shape: number[]): TensorInfo { return this.run('Reshape', {x}, {shape}) }
-  /** Frees every intermediate except `keep`, which is handed to the engine as the result. */
-  finish(keep: TensorInfo): TensorInfo {
-    for (const t of this.held) if (t !== keep) this.backend.disposeData(t.dataId)
-    return keep
-  }
-}
 
 /** x[:, top + i*sh, left + j*sw, :] for i < outH, j < outW: the input seen by one filter tap. */
 function tapSlice(s: Scratch, x: TensorInfo, top: number, left: number, outH: number, outW: number, sh: number, sw: number): TensorInfo {
@@ -266,7 +237,12 @@ const MISSING_ON_WASM: Record<string, KernelFunc> = {
   Einsum: einsum,
 }
 /** Present but wrong (MaxPoolGrad, see ./js-kernels.ts), about 10x slower than needed, or copying needlessly: replaced. */
-const REPLACED_ON_WASM: Record<string, KernelFunc> = {MaxPoolGrad: maxPoolGrad, Conv2DBackpropInput: conv2DBackpropInput, Identity: identityShared as KernelFunc}
+const REPLACED_ON_WASM: Record<string, KernelFunc> = {
+  MaxPoolGrad: maxPoolGrad,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  Identity: identityShared as KernelFunc,
+  BatchMatMul: batchMatMulKernel(() => replacedKernels.get('wasm/BatchMatMul')!),
+}
 const WRONG_ON_CPU: Record<string, KernelFunc> = {ResizeNearestNeighborGrad: resizeNearestNeighborGrad}
 
 const ours = new Set<KernelFunc>([...Object.values(MISSING_ON_WASM), ...Object.values(REPLACED_ON_WASM), ...Object.values(WRONG_ON_CPU)])

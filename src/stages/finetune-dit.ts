@@ -24,6 +24,7 @@ import {DitTrainer, lossSummary} from './dit/trainer.js'
 import {datasetPathOf, loadDitTrainingSet} from './dit/data.js'
 import {saveDitArtifacts, type DitMeta} from './dit/artifacts.js'
 import {writeLossCurvePng} from './dit/plot.js'
+import {useCheckpointing} from '../models/pixart/checkpoint.js'
 
 export interface FinetuneDitOptions {
   /** 'latest', a checkpoint folder, or false; undefined = resume when a checkpoint exists unless --force */
@@ -84,8 +85,9 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
     prediction,
     steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
     gradClip: dit.gradClip, condDropout: dit.condDropout, colour: dit.colourLoss, seed: config.run.seed, decode,
+    checkpointBlocks: useCheckpointing(dit.gradientCheckpointing, cfg, dit.batchSize),
     // lr, warm-up and clipping may change on resume (e.g. after a non-finite loss); the model may not
-    configKey: sha256(stableStringify({...dit, steps: undefined, checkpointingSteps: undefined, keepCheckpoints: undefined, lr: undefined, warmupSteps: undefined, gradClip: undefined,
+    configKey: sha256(stableStringify({...dit, gradientCheckpointing: undefined, steps: undefined, checkpointingSteps: undefined, keepCheckpoints: undefined, lr: undefined, warmupSteps: undefined, gradClip: undefined,
       pixart: config.weights.pixart, vae: config.weights.vae, seed: config.run.seed})).slice(0, 16),
   })
   const resume = opts.resume ?? (ctx.force ? false : ctx.resume ? 'latest' : false)

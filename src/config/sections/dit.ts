@@ -16,6 +16,7 @@ export const ditSection = section({
   weightDecay: z.number().min(0).default(0.01).describe('AdamW decoupled weight decay'),
   warmupSteps: z.number().int().min(0).default(500).describe('linear warm-up steps of the cosine schedule'),
   gradClip: z.number().positive().default(1).describe('max global gradient norm'),
+  gradientCheckpointing: z.enum(['auto', 'on', 'off']).default('auto').describe('recompute each transformer block in the backward pass instead of storing it (authors: on); auto = on when the blocks would keep over ~1 GB'),
   checkpointingSteps: z.number().int().min(1).default(500).describe('steps between checkpoints'),
   keepCheckpoints: z.number().int().min(1).default(10).describe('checkpoints kept (authors: 10)'),
   colourLoss: section({

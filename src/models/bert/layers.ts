@@ -2,6 +2,7 @@
 // with tfjs-layout weights [in,out], affine LayerNorm, exact-erf GELU, and multi-head
 // self-attention with an additive key mask.
 import * as tf from '@tensorflow/tfjs'
+import {geluTanh} from '../activations.js'
 
 export type Weights = Map<string, tf.Tensor>
 
@@ -41,10 +42,7 @@ export function activation(name: string, x: tf.Tensor): tf.Tensor {
   switch (name) {
     case 'gelu': return gelu(x)
     case 'relu': return tf.relu(x)
-    case 'gelu_new': case 'gelu_pytorch_tanh': {
-      const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))
-      return x.mul(0.5).mul(tf.tanh(inner).add(1))
-    }
+    case 'gelu_new': case 'gelu_pytorch_tanh': return geluTanh(x)
     default: throw new Error(`unsupported activation ${name}`)
   }
 }

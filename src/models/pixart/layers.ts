@@ -16,28 +16,13 @@ export function param(w: Weights, name: string): tf.Tensor {
   return t
 }
 
-/**
- * x @ W with a gradient written as plain (untransposed) matmuls on explicitly transposed
- * operands: tfjs-backend-wasm runs matMul with transposeA/transposeB on a slow non-XNNPACK
- * path (measured ~10x slower at 512x96x96), and tf.matMul's own gradient uses exactly those.
- */
-const matMulPlain = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w])
-  return {
-    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      tf.matMul(dy as tf.Tensor2D, saved[1].transpose() as tf.Tensor2D),
-      tf.matMul(saved[0].transpose() as tf.Tensor2D, dy as tf.Tensor2D),
-    ],
-  }
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D
-
 /** x[..., in] @ W[in, out] + b, any leading shape. */
 export function dense(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const inner = x.shape[x.shape.length - 1]
   const lead = x.shape.slice(0, -1)
   const W2 = W.rank === 2 ? W as tf.Tensor2D : W.reshape([-1, W.shape[W.rank - 1]]) as tf.Tensor2D
-  let y: tf.Tensor = matMulPlain(x.reshape([-1, inner]) as tf.Tensor2D, W2)
+  // transposed products in the backward pass run on XNNPACK too (src/backend/wasm-matmul.ts)
+  let y: tf.Tensor = tf.matMul(x.reshape([-1, inner]) as tf.Tensor2D, W2)
   if (b) y = y.add(b)
   return y.reshape([...lead, W2.shape[1]])
 }
@@ -68,13 +53,7 @@ export function layerNormAffine(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor
   return layerNorm(x, eps).mul(weight).add(bias)
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
-
-/** GELU, tanh approximation (PixArt FFN and caption projection, REFERENCE.md §10). */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(SQRT_2_OVER_PI)
-  return x.mul(0.5).mul(tf.tanh(inner).add(1))
-}
+export {geluTanh} from '../activations.js'
 
 /** GELU, exact erf form (HFFM, REFERENCE.md §5.2). */
 export function geluExact(x: tf.Tensor): tf.Tensor {
@@ -97,7 +76,9 @@ export function attention(w: Weights, path: string, x: tf.Tensor3D, ctx: tf.Tens
   const q = split(linear(w, `${path}.to_q`, x), n)
   const k = split(linear(w, `${path}.to_k`, ctx), m)
   const v = split(linear(w, `${path}.to_v`, ctx), m)
-  let scores: tf.Tensor = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(headDim))
+  // q is scaled rather than the scores: the same product, but the tape then keeps a [b,h,n,d]
+  // tensor instead of a second [b,h,n,m] one (bench-small at batch 8 ran out of wasm memory)
+  let scores: tf.Tensor = tf.matMul(q.mul(1 / Math.sqrt(headDim)), k, false, true)
   if (bias) scores = scores.add(bias.reshape([b, 1, 1, m]))
   const probs = tf.softmax(scores, -1)
   const out = tf.matMul(probs as tf.Tensor4D, v).transpose([0, 2, 1, 3]).reshape([b, n, heads * headDim])

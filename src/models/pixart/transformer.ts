@@ -4,7 +4,11 @@
 import * as tf from '@tensorflow/tfjs'
 import {innerDim, interpolationScale, type PixArtConfig} from './config.js'
 import {patchify, sincosPositionTable, timestepProjection, unpatchify} from './embeddings.js'
-import {attention, geluTanh, layerNorm, linear, param, silu, type Weights} from './layers.js'
+import {geluTanh, layerNorm, linear, param, silu, type Weights} from './layers.js'
+import {pixartBlock} from './block.js'
+import {checkpointedPixartBlock} from './checkpoint.js'
+
+export {pixartBlock}
 
 export interface PixArtInputs {
   /** noisy sample [B,H,W,in_channels] */
@@ -15,6 +19,8 @@ export interface PixArtInputs {
   context: tf.Tensor3D
   /** [B,L], 1 = keep, 0 = pad; absent = all kept */
   mask?: tf.Tensor2D | null
+  /** recompute each block in the backward pass instead of keeping its activations (./checkpoint.ts) */
+  checkpointBlocks?: boolean
 }
 
 export interface PixArtResult {
@@ -45,24 +51,6 @@ export function adaLNSingle(w: Weights, timesteps: ArrayLike<number>): {t6: tf.T
   const embedded = linear(w, 'adaln_single.emb.timestep_embedder.linear_2', hidden) as tf.Tensor2D
   const t6 = linear(w, 'adaln_single.linear', silu(embedded)) as tf.Tensor2D
   return {t6, embedded, proj}
-}
-
-/** One BasicTransformerBlock with ada_norm_single (golden README §1 step 5). */
-export function pixartBlock(w: Weights, cfg: PixArtConfig, i: number, x: tf.Tensor3D, t6: tf.Tensor2D, ctx: tf.Tensor3D, bias: tf.Tensor | null): tf.Tensor3D {
-  const d = innerDim(cfg)
-  const b = x.shape[0]
-  const path = `transformer_blocks.${i}`
-  const mod = param(w, `${path}.scale_shift_table`).expandDims(0).add(t6.reshape([b, 6, d]))
-  const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = tf.split(mod, 6, 1)
-  const heads = cfg.num_attention_heads
-  const hd = cfg.attention_head_dim
-  const h1 = layerNorm(x, cfg.norm_eps).mul(scaleMsa.add(1)).add(shiftMsa) as tf.Tensor3D
-  x = x.add(gateMsa.mul(attention(w, `${path}.attn1`, h1, h1, null, heads, hd)))
-  // PixArt: no norm and no gate around cross-attention.
-  x = x.add(attention(w, `${path}.attn2`, x, ctx, bias, heads, hd))
-  const h2 = layerNorm(x, cfg.norm_eps).mul(scaleMlp.add(1)).add(shiftMlp)
-  const ff = linear(w, `${path}.ff.net.2`, geluTanh(linear(w, `${path}.ff.net.0.proj`, h2)))
-  return x.add(gateMlp.mul(ff)) as tf.Tensor3D
 }
 
 /**
@@ -96,7 +84,7 @@ export function pixartForward(w: Weights, cfg: PixArtConfig, inp: PixArtInputs, 
   keep('inter.caption_projection', ctx)
 
   for (let i = 0; i < cfg.num_layers; i++) {
-    x = pixartBlock(w, cfg, i, x, t6, ctx, bias)
+    x = (inp.checkpointBlocks ? checkpointedPixartBlock : pixartBlock)(w, cfg, i, x, t6, ctx, bias)
     keep(`inter.block_${i}`, x)
   }
 

@@ -82,6 +82,6 @@ export function conditionOf(m: DitModel, inp: ConditionInputs): Condition {
 }
 
 /** The transformer's full output [B,H,W,out_channels] (epsilon first, then the sigma head). */
-export function predictNoise(m: DitModel, x: tf.Tensor4D, t: number | number[], cond: Condition): tf.Tensor4D {
-  return pixartForward({params: m.base, lora: m.lora}, m.spec.transformer, {x, timesteps: t, context: cond.tokens, mask: cond.mask}).sample
+export function predictNoise(m: DitModel, x: tf.Tensor4D, t: number | number[], cond: Condition, checkpointBlocks = false): tf.Tensor4D {
+  return pixartForward({params: m.base, lora: m.lora}, m.spec.transformer, {x, timesteps: t, context: cond.tokens, mask: cond.mask, checkpointBlocks}).sample
 }

@@ -34,6 +34,8 @@ export interface DitTrainOptions {
   decode?: (x: tf.Tensor4D) => tf.Tensor4D
   /** target of the first C output channels: epsilon (default, PixArt) or v = sqrt(acp) eps - sqrt(1-acp) x0 */
   prediction?: 'epsilon' | 'v'
+  /** recompute transformer blocks in the backward pass (src/models/pixart/checkpoint.ts) */
+  checkpointBlocks?: boolean
   /** identifies the training config in checkpoints, so a resume under another config is refused */
   configKey?: string
 }
@@ -84,7 +86,7 @@ export class DitTrainer {
       const {value, grads} = tf.variableGrads(() => {
         let cond = conditionOf(this.model, condInputs)
         if (drop.some(Boolean)) cond = dropCondition(cond, nullCondition({params: this.model.cond}, b, cond.tokens.shape[1]), drop)
-        const out = predictNoise(this.model, xt, t, cond)
+        const out = predictNoise(this.model, xt, t, cond, this.opts.checkpointBlocks ?? false)
         const mseLoss = epsilonMse(out, target)
         mse = mseLoss.dataSync()[0]
         if (!colourActive) return mseLoss
