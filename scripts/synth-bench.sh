@@ -14,6 +14,4 @@ for mode in concat text class; do
   done
   node bin/run.js run configs/synth-bench.yaml --set run.dir=$dir --set dit.conditioning=$mode --to eval
 done
-for mode in hffm concat text class; do
-  echo "== $mode"; cat $base-$mode/eval/metrics.json | head -40
-done
+node scripts/synth-bench-table.mjs $base
