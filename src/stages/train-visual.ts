@@ -88,7 +88,7 @@ export const trainVisualStage: StageSpec = {
       definitions: {
         valDice: 'mean over validation images of the Dice (smoothing 0.1) of the segmentor\'s lesion channel > 0.5 vs the mask, eval mode, after the last epoch',
         valReconL1: 'mean |reconstruction - input| in [-1, 1] units, reconstruction decoded from mu (eval mode)',
-        styleSwap: 'image A\'s anatomy decoded with image B\'s mu (B = next held-out image): colourShiftTowardB = projection of the mean-RGB change onto B - A (0 kept A, 1 reached B); closerToB = fraction of pairs closer to B; maskIoUWithA = IoU of the lesion mask segmented from the swapped image vs the one segmented from A; maskIoUSelfReconstruction = the same for A decoded with its own mu (the baseline the swap can reach)',
+        styleSwap: 'image A\'s anatomy decoded with image B\'s mu (B = next held-out image): colourShiftTowardB = projection of the mean-RGB change onto B - A (0 kept A, 1 reached B); closerToB = fraction of pairs closer to B; maskIoUWithA = IoU of the lesion mask segmented from the swapped image vs the one segmented from A; maskIoUSelfReconstruction = the same for A decoded with its own mu (the baseline the swap can reach); maskIoUSwapVsSelf = IoU of the swapped image\'s mask vs the mask of A decoded with its own mu (the swap alone). Decoded images are min-max normalised per image before segmenting, as every input is',
         trainCpuSeconds: 'user + system CPU seconds of the training loop (all threads); trainWallSeconds = wall-clock seconds of the same loop',
       },
     }

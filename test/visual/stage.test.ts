@@ -63,6 +63,7 @@ describe('visual: train-visual stage', function () {
     expect(metrics.valDice).to.be.within(0, 1)
     expect(metrics.valReconL1).to.be.above(0)
     expect(metrics.styleSwap.pairs).to.be.above(1)
+    for (const k of ['maskIoUWithA', 'maskIoUSelfReconstruction', 'maskIoUSwapVsSelf']) expect(metrics.styleSwap[k], k).to.be.within(0, 1)
     expect(metrics.definitions.valDice).to.match(/Dice/)
     const manifest = JSON.parse(await fs.readFile(join(out, 'manifest.json'), 'utf8'))
     expect(manifest.status).to.equal('complete')
