@@ -16,7 +16,17 @@ if (visual) {
     `(with A's true mask ${f(s.maskIoUWithATruth)}; A's self-reconstruction ${f(s.maskIoUSelfReconstruction)}).\n`)
 }
 const text = read(`${base}-hffm/text/metrics.json`)
-if (text) console.log('align-text probes:', JSON.stringify(text.probes ?? text.probe ?? {}).slice(0, 600), '\n')
+const probes = text?.probes ?? null
+if (probes) {
+  console.log('align-text probes (held-out accuracy of a linear probe on each head\'s output):\n')
+  console.log('| attribute | group | anatomy head | style head | chance |')
+  console.log('| --- | --- | --- | --- | --- |')
+  for (const [name, p] of Object.entries(probes)) {
+    if (!p?.fromAnatomyHead) continue
+    console.log(`| ${name} | ${p.group} | ${f(p.fromAnatomyHead.accuracy)} | ${f(p.fromStyleHead.accuracy)} | ${f(p.fromAnatomyHead.chance)} |`)
+  }
+  console.log('')
+}
 
 console.log('| conditioning | DiT loss first -> last 10% | hfd | dfd | control (all) | anatomy acc. | style acc. | seconds (finetune-dit) |')
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
