@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs configs/synth-bench.yaml once per conditioning mode (paper Table 3 ablations). The
-# stages before finetune-dit are shared: each mode's run dir starts as a copy of the hffm run
-# up to align-text and runs `--from finetune-dit` (a plain rerun would redo synth: its manifest
-# records the absolute output folder, which the copy changes), so only finetune-dit, generate, classify (real protocol, one seed) and eval
-# run again.
+# stages before finetune-dit are shared: each mode's run dir starts as a copy of the hffm run up
+# to align-text and runs `--from finetune-dit` (a plain rerun would redo synth: its manifest
+# records the absolute output folder, which the copy changes). So only finetune-dit, generate,
+# classify (real protocol, one seed: dfd needs a classifier) and eval run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=runs/synth-bench
