@@ -65,10 +65,12 @@ export function batchMatMulKernel(native: () => KernelFunc): KernelFunc {
     const {transposeA, transposeB} = attrs as {transposeA: boolean, transposeB: boolean}
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return native()(args)
     const s = new Scratch(backend as WasmBackendLike)
-    const plain = (x: TensorInfo, y: TensorInfo): TensorInfo => {
+    /** The native kernel on untransposed operands; the caller owns the result. */
+    const nativeProduct = (x: TensorInfo, y: TensorInfo): TensorInfo => {
       const out = native()({inputs: {a: x, b: y}, backend, attrs: {transposeA: false, transposeB: false}})
-      return s.keep(Array.isArray(out) ? out[0] : out)
+      return Array.isArray(out) ? out[0] : out
     }
+    const plain = (x: TensorInfo, y: TensorInfo): TensorInfo => s.keep(nativeProduct(x, y))
     let left = transposeA ? s.run('Transpose', {x: a}, {perm: swapLastTwo(a.shape.length)}) : a
     let right = transposeB ? s.run('Transpose', {x: b}, {perm: swapLastTwo(b.shape.length)}) : b
     const [m, k] = left.shape.slice(-2)
@@ -102,7 +104,7 @@ export function batchMatMulKernel(native: () => KernelFunc): KernelFunc {
       for (let i = 0; i < sizeB; i++) {
         const li = heap.makeOutput([1, m, k], 'float32', leftOffset + 4 * (sizeA === 1 ? 0 : i * m * k))
         const ri = heap.makeOutput([1, k, n], 'float32', rightOffset + 4 * i * k * n)
-        const product = native()({inputs: {a: li, b: ri}, backend, attrs: {transposeA: false, transposeB: false}}) as TensorInfo
+        const product = nativeProduct(li, ri)
         releaseView(heap, li)
         releaseView(heap, ri)
         const from = heap.dataIdMap.get(product.dataId)!.memoryOffset / 4

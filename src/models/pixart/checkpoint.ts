@@ -6,7 +6,7 @@
 // backward pass recomputes the block's forward on a tape of its own and frees it at once, so the
 // peak is one block's activations instead of all of them, for one extra forward per step.
 import * as tf from '@tensorflow/tfjs'
-import type {PixArtConfig} from './config.js'
+import {innerDim, type PixArtConfig} from './config.js'
 import type {Weights} from './layers.js'
 import {pixartBlock} from './block.js'
 
@@ -18,8 +18,7 @@ import {pixartBlock} from './block.js'
  */
 export function blockActivationBytes(cfg: PixArtConfig, batch: number): number {
   const tokens = (cfg.sample_size / cfg.patch_size) ** 2
-  const width = cfg.num_attention_heads * cfg.attention_head_dim
-  return 4 * batch * cfg.num_layers * (40 * tokens * width + 4 * cfg.num_attention_heads * tokens * tokens)
+  return 4 * batch * cfg.num_layers * (40 * tokens * innerDim(cfg) + 4 * cfg.num_attention_heads * tokens * tokens)
 }
 
 /** `auto` turns checkpointing on above this (the wasm heap is 4 GB and the backward pass about doubles the peak). */
