@@ -175,19 +175,23 @@ describe('visual: SDNet architecture', () => {
     expect(evalY.dataSync()[0]).to.be.closeTo((1 - 0.3) / Math.sqrt(1.3 + 1e-5), 1e-5)
   })
 
-  it('scalar AdaIN follows z only through its mean and unbiased std; learned AdaIN uses every entry', () => {
-    for (const adain of ['scalar', 'learned'] as const) {
-      const m = SDNet.create(sdnetConfig({imageSize: 16, ndf: 2, adain}), 4)
-      const a = tf.oneHot(tf.tensor3d(Array.from({length: 2 * 16 * 16}, (_, i) => i % 8), [2, 16, 16], 'int32'), 8).toFloat() as tf.Tensor4D
-      const z1 = tf.tensor2d([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]])
-      const z2 = tf.tensor2d([[7, 6, 5, 4, 3, 2, 1, 0], [7, 6, 5, 4, 3, 2, 1, 0]]) // same mean and std, other order
-      const r1 = m.decode(m.context(false), a, z1).dataSync()
-      const r2 = m.decode(m.context(false), a, z2).dataSync()
-      const diff = Math.max(...Array.from(r1, (v, i) => Math.abs(v - r2[i])))
-      if (adain === 'scalar') expect(diff).to.be.below(1e-6)
-      else expect(diff).to.be.above(1e-4)
-      m.dispose()
-    }
+  it('scalar AdaIN follows z only through its mean and unbiased std; learned AdaIN starts as plain instance norm, then uses every entry', () => {
+    const a = tf.oneHot(tf.tensor3d(Array.from({length: 2 * 16 * 16}, (_, i) => i % 8), [2, 16, 16], 'int32'), 8).toFloat() as tf.Tensor4D
+    const z1 = tf.tensor2d([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]])
+    const z2 = tf.tensor2d([[7, 6, 5, 4, 3, 2, 1, 0], [7, 6, 5, 4, 3, 2, 1, 0]]) // same mean and std, other order
+    const maxDiff = (p: Float32Array | Int32Array | Uint8Array, q: Float32Array | Int32Array | Uint8Array) => Math.max(...Array.from(p, (v, i) => Math.abs(v - q[i])))
+    const scalar = SDNet.create(sdnetConfig({imageSize: 16, ndf: 2, adain: 'scalar'}), 4)
+    const learned = SDNet.create(sdnetConfig({imageSize: 16, ndf: 2, adain: 'learned'}), 4)
+    const s1 = scalar.decode(scalar.context(false), a, z1).dataSync()
+    expect(maxDiff(s1, scalar.decode(scalar.context(false), a, z2).dataSync())).to.be.below(1e-6)
+    // zero-initialised per-channel terms: at first the learned form ignores z (plain instance norm)
+    const l0 = learned.decode(learned.context(false), a, z1).dataSync()
+    expect(maxDiff(l0, learned.decode(learned.context(false), a, z2).dataSync())).to.be.below(1e-6)
+    expect(maxDiff(l0, s1)).to.be.above(1e-4)
+    for (const [name, v] of learned.params) if (name.includes('.adain')) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 9))
+    const l1 = learned.decode(learned.context(false), a, z1).dataSync()
+    expect(maxDiff(l1, learned.decode(learned.context(false), a, z2).dataSync())).to.be.above(1e-4)
+    ;[scalar, learned].forEach(m => m.dispose())
   })
 
   it('state_dict round trip in PyTorch layout (OIHW convs, [out,in] linears, num_batches_tracked)', async () => {

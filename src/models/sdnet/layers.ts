@@ -40,9 +40,9 @@ export class ParamBuilder {
     if (bias) this.add(`${name}.bias`, tf.zeros([cout]), 'plain')
   }
 
-  /** nn.Linear(nin, nout) stored [in, out]. */
-  linear(name: string, nin: number, nout: number): void {
-    this.add(`${name}.weight`, this.xavier([nin, nout], nin, nout), 'linear')
+  /** nn.Linear(nin, nout) stored [in, out]; `zero` starts the weight at 0 (no RNG draw). */
+  linear(name: string, nin: number, nout: number, init: 'xavier' | 'zero' = 'xavier'): void {
+    this.add(`${name}.weight`, init === 'zero' ? tf.zeros([nin, nout]) : this.xavier([nin, nout], nin, nout), 'linear')
     this.add(`${name}.bias`, tf.zeros([nout]), 'plain')
   }
 
