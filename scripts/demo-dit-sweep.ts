@@ -45,7 +45,7 @@ const cfg: PixArtConfig = {...pixartPreset('pixart-demo'), ...JSON.parse(env.PRE
 const P = cfg.sample_size
 const S = Math.round(P * 9 / 8)
 
-const {samples, examples, classes} = await syntheticDitExamples(n, S)
+const {samples, examples, classes} = await syntheticDitExamples(n, S, (env.PLACEMENT ?? 'anywhere') as 'anywhere' | 'centred')
 const rawSamples = samples.map(x => x.slice())
 const norm = centrePixels(samples, 3)
 // GAIN > 1: after centring, multiply the pixels by GAIN (decode divides it back out), to test
@@ -99,14 +99,22 @@ function vStep(i: number): void {
   tf.dispose([...cl.grads.values(), ...g.values()])
   if (i % 50 === 49) console.error(`v step ${i + 1} loss ${(history.slice(-50).reduce((a, b) => a + b, 0) / 50).toFixed(4)}`)
 }
+// EMA=0.995: keep an exponential moving average of the trained weights and sample with it
+const emaDecay = Number(env.EMA ?? 0)
+const ema = emaDecay ? new Map<string, tf.Tensor>([...trainer.params].map(([k, v]) => [k, tf.keep(v.clone())])) : null
 const t0 = performance.now()
 let steps = 0
 while (steps < maxSteps && (performance.now() - t0) / 1000 < seconds) {
   if (pred === 'v') vStep(steps++)
   else trainer.step(steps++)
+  if (ema) {
+    const d = Math.min(emaDecay, (1 + steps) / (10 + steps))
+    for (const [k, v] of trainer.params) { const e = ema.get(k)!; const next = tf.tidy(() => e.mul(d).add(v.mul(1 - d))); e.dispose(); ema.set(k, tf.keep(next)) }
+  }
   if (steps % 50 === 0) console.error(`step ${steps} loss ${lossSummary(trainer.history.slice(-50)).lastTenthMean.toFixed(4)} ${((performance.now() - t0) / steps).toFixed(0)} ms/step`)
 }
 const trainSeconds = (performance.now() - t0) / 1000
+if (ema) for (const [k, v] of trainer.params) v.assign(ema.get(k)!)
 if (env.SKIP_SAMPLE) { console.log(JSON.stringify({preset: cfg, batch, steps, msPerStep: trainSeconds * 1000 / steps, loss: lossSummary(trainer.history)})); process.exit(0) }
 
 // eps-MSE of the trained model at fixed timesteps on 16 training images (conditioned): where the

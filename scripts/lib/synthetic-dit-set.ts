@@ -3,14 +3,15 @@
 // class one-hot as "style" and lesion area as "anatomy" features (no SDNet or text stage needed).
 import sharp from 'sharp'
 import {drawSample} from '../../src/data/synth/sample.js'
+import type {Placement} from '../../src/data/synth/shape.js'
 import type {DitTrainingSet} from '../../src/stages/dit/batch.js'
 
-export async function syntheticDitExamples(n: number, side: number): Promise<{samples: Float32Array[], examples: DitTrainingSet['examples'], classes: string[]}> {
+export async function syntheticDitExamples(n: number, side: number, placement: Placement = 'anywhere'): Promise<{samples: Float32Array[], examples: DitTrainingSet['examples'], classes: string[]}> {
   const samples: Float32Array[] = []
   const examples: DitTrainingSet['examples'] = []
   const classes: string[] = []
   for (let i = 0; i < n; i++) {
-    const s = drawSample('dermoscopy', 1000 + i, 64)
+    const s = drawSample('dermoscopy', 1000 + i, 64, placement)
     if (!classes.includes(s.className)) classes.push(s.className)
     const raw = await sharp(Buffer.from(s.rgb), {raw: {width: 64, height: 64, channels: 3}}).resize(side, side, {fit: 'cover', kernel: 'lanczos3'}).raw().toBuffer()
     samples.push(Float32Array.from(raw, v => v / 127.5 - 1))

@@ -18,12 +18,13 @@ colour, texture per image. Class labels follow documented rules over the attribu
     kind: Flags.string({description: 'dermoscopy, polyp or ultrasound', options: ['dermoscopy', 'polyp', 'ultrasound']}),
     n: Flags.integer({description: 'number of images'}),
     size: Flags.integer({description: 'image side in pixels'}),
+    placement: Flags.string({description: 'lesion position: anywhere (default) or centred, as dermoscopy is framed', options: ['anywhere', 'centred']}),
     out: Flags.string({description: 'output folder (default <run-dir>/data)'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Synth)
-    const config = this.loadRunConfig(flags, {'synth.kind': flags.kind, 'synth.n': flags.n, 'synth.size': flags.size, 'synth.out': flags.out})
+    const config = this.loadRunConfig(flags, {'synth.kind': flags.kind, 'synth.n': flags.n, 'synth.size': flags.size, 'synth.out': flags.out, 'synth.placement': flags.placement})
     // No tfjs: synth paints in typed arrays and encodes with sharp.
     const {runSynth} = await import('../stages/synth.js')
     await runSynth(config, {force: flags.force})

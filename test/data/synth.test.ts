@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {synthesize} from '../../src/data/synth/write.js'
-import {renderParams} from '../../src/data/synth/sample.js'
+import {drawSample, renderParams} from '../../src/data/synth/sample.js'
 import {loadDataset, loadMask} from '../../src/data/dataset.js'
 import {readCsvTable} from '../../src/data/layouts/common.js'
 import {readJsonl} from '../../src/io/atomic.js'
@@ -79,6 +79,29 @@ describe('data: medgen synth', () => {
     const img = 'HAM10000_images_part_1/ISIC_0024306.jpg'
     expect((await read('a', img)).equals(await read('b', img))).to.equal(true)
     expect((await read('a', 'attributes.jsonl')).equals(await read('c', 'attributes.jsonl'))).to.equal(false)
+  })
+
+  it('placement `centred` keeps every lesion near the centre and changes nothing else about a seed', () => {
+    const centroid = (mask: Uint8Array, size: number) => {
+      let sx = 0, sy = 0, c = 0
+      for (let i = 0; i < mask.length; i++) if (mask[i]) { sx += i % size; sy += Math.floor(i / size); c++ }
+      return [sx / c / size - 0.5, sy / c / size - 0.5]
+    }
+    let farAnywhere = 0
+    for (const kind of ['dermoscopy', 'polyp'] as DatasetKind[]) {
+      for (let seed = 0; seed < 30; seed++) {
+        const free = drawSample(kind, seed, 48)
+        const centred = drawSample(kind, seed, 48, 'centred')
+        expect(centred.attributes).to.deep.equal(free.attributes)
+        expect(centred.className).to.equal(free.className)
+        const [dx, dy] = centroid(centred.mask, 48)
+        // jitter 0.05 of the side; the mask centroid of an asymmetric outline sits a little off its centre
+        expect(Math.hypot(dx, dy), `${kind} seed ${seed}`).to.be.below(0.12)
+        const [fx, fy] = centroid(free.mask, 48)
+        if (Math.hypot(fx, fy) > 0.15) farAnywhere++
+      }
+    }
+    expect(farAnywhere, 'anywhere places some lesions well off centre').to.be.above(5)
   })
 
   it('replaces its own earlier output but never a foreign non-empty folder', async () => {

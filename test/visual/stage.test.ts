@@ -36,7 +36,8 @@ describe('visual: train-visual stage', function () {
     expect(weights.get('m_encoder.fc.weight')!.shape).to.deep.equal([32, 128 * 2 * 2])
     expect(weights.has('segmentor.conv1.1.running_mean')).to.equal(true)
     const meta = await readSafetensorsMetadata(join(out, 'model.safetensors'))
-    expect(JSON.parse(meta.config)).to.include({imageSize: 32, ndf: 4, adain: 'scalar', preset: 'sdnet-small'})
+    expect(JSON.parse(meta.config)).to.include({imageSize: 32, ndf: 4, adain: 'learned', preset: 'sdnet-small'}) // the default form
+    expect(weights.get('decoder.decoder.adain1.fc.weight')!.shape).to.deep.equal([16, 8])
 
     const feats = await readSafetensors(join(out, 'features.safetensors'))
     const fmeta = await readSafetensorsMetadata(join(out, 'features.safetensors'))
@@ -87,9 +88,9 @@ describe('visual: train-visual stage', function () {
     // a fresh run would only have written its final checkpoint (checkpointEvery 200): the first one is the first run's
     const steps = metrics.steps as number
     expect((await fs.readdir(join(runDir, 'visual', 'checkpoints'))).sort()).to.deep.equal([`checkpoint-${steps / 2}`, `checkpoint-${steps}`].sort())
-    await runTrainVisual(configFor(runDir, {'visual.epochs': 2, 'visual.adain': 'learned'}))
+    await runTrainVisual(configFor(runDir, {'visual.epochs': 2, 'visual.adain': 'scalar'}))
     const meta = await readSafetensorsMetadata(join(runDir, 'visual', 'model.safetensors'))
-    expect(JSON.parse(meta.config).adain).to.equal('learned')
+    expect(JSON.parse(meta.config).adain).to.equal('scalar')
   })
 
   it('a missing perceptual-loss VGG file is named with the key that points at it', async () => {

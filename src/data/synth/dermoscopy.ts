@@ -5,7 +5,7 @@ import type {Rng} from '../../util/rng.js'
 import type {Attributes} from '../../caption/vocab.js'
 import {labPlanesToRgb8} from '../colour.js'
 import {dermoscopyColours, type Lab} from '../palette.js'
-import {RadialShape, drawShape, maskFromDistance, type ShapeParams} from './shape.js'
+import {RadialShape, drawShape, maskFromDistance, type Placement, type ShapeParams} from './shape.js'
 import {clamp01, drawStrand, edgeAlpha, strandCoverage, valueNoise, type Strand} from './paint.js'
 
 export interface DermoscopyParams {
@@ -28,8 +28,8 @@ export const edgeWidths: Record<string, [number, number]> = {sharp: [0.004, 0.01
 
 const jitter = (c: Lab, rng: Rng, dl: number, dab: number): Lab => [c[0] + rng.range(-dl, dl), c[1] + rng.range(-dab, dab), c[2] + rng.range(-dab, dab)]
 
-export function drawDermoscopyParams(a: Attributes, rng: Rng): DermoscopyParams {
-  const shape = drawShape(a, rng)
+export function drawDermoscopyParams(a: Attributes, rng: Rng, placement: Placement = 'anywhere'): DermoscopyParams {
+  const shape = drawShape(a, rng, placement)
   const [wlo, whi] = edgeWidths[a.border] ?? edgeWidths.sharp
   const dots: Array<[number, number]> = []
   const dotRadius = rng.range(0.018, 0.024)

@@ -5,7 +5,7 @@ import type {Rng} from '../../util/rng.js'
 import type {Attributes} from '../../caption/vocab.js'
 import {labPlanesToRgb8} from '../colour.js'
 import {polypColours, type Lab} from '../palette.js'
-import {RadialShape, drawShape, maskFromDistance, type ShapeParams} from './shape.js'
+import {RadialShape, drawShape, maskFromDistance, type Placement, type ShapeParams} from './shape.js'
 import {clamp01, drawStrand, edgeAlpha, strandCoverage, valueNoise, type Strand} from './paint.js'
 import {edgeWidths} from './dermoscopy.js'
 
@@ -21,8 +21,8 @@ export interface PolypParams {
   noiseSeed: number
 }
 
-export function drawPolypParams(a: Attributes, rng: Rng): PolypParams {
-  const shape = drawShape(a, rng)
+export function drawPolypParams(a: Attributes, rng: Rng, placement: Placement = 'anywhere'): PolypParams {
+  const shape = drawShape(a, rng, placement)
   const [wlo, whi] = edgeWidths[a.border] ?? edgeWidths.sharp
   const c = polypColours[a.colour] ?? polypColours.pink
   const bumps: Array<[number, number, number]> = []

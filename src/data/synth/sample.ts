@@ -8,6 +8,7 @@ import {classRules, type Attributes, type DatasetKind, type Weights} from '../..
 import {drawDermoscopyParams, renderDermoscopy} from './dermoscopy.js'
 import {drawPolypParams, renderPolyp} from './polyp.js'
 import {drawUltrasoundParams, renderUltrasound} from './ultrasound.js'
+import type {Placement} from './shape.js'
 
 export interface SyntheticSample {
   className: string
@@ -44,10 +45,10 @@ export function drawAttributes(kind: DatasetKind, className: string, rng: Rng): 
   return out
 }
 
-export function drawParams(kind: DatasetKind, attributes: Attributes, rng: Rng): unknown {
-  if (kind === 'dermoscopy') return drawDermoscopyParams(attributes, rng)
-  if (kind === 'polyp') return drawPolypParams(attributes, rng)
-  return drawUltrasoundParams(attributes, rng)
+export function drawParams(kind: DatasetKind, attributes: Attributes, rng: Rng, placement: Placement = 'anywhere'): unknown {
+  if (kind === 'dermoscopy') return drawDermoscopyParams(attributes, rng, placement)
+  if (kind === 'polyp') return drawPolypParams(attributes, rng, placement)
+  return drawUltrasoundParams(attributes, rng, placement)
 }
 
 export function renderParams(kind: DatasetKind, params: unknown, size: number): {rgb: Uint8Array, mask: Uint8Array} {
@@ -58,18 +59,18 @@ export function renderParams(kind: DatasetKind, params: unknown, size: number): 
 }
 
 /** Renders an image with exactly the given attributes (class only labels it). */
-export function renderAttributes(kind: DatasetKind, className: string, attributes: Attributes, seed: number, size: number): SyntheticSample {
+export function renderAttributes(kind: DatasetKind, className: string, attributes: Attributes, seed: number, size: number, placement: Placement = 'anywhere'): SyntheticSample {
   const rng = new Rng(seed)
-  const params = drawParams(kind, attributes, rng)
+  const params = drawParams(kind, attributes, rng, placement)
   return {className, attributes, params, ...renderParams(kind, params, size)}
 }
 
 /** Draws class, attributes and parameters from one seed and renders them. */
-export function drawSample(kind: DatasetKind, seed: number, size: number): SyntheticSample {
+export function drawSample(kind: DatasetKind, seed: number, size: number, placement: Placement = 'anywhere'): SyntheticSample {
   const rng = new Rng(seed)
   const className = drawClass(kind, rng)
   const attributes = drawAttributes(kind, className, rng)
-  const params = drawParams(kind, attributes, rng)
+  const params = drawParams(kind, attributes, rng, placement)
   return {className, attributes, params, ...renderParams(kind, params, size)}
 }
 

@@ -28,6 +28,16 @@ export const sizeRanges: Record<string, [number, number]> = {
   small: [0.025, 0.05], medium: [0.08, 0.13], large: [0.19, 0.26],
 }
 
+/**
+ * Where the lesion sits: `anywhere` = uniformly wherever it fits (the default, all recorded
+ * figures); `centred` = within 0.05 of the image side from the centre, as dermoscopy is framed
+ * (HAM10000's lesions sit near the centre of their images). A model conditioned only on the
+ * anatomy occupancy vector (REFERENCE.md §4.2) is not told where the lesion is; centring makes
+ * that condition complete, which the short from-scratch demo DiT needs (docs/RESULTS.md).
+ */
+export type Placement = 'anywhere' | 'centred'
+export const CENTRED_JITTER = 0.05
+
 const TABLE = 720
 
 function rawRadius(theta: number, axisRatio: number, harmonics: Harmonic[]): number {
@@ -38,7 +48,7 @@ function rawRadius(theta: number, axisRatio: number, harmonics: Harmonic[]): num
   return ellipse * h
 }
 
-export function drawShape(a: Attributes, rng: Rng): ShapeParams {
+export function drawShape(a: Attributes, rng: Rng, placement: Placement = 'anywhere'): ShapeParams {
   const harmonics: Harmonic[] = []
   let axisRatio: number
   const asym = a.symmetry === 'asymmetric'
@@ -76,7 +86,9 @@ export function drawShape(a: Attributes, rng: Rng): ShapeParams {
   let radius = Math.sqrt(areaFraction / area)
   const limit = 0.46
   if (radius * maxR > limit) radius = limit / maxR
-  const room = Math.max(0, 0.5 - radius * maxR - 0.04)
+  const fits = Math.max(0, 0.5 - radius * maxR - 0.04)
+  // the same two draws either way, so `centred` changes only the position of each seed's lesion
+  const room = placement === 'centred' ? Math.min(fits, CENTRED_JITTER) : fits
   return {
     cx: 0.5 + rng.range(-room, room), cy: 0.5 + rng.range(-room, room),
     radius, axisRatio, rotation: rng.range(0, Math.PI), harmonics, areaFraction: radius * radius * area,

@@ -5,7 +5,7 @@
 import type {Rng} from '../../util/rng.js'
 import type {Attributes} from '../../caption/vocab.js'
 import {ultrasoundEcho} from '../palette.js'
-import {RadialShape, drawShape, maskFromDistance, type ShapeParams} from './shape.js'
+import {RadialShape, drawShape, maskFromDistance, type Placement, type ShapeParams} from './shape.js'
 import {clamp01, edgeAlpha, noiseField, valueNoise} from './paint.js'
 import {edgeWidths} from './dermoscopy.js'
 
@@ -20,8 +20,8 @@ export interface UltrasoundParams {
 
 export const speckleLevels: Record<string, [number, number]> = {'low speckle': [0.1, 0.16], 'high speckle': [0.38, 0.48]}
 
-export function drawUltrasoundParams(a: Attributes, rng: Rng): UltrasoundParams {
-  const shape = a.shape === 'none' ? null : drawShape(a, rng)
+export function drawUltrasoundParams(a: Attributes, rng: Rng, placement: Placement = 'anywhere'): UltrasoundParams {
+  const shape = a.shape === 'none' ? null : drawShape(a, rng, placement)
   const [wlo, whi] = edgeWidths[a.border] ?? edgeWidths.sharp
   const [slo, shi] = speckleLevels[a.texture] ?? speckleLevels['low speckle']
   return {

@@ -17,6 +17,7 @@ import {pathExists} from '../../io/atomic.js'
 import type {DatasetKind} from '../../caption/vocab.js'
 import {encodeImage} from '../image-io.js'
 import {drawSample, secondView, type SyntheticSample} from './sample.js'
+import type {Placement} from './shape.js'
 
 export interface SynthOptions {
   kind: DatasetKind
@@ -24,6 +25,8 @@ export interface SynthOptions {
   size: number
   out: string
   seed: number
+  /** lesion position (src/data/synth/shape.ts); default anywhere */
+  placement?: Placement
   /** encodes in flight (sharp works on its own thread pool) */
   concurrency?: number
   onImage?: () => void
@@ -42,6 +45,7 @@ const base36 = (rng: Rng, len: number) => Array.from({length: len}, () => '01234
 
 function plan(opts: SynthOptions): {items: Planned[], csv?: string} {
   const {kind, n, size, seed} = opts
+  const placement = opts.placement ?? 'anywhere'
   const rng = new Rng(deriveSeed(seed, 'synth-layout', kind))
   const items: Planned[] = []
   if (kind === 'dermoscopy') {
@@ -52,7 +56,7 @@ function plan(opts: SynthOptions): {items: Planned[], csv?: string} {
       const imageId = `ISIC_${String(24306 + i).padStart(7, '0')}`
       const part = i < half ? 1 : 2
       const secondOf: Planned | null = prev && rng.uniform() < 0.12 ? prev : null
-      const sample = secondOf ? secondView(kind, secondOf.sample, deriveSeed(seed, 'view', i), size) : drawSample(kind, deriveSeed(seed, kind, i), size)
+      const sample = secondOf ? secondView(kind, secondOf.sample, deriveSeed(seed, 'view', i), size) : drawSample(kind, deriveSeed(seed, kind, i), size, placement)
       const lesionId = secondOf ? secondOf.lesionId! : `HAM_${String(lesion++).padStart(7, '0')}`
       const item: Planned = {id: imageId, image: `HAM10000_images_part_${part}/${imageId}.jpg`,
         masks: [`HAM10000_segmentations_lesion_tschandl/${imageId}_segmentation.png`], sample, lesionId}
@@ -67,13 +71,13 @@ function plan(opts: SynthOptions): {items: Planned[], csv?: string} {
   if (kind === 'polyp') {
     for (let i = 0; i < n; i++) {
       const id = 'cj' + base36(rng, 23)
-      items.push({id, image: `images/${id}.jpg`, masks: [`masks/${id}.jpg`], sample: drawSample(kind, deriveSeed(seed, kind, i), size)})
+      items.push({id, image: `images/${id}.jpg`, masks: [`masks/${id}.jpg`], sample: drawSample(kind, deriveSeed(seed, kind, i), size, placement)})
     }
     return {items}
   }
   const counters: Record<string, number> = {}
   for (let i = 0; i < n; i++) {
-    const sample = drawSample(kind, deriveSeed(seed, kind, i), size)
+    const sample = drawSample(kind, deriveSeed(seed, kind, i), size, placement)
     const cls = sample.className
     const k = counters[cls] = (counters[cls] ?? 0) + 1
     const id = `${cls} (${k})`
