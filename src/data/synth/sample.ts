@@ -59,9 +59,9 @@ export function renderParams(kind: DatasetKind, params: unknown, size: number): 
 }
 
 /** Renders an image with exactly the given attributes (class only labels it). */
-export function renderAttributes(kind: DatasetKind, className: string, attributes: Attributes, seed: number, size: number, placement: Placement = 'anywhere'): SyntheticSample {
+export function renderAttributes(kind: DatasetKind, className: string, attributes: Attributes, seed: number, size: number): SyntheticSample {
   const rng = new Rng(seed)
-  const params = drawParams(kind, attributes, rng, placement)
+  const params = drawParams(kind, attributes, rng)
   return {className, attributes, params, ...renderParams(kind, params, size)}
 }
 
