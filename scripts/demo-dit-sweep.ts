@@ -119,7 +119,7 @@ if (env.SKIP_SAMPLE) { console.log(JSON.stringify({preset: cfg, batch, steps, ms
 
 // eps-MSE of the trained model at fixed timesteps on 16 training images (conditioned): where the
 // denoiser is weak. x0err = RMS error of the implied clean image at that t.
-const probe: Record<number, {eps: number, x0rms: number}> = {}
+const probe: Record<number, {eps: number, x0rms: number, x0rmsNull: number}> = {}
 {
   const idx = Array.from({length: 16}, (_, k) => k * 7 % examples.length)
   const per = P * P * 3
@@ -127,20 +127,25 @@ const probe: Record<number, {eps: number, x0rms: number}> = {}
   idx.forEach((it, r) => { for (let y = 0; y < P; y++) for (let xx = 0; xx < P; xx++) for (let c = 0; c < 3; c++) x0host[r * per + (y * P + xx) * 3 + c] = samples[it][((y + 1) * S + xx + 1) * 3 + c] })
   const nz = new Rng(5).normalArray(16 * per)
   for (const t of [999, 950, 850, 700, 500, 300, 100, 20]) {
-    const [e, x] = tf.tidy(() => {
+    const [e, x, xu] = tf.tidy(() => {
       const x0 = tf.tensor4d(x0host, [16, P, P, 3]); const noise = tf.tensor4d(nz, [16, P, P, 3])
       const ts = idx.map(() => t)
       const xt = trainer.schedule.addNoise(x0, noise, ts)
       const c = conditionTokens({params: model.cond}, spec.conditioner, {
         anatomy: tf.tensor2d(idx.flatMap(i => Array.from(examples[i].anatomy)), [16, 8]),
         style: tf.tensor2d(idx.flatMap(i => Array.from(examples[i].style)), [16, 8])})
-      const raw = pixartForward({params: model.base}, cfg, {x: xt, timesteps: ts, context: c.tokens, mask: c.mask}).sample.slice([0, 0, 0, 0], [-1, -1, -1, 3])
-      const acpP = trainer.schedule.alphasCumprod[t]
-      const eps = pred === 'v' ? xt.mul(Math.sqrt(1 - acpP)).add(raw.mul(Math.sqrt(acpP))) as tf.Tensor4D : raw
-      const x0hat = trainer.schedule.predictX0(xt, eps, ts)
-      return [tf.mean(tf.squaredDifference(eps, noise)).dataSync()[0], Math.sqrt(tf.mean(tf.squaredDifference(x0hat, x0)).dataSync()[0])]
+      // x0rms with the real condition, and with the null pair: equal numbers mean the DiT ignores its condition
+      const x0err = (cc: {tokens: tf.Tensor3D, mask: tf.Tensor2D}): [number, number] => {
+        const raw = pixartForward({params: model.base}, cfg, {x: xt, timesteps: ts, context: cc.tokens, mask: cc.mask}).sample.slice([0, 0, 0, 0], [-1, -1, -1, 3])
+        const acpP = trainer.schedule.alphasCumprod[t]
+        const eps = pred === 'v' ? xt.mul(Math.sqrt(1 - acpP)).add(raw.mul(Math.sqrt(acpP))) as tf.Tensor4D : raw
+        const x0hat = trainer.schedule.predictX0(xt, eps, ts)
+        return [tf.mean(tf.squaredDifference(eps, noise)).dataSync()[0], Math.sqrt(tf.mean(tf.squaredDifference(x0hat, x0)).dataSync()[0])]
+      }
+      const [e, x] = x0err(c)
+      return [e, x, x0err(nullCondition({params: model.cond}, 16, 2))[1]]
     })
-    probe[t] = {eps: +e.toFixed(5), x0rms: +x.toFixed(3)}
+    probe[t] = {eps: +e.toFixed(5), x0rms: +x.toFixed(3), x0rmsNull: +xu.toFixed(3)}
   }
   console.error('probe', JSON.stringify(probe))
 }

@@ -1,8 +1,9 @@
 // The finetune-dit stage (paper §2.2-2.3, REFERENCE.md §5): PixArt-alpha conditioned on the
 // HFFM anatomy/style tokens. With weights.pixart the base transformer is frozen and only LoRA +
 // the condition module train (the authors' setup). Without it (the embedded default) a small
-// transformer is trained from scratch together with the condition module, in pixel space unless
-// weights.vae is given; dit.json and the manifest say which.
+// transformer is trained from scratch together with the condition module, in pixel space, or in
+// latent space when weights.vae is given or dit.vae.train asks for a small VAE trained here first
+// (dit/vae/, src/stages/dit/vae-train.ts); dit.json and the manifest say which.
 import * as tf from '@tensorflow/tfjs'
 import {join, resolve} from 'node:path'
 import {UserError} from '../errors.js'
@@ -24,6 +25,7 @@ import {DitTrainer, lossSummary} from './dit/trainer.js'
 import {datasetPathOf, loadDitTrainingSet} from './dit/data.js'
 import {saveDitArtifacts, type DitMeta} from './dit/artifacts.js'
 import {writeLossCurvePng} from './dit/plot.js'
+import {demoVae} from './dit/vae-train.js'
 import {useCheckpointing} from '../models/pixart/checkpoint.js'
 
 export interface FinetuneDitOptions {
@@ -44,7 +46,8 @@ function ditInputs(config: MedgenConfig, runDir: string): StageInput[] {
 
 /** Transformer config and frozen base weights (if any), checked against the pixel/latent space. */
 async function transformerFor(config: MedgenConfig): Promise<{cfg: PixArtConfig, base: Map<string, tf.Tensor> | null, space: 'pixel' | 'latent'}> {
-  const space = config.weights.vae ? 'latent' : 'pixel'
+  if (config.weights.vae && config.dit.vae.train) throw new UserError('dit.vae.train is true but weights.vae is set: use the given VAE (set dit.vae.train: false) or train one (unset weights.vae)')
+  const space = config.weights.vae || config.dit.vae.train ? 'latent' : 'pixel'
   if (config.weights.pixart) {
     if (space === 'pixel') throw new UserError('weights.pixart is set but weights.vae is not: a pretrained PixArt works on VAE latents; set weights.vae to its vae/ folder')
     const {config: cfg, params} = await loadPixArt(resolve(config.weights.pixart))
@@ -54,7 +57,10 @@ async function transformerFor(config: MedgenConfig): Promise<{cfg: PixArtConfig,
   const wanted = space === 'pixel' ? 3 : 4
   if (cfg.in_channels !== wanted) {
     throw new UserError(`dit.preset ${config.dit.preset} has ${cfg.in_channels} input channels but ${space} space needs ${wanted}; ` +
-      (space === 'pixel' ? 'use pixart-demo or set weights.vae' : 'use a latent preset (pixart-tiny, pixart-small, pixart-xl-512)'))
+      (space === 'pixel' ? 'use pixart-demo, or set weights.vae or dit.vae.train' : 'use a latent preset (pixart-demo-latent, pixart-tiny, pixart-small, pixart-xl-512)'))
+  }
+  if (config.dit.vae.train && cfg.in_channels !== config.dit.vae.latentChannels) {
+    throw new UserError(`dit.vae.latentChannels is ${config.dit.vae.latentChannels} but dit.preset ${config.dit.preset} takes ${cfg.in_channels} input channels`)
   }
   return {cfg, base: null, space}
 }
@@ -63,7 +69,8 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const {config, runDir, outDir} = ctx
   const dit = config.dit
   const {cfg, base, space} = await transformerFor(config)
-  const vae = config.weights.vae ? {...await loadVae(resolve(config.weights.vae)), folder: resolve(config.weights.vae)} : null
+  const vae = config.weights.vae ? {...await loadVae(resolve(config.weights.vae)), folder: resolve(config.weights.vae)}
+    : dit.vae.train ? await demoVae(config, runDir, outDir, cfg, !ctx.force) : null
   const spec: DitModelSpec = {
     transformer: cfg, space, latentScale: vae ? vae.config.scaling_factor : 1,
     conditioner: {mode: dit.conditioning, captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: 0},
@@ -80,7 +87,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z.div(spec.latentScale) as tf.Tensor4D)
     : pixelNormalization ? (x: tf.Tensor4D) => x.mul(pixelNormalization.scale).add(pixelNormalization.mean) as tf.Tensor4D : undefined
   // v-prediction for from-scratch models (scripts/demo-dit-sweep.ts); a pretrained PixArt predicts epsilon
-  const prediction: 'epsilon' | 'v' = dit.prediction === 'auto' ? (model.fromScratch && space === 'pixel' ? 'v' : 'epsilon') : dit.prediction
+  const prediction: 'epsilon' | 'v' = dit.prediction === 'auto' ? (model.fromScratch ? 'v' : 'epsilon') : dit.prediction
   const trainer = new DitTrainer(model, set, {
     prediction,
     steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
@@ -100,7 +107,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const meta: DitMeta = {
     format: 'medgen-dit/1', space, preset: config.weights.pixart ? 'weights.pixart' : dit.preset, transformer: cfg,
     conditioner: spec.conditioner, latentScale: spec.latentScale, baseWeights: config.weights.pixart ? resolve(config.weights.pixart) : '',
-    vae: vae?.folder ?? '', trainedFromScratch: model.fromScratch, lora: model.fromScratch ? null : spec.lora,
+    vae: dit.vae.train ? 'vae' : vae?.folder ?? '', vaeTrained: dit.vae.train, trainedFromScratch: model.fromScratch, lora: model.fromScratch ? null : spec.lora,
     classNames: set.classNames, textEncoder, textLength: set.textLength,
     pixelNormalization: pixelNormalization ? {mean: pixelNormalization.mean, scale: pixelNormalization.scale} : null,
     predictionType: prediction, clipRange: pixelNormalization?.clipRange ?? null,
@@ -109,6 +116,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const summary = lossSummary(trainer.history)
   const colourValues = trainer.history.filter(h => h.colour !== null).map(h => h.colour as number)
   const metrics = {
+    ...(vae && 'summary' in vae ? {vae: vae.summary} : {}),
     steps: result.stepsDone, trainedFromScratch: model.fromScratch, space, conditioning: dit.conditioning, trainableParameters: trainable,
     loss: {...summary, definition: 'mean training loss (MSE on the ' + prediction + ' target, + weight*colour on colour steps in train mode) over the first and the last 10% of recorded steps'},
     colourLoss: {mode: dit.colourLoss.mode, weight: dit.colourLoss.weight, every: dit.colourLoss.every,

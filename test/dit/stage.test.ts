@@ -112,6 +112,41 @@ describe('dit: finetune-dit stage', function () {
     model.dispose()
   })
 
+  it('dit.vae.train: trains a VAE into dit/vae, the DiT on its latents, serves 32 px images, reuses the VAE on resume', async () => {
+    const {runDir, dataDir} = await makeRun(6, 40)
+    const overrides = {'run.dir': runDir, 'data.path': dataDir, 'dit.preset': 'pixart-demo-latent', 'dit.vae.train': true, 'dit.vae.steps': 3,
+      'dit.vae.channels': [8, 16], 'dit.vae.groups': 4, 'dit.steps': 2, 'dit.batchSize': 2, 'dit.checkpointingSteps': 2, 'dit.warmupSteps': 1}
+    const config = loadConfig({overrides})
+    await runStage(finetuneDitStageFor(), config, {force: true})
+    const dit = join(runDir, 'dit')
+    const vaeConfig = JSON.parse(await fs.readFile(join(dit, 'vae', 'config.json'), 'utf8'))
+    expect(vaeConfig).to.include({_class_name: 'AutoencoderKL', latent_channels: 4})
+    expect(vaeConfig.block_out_channels).to.deep.equal([8, 16])
+    const metrics = JSON.parse(await fs.readFile(join(dit, 'metrics.json'), 'utf8'))
+    expect(metrics.space).to.equal('latent')
+    expect(metrics.vae).to.include({steps: 3, reused: false})
+    expect(metrics.vae.scalingFactor).to.equal(vaeConfig.scaling_factor)
+    const model = await loadTrainedDit(runDir, config)
+    expect(model.meta).to.include({vae: 'vae', vaeTrained: true, predictionType: 'v'})
+    expect(model.sampleShape).to.deep.equal([16, 16, 4])
+    expect(model.latentScale).to.equal(vaeConfig.scaling_factor)
+    const z = tf.randomNormal([1, 16, 16, 4], 0, 1, 'float32', 3) as tf.Tensor4D
+    const img = model.decode(z)
+    expect(img.shape).to.deep.equal([1, 32, 32, 3])
+    tf.dispose([z, img])
+    model.dispose()
+    // a resumed run (no --force, more steps) keeps the VAE its checkpoints were trained on
+    const before = await fs.readFile(join(dit, 'vae', 'diffusion_pytorch_model.safetensors'))
+    await runStage(finetuneDitStageFor(), loadConfig({overrides: {...overrides, 'dit.steps': 3}}), {resume: true})
+    expect(JSON.parse(await fs.readFile(join(dit, 'metrics.json'), 'utf8')).vae.reused).to.equal(true)
+    expect((await fs.readFile(join(dit, 'vae', 'diffusion_pytorch_model.safetensors'))).equals(before)).to.equal(true)
+    // a VAE cannot be both given and trained
+    const both = loadConfig({overrides: {...overrides, 'weights.vae': join(goldenDir, 'vae-tiny')}})
+    let message = ''
+    try { await runStage(finetuneDitStageFor(), both, {force: true}) } catch (err) { message = (err as Error).message }
+    expect(message).to.match(/dit\.vae\.train is true but weights\.vae is set/)
+  })
+
   it('LoRA on a frozen PixArt + VAE: peft-named adapters, latent cache, merged model == unmerged', async () => {
     const {runDir, dataDir} = await makeRun(6, 24)
     const pixart = join(goldenDir, 'pixart-tiny')

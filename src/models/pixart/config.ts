@@ -87,6 +87,12 @@ export const pixartPresets = {
    */
   'pixart-demo': {...base, num_layers: 4, num_attention_heads: 4, attention_head_dim: 24, in_channels: 3, out_channels: 6,
     patch_size: 4, sample_size: 32, cross_attention_dim: 96, caption_channels: 64},
+  /**
+   * The demo on the latents of its own small VAE (dit.vae.train, channels [16, 32]): 16x16x4
+   * latents of 32 px images as 8x8 = 64 patches of 2x2, the pixart-demo widths.
+   */
+  'pixart-demo-latent': {...base, num_layers: 4, num_attention_heads: 4, attention_head_dim: 24, in_channels: 4, out_channels: 8,
+    patch_size: 2, sample_size: 16, cross_attention_dim: 96, caption_channels: 64},
 } satisfies Record<string, PixArtConfig>
 
 export type PixArtPresetName = keyof typeof pixartPresets

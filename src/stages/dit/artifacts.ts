@@ -23,7 +23,10 @@ export interface DitMeta {
   latentScale: number
   /** weights.pixart used as the frozen base ('' = trained from scratch) */
   baseWeights: string
+  /** the VAE folder; relative to the dit folder when vaeTrained */
   vae: string
+  /** the VAE was trained by finetune-dit (dit.vae.train) and lives in <dit>/vae */
+  vaeTrained?: boolean
   trainedFromScratch: boolean
   lora: {rank: number, alpha: number, targets: string[]} | null
   classNames: string[]

@@ -40,9 +40,12 @@ export async function readImageSquare(path: string, size: number): Promise<Float
 
 const MAX_TEXT_TOKENS = 77
 
+/** A VAE to encode with; weightsKey tells apart weights retrained in the same folder (dit.vae.train). */
+export interface LatentVae { config: VaeConfig, params: Map<string, tf.Tensor>, folder: string, weightsKey?: string }
+
 export interface LoadedTrainingSet { set: DitTrainingSet, textEncoder: string | null, pixelNormalization: PixelNormalization | null }
 
-export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, spec: DitModelSpec, vae: {config: VaeConfig, params: Map<string, tf.Tensor>, folder: string} | null): Promise<LoadedTrainingSet> {
+export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, spec: DitModelSpec, vae: LatentVae | null): Promise<LoadedTrainingSet> {
   const captionsPath = join(runDir, 'captions', 'captions.jsonl')
   const rows = (await readJsonl<CaptionLine>(captionsPath)).map(r => ({...r, id: String(r.id)}))
   const features = await readVisualFeatures(join(runDir, 'text', 'features.safetensors'))
@@ -138,8 +141,8 @@ export async function encodeTexts(description: string, texts: string[]): Promise
 }
 
 /** VAE posterior moments [h,w,2C] of every training image, encoded once and cached by (vae, size, images). */
-async function cachedLatents(runDir: string, vae: {config: VaeConfig, params: Map<string, tf.Tensor>, folder: string}, items: Array<{id: string, path: string}>, px: number): Promise<Float32Array[]> {
-  const key = sha256(JSON.stringify({vae: vae.folder, config: vae.config, px, items})).slice(0, 16)
+async function cachedLatents(runDir: string, vae: LatentVae, items: Array<{id: string, path: string}>, px: number): Promise<Float32Array[]> {
+  const key = sha256(JSON.stringify({vae: vae.folder, weights: vae.weightsKey, config: vae.config, px, items})).slice(0, 16)
   const file = join(runDir, 'cache', 'latents', `${key}.safetensors`)
   if (await pathExists(file)) {
     const cached = await readSafetensors(file)

@@ -87,7 +87,7 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
 
   let vae: Awaited<ReturnType<typeof loadVae>> | null = null
   if (meta.space === 'latent') {
-    const folder = meta.vae || config.weights.vae
+    const folder = meta.vaeTrained ? join(dir, meta.vae) : meta.vae || config.weights.vae
     if (!folder) throw new UserError(`${metaPath}: a latent-space DiT needs weights.vae to decode`)
     vae = await loadVae(folder)
   }

@@ -1,0 +1,157 @@
+// The demo's own VAE (dit.vae.train): a small AutoencoderKL trained from scratch on the training
+// images, so that the from-scratch DiT works on latents as PixArt does on SD-VAE latents
+// (REFERENCE.md §5.1) instead of on pixels. Why: a 64-token pixel DiT with 4x4 patches draws each
+// patch on its own; after the demo's few minutes its samples are blocky patch mosaics, and still
+// are after 7.5x the steps (docs/RESULTS.md, session 5). The conv decoder here turns the same
+// 64 tokens into smooth lesions. Loss: L1 reconstruction + klWeight * KL, the SD VAE recipe
+// without its LPIPS and GAN terms. Every random draw of step i comes from (seed, i).
+import * as tf from '@tensorflow/tfjs'
+import {join} from 'node:path'
+import {AdamW} from '../../train/adamw.js'
+import {vaeDecode, vaeEncode, type VaeConfig} from '../../models/vae/autoencoder.js'
+import {initVaeParams, vaeDiffusersConfig} from '../../models/vae/init.js'
+import {exportParams, kindOf} from '../../models/params.js'
+import {writeSafetensors} from '../../io/safetensors.js'
+import {pathExists, readJsonl, sha256, stableStringify, writeJsonAtomic} from '../../io/atomic.js'
+import {readSafetensorsMetadata} from '../../io/safetensors.js'
+import {loadVae} from '../../models/vae/load.js'
+import type {PixArtConfig} from '../../models/pixart/config.js'
+import type {MedgenConfig} from '../../config/schema.js'
+import {log} from '../../util/log.js'
+import {datasetPathOf, readImageSquare} from './data.js'
+import {Rng, deriveSeed} from '../../util/rng.js'
+import {progress} from '../../util/progress.js'
+import {UserError} from '../../errors.js'
+
+export interface VaeTrainOptions { steps: number, batchSize: number, lr: number, klWeight: number, seed: number }
+
+export interface TrainedVae {
+  /** scaling_factor = 1 / std of the posterior means over the training images (as diffusers set 0.18215 for SD) */
+  config: VaeConfig
+  params: Map<string, tf.Variable>
+  /** training loss per step (L1 + klWeight * KL; the KL term is ~1e-6 of it) */
+  history: number[]
+}
+
+/** images: [side, side, 3] in [-1, 1]; side must be divisible by 2^(blocks - 1). */
+export function trainVae(images: Float32Array[], side: number, base: Omit<VaeConfig, 'scaling_factor'>, opts: VaeTrainOptions): TrainedVae {
+  if (images.length === 0) throw new UserError('dit.vae.train: the training split has no images')
+  const down = 2 ** (base.block_out_channels.length - 1)
+  if (side % down !== 0) throw new UserError(`dit.vae.channels: ${base.block_out_channels.length} blocks downsample by ${down}, which does not divide the image side ${side}`)
+  const cfg: VaeConfig = {...base, scaling_factor: 1}
+  const params = initVaeParams(cfg, new Rng(deriveSeed(opts.seed, 'vae-init', 0)))
+  const optimizer = new AdamW(params, {lr: opts.lr})
+  const byVarName = new Map([...params].map(([k, v]) => [v.name, k]))
+  const w = {params: params as Map<string, tf.Tensor>}
+  const per = side * side * 3
+  const latentSize = (side / down) ** 2 * cfg.latent_channels
+  const history: number[] = []
+  const bar = progress('finetune-dit: training the VAE', opts.steps)
+  for (let step = 0; step < opts.steps; step++) {
+    const rng = new Rng(deriveSeed(opts.seed, 'vae-step', step))
+    const batch = Array.from({length: opts.batchSize}, () => rng.int(images.length))
+    const host = new Float32Array(batch.length * per)
+    batch.forEach((item, r) => host.set(images[item], r * per))
+    const noise = rng.normalArray(batch.length * latentSize)
+    const {value, grads} = tf.tidy(() => {
+      const x = tf.tensor4d(host, [batch.length, side, side, 3])
+      return tf.variableGrads(() => {
+        const post = vaeEncode(w, cfg, x)
+        const z = post.mean.add(tf.exp(post.logvar.mul(0.5)).mul(tf.tensor(noise, post.mean.shape))) as tf.Tensor4D
+        const reconstruction = tf.mean(tf.abs(vaeDecode(w, cfg, z).sub(x)))
+        const kl = tf.mean(post.mean.square().add(post.logvar.exp()).sub(1).sub(post.logvar)).mul(0.5)
+        return reconstruction.add(kl.mul(opts.klWeight)) as tf.Scalar
+      }, [...params.values()])
+    })
+    const named = new Map<string, tf.Tensor>()
+    for (const [k, g] of Object.entries(grads)) named.set(byVarName.get(k)!, g)
+    optimizer.applyGradients(named)
+    tf.dispose(Object.values(grads))
+    const loss = value.dataSync()[0]
+    value.dispose()
+    if (!Number.isFinite(loss)) throw new UserError(`dit.vae: the VAE loss became ${loss} at step ${step + 1}; lower dit.vae.lr`)
+    history.push(loss)
+    bar.tick(1, {loss: loss.toFixed(4)})
+  }
+  bar.stop()
+  optimizer.dispose()
+  cfg.scaling_factor = 1 / latentStd(images, side, cfg, w)
+  return {config: cfg, params, history}
+}
+
+/** Standard deviation of the posterior means over all images (batches of 32). */
+function latentStd(images: Float32Array[], side: number, cfg: VaeConfig, w: {params: Map<string, tf.Tensor>}): number {
+  let sumSq = 0
+  let sum = 0
+  let count = 0
+  for (let s = 0; s < images.length; s += 32) {
+    const chunk = images.slice(s, s + 32)
+    const host = new Float32Array(chunk.length * side * side * 3)
+    chunk.forEach((img, r) => host.set(img, r * img.length))
+    const mean = tf.tidy(() => vaeEncode(w, cfg, tf.tensor4d(host, [chunk.length, side, side, 3])).mean)
+    for (const v of mean.dataSync()) { sum += v; sumSq += v * v; count++ }
+    mean.dispose()
+  }
+  const m = sum / count
+  return Math.max(1e-6, Math.sqrt(Math.max(0, sumSq / count - m * m)))
+}
+
+/** Writes a diffusers vae/ folder (config.json + diffusion_pytorch_model.safetensors) that models/vae/load.ts reads back. */
+export async function saveVae(dir: string, vae: {config: VaeConfig, params: Map<string, tf.Tensor>}, metadata: Record<string, string> = {}): Promise<void> {
+  const state = await exportParams(vae.params, (name, t) => kindOf(t.shape, name))
+  await writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), state, {format: 'pt', ...metadata})
+  await writeJsonAtomic(join(dir, 'config.json'), vaeDiffusersConfig(vae.config))
+}
+
+export interface DemoVae {
+  config: VaeConfig
+  params: Map<string, tf.Tensor>
+  folder: string
+  /** identifies these weights in the latent cache (the folder alone does not: it is retrained in place) */
+  weightsKey: string
+  summary: {steps: number, firstLoss: number, lastTenthMean: number, scalingFactor: number, seconds: number, reused: boolean}
+}
+
+/**
+ * The VAE of dit.vae.train for this run: trained on the training split at the preset's pixel size
+ * and saved to <dit>/vae/, or reused from there when `reuse` and it was trained for the same
+ * config, seed and images (a resumed finetune-dit must keep the VAE its checkpoints were trained on).
+ */
+export async function demoVae(config: MedgenConfig, runDir: string, outDir: string, transformer: PixArtConfig, reuse: boolean): Promise<DemoVae> {
+  const v = config.dit.vae
+  for (const c of v.channels) if (c % v.groups !== 0) throw new UserError(`dit.vae.groups ${v.groups} does not divide dit.vae.channels entry ${c}`)
+  const side = transformer.sample_size * 2 ** (v.channels.length - 1)
+  const captionsPath = join(runDir, 'captions', 'captions.jsonl')
+  const seen = new Set<string>()
+  const train = (await readJsonl<{id: string, file: string, split: string}>(captionsPath)).filter(r => {
+    const id = String(r.id)
+    if (r.split !== 'train' || seen.has(id)) return false
+    seen.add(id)
+    return true
+  })
+  const datasetPath = datasetPathOf(config)
+  const key = sha256(stableStringify({vae: v, side, seed: config.run.seed, dataset: datasetPath, files: train.map(r => r.file)})).slice(0, 16)
+  const folder = join(outDir, 'vae')
+  const weightsPath = join(folder, 'diffusion_pytorch_model.safetensors')
+  if (reuse && await pathExists(weightsPath)) {
+    const meta = await readSafetensorsMetadata(weightsPath)
+    if (meta.medgen_key === key) {
+      log.info(`finetune-dit: reusing the VAE in ${folder} (same config and images)`)
+      return {...await loadVae(folder), folder, weightsKey: key, summary: {...JSON.parse(meta.medgen_summary), reused: true}}
+    }
+  }
+  const bar = progress('finetune-dit: images for the VAE', train.length)
+  const images: Float32Array[] = []
+  for (const r of train) { images.push(await readImageSquare(join(datasetPath, r.file), side)); bar.tick() }
+  bar.stop()
+  const started = Date.now()
+  const base = {in_channels: 3, out_channels: 3, latent_channels: v.latentChannels, block_out_channels: v.channels, layers_per_block: 1, norm_num_groups: v.groups}
+  const trained = trainVae(images, side, base, {steps: v.steps, batchSize: v.batchSize, lr: v.lr, klWeight: v.klWeight, seed: config.run.seed})
+  const h = trained.history
+  const tail = h.slice(-Math.max(1, Math.floor(h.length / 10)))
+  const summary = {steps: h.length, firstLoss: h[0], lastTenthMean: tail.reduce((a, b) => a + b, 0) / tail.length,
+    scalingFactor: trained.config.scaling_factor, seconds: (Date.now() - started) / 1000, reused: false}
+  await saveVae(folder, trained, {medgen_key: key, medgen_summary: JSON.stringify(summary)})
+  log.info(`finetune-dit: VAE ${v.channels.join('/')} trained in ${summary.seconds.toFixed(0)} s, L1 ${summary.firstLoss.toFixed(3)} -> ${summary.lastTenthMean.toFixed(3)}, scaling factor ${summary.scalingFactor.toFixed(4)}`)
+  return {config: trained.config, params: trained.params, folder, weightsKey: key, summary}
+}
