@@ -7,7 +7,7 @@
 // Deliberate fix: a learned null pair `null_tokens` replaces the condition with probability
 // cond_dropout during training, so classifier-free guidance has an unconditional branch.
 import * as tf from '@tensorflow/tfjs'
-import {kindOf, torchToTf} from './params.js'
+import {trainableFromTorch, xavierUniformValues} from './params.js'
 import {dense, geluExact, layerNormAffine, param, type Weights} from './pixart/layers.js'
 import type {Rng} from '../util/rng.js'
 
@@ -78,14 +78,9 @@ export function initConditioner(c: ConditionerConfig, rng: Rng): Map<string, tf.
     let v: Float32Array
     if (/^norm_[am]\.weight$/.test(name)) v = new Float32Array(n).fill(1)
     else if (name.endsWith('.bias')) v = new Float32Array(n)
-    else if (name.endsWith('.weight')) {
-      const limit = Math.sqrt(6 / (shape[0] + shape[1]))
-      v = new Float32Array(n)
-      for (let i = 0; i < n; i++) v[i] = (rng.uniform() * 2 - 1) * limit
-    } else v = rng.normalArray(n, 0.02)
-    const t = torchToTf({dtype: 'F32', shape, data: v}, kindOf(shape, name))
-    out.set(name, tf.variable(t, true))
-    t.dispose()
+    else if (name.endsWith('.weight')) v = xavierUniformValues(n, shape[1], shape[0], rng)
+    else v = rng.normalArray(n, 0.02)
+    out.set(name, trainableFromTorch(name, shape, v))
   }
   return out
 }

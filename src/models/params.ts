@@ -3,6 +3,7 @@
 // Conversions happen only here, on load and on export.
 import * as tf from '@tensorflow/tfjs'
 import {toFloat32, type HostTensor, type TensorMap} from '../io/tensor-map.js'
+import type {Rng} from '../util/rng.js'
 
 export type ParamMap = Map<string, tf.Variable>
 
@@ -28,6 +29,22 @@ export async function tfToTorch(t: tf.Tensor, kind: ParamKind): Promise<HostTens
   const shape = out.shape.slice()
   out.dispose()
   return {dtype: 'F32', shape, data: new Float32Array(data)}
+}
+
+/** Xavier/Glorot-uniform values U(-a, a), a = sqrt(6 / (fanIn + fanOut)), drawn in order from rng (the from-scratch inits). */
+export function xavierUniformValues(n: number, fanIn: number, fanOut: number, rng: Rng): Float32Array {
+  const limit = Math.sqrt(6 / (fanIn + fanOut))
+  const values = new Float32Array(n)
+  for (let i = 0; i < n; i++) values[i] = (rng.uniform() * 2 - 1) * limit
+  return values
+}
+
+/** A trainable variable from values in PyTorch layout (the inits build state_dict-shaped values). */
+export function trainableFromTorch(name: string, shape: number[], values: Float32Array): tf.Variable {
+  const initial = torchToTf({dtype: 'F32', shape, data: values}, kindOf(shape, name))
+  const v = tf.variable(initial, true)
+  initial.dispose()
+  return v
 }
 
 /** Exports a parameter map to a state_dict (PyTorch layout), for safetensors. */

@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {UserError, describeFsError} from '../../errors.js'
 import {readSafetensors} from '../../io/safetensors.js'
 import type {TensorMap} from '../../io/tensor-map.js'
-import {kindOf, torchToTf} from '../params.js'
+import {kindOf, torchToTf, trainableFromTorch, xavierUniformValues} from '../params.js'
 import type {Rng} from '../../util/rng.js'
 import {parsePixArtConfig, pixartParamShapes, type PixArtConfig} from './config.js'
 
@@ -77,16 +77,8 @@ export function initPixArtParams(cfg: PixArtConfig, rng: Rng): Map<string, tf.Va
     else if (name.endsWith('scale_shift_table')) values = rng.normalArray(n, 1 / Math.sqrt(d))
     else if (name.startsWith('adaln_single.emb.timestep_embedder') || name.startsWith('caption_projection')) values = rng.normalArray(n, 0.02)
     else if (name === 'proj_out.weight' || name === 'adaln_single.linear.weight') values = new Float32Array(n)
-    else {
-      const fanOut = shape[0]
-      const fanIn = n / fanOut
-      const limit = Math.sqrt(6 / (fanIn + fanOut))
-      values = new Float32Array(n)
-      for (let i = 0; i < n; i++) values[i] = (rng.uniform() * 2 - 1) * limit
-    }
-    const initial = torchToTf({dtype: 'F32', shape, data: values}, kindOf(shape, name))
-    params.set(name, tf.variable(initial, true))
-    initial.dispose()
+    else values = xavierUniformValues(n, n / shape[0], shape[0], rng)
+    params.set(name, trainableFromTorch(name, shape, values))
   }
   return params
 }

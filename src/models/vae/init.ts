@@ -2,8 +2,8 @@
 // state_dict keys), and a seeded init for training one from scratch: the small VAE of the
 // embedded demo (src/stages/dit/vae-train.ts). The forward pass is autoencoder.ts; a VAE
 // initialised here and saved with exportParams loads back through load.ts like any diffusers folder.
-import * as tf from '@tensorflow/tfjs'
-import {kindOf, torchToTf} from '../params.js'
+import type * as tf from '@tensorflow/tfjs'
+import {trainableFromTorch, xavierUniformValues} from '../params.js'
 import type {Rng} from '../../util/rng.js'
 import type {VaeConfig} from './autoencoder.js'
 
@@ -58,13 +58,9 @@ export function initVaeParams(cfg: VaeConfig, rng: Rng): Map<string, tf.Variable
     else if (shape.length === 1) values = new Float32Array(n).fill(1)
     else {
       const receptive = shape.length === 4 ? shape[2] * shape[3] : 1
-      const limit = Math.sqrt(6 / ((shape[0] + shape[1]) * receptive))
-      values = new Float32Array(n)
-      for (let i = 0; i < n; i++) values[i] = (rng.uniform() * 2 - 1) * limit
+      values = xavierUniformValues(n, shape[1] * receptive, shape[0] * receptive, rng)
     }
-    const t = torchToTf({dtype: 'F32', shape, data: values}, kindOf(shape, name))
-    params.set(name, tf.variable(t, true))
-    t.dispose()
+    params.set(name, trainableFromTorch(name, shape, values))
   }
   return params
 }
