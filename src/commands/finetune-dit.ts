@@ -10,8 +10,9 @@ export default class FinetuneDit extends MedgenCommand {
 
 Writes <run>/dit/lora.safetensors (peft key names) + adapter_config.json, dit/hffm.safetensors,
 dit/dit.json, dit/checkpoints/, a loss curve (dit/loss.png) and dit/metrics.json.
-Without weights.pixart (the embedded default) a small transformer is trained from scratch in pixel
-space instead of LoRA, and saved as dit/transformer/ (diffusers layout).`
+Without weights.pixart a small transformer is trained from scratch instead of LoRA and saved as
+dit/transformer/ (diffusers layout): on the latents of weights.vae, or of a small VAE trained here
+first with dit.vae.train (dit/vae/, the embedded demo), else in pixel space (dit.preset pixart-demo).`
 
   static examples = [
     '<%= config.bin %> finetune-dit --rank 8',
