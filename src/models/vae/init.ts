@@ -71,7 +71,7 @@ export function vaeDiffusersConfig(cfg: VaeConfig): Record<string, unknown> {
   return {
     _class_name: 'AutoencoderKL', act_fn: 'silu', in_channels: cfg.in_channels, out_channels: cfg.out_channels,
     latent_channels: cfg.latent_channels, block_out_channels: cfg.block_out_channels, layers_per_block: cfg.layers_per_block,
-    norm_num_groups: cfg.norm_num_groups, scaling_factor: cfg.scaling_factor, sample_size: 32,
+    norm_num_groups: cfg.norm_num_groups, scaling_factor: cfg.scaling_factor,
     down_block_types: new Array(n).fill('DownEncoderBlock2D'), up_block_types: new Array(n).fill('UpDecoderBlock2D'),
   }
 }
