@@ -40,6 +40,25 @@ export async function readImageSquare(path: string, size: number): Promise<Float
 
 const MAX_TEXT_TOKENS = 77
 
+async function readCaptionRows(runDir: string): Promise<CaptionLine[]> {
+  return (await readJsonl<CaptionLine>(join(runDir, 'captions', 'captions.jsonl'))).map(r => ({...r, id: String(r.id)}))
+}
+
+/** The training split, each image once (a caption file may hold several captions per image). */
+function trainingRows(rows: CaptionLine[]): CaptionLine[] {
+  const seen = new Set<string>()
+  return rows.filter(r => {
+    if (seen.has(r.id) || r.split !== 'train') return false
+    seen.add(r.id)
+    return true
+  })
+}
+
+/** The training-split caption rows of a run, each image once (the demo VAE trains on their images). */
+export async function readTrainingRows(runDir: string): Promise<CaptionLine[]> {
+  return trainingRows(await readCaptionRows(runDir))
+}
+
 /** A VAE to encode with; weightsKey tells apart weights retrained in the same folder (dit.vae.train). */
 export interface LatentVae { config: VaeConfig, params: Map<string, tf.Tensor>, folder: string, weightsKey?: string }
 
@@ -47,16 +66,11 @@ export interface LoadedTrainingSet { set: DitTrainingSet, textEncoder: string | 
 
 export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, spec: DitModelSpec, vae: LatentVae | null): Promise<LoadedTrainingSet> {
   const captionsPath = join(runDir, 'captions', 'captions.jsonl')
-  const rows = (await readJsonl<CaptionLine>(captionsPath)).map(r => ({...r, id: String(r.id)}))
+  const rows = await readCaptionRows(runDir)
   const features = await readVisualFeatures(join(runDir, 'text', 'features.safetensors'))
   const featureIndex = new Map(features.ids.map((id, i) => [id, i]))
   const classNames = [...new Set(rows.map(r => String(r.class)))].sort()
-  const seen = new Set<string>()
-  const train = rows.filter(r => {
-    if (seen.has(r.id) || r.split !== 'train') return false
-    seen.add(r.id)
-    return featureIndex.has(r.id)
-  })
+  const train = trainingRows(rows).filter(r => featureIndex.has(r.id))
   if (train.length === 0) throw new UserError(`${captionsPath}: no training-split caption has text features in text/features.safetensors; run \`medgen align-text\``)
   const {anatomyDim, styleDim} = features
   const p = spec.transformer

@@ -11,14 +11,14 @@ import {AdamW} from '../../train/adamw.js'
 import {vaeDecode, vaeEncode, type VaeConfig} from '../../models/vae/autoencoder.js'
 import {initVaeParams, vaeDiffusersConfig} from '../../models/vae/init.js'
 import {exportParams, kindOf} from '../../models/params.js'
-import {writeSafetensors} from '../../io/safetensors.js'
-import {pathExists, readJsonl, sha256, stableStringify, writeJsonAtomic} from '../../io/atomic.js'
-import {readSafetensorsMetadata} from '../../io/safetensors.js'
+import {readSafetensorsMetadata, writeSafetensors} from '../../io/safetensors.js'
+import {pathExists, sha256, stableStringify, writeJsonAtomic} from '../../io/atomic.js'
 import {loadVae} from '../../models/vae/load.js'
 import type {PixArtConfig} from '../../models/pixart/config.js'
 import type {MedgenConfig} from '../../config/schema.js'
 import {log} from '../../util/log.js'
-import {datasetPathOf, readImageSquare} from './data.js'
+import {datasetPathOf, readImageSquare, readTrainingRows} from './data.js'
+import {lossSummary} from './trainer.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {progress} from '../../util/progress.js'
 import {UserError} from '../../errors.js'
@@ -121,14 +121,7 @@ export async function demoVae(config: MedgenConfig, runDir: string, outDir: stri
   const v = config.dit.vae
   for (const c of v.channels) if (c % v.groups !== 0) throw new UserError(`dit.vae.groups ${v.groups} does not divide dit.vae.channels entry ${c}`)
   const side = transformer.sample_size * 2 ** (v.channels.length - 1)
-  const captionsPath = join(runDir, 'captions', 'captions.jsonl')
-  const seen = new Set<string>()
-  const train = (await readJsonl<{id: string, file: string, split: string}>(captionsPath)).filter(r => {
-    const id = String(r.id)
-    if (r.split !== 'train' || seen.has(id)) return false
-    seen.add(id)
-    return true
-  })
+  const train = await readTrainingRows(runDir)
   const datasetPath = datasetPathOf(config)
   const key = sha256(stableStringify({vae: v, side, seed: config.run.seed, dataset: datasetPath, files: train.map(r => r.file)})).slice(0, 16)
   const folder = join(outDir, 'vae')
@@ -148,8 +141,7 @@ export async function demoVae(config: MedgenConfig, runDir: string, outDir: stri
   const base = {in_channels: 3, out_channels: 3, latent_channels: v.latentChannels, block_out_channels: v.channels, layers_per_block: 1, norm_num_groups: v.groups}
   const trained = trainVae(images, side, base, {steps: v.steps, batchSize: v.batchSize, lr: v.lr, klWeight: v.klWeight, seed: config.run.seed})
   const h = trained.history
-  const tail = h.slice(-Math.max(1, Math.floor(h.length / 10)))
-  const summary = {steps: h.length, firstLoss: h[0], lastTenthMean: tail.reduce((a, b) => a + b, 0) / tail.length,
+  const summary = {steps: h.length, firstLoss: h[0], lastTenthMean: lossSummary(h.map(loss => ({loss}))).lastTenthMean,
     scalingFactor: trained.config.scaling_factor, seconds: (Date.now() - started) / 1000, reused: false}
   await saveVae(folder, trained, {medgen_key: key, medgen_summary: JSON.stringify(summary)})
   log.info(`finetune-dit: VAE ${v.channels.join('/')} trained in ${summary.seconds.toFixed(0)} s, L1 ${summary.firstLoss.toFixed(3)} -> ${summary.lastTenthMean.toFixed(3)}, scaling factor ${summary.scalingFactor.toFixed(4)}`)
