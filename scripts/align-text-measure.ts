@@ -20,7 +20,7 @@ const sets = [`run.dir=${runDir}`, 'run.seed=42']
 if (encoder === 'bert-tiny') {
   // the golden bert-tiny (random weights, 32-d) as a Hugging Face folder without tokenizer_config (lower-cases)
   const folder = join(runDir, 'bert-tiny')
-  const golden = new URL('../../shared/golden/bert-tiny/', import.meta.url).pathname
+  const golden = new URL('../test/fixtures/golden/bert-tiny/', import.meta.url).pathname
   mkdirSync(folder, {recursive: true})
   copyFileSync(join(golden, 'hf_config.json'), join(folder, 'config.json'))
   copyFileSync(join(golden, 'vocab.txt'), join(folder, 'vocab.txt'))

@@ -1,5 +1,5 @@
 // `npm run bench`: medgen's PixArt training step and inference forward on the shapes of
-// ../shared/bench (bench-tiny.json, bench-small.json), side by side with the PyTorch reference
+// bench (bench-tiny.json, bench-small.json), side by side with the PyTorch reference
 // (torch_pixart.py, when Debian's python3-torch is importable), plus the backend's matmul
 // GFLOP/s, the step's achieved GFLOP/s, Inception throughput and peak RSS. Appends a dated
 // section to docs/BENCHMARKS.md. Flags: --iters N --warmup N --only tiny|small --no-torch --no-write
@@ -19,7 +19,7 @@ import {Rng} from '../src/util/rng.js'
 const argv = process.argv.slice(2)
 const opt = (name: string, dflt: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt }
 const has = (name: string) => argv.includes(`--${name}`)
-const benchDir = new URL('../../shared/bench/', import.meta.url).pathname
+const benchDir = new URL('../bench/', import.meta.url).pathname
 const repo = new URL('../', import.meta.url).pathname
 
 function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }

@@ -1,5 +1,5 @@
 // Mean seconds per generated image (issue 8; the paper's "1.457 s per image" has no timing code
-// behind it, REFERENCE.md §6). Two modes:
+// behind it, docs/REFERENCE.md §6). Two modes:
 //   node --import tsx scripts/generate-timing.ts --run-dir runs/demo [--per-class 8]
 //       times `generate` on a copy of a run that finetune-dit has trained (e.g. after `npm run demo`;
 //       captions/, text/ and dit/ are copied, the run's own samples/ is left alone);

@@ -1,7 +1,7 @@
 // Errors a user can fix get a one-line message and a documented exit code; everything
 // else is a bug and keeps its stack (printed only with MEDGEN_DEBUG=1).
 
-/** Exit codes shared by every command (DESIGN.md "Reliability contract"). */
+/** Exit codes shared by every command (docs/DESIGN.md "Reliability contract"). */
 export const ExitCode = {
   ok: 0,
   failure: 1,

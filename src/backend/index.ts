@@ -1,4 +1,4 @@
-// Backend selection (DESIGN.md "Tensors and backends"): tfjs-node-gpu > tfjs-node > wasm > cpu,
+// Backend selection (docs/DESIGN.md "Tensors and backends"): tfjs-node-gpu > tfjs-node > wasm > cpu,
 // overridable by --backend / MEDGEN_BACKEND. The wasm backend gets the gradient kernels it
 // lacks registered from ./wasm-kernels before any training starts.
 import {createRequire} from 'node:module'

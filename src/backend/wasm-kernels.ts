@@ -1,4 +1,4 @@
-// Gradient kernels for the tfjs wasm backend (DESIGN.md "Tensors and backends"). Measured in
+// Gradient kernels for the tfjs wasm backend (docs/DESIGN.md "Tensors and backends"). Measured in
 // @tensorflow/tfjs-backend-wasm 4.22 with tf.getKernel(name, 'wasm') and against the cpu backend
 // (test/backend/wasm-grad.test.ts):
 //  - missing, added here: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input,

@@ -1,5 +1,5 @@
 // `medgen merge captions`: joins the parts written by `medgen caption --shard i/n` (Slurm
-// arrays, DESIGN.md "Scale") into captions/captions.jsonl, failures.jsonl and metadata.csv,
+// arrays, docs/DESIGN.md "Scale") into captions/captions.jsonl, failures.jsonl and metadata.csv,
 // after checking that every part 0..n-1 is present and complete, that all parts were made
 // with the same settings, and that no image appears in two parts.
 import {promises as fs} from 'node:fs'

@@ -1,7 +1,7 @@
 // The VLM captioner of paper §2.1: LLaVA served by Ollama. One chat request per image with the
 // image as base64 in the message's `images` field. Structured mode (default) sends the
 // attribute schema as `format` and renders the caption from the validated JSON; free mode
-// sends the authors' prompt (REFERENCE.md §2.2) and keeps the text when it starts with the
+// sends the authors' prompt (docs/REFERENCE.md §2.2) and keeps the text when it starts with the
 // seed sentence. Bounded retries: invalid answers are asked again with the next seed (the
 // same seed would give the same answer), transient errors after an exponential backoff.
 import {promises as fs} from 'node:fs'
@@ -142,7 +142,7 @@ export class OllamaCaptioner implements Captioner {
   }
 
   /**
-   * The paper's T5 step (REFERENCE.md §2.2): captions longer than `aboveWords` are shortened by
+   * The paper's T5 step (docs/REFERENCE.md §2.2): captions longer than `aboveWords` are shortened by
    * a text model. The authors' acceptance test made their T5 output unusable; here a shortened
    * caption is kept when it still starts with the seed sentence, else the original stays.
    */

@@ -1,4 +1,4 @@
-// Prompt templates per dataset kind (paper §2.1, REFERENCE.md §2.2).
+// Prompt templates per dataset kind (paper §2.1, docs/REFERENCE.md §2.2).
 // Dermoscopy's free-text prompt is the authors' prompt verbatim, typo included ("border,shape");
 // the authors wrote none for Kvasir-SEG or BUSI, so the polyp and ultrasound prompts below are
 // medgen's, written in the same spirit: the seed sentence, the attribute list, "start with",
@@ -8,11 +8,11 @@
 
 export type DatasetKind = 'dermoscopy' | 'polyp' | 'ultrasound'
 
-/** The llava_llama_3 conversation template's default system prompt (REFERENCE.md §2.2), verbatim. */
+/** The llava_llama_3 conversation template's default system prompt (docs/REFERENCE.md §2.2), verbatim. */
 export const llavaSystemPrompt = 'You are a helpful language and vision assistant. You are able to understand the visual content that the user provides, and assist the user with a variety of tasks using natural language.'
 
 interface KindPrompts {
-  /** the seed sentence (REFERENCE.md §2.1 step 1a: "A dermoscopic image of <class>") */
+  /** the seed sentence (docs/REFERENCE.md §2.1 step 1a: "A dermoscopic image of <class>") */
   seed: (className: string) => string
   /** the free-text prompt; `text` is the seed sentence */
   free: (text: string, className: string) => string
@@ -23,7 +23,7 @@ interface KindPrompts {
 export const kindPrompts: Record<DatasetKind, KindPrompts> = {
   dermoscopy: {
     seed: c => `A dermoscopic image of ${c}`,
-    // Verbatim from the authors' MyVSG1.py (REFERENCE.md §2.2), including "border,shape".
+    // Verbatim from the authors' MyVSG1.py (docs/REFERENCE.md §2.2), including "border,shape".
     free: (text, c) => `${text}. Please describe the dermoscopic image of ${c} using the following visual features: specific color, symmetry, border,shape, texture and dermoscopic patterns. Start with '${text}' and ensure the description does not exceed 100 words.`,
     modality: 'dermoscopic',
   },
@@ -69,7 +69,7 @@ export function freePrompt(kind: DatasetKind, className: string): string {
 }
 
 /**
- * The authors' acceptance test (REFERENCE.md §2.2) without its endless loop: a free-text
+ * The authors' acceptance test (docs/REFERENCE.md §2.2) without its endless loop: a free-text
  * caption must start with the seed sentence. Their check also required a leading newline,
  * an artefact of the Llama-3 chat template; medgen trims whitespace first.
  */

@@ -1,7 +1,7 @@
 // Captions a list of images with bounded concurrency. Each finished image is appended durably
 // at once (caption or failure), so a kill -9 loses only images in flight and a rerun skips
 // what is written. SIGINT/SIGTERM/SIGUSR1 stop new requests, abort those in flight and exit
-// with 130 (SIGINT) or 75 (requeue), as DESIGN.md's reliability contract asks. A server that
+// with 130 (SIGINT) or 75 (requeue), as docs/DESIGN.md's reliability contract asks. A server that
 // keeps failing on the connection stops the run instead of failing every remaining image.
 import {ExitCode, UserError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'

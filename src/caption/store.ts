@@ -1,7 +1,7 @@
 // The caption files of one run (or one shard): captions.jsonl, failures.jsonl and the state
 // that lets a rerun resume. Every finished image is appended durably at once, so a kill -9
 // loses at most the images in flight, and a rerun skips what is already written
-// (DESIGN.md "Reliability contract"; DEVELOPING.md contract for captions/captions.jsonl).
+// (docs/DESIGN.md "Reliability contract"; DEVELOPING.md contract for captions/captions.jsonl).
 import {promises as fs} from 'node:fs'
 import {appendLineDurable, readJsonl, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
 

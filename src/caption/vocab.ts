@@ -89,7 +89,7 @@ export function styleText(kind: DatasetKind, a: Attributes): string {
   return [colours, texture].filter(Boolean).join(', ')
 }
 
-/** The full caption: the authors' seed sentence (REFERENCE.md §2.1), then Anatomy and Style. */
+/** The full caption: the authors' seed sentence (docs/REFERENCE.md §2.1), then Anatomy and Style. */
 export function renderCaption(kind: DatasetKind, className: string, a: Attributes): {anatomy: string, style: string, caption: string} {
   const anatomy = anatomyText(kind, a)
   const style = styleText(kind, a)

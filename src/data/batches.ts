@@ -3,7 +3,7 @@
 // stays the same whatever the dataset size; an optional on-disk cache of resized pixels
 // (src/data/cache.ts); seeded shuffling per epoch and seeded augmentation per item.
 //
-// Resume (DESIGN.md "Reliability contract"): the order of epoch e is a permutation seeded by
+// Resume (docs/DESIGN.md "Reliability contract"): the order of epoch e is a permutation seeded by
 // (seed, e) and the augmentation of an item by (seed, e, position), so the state
 // {seed, epoch, position} alone reproduces the stream exactly. Each batch carries the state
 // after it; save that in the checkpoint and `setState` it on resume.

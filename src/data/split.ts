@@ -1,8 +1,8 @@
 // The run's train/val/test split, made once and reused by every stage (DEVELOPING.md
 // contract: <run>/split.json = {seed, hash, testFraction, valFraction, assignments}).
-// Paper §3.1: 8:2 train/test; REFERENCE.md §3.1: validation = 10% of train. Stratified by
+// Paper §3.1: 8:2 train/test; docs/REFERENCE.md §3.1: validation = 10% of train. Stratified by
 // class; records of one group (HAM10000 lesion_id) always land on the same side, so one
-// lesion never sits in both train and test (DESIGN.md "Deliberate fixes").
+// lesion never sits in both train and test (docs/DESIGN.md "Deliberate fixes").
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../errors.js'

@@ -1,4 +1,4 @@
-// The DDPM forward (noising) process used for training (REFERENCE.md §5.4): linear betas
+// The DDPM forward (noising) process used for training (docs/REFERENCE.md §5.4): linear betas
 // 1e-4..0.02 over 1000 steps, x_t = sqrt(acp_t) x0 + sqrt(1 - acp_t) eps, epsilon target.
 // The float32 arithmetic of the betas/cumprod is shared with the samplers (noise-schedule.ts),
 // so training and sampling see bit-identical alphas_cumprod.

@@ -1,5 +1,5 @@
 // DDPM ancestral sampling and training noise, as diffusers v0.27.2 DDPMScheduler built from
-// PixArt's scheduler config (REFERENCE.md §5.4-5.5): linear betas, linspace spacing,
+// PixArt's scheduler config (docs/REFERENCE.md §5.4-5.5): linear betas, linspace spacing,
 // variance_type null (= fixed_small, the posterior variance beta~_t clamped at 1e-20),
 // clip_sample true (x0 clamped to [-1, 1]). Noise comes from a seeded NoiseSource so each
 // image's trajectory is reproducible (diffusers draws it from the pipeline's generator).

@@ -1,4 +1,4 @@
-// DPM-Solver++ multistep, the sampler PixArt-alpha ships with (REFERENCE.md §6):
+// DPM-Solver++ multistep, the sampler PixArt-alpha ships with (docs/REFERENCE.md §6):
 // diffusers v0.27.2 DPMSolverMultistepScheduler with algorithm_type dpmsolver++, solver_order 2,
 // solver_type midpoint, lower_order_final, final_sigmas_type "zero", timestep_spacing linspace,
 // epsilon prediction, no thresholding. The model's eps is turned into x0 = (x - sigma_t eps)/alpha_t

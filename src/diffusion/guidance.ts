@@ -1,4 +1,4 @@
-// Classifier-free guidance as PixArtAlphaPipeline does it (REFERENCE.md §6, golden/schedulers cfg):
+// Classifier-free guidance as PixArtAlphaPipeline does it (docs/REFERENCE.md §6, golden/schedulers cfg):
 // the model runs once on the batch [uncond; cond], the output is split in two along the batch,
 // guided = uncond + s * (cond - uncond) on ALL output channels, and then, when the transformer
 // predicts a learned sigma (out channels = 2 x latent channels), only the first half (eps) is kept.

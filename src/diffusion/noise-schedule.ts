@@ -1,5 +1,5 @@
 // The discrete noise schedule every sampler shares, computed the way diffusers v0.27.2 does
-// it (REFERENCE.md §5.4 and §6): betas = torch.linspace(beta_start, beta_end, 1000, float32),
+// it (docs/REFERENCE.md §5.4 and §6): betas = torch.linspace(beta_start, beta_end, 1000, float32),
 // alphas_cumprod = torch.cumprod(1 - betas) in float32. Timestep spacings follow numpy's
 // linspace + round (half to even), which is what the schedulers' set_timesteps use.
 

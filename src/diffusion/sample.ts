@@ -1,4 +1,4 @@
-// The reverse-diffusion loop shared by every sampler (REFERENCE.md §6): per-image seeded initial
+// The reverse-diffusion loop shared by every sampler (docs/REFERENCE.md §6): per-image seeded initial
 // latents, one model call per step on [uncond; cond] when guided, the guidance combination, and
 // the scheduler update on the host. Each image owns its generator (seeded from its own seed), so
 // an image does not change with the batch it happens to be sampled in.

@@ -1,4 +1,4 @@
-// Reads PyTorch checkpoints as torch.save writes them (DESIGN.md "Weights"), into a TensorMap:
+// Reads PyTorch checkpoints as torch.save writes them (docs/DESIGN.md "Weights"), into a TensorMap:
 //  - zip format (torch >= 1.6): <root>/data.pkl holds the object pickle, tensors point through
 //    persistent ids ('storage', StorageType, key, location, numel) at entries <root>/data/<key>;
 //  - legacy format (torch < 1.6, or _use_new_zipfile_serialization=False): pickles of the magic

@@ -1,8 +1,8 @@
 // Loads pretrained weights from a local Hugging Face / diffusers folder or a single file
-// (DESIGN.md "Weights"): safetensors (single or sharded via *.safetensors.index.json) or
+// (docs/DESIGN.md "Weights"): safetensors (single or sharded via *.safetensors.index.json) or
 // torch.save checkpoints (.bin/.pth/.pt/.ckpt, single or sharded). Names are normalised the way
 // transformers' loader does: a base-model prefix can be stripped (`bert.`, `distilbert.`) and
-// TF-era `LayerNorm.gamma/beta` become `LayerNorm.weight/bias` (REFERENCE.md / golden
+// TF-era `LayerNorm.gamma/beta` become `LayerNorm.weight/bias` (docs/REFERENCE.md / golden
 // bert-tiny config "key_prefix").
 import {promises as fs} from 'node:fs'
 import {join, basename, dirname} from 'node:path'

@@ -1,4 +1,4 @@
-// Colour-distribution loss (paper §2.3, REFERENCE.md §5.5). The authors compute it on an
+// Colour-distribution loss (paper §2.3, docs/REFERENCE.md §5.5). The authors compute it on an
 // image sampled under no-grad, so it never trains anything; here it is computed on the clean
 // image predicted at the training step, x0_hat = (x_t - sqrt(1-acp) eps_hat) / sqrt(acp), and
 // is differentiable (deliberate fix). Per image: mean over channels of (mu_c(x) - mu_c(y))^2

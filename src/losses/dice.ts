@@ -1,4 +1,4 @@
-// Dice loss and score for binary masks (REFERENCE.md §3.4).
+// Dice loss and score for binary masks (docs/REFERENCE.md §3.4).
 import * as tf from '@tensorflow/tfjs'
 
 export const DICE_SMOOTH = 0.1

@@ -1,4 +1,4 @@
-// The denoising objective (REFERENCE.md §5.4): MSE between the predicted and the true noise,
+// The denoising objective (docs/REFERENCE.md §5.4): MSE between the predicted and the true noise,
 // on the first C output channels of a learned-sigma model (the variance head is not trained,
 // exactly as in the authors' code), mean over all elements, float32.
 import * as tf from '@tensorflow/tfjs'

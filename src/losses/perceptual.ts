@@ -1,4 +1,4 @@
-// SDNet's perceptual term (REFERENCE.md §3.4; code only, not in the paper's Eq. 1): L1 between
+// SDNet's perceptual term (docs/REFERENCE.md §3.4; code only, not in the paper's Eq. 1): L1 between
 // frozen ImageNet VGG-19 relu3_1 features of the reconstruction and of the input. Images in
 // [-1, 1] are mapped to [0, 1] and normalised with the ImageNet mean/std first. The VGG weights
 // are plain tensors, never variables, so no optimiser can see them; the input branch has no

@@ -1,4 +1,4 @@
-// SDNet's training objective (REFERENCE.md §3.4; paper Eq. 1 lists reconstruction, KL and Dice;
+// SDNet's training objective (docs/REFERENCE.md §3.4; paper Eq. 1 lists reconstruction, KL and Dice;
 // the latent regression term exists only in the authors' code):
 //   1 * L1(reco, x) + 0.01 * KL + 10 * Dice + 1 * L1(mu~, stopgrad(z))  [+ 0.1 * perceptual]
 import * as tf from '@tensorflow/tfjs'

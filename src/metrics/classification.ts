@@ -1,5 +1,5 @@
 // Classification metrics with scikit-learn 1.2 semantics (paper §3.2's F1 / BACC / AUC;
-// REFERENCE.md §7 pins F1 = support-weighted, BACC = mean per-class recall). The label set
+// docs/REFERENCE.md §7 pins F1 = support-weighted, BACC = mean per-class recall). The label set
 // follows sklearn: inferred from y_true ∪ y_pred for f1/precision/recall/confusion matrix,
 // from y_true for roc_auc (whose score columns must equal the classes present), and
 // zero_division "warn" -> 0. Warnings sklearn would print are returned in `warnings`.

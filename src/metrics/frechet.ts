@@ -1,5 +1,5 @@
 // Fréchet distance between two Gaussians fitted to feature sets (FID when the features are
-// Inception pool3), following pytorch-fid's calculate_frechet_distance (DESIGN.md "Metrics"):
+// Inception pool3), following pytorch-fid's calculate_frechet_distance (docs/DESIGN.md "Metrics"):
 //   d² = ||mu1 - mu2||² + tr S1 + tr S2 - 2 tr sqrtm(S1 S2)
 // mu as pytorch-fid gets it (np.mean of float32 features: float32, summed row by row);
 // S = np.cov(features, rowvar=False): float64, ddof 1.

@@ -1,5 +1,5 @@
-// `hfd`: one of medgen's two readings of the paper's undefined HFD (REFERENCE.md §7,
-// DESIGN.md "Metrics"): the Fréchet distance between the high-frequency parts of the
+// `hfd`: one of medgen's two readings of the paper's undefined HFD (docs/REFERENCE.md §7,
+// docs/DESIGN.md "Metrics"): the Fréchet distance between the high-frequency parts of the
 // radially averaged log power spectra of real and generated images. No weights needed.
 // Per image: greyscale (ITU-R 601 luma), resized to `size` (a power of two), mean removed,
 // 2-D DFT, |F|², averaged over rings of integer radius r = 0..size/2, log(ε + ·); the feature
@@ -92,4 +92,4 @@ export function spectralFeature(rgb: Uint8Array, opts: SpectrumOptions): Float64
 export const hfdDefinition = (o: SpectrumOptions): string =>
   `Fréchet distance between Gaussians fitted to per-image high-frequency log power spectra: greyscale, resized to ${o.size}x${o.size}, ` +
   `mean removed, 2-D DFT, |F|² averaged over rings of integer radius, log(1e-10 + ·), rings with r/${o.size / 2} in [${o.bandLow}, ${o.bandHigh}] ` +
-  `(${bandRings(o).length} dimensions). One of two readings of the paper's undefined HFD (REFERENCE.md §7); no weights.`
+  `(${bandRings(o).length} dimensions). One of two readings of the paper's undefined HFD (docs/REFERENCE.md §7); no weights.`

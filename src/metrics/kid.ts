@@ -3,7 +3,7 @@
 // unbiased MMD² estimator. torch-fidelity's mmd2 uses m = len(X) for every term, which is only
 // right for equal sizes; medgen uses the general unbiased formula
 //   (ΣK_XX - tr K_XX)/(m(m-1)) + (ΣK_YY - tr K_YY)/(n(n-1)) - 2 ΣK_XY/(mn)
-// which equals torch-fidelity's on equal-size subsets (DESIGN.md "Metrics").
+// which equals torch-fidelity's on equal-size subsets (docs/DESIGN.md "Metrics").
 import type {FeatureSet} from './frechet.js'
 import {Rng} from '../util/rng.js'
 import {gramRows, matMulABt} from './linalg.js'

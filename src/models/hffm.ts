@@ -1,4 +1,4 @@
-// Condition tokens for the DiT. `hffm` is the authors' MultiFeatureProjector (REFERENCE.md §5.2):
+// Condition tokens for the DiT. `hffm` is the authors' MultiFeatureProjector (docs/REFERENCE.md §5.2):
 // per feature LayerNorm(8, eps 1e-6) -> Linear 8->256 -> exact GELU -> Linear 256->caption_channels,
 // plus a learned type embedding, giving exactly two tokens [anatomy; style]. The anatomy input is
 // 24 wide instead of 8 with visual.anatomyVector 'occupancy+shape' (anatomyDim; styleDim stays 8). The other modes are
@@ -70,7 +70,7 @@ export function conditionerParamShapes(c: ConditionerConfig): Map<string, number
   return s
 }
 
-/** Xavier-uniform Linears, zero biases, LayerNorm 1/0, N(0, 0.02^2) embeddings (REFERENCE.md §5.2). */
+/** Xavier-uniform Linears, zero biases, LayerNorm 1/0, N(0, 0.02^2) embeddings (docs/REFERENCE.md §5.2). */
 export function initConditioner(c: ConditionerConfig, rng: Rng): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>()
   for (const [name, shape] of conditionerParamShapes(c)) {

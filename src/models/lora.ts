@@ -1,4 +1,4 @@
-// LoRA adapters with peft semantics (REFERENCE.md §5.3): y = W x + b + scale * B(A x), scale =
+// LoRA adapters with peft semantics (docs/REFERENCE.md §5.3): y = W x + b + scale * B(A x), scale =
 // lora_alpha / r (times an optional adapter weight); A ~ N(0, (1/r)^2), B = 0 ("gaussian" init).
 // Saved as peft-style safetensors `transformer.<module>.lora_A.weight` [r,in] / `lora_B.weight`
 // [out,r] (conv: A [r,in,k,k], B [out,r,1,1]) with an adapter_config.json, so Python can load it.
@@ -25,7 +25,7 @@ export interface LoraSet {
   targetModules: string[]
 }
 
-/** The authors' list (REFERENCE.md §5.3), matched as dotted-path suffixes. */
+/** The authors' list (docs/REFERENCE.md §5.3), matched as dotted-path suffixes. */
 export const BROAD_TARGETS = ['to_k', 'to_q', 'to_v', 'to_out.0', 'proj_in', 'proj_out', 'ff.net.0.proj', 'ff.net.2', 'proj', 'linear', 'linear_1', 'linear_2']
 /** The paper's wording: "the projection parameters of the attention layers". */
 export const ATTENTION_TARGETS = ['to_k', 'to_q', 'to_v', 'to_out.0']

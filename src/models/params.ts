@@ -1,5 +1,5 @@
 // Parameters live in plain maps keyed by the PyTorch/diffusers state_dict names, in tfjs
-// layout (DESIGN.md "Tensors and backends"): nn.Linear [out,in] -> [in,out]; Conv2d OIHW -> HWIO.
+// layout (docs/DESIGN.md "Tensors and backends"): nn.Linear [out,in] -> [in,out]; Conv2d OIHW -> HWIO.
 // Conversions happen only here, on load and on export.
 import * as tf from '@tensorflow/tfjs'
 import {toFloat32, type HostTensor, type TensorMap} from '../io/tensor-map.js'

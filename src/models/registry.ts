@@ -1,6 +1,6 @@
 // Architectures that `medgen forward` can run, registered by name with a lazy import so
 // `medgen --help` loads none of them. Each entry reads named inputs and returns named outputs
-// with the PyTorch forward argument/output names used in ../shared/golden.
+// with the PyTorch forward argument/output names used in test/fixtures/golden.
 import type {TensorMap} from '../io/tensor-map.js'
 
 export interface ForwardArch {

@@ -1,4 +1,4 @@
-// TextDisentangler (REFERENCE.md §4.3, paper §2.2): two heads map the sentence embedding E
+// TextDisentangler (docs/REFERENCE.md §4.3, paper §2.2): two heads map the sentence embedding E
 // to an anatomy vector t_a and a style ("modality") vector t_m, and an auxiliary decoder
 // rebuilds E from [t_a, t_m].
 //   anatomy_encoder: Linear(H,512) ReLU Dropout(0.1) Linear(512,A)                      -> keys .0, .3
@@ -71,7 +71,7 @@ function dense(params: Map<string, tf.Tensor>, name: string, x: tf.Tensor2D): tf
   return tf.matMul(x, params.get(`${name}.weight`)! as tf.Tensor2D).add(params.get(`${name}.bias`)!) as tf.Tensor2D
 }
 
-/** training=true applies dropout (seeded); eval mode (the features step, REFERENCE.md §4.4) does not. */
+/** training=true applies dropout (seeded); eval mode (the features step, docs/REFERENCE.md §4.4) does not. */
 export function textDisentanglerForward(params: Map<string, tf.Tensor>, c: TextDisentanglerConfig, embedding: tf.Tensor2D,
   opts: {training: boolean, dropoutSeeds?: [number, number]}): TextDisentanglerOutputs {
   const head = (prefix: string, seed: number | undefined) => {

@@ -1,4 +1,4 @@
-// `medgen align-text` (paper §2.2, Fig. 3; REFERENCE.md §4): encode the captions with the
+// `medgen align-text` (paper §2.2, Fig. 3; docs/REFERENCE.md §4): encode the captions with the
 // frozen text encoder (cached per caption set), train the anatomy/style heads against the
 // visual features on the train split, and write the heads, per-caption text features,
 // held-out figures and the t-SNE figure.
@@ -101,7 +101,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const attributes = data.rows.map(r => r.attributes)
   const metrics = {
     definitions: {
-      cosine: 'mean over captions of cos(text head output, visual target): anatomy head vs the visual anatomy vector, style head vs style mu (REFERENCE.md §4.4)',
+      cosine: 'mean over captions of cos(text head output, visual target): anatomy head vs the visual anatomy vector, style head vs style mu (docs/REFERENCE.md §4.4)',
       anatomyVector: 'visual anatomy target: occupancy = fraction of pixels per one-hot anatomy channel (the authors); occupancy+shape = per channel [occupancy, compactness, elongation]',
       heldOut: 'captions whose split is not train (val + test); the heads never saw them',
       before: 'the same heads at their seeded initialisation, before any training',

@@ -1,6 +1,6 @@
 // `medgen classify` (issue 10, paper §3.2): trains a classifier under each protocol —
 // real (real train split), real+synthetic (plus generated images, ratio configurable, per-class
-// counts recorded), synthetic (generated only; REFERENCE.md §7 suspects the paper's rows are
+// counts recorded), synthetic (generated only; docs/REFERENCE.md §7 suspects the paper's rows are
 // this) — for several seeds, always tests on the real test split, and writes
 // classify/metrics.json (every value with its definition, per seed and mean ± std),
 // classify/table.md, confusion-<protocol>.png and model.safetensors (for eval's dfd).

@@ -1,4 +1,4 @@
-// The finetune-dit stage (paper §2.2-2.3, REFERENCE.md §5): PixArt-alpha conditioned on the
+// The finetune-dit stage (paper §2.2-2.3, docs/REFERENCE.md §5): PixArt-alpha conditioned on the
 // HFFM anatomy/style tokens. With weights.pixart the base transformer is frozen and only LoRA +
 // the condition module train (the authors' setup). Without it (the embedded default) a small
 // transformer is trained from scratch together with the condition module, in pixel space, or in

@@ -1,4 +1,4 @@
-// The generate stage (paper §2.3, REFERENCE.md §6, issue 8): samples from the fine-tuned DiT
+// The generate stage (paper §2.3, docs/REFERENCE.md §6, issue 8): samples from the fine-tuned DiT
 // conditioned on text features, into samples/<class>/<id>.png with samples/manifest.jsonl,
 // summary.json and a contact sheet per class. `medgen run` uses `generateStage` (N images per
 // class, generate.perClass); `medgen generate` builds a spec for its flags with generateStageFor.

@@ -1,4 +1,4 @@
-// Stage manifests (DESIGN.md "The pipeline and its artifacts"): each stage writes
+// Stage manifests (docs/DESIGN.md "The pipeline and its artifacts"): each stage writes
 // <run>/<stage>/manifest.json with the medgen version, backend, seed, resolved config,
 // sha256 of inputs and outputs, and times. A stage whose manifest matches its inputs and
 // config (and whose outputs are intact) is skipped unless forced.

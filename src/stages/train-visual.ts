@@ -1,4 +1,4 @@
-// The train-visual stage (paper §2.2, Eq. 1; REFERENCE.md §3): trains SDNet on the run's
+// The train-visual stage (paper §2.2, Eq. 1; docs/REFERENCE.md §3): trains SDNet on the run's
 // dataset and writes <run>/visual/{model,features}.safetensors, grid.png, loss-curves.png,
 // dice-curve.png and metrics.json. `loadSegmenter` (re-exported) segments any image with the result.
 import {promises as fs} from 'node:fs'

@@ -2,7 +2,7 @@
 // visual/features.safetensors (anatomy vector [N,A] with A = 8 occupancies or 24 with shape,
 // style mu [N,S], __metadata__.ids). The widths are read from the tensors' shapes.
 // Captions without visual features are skipped with a warning, as the authors' dataset does
-// (REFERENCE.md §4.2).
+// (docs/REFERENCE.md §4.2).
 import {join} from 'node:path'
 import {UserError} from '../errors.js'
 import {readJsonl} from '../io/atomic.js'

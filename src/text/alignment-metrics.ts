@@ -46,7 +46,7 @@ export function probeAttributes(attributes: Array<Record<string, string> | null>
   return out
 }
 
-/** Concatenation of the L2-normalised anatomy and style parts (only direction is trained, REFERENCE.md §4.4). */
+/** Concatenation of the L2-normalised anatomy and style parts (only direction is trained, docs/REFERENCE.md §4.4). */
 function directionRow(a: Float32Array, s: Float32Array, dims: FeatureDims, r: number): number[] {
   const unit = (v: Float32Array, d: number) => {
     const row = Array.from(v.subarray(r * d, (r + 1) * d))

@@ -1,4 +1,4 @@
-// A frozen BERT/DistilBERT caption encoder (REFERENCE.md §4.1): tokenizer from vocab.txt +
+// A frozen BERT/DistilBERT caption encoder (docs/REFERENCE.md §4.1): tokenizer from vocab.txt +
 // tokenizer_config.json, padding to the longest caption of the batch, truncation at the
 // tokenizer's model_max_length (capped by the position table), eval mode, pooled by the
 // attention-mask mean (authors) or the [CLS] vector.

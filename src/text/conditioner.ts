@@ -1,4 +1,4 @@
-// What generate and finetune-dit use to turn prompts into the two HFFM inputs (REFERENCE.md
+// What generate and finetune-dit use to turn prompts into the two HFFM inputs (docs/REFERENCE.md
 // §5.2): the frozen encoder recorded in text/model.safetensors __metadata__.encoder, then the
 // trained anatomy and style heads in eval mode.
 import {join} from 'node:path'

@@ -1,4 +1,4 @@
-// Trains the text disentangler (REFERENCE.md §4.4): loss = alignWeight * ([1 - cos(t_a, a_vec)]
+// Trains the text disentangler (docs/REFERENCE.md §4.4): loss = alignWeight * ([1 - cos(t_a, a_vec)]
 // + [1 - cos(t_m, mu)]) + reconWeight * MSE(E_hat, E), CosineEmbeddingLoss with target +1
 // (PyTorch's form, eps 1e-12 inside the norms); Adam, batch 32, shuffled each epoch.
 // Departures, on purpose: seeded (the authors' run has no seed), and checkpoints hold the

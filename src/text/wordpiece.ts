@@ -3,7 +3,7 @@
 // lower-casing, the rest is lower-cased one code point at a time) -> BasicTokenizer (clean,
 // CJK split, NFC, whitespace split, lower + strip accents, punctuation split) -> greedy
 // longest-match-first WordPiece with `##` continuations. Semantics are listed in
-// ../shared/golden/README-text-metrics.md "wordpiece"; the fixture there is the test.
+// test/fixtures/golden/README-text-metrics.md "wordpiece"; the fixture there is the test.
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {UserError, describeFsError} from '../errors.js'

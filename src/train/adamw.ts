@@ -1,6 +1,6 @@
 // AdamW with decoupled weight decay (Loshchilov & Hutter), written out because tfjs has none.
 // Matches torch.optim.AdamW: p <- p - lr*wd*p; m,v updates; p <- p - lr * mhat / (sqrt(vhat) + eps).
-// With weightDecay 0 it is torch's Adam (SDNet uses betas (0.5, 0.999), REFERENCE.md §3.1).
+// With weightDecay 0 it is torch's Adam (SDNet uses betas (0.5, 0.999), docs/REFERENCE.md §3.1).
 // The moments are exported/imported as a TensorMap so checkpoints restore them exactly.
 import * as tf from '@tensorflow/tfjs'
 import type {TensorMap} from '../io/tensor-map.js'

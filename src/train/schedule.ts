@@ -1,7 +1,7 @@
 // Learning-rate schedules. Pure functions of the step (or a small serialisable state) so
 // resume lands on exactly the same learning rate.
 
-/** diffusers get_cosine_schedule_with_warmup: linear 0 -> base over warm-up, then half-cosine to 0 (REFERENCE.md §5.4). */
+/** diffusers get_cosine_schedule_with_warmup: linear 0 -> base over warm-up, then half-cosine to 0 (docs/REFERENCE.md §5.4). */
 export function cosineWithWarmup(step: number, totalSteps: number, warmupSteps: number, baseLr: number): number {
   if (step < warmupSteps) return baseLr * step / Math.max(1, warmupSteps)
   const progress = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps)

@@ -1,4 +1,4 @@
-// Sharding for Slurm job arrays (DESIGN.md "Scale"): `--shard i/n` or `--shard auto` picks a
+// Sharding for Slurm job arrays (docs/DESIGN.md "Scale"): `--shard i/n` or `--shard auto` picks a
 // deterministic, disjoint slice of the items; the n slices together cover every item once.
 // Shard indices are 0-based (i in 0..n-1), like `sbatch --array=0-<n-1>`.
 import {createHash} from 'node:crypto'

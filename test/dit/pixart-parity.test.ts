@@ -1,4 +1,4 @@
-// PixArt-alpha transformer and LoRA against diffusers v0.27.2 (../shared/golden pixart-tiny,
+// PixArt-alpha transformer and LoRA against diffusers v0.27.2 (test/fixtures/golden pixart-tiny,
 // pixart-lora), loaded through medgen's own loaders; atol 1e-4 / rtol 1e-4.
 import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs'
@@ -66,11 +66,11 @@ describe('dit: PixArt transformer parity (golden pixart-tiny, pixart-lora)', fun
 
   it('pixart-xl-512 preset counts 610,856,096 parameters (from shapes, nothing allocated)', () => {
     expect(countPixArtParams(pixartPreset('pixart-xl-512'))).to.equal(610_856_096)
-    expect(countPixArtParams(pixartPreset('pixart-small'))).to.equal(29_798_816) // ../shared/bench/result-small.json
-    expect(countPixArtParams(pixartPreset('pixart-tiny'))).to.equal(1_246_368) // ../shared/bench/result-tiny.json
+    expect(countPixArtParams(pixartPreset('pixart-small'))).to.equal(29_798_816) // bench/result-small.json
+    expect(countPixArtParams(pixartPreset('pixart-tiny'))).to.equal(1_246_368) // bench/result-tiny.json
   })
 
-  it('broad LoRA targets on pixart-xl-512 at rank 8 give the authors\' 6,882,688 adapter parameters (REFERENCE.md §5.3)', () => {
+  it('broad LoRA targets on pixart-xl-512 at rank 8 give the authors\' 6,882,688 adapter parameters (docs/REFERENCE.md §5.3)', () => {
     const modules = adaptableModules(pixartParamShapes(pixartPreset('pixart-xl-512')))
     const count = (targets: string[]) => modules.filter(m => matchesTarget(m.path, targets))
       .reduce((n, m) => n + 8 * m.inFeatures * (m.kernel ?? 1) ** 2 + m.outFeatures * 8, 0)

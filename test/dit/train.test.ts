@@ -39,7 +39,7 @@ describe('dit: training', function () {
   before(async () => { await useTestBackend() })
   process.env.MEDGEN_QUIET = '1'
 
-  it('HFFM at the authors\' sizes has 2,118,176 parameters (REFERENCE.md §5.2, without the null pair)', () => {
+  it('HFFM at the authors\' sizes has 2,118,176 parameters (docs/REFERENCE.md §5.2, without the null pair)', () => {
     const shapes = conditionerParamShapes({mode: 'hffm', captionChannels: 4096, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: 0})
     let n = 0
     for (const [k, s] of shapes) if (k !== 'null_tokens') n += s.reduce((a, b) => a * b, 1)

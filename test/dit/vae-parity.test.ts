@@ -1,4 +1,4 @@
-// AutoencoderKL against diffusers v0.27.2 (../shared/golden vae-tiny), loaded through medgen's
+// AutoencoderKL against diffusers v0.27.2 (test/fixtures/golden vae-tiny), loaded through medgen's
 // own loader: encoder output, moments, mean, clamped logvar and decode(mean); atol/rtol 1e-4.
 import * as tf from '@tensorflow/tfjs'
 import {join} from 'node:path'

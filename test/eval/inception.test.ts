@@ -1,4 +1,4 @@
-// Parity with ../shared/golden/inception-fid: pytorch-fid InceptionV3 (FID variant) with the
+// Parity with test/fixtures/golden/inception-fid: pytorch-fid InceptionV3 (FID variant) with the
 // fixture's closed-form hash-filled weights, rebuilt here through medgen's own loader.
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'

@@ -11,8 +11,8 @@ export function tmpDir(prefix = 'medgen-test-'): string {
 }
 process.on('exit', () => { for (const d of made) try { rmSync(d, {recursive: true, force: true}) } catch { /* ignore */ } })
 
-/** Absolute path of a golden fixture folder (../shared/golden beside the checkout). */
-export const goldenDir = new URL('../../../shared/golden/', import.meta.url).pathname
+/** Absolute path of a golden fixture folder (test/fixtures/golden, copied from the reference generators; see its README). */
+export const goldenDir = new URL('../fixtures/golden/', import.meta.url).pathname
 
 /** elementwise |a-b| <= atol + rtol*|b|; returns the worst violation ratio and max abs diff. */
 export function compareArrays(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number): {ok: boolean, maxAbs: number, worstIndex: number} {

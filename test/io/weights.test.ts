@@ -1,4 +1,4 @@
-// loadStateDict / readJsonConfig (issue 2, item 7; DESIGN.md "Weights"): folder resolution,
+// loadStateDict / readJsonConfig (issue 2, item 7; docs/DESIGN.md "Weights"): folder resolution,
 // prefix stripping, filters, legacy LayerNorm names, shards, and errors naming what was expected.
 import {expect} from 'chai'
 import {copyFileSync, mkdirSync, writeFileSync} from 'node:fs'

@@ -1,4 +1,4 @@
-// Parity with ../shared/golden/clsmetrics (scikit-learn 1.2.1), including the missing-class case.
+// Parity with test/fixtures/golden/clsmetrics (scikit-learn 1.2.1), including the missing-class case.
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'

@@ -1,4 +1,4 @@
-// Parity with ../shared/golden/frechet (pytorch-fid calculate_frechet_distance, scipy sqrtm).
+// Parity with test/fixtures/golden/frechet (pytorch-fid calculate_frechet_distance, scipy sqrtm).
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'

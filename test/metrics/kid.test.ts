@@ -1,4 +1,4 @@
-// Parity with ../shared/golden/kid (torch-fidelity's KID formulas in float64).
+// Parity with test/fixtures/golden/kid (torch-fidelity's KID formulas in float64).
 import {expect} from 'chai'
 import {readFileSync, existsSync} from 'node:fs'
 import {join} from 'node:path'

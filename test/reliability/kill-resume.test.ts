@@ -1,4 +1,4 @@
-// kill -9 and resume (issue 12 item 1, DESIGN.md "Reliability contract"): every training stage
+// kill -9 and resume (issue 12 item 1, docs/DESIGN.md "Reliability contract"): every training stage
 // is SIGKILLed right after a seeded random step (before that step's checkpoint), resumed, and
 // must end with the weights of an uninterrupted run; caption and generate are SIGKILLed after a
 // seeded random number of items and must end with the same items, none duplicated. CI: one

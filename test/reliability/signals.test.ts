@@ -1,4 +1,4 @@
-// Signals and non-finite losses (issue 12 items 2-3, DESIGN.md "Reliability contract").
+// Signals and non-finite losses (issue 12 items 2-3, docs/DESIGN.md "Reliability contract").
 // SIGINT / SIGTERM / SIGUSR1 during finetune-dit: the step finishes, a checkpoint of exactly
 // that step is written, the exit code is 130 / 75 / 75 and a resume ends with the weights of
 // an uninterrupted run. A second SIGINT exits at once and the checkpoints on disk still load.

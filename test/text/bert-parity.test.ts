@@ -1,4 +1,4 @@
-// BERT parity with transformers 4.57 BertModel on ../shared/golden/bert-tiny (atol 1e-4, rtol 1e-4),
+// BERT parity with transformers 4.57 BertModel on test/fixtures/golden/bert-tiny (atol 1e-4, rtol 1e-4),
 // from every weight layout the fixture ships, plus the loader's error messages.
 import {expect} from 'chai'
 import {readFileSync, writeFileSync, copyFileSync} from 'node:fs'

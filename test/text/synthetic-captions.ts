@@ -48,7 +48,7 @@ export async function writeSyntheticAlignmentRun(runDir: string, n: number, seed
     const {anatomy: anatomyText, style: styleText, caption} = renderCaption('dermoscopy', cls, attrs)
     lines.push(JSON.stringify({id, file: `${cls}/${id}.png`, class: cls, split, attributes: attrs, anatomy: anatomyText, style: styleText, caption, source: 'measured'}))
     ids.push(id)
-    // occupancy: softmax of the anatomy logits -> non-negative, sums to 1 (REFERENCE.md §4.2)
+    // occupancy: softmax of the anatomy logits -> non-negative, sums to 1 (docs/REFERENCE.md §4.2)
     const logits = Array.from({length: d}, (_, k) => shapeP.get(attrs.shape)![k] + sizeP.get(attrs.size)![k] + borderP.get(attrs.border)![k] + classA.get(cls)![k] + rng.normal() * noise)
     const m = Math.max(...logits)
     const e = logits.map(v => Math.exp(v - m))

@@ -1,4 +1,4 @@
-// Golden parity with transformers' slow BertTokenizer (../shared/golden/wordpiece): every
+// Golden parity with transformers' slow BertTokenizer (test/fixtures/golden/wordpiece): every
 // token list and id sequence identical, cased and uncased, singles and pairs.
 import {expect} from 'chai'
 import {readFileSync, writeFileSync, mkdirSync, copyFileSync} from 'node:fs'

@@ -41,7 +41,7 @@ describe('visual: losses and plots', () => {
     expect(Array.from(gm.dataSync())).to.deep.equal([-0.5, -0.5])
   })
 
-  it('total = 1 L1 + 0.01 KL + 10 Dice + 1 regression (REFERENCE.md §3.4)', () => {
+  it('total = 1 L1 + 0.01 KL + 10 Dice + 1 regression (docs/REFERENCE.md §3.4)', () => {
     const x = tf.fill([1, 2, 2, 3], 0.5) as tf.Tensor4D
     const reco = tf.fill([1, 2, 2, 3], 0.25) as tf.Tensor4D
     const mask = tf.tensor4d([1, 0, 0, 0], [1, 2, 2, 1])

@@ -19,7 +19,7 @@ describe('visual: SDNet architecture', () => {
     before(() => { m = SDNet.create(presetConfig('sdnet-224', 'scalar'), 1) })
     after(() => m.dispose())
 
-    it('has the authors\' 36,105,917 parameters with scalar AdaIN, split as REFERENCE.md §9', () => {
+    it('has the authors\' 36,105,917 parameters with scalar AdaIN, split as docs/REFERENCE.md §9', () => {
       expect(m.parameterCount()).to.equal(36_105_917)
       expect(m.parameterCount('a_encoder.unet.')).to.equal(35_058_952)
       let enc = 0, bottleneck = 0
@@ -121,7 +121,7 @@ describe('visual: SDNet architecture', () => {
     expect(Array.from(out.anatomy.dataSync()).every(v => v === 0 || v === 1)).to.equal(true)
     expect(Array.from(out.seg.sum(-1).dataSync()).every(v => Math.abs(v - 1) < 1e-5)).to.equal(true)
     expect(Array.from(out.reco.dataSync()).every(v => v > -1 && v < 1)).to.equal(true)
-    // eval is deterministic (argmax, the deliberate fix of REFERENCE.md §3.2's noisy eval)
+    // eval is deterministic (argmax, the deliberate fix of docs/REFERENCE.md §3.2's noisy eval)
     const again = m.forward(m.context(false), x)
     expect(Array.from(again.anatomy.dataSync())).to.deep.equal(Array.from(out.anatomy.dataSync()))
     m.dispose()

@@ -1,4 +1,4 @@
-// The optional perceptual loss (issue 5; REFERENCE.md §3.4): the VGG-19 relu3_1 slice loaded
+// The optional perceptual loss (issue 5; docs/REFERENCE.md §3.4): the VGG-19 relu3_1 slice loaded
 // from torchvision-named .safetensors / .pth files, checked against hand-written convolutions
 // (and against torch when /usr/bin/python3 has it), its loss and gradients, its errors, and a
 // train-visual run that uses it.
@@ -95,7 +95,7 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
   it('has the 555,328 parameters of features[0:12] under torchvision names', () => {
     const shapes = vggParamShapes()
     expect([...shapes.keys()].filter(k => k.endsWith('.weight'))).to.deep.equal(['features.0.weight', 'features.2.weight', 'features.5.weight', 'features.7.weight', 'features.10.weight'])
-    expect([...shapes.values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0)).to.equal(555_328) // REFERENCE.md §9
+    expect([...shapes.values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0)).to.equal(555_328) // docs/REFERENCE.md §9
   })
 
   it('loads .safetensors and torch .pth alike, convs match hand-computed PyTorch convolutions', async () => {

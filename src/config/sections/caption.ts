@@ -17,4 +17,4 @@ export const captionSection = section({
   topP: z.number().min(0).max(1).default(0.9).describe('top-p (authors: 0.9)'),
   numCtx: z.number().int().min(256).default(4096).describe('context window tokens'),
   numPredict: z.number().int().min(1).default(150).describe('max new tokens (authors: 150)'),
-}, 'captioning (paper §2.1, REFERENCE.md §2)')
+}, 'captioning (paper §2.1, docs/REFERENCE.md §2)')

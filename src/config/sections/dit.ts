@@ -16,7 +16,7 @@ export const ditSection = section({
   lora: section({
     rank: z.number().int().min(1).max(1024).default(8).describe('LoRA rank (authors: 8)'),
     alpha: z.number().positive().default(8).describe('LoRA alpha; scale = alpha / rank (authors: 8)'),
-    targets: z.enum(['broad', 'attention-only']).default('broad').describe('broad = the authors\' target list (REFERENCE.md §5.3); attention-only = the paper\'s wording'),
+    targets: z.enum(['broad', 'attention-only']).default('broad').describe('broad = the authors\' target list (docs/REFERENCE.md §5.3); attention-only = the paper\'s wording'),
   }, 'low-rank adapters'),
   prediction: z.enum(['epsilon', 'v', 'auto']).default('auto').describe('training target of the first C output channels: auto = v for a model trained from scratch, epsilon with weights.pixart (pretrained PixArt predicts epsilon)'),
   condDropout: z.number().min(0).max(1).default(0.1).describe('probability of replacing the condition by the learned null pair (enables guidance)'),
@@ -34,4 +34,4 @@ export const ditSection = section({
     weight: z.number().min(0).default(0.05).describe('weight of the colour loss'),
     every: z.number().int().min(1).default(1).describe('apply every N steps'),
   }, 'colour-distribution loss (paper §2.3)'),
-}, 'PixArt-alpha LoRA fine-tuning with HFFM (paper §2.2-2.3, REFERENCE.md §5)')
+}, 'PixArt-alpha LoRA fine-tuning with HFFM (paper §2.2-2.3, docs/REFERENCE.md §5)')

@@ -6,7 +6,7 @@ export const evalSection = section({
   real: z.string().default('').describe('folder of real images; empty = the dataset split named by realSplit'),
   featuresReal: z.string().default('').describe('precomputed real features or pytorch-fid stats (.safetensors/.npy/.npz); replaces Inception on the real side'),
   featuresGen: z.string().default('').describe('precomputed generated features (.safetensors/.npy/.npz)'),
-  realSplit: z.enum(['test', 'train', 'all']).default('test').describe('real images compared against (REFERENCE.md §7: the test split)'),
+  realSplit: z.enum(['test', 'train', 'all']).default('test').describe('real images compared against (docs/REFERENCE.md §7: the test split)'),
   kidSubsets: z.number().int().min(1).default(100).describe('KID subsets'),
   kidSubsetSize: z.number().int().min(0).default(0).describe('KID subset size; 0 = min(1000, n_real, n_gen)'),
   resize: z.enum(['bilinear', 'bilinear-antialias']).default('bilinear').describe('resize to 299 for Inception (pytorch-fid: bilinear, no antialias)'),
@@ -15,4 +15,4 @@ export const evalSection = section({
   hfdSize: z.number().int().min(8).max(1024).refine(v => (v & (v - 1)) === 0, 'must be a power of two').default(64).describe('hfd: side images are resized to before the DFT (power of two)'),
   hfdBandLow: z.number().min(0).max(1).default(0.25).describe('hfd: lowest kept frequency, as a fraction of Nyquist'),
   hfdBandHigh: z.number().min(0).max(1).default(1).describe('hfd: highest kept frequency, as a fraction of Nyquist'),
-}, 'evaluation (paper Table 1, DESIGN.md "Metrics")')
+}, 'evaluation (paper Table 1, docs/DESIGN.md "Metrics")')

@@ -6,4 +6,4 @@ export const generateSection = section({
   guidance: z.number().min(0).default(4.5).describe('classifier-free guidance scale; 0 or 1 disables it'),
   batchSize: z.number().int().min(1).default(8).describe('images per forward pass'),
   perClass: z.number().int().min(0).default(8).describe('images per class when no other input is given'),
-}, 'sampling (paper §2.3, REFERENCE.md §6)')
+}, 'sampling (paper §2.3, docs/REFERENCE.md §6)')

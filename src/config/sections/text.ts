@@ -15,4 +15,4 @@ export const textSection = section({
   tsnePoints: z.number().int().min(0).default(300).describe('captions drawn in text/tsne.png (each gives a text and a visual point; 0 = no figure)'),
   tsneIterations: z.number().int().min(50).default(750).describe('t-SNE gradient steps'),
   tsnePerplexity: z.number().positive().default(30).describe('t-SNE perplexity'),
-}, 'text disentangler (paper §2.2, REFERENCE.md §4)')
+}, 'text disentangler (paper §2.2, docs/REFERENCE.md §4)')

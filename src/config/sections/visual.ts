@@ -10,9 +10,9 @@ export const visualSection = section({
   lr: z.number().positive().default(2e-3).describe('Adam learning rate (authors: 1e-4; the demo budget needs more)'),
   checkpointEvery: z.number().int().min(1).default(200).describe('steps between checkpoints'),
   keepCheckpoints: z.number().int().min(1).default(3).describe('checkpoints kept'),
-  anatomyVector: z.enum(['occupancy', 'occupancy+shape']).default('occupancy').describe('visual anatomy target of align-text: occupancy = the authors\' 8-d channel occupancy (REFERENCE.md §4.2; keeps size, drops shape; passes both disentanglement probes on the default pipeline); occupancy+shape = per channel [occupancy, compactness, elongation], 24-d (shape probe 0.99, but the wider head also reads colour; docs/RESULTS.md)'),
+  anatomyVector: z.enum(['occupancy', 'occupancy+shape']).default('occupancy').describe('visual anatomy target of align-text: occupancy = the authors\' 8-d channel occupancy (docs/REFERENCE.md §4.2; keeps size, drops shape; passes both disentanglement probes on the default pipeline); occupancy+shape = per channel [occupancy, compactness, elongation], 24-d (shape probe 0.99, but the wider head also reads colour; docs/RESULTS.md)'),
   gridImages: z.number().int().min(2).max(64).default(8).describe('rows of the reconstruction / style-swap grid'),
   perceptual: z.object({
-    weights: z.string().default('').describe('torchvision VGG-19 weights (vgg19-dcbb9e9d.pth, or .safetensors with its features.* keys) for the perceptual loss, weight 0.1 (REFERENCE.md §3.4); empty = off'),
+    weights: z.string().default('').describe('torchvision VGG-19 weights (vgg19-dcbb9e9d.pth, or .safetensors with its features.* keys) for the perceptual loss, weight 0.1 (docs/REFERENCE.md §3.4); empty = off'),
   }).strict().prefault({}).describe('optional perceptual loss'),
-}, 'visual disentangler (paper §2.2, REFERENCE.md §3)')
+}, 'visual disentangler (paper §2.2, docs/REFERENCE.md §3)')

@@ -2,7 +2,7 @@
 // age, sex, localization), images in HAM10000_images_part_1/ and _part_2/ (or any one
 // folder), lesion masks from the public segmentations as <image_id>_segmentation.png in a
 // folder such as HAM10000_segmentations_lesion_tschandl/. Records are grouped by lesion_id so
-// that one lesion never sits on both sides of a split (DESIGN.md "Deliberate fixes").
+// that one lesion never sits on both sides of a split (docs/DESIGN.md "Deliberate fixes").
 import {basename, join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {type DatasetRecord, type LayoutResult, isImageFile, readCsvTable, rel, stemOf, walkFiles} from './common.js'

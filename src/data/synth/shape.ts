@@ -32,7 +32,7 @@ export const sizeRanges: Record<string, [number, number]> = {
  * Where the lesion sits: `anywhere` = uniformly wherever it fits (the default, all recorded
  * figures); `centred` = within 0.05 of the image side from the centre, as dermoscopy is framed
  * (HAM10000's lesions sit near the centre of their images). A model conditioned only on the
- * anatomy occupancy vector (REFERENCE.md §4.2) is not told where the lesion is; centring makes
+ * anatomy occupancy vector (docs/REFERENCE.md §4.2) is not told where the lesion is; centring makes
  * that condition complete, which the short from-scratch demo DiT needs (docs/RESULTS.md).
  */
 export type Placement = 'anywhere' | 'centred'

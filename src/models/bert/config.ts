@@ -1,5 +1,5 @@
 // Hugging Face config.json for the two text encoders the issue names: BERT (Bio_ClinicalBERT)
-// and DistilBERT (medicalai/ClinicalBERT, REFERENCE.md §4.1). Everything comes from the file.
+// and DistilBERT (medicalai/ClinicalBERT, docs/REFERENCE.md §4.1). Everything comes from the file.
 import {readFileSync} from 'node:fs'
 import {UserError, describeFsError} from '../../errors.js'
 

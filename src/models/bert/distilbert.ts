@@ -1,5 +1,5 @@
 // DistilBertModel forward (transformers modeling_distilbert.py, eval mode), the encoder of
-// medicalai/ClinicalBERT (REFERENCE.md §4.1): word + learned position embeddings (no token
+// medicalai/ClinicalBERT (docs/REFERENCE.md §4.1): word + learned position embeddings (no token
 // types) -> LayerNorm 1e-12; post-LN layers x = LN(x + attn(x)); x = LN(x + lin2(gelu(lin1(x)))).
 import * as tf from '@tensorflow/tfjs'
 import type {TextEncoderConfig} from './config.js'

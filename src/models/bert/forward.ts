@@ -1,6 +1,6 @@
 // `medgen forward --arch bert|distilbert`: input_ids, attention_mask, token_type_ids (I64 or I32)
 // -> last_hidden_state, pooler_output (BERT with a pooler), mean_pooled; names as in
-// ../shared/golden/bert-tiny/io.safetensors. --weights is a HF folder or a weights file beside
+// test/fixtures/golden/bert-tiny/io.safetensors. --weights is a HF folder or a weights file beside
 // its config.json; `--option config=<file>` points at another config.
 import {statSync} from 'node:fs'
 import {dirname} from 'node:path'

@@ -1,4 +1,4 @@
-// Building blocks shared by BERT and DistilBERT (REFERENCE.md §4.1, §10): Linear on [B,L,in]
+// Building blocks shared by BERT and DistilBERT (docs/REFERENCE.md §4.1, §10): Linear on [B,L,in]
 // with tfjs-layout weights [in,out], affine LayerNorm, exact-erf GELU, and multi-head
 // self-attention with an additive key mask.
 import * as tf from '@tensorflow/tfjs'
@@ -67,7 +67,7 @@ export function attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, heads: number, 
   return {context, probs}
 }
 
-/** sum_t h[b,t] mask[b,t] / max(sum_t mask[b,t], 1e-9): the authors' sentence embedding (REFERENCE.md §4.1) */
+/** sum_t h[b,t] mask[b,t] / max(sum_t mask[b,t], 1e-9): the authors' sentence embedding (docs/REFERENCE.md §4.1) */
 export function meanPool(hidden: tf.Tensor3D, attentionMask: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const m = attentionMask.toFloat().expandDims(2)

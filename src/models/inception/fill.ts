@@ -1,4 +1,4 @@
-// The deterministic closed-form weights of ../shared/golden/inception-fid (its config.json
+// The deterministic closed-form weights of test/fixtures/golden/inception-fid (its config.json
 // "fill"): real Inception weights are not shipped, so the fixture fills every tensor from a
 // murmur3-fmix32 hash of (flat index, key index). Used by tests and `medgen forward` checks.
 import type {TensorMap} from '../../io/tensor-map.js'

@@ -1,6 +1,6 @@
 // Inception v3, FID variant: pytorch-fid's InceptionV3 = torchvision Inception3 with Mixed_5b-d
 // = FIDInceptionA, 6b-e = FIDInceptionC, 7b = FIDInceptionE_1, 7c = FIDInceptionE_2
-// (REFERENCE.md §7, DESIGN.md "Metrics"; golden/README.md §5). Parameter names are the
+// (docs/REFERENCE.md §7, docs/DESIGN.md "Metrics"; golden/README.md §5). Parameter names are the
 // torchvision state_dict keys of pt_inception-2015-12-05-6726825d.pth. Activations are NHWC.
 // The FID patches: the branch_pool average pools exclude padding (count_include_pad=False, which
 // is TF/tfjs 'same' semantics), and 7c's branch_pool is a 3x3/s1 max pool.

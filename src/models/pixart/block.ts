@@ -1,5 +1,5 @@
 // One PixArt-alpha transformer block (diffusers BasicTransformerBlock, norm_type
-// "ada_norm_single"; golden README §1 step 5, REFERENCE.md §5.1).
+// "ada_norm_single"; golden README §1 step 5, docs/REFERENCE.md §5.1).
 import * as tf from '@tensorflow/tfjs'
 import {innerDim, type PixArtConfig} from './config.js'
 import {attention, geluTanh, layerNorm, linear, param, type Weights} from './layers.js'

@@ -1,5 +1,5 @@
-// Gradient checkpointing for PixArt blocks (REFERENCE.md §5.4: the authors train with it on;
-// DESIGN.md "Tensors and backends": recomputation via tf.customGrad where memory needs it).
+// Gradient checkpointing for PixArt blocks (docs/REFERENCE.md §5.4: the authors train with it on;
+// docs/DESIGN.md "Tensors and backends": recomputation via tf.customGrad where memory needs it).
 // Without it, tfjs keeps every intermediate of every block on the tape until the backward pass
 // ends, plus every intermediate gradient (its backprop frees neither early): bench-small at
 // batch 8 needed more than the 4 GB wasm heap. A checkpointed block keeps only its inputs; its

@@ -1,5 +1,5 @@
 // PixArt-alpha transformer configuration (diffusers Transformer2DModel with norm_type
-// "ada_norm_single", REFERENCE.md §5.1) and the named presets. Every size the model uses is
+// "ada_norm_single", docs/REFERENCE.md §5.1) and the named presets. Every size the model uses is
 // read from here; nothing in the architecture is hard-coded to a fixture's shapes.
 import {UserError} from '../../errors.js'
 
@@ -72,13 +72,13 @@ export function toDiffusersConfig(c: PixArtConfig): Record<string, unknown> {
 const base = {norm_eps: 1e-6}
 
 export const pixartPresets = {
-  /** PixArt-XL-2-512x512 (REFERENCE.md §5.1): 610,856,096 parameters. */
+  /** PixArt-XL-2-512x512 (docs/REFERENCE.md §5.1): 610,856,096 parameters. */
   'pixart-xl-512': {...base, num_layers: 28, num_attention_heads: 16, attention_head_dim: 72, in_channels: 4, out_channels: 8,
     patch_size: 2, sample_size: 64, cross_attention_dim: 1152, caption_channels: 4096},
-  /** ../shared/bench/bench-small.json: ~29.8M parameters, 256 latent tokens. */
+  /** bench/bench-small.json: ~29.8M parameters, 256 latent tokens. */
   'pixart-small': {...base, num_layers: 12, num_attention_heads: 6, attention_head_dim: 64, in_channels: 4, out_channels: 8,
     patch_size: 2, sample_size: 32, cross_attention_dim: 384, caption_channels: 256},
-  /** ../shared/bench/bench-tiny.json: ~1.25M parameters, 64 latent tokens. */
+  /** bench/bench-tiny.json: ~1.25M parameters, 64 latent tokens. */
   'pixart-tiny': {...base, num_layers: 4, num_attention_heads: 4, attention_head_dim: 32, in_channels: 4, out_channels: 8,
     patch_size: 2, sample_size: 16, cross_attention_dim: 128, caption_channels: 128},
   /**

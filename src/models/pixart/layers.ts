@@ -29,7 +29,7 @@ export function dense(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
 
 /**
  * nn.Linear `path` applied to x, plus scale * B(A(x)) when an adapter targets it (peft LoRA
- * Linear forward with dropout 0, REFERENCE.md §5.3). Conv adapters (the patch embedding) are
+ * Linear forward with dropout 0, docs/REFERENCE.md §5.3). Conv adapters (the patch embedding) are
  * applied on patchified input, where a kernel-p stride-p convolution is exactly this matmul.
  */
 export function linear(w: Weights, path: string, x: tf.Tensor): tf.Tensor {
@@ -55,7 +55,7 @@ export function layerNormAffine(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor
 
 export {geluTanh} from '../activations.js'
 
-/** GELU, exact erf form (HFFM, REFERENCE.md §5.2). */
+/** GELU, exact erf form (HFFM, docs/REFERENCE.md §5.2). */
 export function geluExact(x: tf.Tensor): tf.Tensor {
   return x.mul(0.5).mul(tf.erf(x.mul(Math.SQRT1_2)).add(1))
 }

@@ -1,5 +1,5 @@
 // PixArt-alpha transformer forward pass (diffusers Transformer2DModel, norm_type
-// "ada_norm_single", use_additional_conditions false; golden README §1, REFERENCE.md §5.1).
+// "ada_norm_single", use_additional_conditions false; golden README §1, docs/REFERENCE.md §5.1).
 // Activations are channels-last: the input latent/pixel batch is [B,H,W,C] and so is the output.
 import * as tf from '@tensorflow/tfjs'
 import {innerDim, interpolationScale, type PixArtConfig} from './config.js'

@@ -1,5 +1,5 @@
 // Anatomy encoder: U-Net (4 levels, pre-activation residual bottleneck, nearest upsampling,
-// 8-channel head) followed by hard Gumbel-softmax. REFERENCE.md §3.2; names as the authors'
+// 8-channel head) followed by hard Gumbel-softmax. docs/REFERENCE.md §3.2; names as the authors'
 // state_dict (a_encoder.unet.*). Sequential indices: conv 0, BN 1, ReLU 2, conv 3, BN 4.
 import * as tf from '@tensorflow/tfjs'
 import type {SdnetConfig} from './config.js'

@@ -1,4 +1,4 @@
-// SDNet sizes (REFERENCE.md §3.1). The authors' network is fixed at 224 px / ndf 64; the small
+// SDNet sizes (docs/REFERENCE.md §3.1). The authors' network is fixed at 224 px / ndf 64; the small
 // preset keeps every ratio but scales the widths with ndf so the demo trains on two CPU cores.
 import {UserError} from '../../errors.js'
 
@@ -7,7 +7,7 @@ export type AdainForm = 'scalar' | 'learned'
 export interface SdnetConfig {
   /** square input side; a multiple of 16 (four 2x poolings in the U-Net and four stride-2 convs in the style encoder) */
   imageSize: number
-  /** U-Net base width (REFERENCE.md §3.1: 64) */
+  /** U-Net base width (docs/REFERENCE.md §3.1: 64) */
   ndf: number
   /** anatomy factors, the channels of the one-hot map (8) */
   anatomyChannels: number
@@ -57,7 +57,7 @@ export function styleFeatureSide(imageSize: number): number {
   return s
 }
 
-/** Input width of the style encoder's Linear (REFERENCE.md §3.2: 128 x 14 x 14 = 25088 at 224). */
+/** Input width of the style encoder's Linear (docs/REFERENCE.md §3.2: 128 x 14 x 14 = 25088 at 224). */
 export function styleFlattenSize(imageSize: number): number {
   const side = styleFeatureSide(imageSize)
   return 128 * side * side

@@ -1,4 +1,4 @@
-// Segmentor, style (modality) encoder and AdaIN decoder. REFERENCE.md §3.2; parameter names as
+// Segmentor, style (modality) encoder and AdaIN decoder. docs/REFERENCE.md §3.2; parameter names as
 // the authors' state_dict (segmentor.*, m_encoder.*, decoder.decoder.*). The learned-AdaIN
 // linears (decoder.decoder.adain{k}.fc) exist only in the `learned` form, which is ours.
 import * as tf from '@tensorflow/tfjs'
@@ -58,7 +58,7 @@ export function reparameterize(mu: tf.Tensor2D, logvar: tf.Tensor2D, seed: numbe
 
 // --- AdaIN decoder ---
 
-/** Mean and sqrt(unbiased variance + 1e-5) over `axes` (torch .var() is unbiased; REFERENCE.md §10). */
+/** Mean and sqrt(unbiased variance + 1e-5) over `axes` (torch .var() is unbiased; docs/REFERENCE.md §10). */
 function unbiasedStats(x: tf.Tensor, axes: number[]): {mean: tf.Tensor, std: tf.Tensor} {
   const {mean, variance} = tf.moments(x, axes, true)
   const n = axes.reduce((acc, a) => acc * x.shape[a], 1)
@@ -66,7 +66,7 @@ function unbiasedStats(x: tf.Tensor, axes: number[]): {mean: tf.Tensor, std: tf.
 }
 
 /**
- * AdaIN(x, z). `scalar` (REFERENCE.md §3.2): the scalar mean and std of z's own entries scale
+ * AdaIN(x, z). `scalar` (docs/REFERENCE.md §3.2): the scalar mean and std of z's own entries scale
  * every channel, no learned weights, so the decoder can render only two numbers of the style
  * code and lesions come out in one washed-out colour. `learned` (ours, the default): a Linear
  * maps z to a per-channel (scale, shift), out = norm(x) * (1 + scale) + shift, zero-initialised

@@ -1,13 +1,13 @@
 // Parameter creation and the few layer ops SDNet needs, over plain parameter maps keyed by the
-// authors' PyTorch state_dict names (REFERENCE.md §3.2; tfjs layout per src/models/params.ts).
-// Init follows REFERENCE.md §3.1: Xavier-normal Conv/Linear weights, zero biases, BN weight 1.
+// authors' PyTorch state_dict names (docs/REFERENCE.md §3.2; tfjs layout per src/models/params.ts).
+// Init follows docs/REFERENCE.md §3.1: Xavier-normal Conv/Linear weights, zero biases, BN weight 1.
 import * as tf from '@tensorflow/tfjs'
 import type {ParamKind, ParamMap} from '../params.js'
 import type {Rng} from '../../util/rng.js'
 import {conv2dFast} from './fast-conv.js'
 import {trainBatchNorm} from '../batch-norm.js'
 
-export const BN_MOMENTUM = 0.1 // PyTorch default (REFERENCE.md §10)
+export const BN_MOMENTUM = 0.1 // PyTorch default (docs/REFERENCE.md §10)
 export const BN_EPS = 1e-5
 
 /** Collects parameters and BatchNorm buffers while a model is being built. */
@@ -145,7 +145,7 @@ const straightThroughOneHot: (soft: tf.Tensor) => tf.Tensor = tf.customGrad(((so
 /**
  * F.gumbel_softmax(logits, tau=1, hard=True) over the channel (last) axis: the forward pass is
  * the one-hot of argmax(logits + g), the backward pass the gradient of softmax(logits + g)
- * (REFERENCE.md §10). `seed` makes the Gumbel noise reproducible.
+ * (docs/REFERENCE.md §10). `seed` makes the Gumbel noise reproducible.
  */
 export function gumbelHard(logits: tf.Tensor, seed: number): tf.Tensor {
   // float32 rounds draws just below 1 up to 1, and -log(-log(1)) = inf turns softmax into NaN

@@ -1,4 +1,4 @@
-// SDNet variant A on RGB (paper §2.2, REFERENCE.md §3): anatomy U-Net + Gumbel binarisation,
+// SDNet variant A on RGB (paper §2.2, docs/REFERENCE.md §3): anatomy U-Net + Gumbel binarisation,
 // segmentor, style VAE encoder, AdaIN decoder. Parameters are plain maps keyed by the authors'
 // state_dict names; `forward` follows §3.3 (training re-encodes the reconstruction).
 import * as tf from '@tensorflow/tfjs'
@@ -69,7 +69,7 @@ export class SDNet {
   encodeStyle(ctx: ForwardContext, a: tf.Tensor4D, x: tf.Tensor4D) { return encodeStyle(ctx, this.config, a, x) }
   decode(ctx: ForwardContext, a: tf.Tensor4D, z: tf.Tensor2D): tf.Tensor4D { return decode(ctx, this.config, a, z) }
 
-  /** REFERENCE.md §3.3. Training: decode from sampled z and re-encode the reconstruction; eval: decode from mu. */
+  /** docs/REFERENCE.md §3.3. Training: decode from sampled z and re-encode the reconstruction; eval: decode from mu. */
   forward(ctx: ForwardContext, x: tf.Tensor4D, noise?: ForwardNoise): SdnetOutputs {
     const out = this.forwardToReconstruction(ctx, x, noise)
     if (!ctx.training) return out
@@ -87,7 +87,7 @@ export class SDNet {
     return {anatomy, seg, mu, logvar, z, reco: this.decode(ctx, anatomy, z)}
   }
 
-  /** Training's second pass (REFERENCE.md §3.3): mu of the reconstruction's anatomy and style. */
+  /** Training's second pass (docs/REFERENCE.md §3.3): mu of the reconstruction's anatomy and style. */
   reencode(ctx: ForwardContext, reco: tf.Tensor4D, noise: ForwardNoise): tf.Tensor2D {
     return this.encodeStyle(ctx, this.anatomy(ctx, reco, noise.gumbelReco), reco).mu
   }

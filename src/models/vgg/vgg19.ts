@@ -1,10 +1,10 @@
-// The slice of torchvision's vgg19().features used by the perceptual loss (REFERENCE.md §3.4):
+// The slice of torchvision's vgg19().features used by the perceptual loss (docs/REFERENCE.md §3.4):
 // its first 12 modules, i.e. through relu3_1. torchvision numbers every module of the
 // Sequential, so the convs keep their indices as state_dict names:
 //   0 conv 3->64, 1 relu, 2 conv 64->64, 3 relu, 4 maxpool,
 //   5 conv 64->128, 6 relu, 7 conv 128->128, 8 relu, 9 maxpool, 10 conv 128->256, 11 relu.
 // Every conv is 3x3, stride 1, padding 1, with bias; every pool is MaxPool2d(2, 2) (floor mode).
-// 555,328 parameters (REFERENCE.md §9). Activations NHWC, filters HWIO (src/models/params.ts).
+// 555,328 parameters (docs/REFERENCE.md §9). Activations NHWC, filters HWIO (src/models/params.ts).
 import * as tf from '@tensorflow/tfjs'
 
 export type VggModule = {kind: 'conv', index: number, inChannels: number, outChannels: number} | {kind: 'relu', index: number} | {kind: 'pool', index: number}

@@ -1,6 +1,6 @@
 // The in-memory training set of the DiT stage and the assembly of one seeded batch: random
 // crop + horizontal flip (pixel space) or a posterior sample of the cached VAE moments + flip
-// (latent space; REFERENCE.md §5.4 samples the posterior rather than taking its mean).
+// (latent space; docs/REFERENCE.md §5.4 samples the posterior rather than taking its mean).
 import type {Rng} from '../../util/rng.js'
 
 export interface DitExample {

@@ -1,6 +1,6 @@
 // finetune-dit's inputs (DEVELOPING.md contracts): the training split of captions/captions.jsonl,
 // the per-caption anatomy/style text features of align-text (text/features.safetensors; the
-// authors train the DiT on the *text* features, REFERENCE.md §5.4), the images (resized on the
+// authors train the DiT on the *text* features, docs/REFERENCE.md §5.4), the images (resized on the
 // shorter side and centre-cropped with a margin for the random crop), and for the concat/text
 // ablations the text encoder's embeddings. In latent space the training images are encoded
 // once by the VAE and cached under <run>/cache/latents/.
@@ -85,7 +85,7 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
   let modelShape: [number, number, number]
   let pixelNormalization: PixelNormalization | null = null
   if (spec.space === 'pixel') {
-    // A 1/8 margin around the model size leaves room for the random crop (REFERENCE.md §5.4).
+    // A 1/8 margin around the model size leaves room for the random crop (docs/REFERENCE.md §5.4).
     const stored = Math.round(p.sample_size * 9 / 8)
     const bar = progress('finetune-dit: images', train.length)
     samples = []

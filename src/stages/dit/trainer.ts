@@ -1,4 +1,4 @@
-// One DiT training run (REFERENCE.md §5.4 with the deliberate fixes of DESIGN.md): epsilon-MSE
+// One DiT training run (docs/REFERENCE.md §5.4 with the deliberate fixes of docs/DESIGN.md): epsilon-MSE
 // on the first C output channels, AdamW (decoupled weight decay), cosine schedule with warm-up,
 // clipping by global norm, condition dropout to the learned null pair, and the colour loss on
 // the predicted clean image. Every random choice of step i comes from a generator seeded by
@@ -79,7 +79,7 @@ export class DitTrainer {
       const xt = this.schedule.addNoise(x0, noise, t)
       const {signal, noise: sigma} = this.schedule.coefficients(t)
       // v-prediction (Salimans & Ho 2022) for from-scratch pixel models: its implied x0 stays
-      // bounded at high t, where eps-prediction's divides by sqrt(acp) ~ 0.006 (DESIGN.md deviation).
+      // bounded at high t, where eps-prediction's divides by sqrt(acp) ~ 0.006 (docs/DESIGN.md deviation).
       const useV = this.opts.prediction === 'v'
       const target = useV ? noise.mul(signal).sub(x0.mul(sigma)) as tf.Tensor4D : noise
       const condInputs = conditionInputsFor(this.data, indices)

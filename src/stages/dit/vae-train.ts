@@ -1,6 +1,6 @@
 // The demo's own VAE (dit.vae.train): a small AutoencoderKL trained from scratch on the training
 // images, so that the from-scratch DiT works on latents as PixArt does on SD-VAE latents
-// (REFERENCE.md §5.1) instead of on pixels. Why: a 64-token pixel DiT with 4x4 patches draws each
+// (docs/REFERENCE.md §5.1) instead of on pixels. Why: a 64-token pixel DiT with 4x4 patches draws each
 // patch on its own; after the demo's few minutes its samples are blocky patch mosaics, and still
 // are after 7.5x the steps (docs/RESULTS.md, session 5). The conv decoder here turns the same
 // 64 tokens into smooth lesions. Loss: L1 reconstruction + klWeight * KL, the SD VAE recipe

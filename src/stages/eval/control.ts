@@ -1,4 +1,4 @@
-// Controllability on data with known attributes (issue 9 item 4; DESIGN.md "The embedded
+// Controllability on data with known attributes (issue 9 item 4; docs/DESIGN.md "The embedded
 // default"): each generated image is segmented by the trained segmentation head, its attributes
 // are measured with the measured captioner's code (src/caption/measure.ts), and compared with
 // the attributes its prompt asked for. Disentanglement checks over pairs in the manifest:

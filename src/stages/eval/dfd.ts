@@ -1,4 +1,4 @@
-// `dfd`: the dataset-specific reading of the paper's HFD/KFD/BFD (REFERENCE.md §7): Fréchet
+// `dfd`: the dataset-specific reading of the paper's HFD/KFD/BFD (docs/REFERENCE.md §7): Fréchet
 // distance in the penultimate-layer features of the classifier `medgen classify` trained on
 // this dataset's real images (classify/model.safetensors).
 import {decodeImage} from '../../data/image-io.js'
@@ -27,7 +27,7 @@ async function decodeAll(files: string[], size: number, label: string): Promise<
 export async function computeDfd(runDir: string, sets: ImageSets, batchSize: number): Promise<MetricResult> {
   const path = classifyModelPath(runDir)
   const base = 'dfd: Fréchet distance between Gaussians fitted to the penultimate-layer features of the classify model trained on this dataset (classify/model.safetensors); ' +
-    "the dataset-specific reading of the paper's HFD/KFD/BFD (REFERENCE.md §7)"
+    "the dataset-specific reading of the paper's HFD/KFD/BFD (docs/REFERENCE.md §7)"
   if (!(await pathExists(path))) return {definition: base, skipped: `needs ${path}; run \`medgen classify\` first`}
   if (sets.realFiles.length < 2 || sets.genFiles.length < 2) return {definition: base, skipped: 'needs at least 2 real and 2 generated images'}
   const {model, info} = await loadClassifyModel(path)

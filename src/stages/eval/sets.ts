@@ -1,6 +1,6 @@
 // Which images eval compares: generated = eval.samples folder, else the run's samples
 // (samples/manifest.jsonl); real = eval.real folder, else the dataset's eval.realSplit split
-// (REFERENCE.md §7: the real test split by default).
+// (docs/REFERENCE.md §7: the real test split by default).
 import {join, resolve} from 'node:path'
 import type {MedgenConfig} from '../../config/schema.js'
 import {UserError} from '../../errors.js'

@@ -1,6 +1,6 @@
 // What to generate: the list of images a `generate` call asks for (issue 8 item 3), each with
 // its id, class, prompt and own seed. Inputs combine freely: free-text prompts (--prompt,
-// --prompts FILE), the captions of a split (--from-captions, the authors' protocol, REFERENCE.md
+// --prompts FILE), the captions of a split (--from-captions, the authors' protocol, docs/REFERENCE.md
 // §6), N per class with prompts drawn from that class's captions (--per-class), and every
 // anatomy x style combination of the caption vocabulary (--grid). Everything a user can get
 // wrong is checked here, before any model loads.

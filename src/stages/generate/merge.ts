@@ -1,5 +1,5 @@
 // `medgen merge samples`: joins the parts written by `generate --shard i/n` (Slurm arrays,
-// DESIGN.md "Scale") into samples/manifest.jsonl after checking that every part 0..n-1 is
+// docs/DESIGN.md "Scale") into samples/manifest.jsonl after checking that every part 0..n-1 is
 // present, that all parts agree on n, that no id appears in two parts, and that every PNG a
 // part names exists. Then summary.json and the contact sheets are rebuilt from the whole set.
 import {promises as fs} from 'node:fs'

@@ -1,5 +1,5 @@
 // The per-image anatomy vector written to visual/features.safetensors, computed from the
-// deterministic one-hot anatomy map (eval mode: argmax over the channels, REFERENCE.md §4.2).
+// deterministic one-hot anatomy map (eval mode: argmax over the channels, docs/REFERENCE.md §4.2).
 //   occupancy        the authors' vector: fraction of pixels in each channel, [K].
 //   occupancy+shape  per channel k: [occupancy, compactness, elongation], [3K]. Deliberate
 //                    extension: occupancy alone keeps lesion size but drops shape, so the text

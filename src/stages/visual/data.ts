@@ -9,7 +9,7 @@ export interface VisualData {
   size: number
   ids: string[]
   splits: SplitName[]
-  /** [N, size, size, 3], each image min-max normalised to [-1, 1] (REFERENCE.md §3.1) */
+  /** [N, size, size, 3], each image min-max normalised to [-1, 1] (docs/REFERENCE.md §3.1) */
   images: Float32Array
   /** [N, size, size], 0 or 1 */
   masks: Float32Array
@@ -17,7 +17,7 @@ export interface VisualData {
 
 /**
  * Per-image min-max of all pixels jointly to [-1, 1], the authors' normalisation
- * (REFERENCE.md §3.1; not x/127.5 - 1). `rgb` holds 0..255 values [size*size*3].
+ * (docs/REFERENCE.md §3.1; not x/127.5 - 1). `rgb` holds 0..255 values [size*size*3].
  */
 export function minMaxNormalize(rgb: ArrayLike<number>, out: Float32Array, offset = 0): void {
   let lo = Infinity
@@ -46,7 +46,7 @@ export function gatherBatch(data: VisualData, indices: number[]): {x: tf.Tensor4
   return {x: tf.tensor4d(x, [indices.length, s, s, 3]), mask: tf.tensor4d(m, [indices.length, s, s, 1])}
 }
 
-/** Batches of an epoch's order, keeping the short tail (the authors drop 1 in bs+1 samples and the tail, REFERENCE.md §3.5). */
+/** Batches of an epoch's order, keeping the short tail (the authors drop 1 in bs+1 samples and the tail, docs/REFERENCE.md §3.5). */
 export function batchesOf(order: number[], batchSize: number): number[][] {
   const out: number[][] = []
   for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize))

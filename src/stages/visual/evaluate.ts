@@ -1,4 +1,4 @@
-// Eval-mode passes over a split: per-image validation Dice (the authors' metric, REFERENCE.md
+// Eval-mode passes over a split: per-image validation Dice (the authors' metric, docs/REFERENCE.md
 // §3.5) and reconstruction L1, plus the per-image features written to features.safetensors.
 // The one-hot map is exactly one-hot in eval mode (argmax), so its argmax is the label map.
 import * as tf from '@tensorflow/tfjs'

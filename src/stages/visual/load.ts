@@ -24,7 +24,7 @@ export async function loadVisualData(config: MedgenConfig, runDir: string, size:
     while (next < n) {
       const i = next++
       const r = dataset.records[i]
-      // authors: OpenCV INTER_AREA to a square, aspect not kept (REFERENCE.md §3.1); sharp fill + lanczos here
+      // authors: OpenCV INTER_AREA to a square, aspect not kept (docs/REFERENCE.md §3.1); sharp fill + lanczos here
       const img = await decodeRgb8(r.image, {width: size, height: size})
       minMaxNormalize(img.data, data.images, i * px * 3)
       const mask = await loadMask(r, size)

@@ -1,4 +1,4 @@
-// The gradients of one SDNet training step (REFERENCE.md §3.3-3.4), in one backward pass or,
+// The gradients of one SDNet training step (docs/REFERENCE.md §3.3-3.4), in one backward pass or,
 // to fit the authors' 224 px model in wasm's 4 GB heap, in two:
 //   1. forward to the reconstruction without a tape (only reco and z are kept);
 //   2. differentiate the latent-regression term, 1 * L1(mu~(reco), stopgrad(z)), with respect to

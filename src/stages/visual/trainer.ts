@@ -1,4 +1,4 @@
-// Trains SDNet (REFERENCE.md §3.4-3.5): Adam (0.5, 0.999), ReduceLROnPlateau on validation
+// Trains SDNet (docs/REFERENCE.md §3.4-3.5): Adam (0.5, 0.999), ReduceLROnPlateau on validation
 // Dice (max, patience 5, factor 0.1), every sample used each epoch (the authors' dropped
 // samples are not reproduced). Checkpoints hold weights + BN statistics, Adam moments, the
 // scheduler, the RNG, the epoch's data order and the curves, so a resumed run is identical.
@@ -30,7 +30,7 @@ export interface VisualTrainOptions {
   resume: boolean | string
   /** stop (with a checkpoint) once this many steps are done, as an interruption would; tests use it */
   stopAfterSteps?: number
-  /** frozen VGG-19 perceptual term, weight 0.1 (REFERENCE.md §3.4); absent = off */
+  /** frozen VGG-19 perceptual term, weight 0.1 (docs/REFERENCE.md §3.4); absent = off */
   perceptual?: PerceptualLoss
 }
 
@@ -127,7 +127,7 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
     const {reconstruction, kl, dice, regression, perceptual} = terms
     state.history.steps.push({step: i + 1, loss, reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})})
     if ((i + 1) % stepsPerEpoch === 0) {
-      // end of epoch: validation Dice drives the plateau scheduler (REFERENCE.md §3.5)
+      // end of epoch: validation Dice drives the plateau scheduler (docs/REFERENCE.md §3.5)
       const val = valIdx.length ? await evaluateSplit(model, data, valIdx, opts.batchSize) : {dice: NaN, l1: NaN}
       const lrBefore = scheduler.lr
       if (valIdx.length) scheduler.observe(val.dice)
