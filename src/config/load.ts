@@ -28,18 +28,40 @@ function readYaml(file: string): Tree {
     const where = `:${before.length}:${before[before.length - 1].length + 1}`
     throw new UserError(`${file}${where}: YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`)
   }
-  const value = doc.toJS() ?? {}
+  let value: unknown
+  // The yaml library refuses documents whose aliases expand past its maxAliasCount (a
+  // "billion laughs" bomb); that guard is the user's file at fault, not a bug.
+  try { value = doc.toJS() ?? {} } catch (err) {
+    throw new UserError(`${file}: YAML rejected: ${(err as Error).message.split('\n')[0]}`)
+  }
   if (typeof value !== 'object' || Array.isArray(value)) throw new UserError(`${file}: expected a mapping of sections (run:, data:, ...) at the top level`)
+  refuseForbiddenKeys(value as Tree, file, [])
   return value as Tree
 }
+
+/** A YAML file may spell `__proto__:` too; the yaml library keeps it as an own key, refuse it by name. */
+function refuseForbiddenKeys(node: unknown, file: string, path: string[]): void {
+  if (node === null || typeof node !== 'object') return
+  for (const key of Object.keys(node)) {
+    const here = [...path, key]
+    if (FORBIDDEN_KEYS.has(key)) throw new UserError(`${file}: ${here.join('.')}: "${key}" is not allowed as a key`)
+    refuseForbiddenKeys((node as Tree)[key], file, here)
+  }
+}
+
+/** Key names that would reach Object.prototype through plain assignment (`--set __proto__.x=1`). */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 export function setPath(tree: Tree, path: string, value: unknown, source: string): void {
   const parts = path.split('.')
   if (parts.some(p => p === '')) throw new UserError(`${source}: invalid key path "${path}"`)
+  const forbidden = parts.find(p => FORBIDDEN_KEYS.has(p))
+  if (forbidden) throw new UserError(`${source}: ${path}: "${forbidden}" is not allowed in a key path`)
   let node: Tree = tree
   for (const part of parts.slice(0, -1)) {
-    const next = node[part]
-    if (next === undefined || next === null) node[part] = {}
+    const next = Object.hasOwn(node, part) ? node[part] : undefined
+    // Sections created here have no prototype: a user key can never land on Object.prototype.
+    if (next === undefined || next === null) node[part] = Object.create(null)
     else if (typeof next !== 'object' || Array.isArray(next)) throw new UserError(`${source}: ${path}: ${part} is not a section`)
     node = node[part] as Tree
   }
@@ -82,7 +104,7 @@ function formatIssue(issue: any, source: string): string {
 }
 
 export function loadConfig(opts: LoadOptions = {}): MedgenConfig {
-  const tree: Tree = opts.file ? readYaml(opts.file) : {}
+  const tree: Tree = opts.file ? readYaml(opts.file) : Object.create(null)
   const source = opts.file ?? 'config'
   for (const expr of opts.sets ?? []) {
     const [key, value] = parseSet(expr)

@@ -89,6 +89,24 @@ describe('config', () => {
     expect(expectUserError(() => loadConfig({sets: ['novalue']}))).to.include('expected key.path=value')
   })
 
+  it('key paths refuse __proto__/constructor/prototype and never pollute Object.prototype (issue 23, class 4)', () => {
+    for (const set of ['__proto__.polluted=1', 'run.__proto__.polluted=1', 'constructor.prototype.polluted=1', 'dit.prototype=1']) {
+      const message = expectUserError(() => loadConfig({sets: [set]}))
+      expect(message).to.match(/"(__proto__|constructor|prototype)" is not allowed in a key path/)
+      expect(message.startsWith(`--set ${set.split('=')[0]}`), message).to.equal(true)
+    }
+    const file = yamlFile('proto.yaml', 'run:\n  __proto__:\n    polluted: 1\n')
+    expect(expectUserError(() => loadConfig({file}))).to.equal(`${file}: run.__proto__: "__proto__" is not allowed as a key`)
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined)
+  })
+
+  it('a YAML alias bomb is refused by the yaml guard as a one-line user error', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill('*' + String.fromCharCode(96 + i)).join(', ')}]`)
+    const file = yamlFile('bomb.yaml', levels.join('\n') + '\n')
+    expect(expectUserError(() => loadConfig({file}))).to.match(/bomb\.yaml: YAML rejected: .*alias/i)
+  })
+
   it('a missing config file is a one-line error', () => {
     expect(expectUserError(() => loadConfig({file: join(dir, 'absent.yaml')}))).to.include('no such file')
   })
