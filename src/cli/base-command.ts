@@ -1,8 +1,9 @@
 // Shared flags and error handling for every command: --config/--set/--run-dir/--seed/--backend,
 // and user mistakes printed as one line with their exit code instead of a stack trace.
 import {Command, Flags} from '@oclif/core'
-import {UserError, describeFsError} from '../errors.js'
+import {UserError, describeNodeError} from '../errors.js'
 import {loadConfig} from '../config/load.js'
+import {setReadLimits} from '../io/limits.js'
 import type {MedgenConfig} from '../config/schema.js'
 
 export const commonFlags = {
@@ -21,7 +22,7 @@ export const stageFlags = {
 export abstract class MedgenCommand extends Command {
   /** Loads the config from --config/--set plus the common flags and any stage-specific overrides. */
   protected loadRunConfig(flags: Record<string, any>, overrides: Record<string, unknown> = {}): MedgenConfig {
-    return loadConfig({
+    const config = loadConfig({
       file: flags.config,
       sets: flags.set ?? [],
       overrides: {
@@ -31,6 +32,8 @@ export abstract class MedgenCommand extends Command {
         ...overrides,
       },
     })
+    setReadLimits({maxImagePixels: config.run.maxImagePixels, maxInflatedBytes: config.run.maxInflatedBytes})
+    return config
   }
 
   protected async catch(err: Error & {exitCode?: number, oclif?: {exit?: number}}): Promise<any> {
@@ -46,9 +49,9 @@ export abstract class MedgenCommand extends Command {
     }
     if (process.env.MEDGEN_DEBUG) throw err
     if (err.name === 'ExitError') throw err
-    // File-system errors a user causes (run dir is a file, no permission, disk full) name the path.
-    const errnoPath = (err as NodeJS.ErrnoException).path
-    const fsError = errnoPath ? describeFsError(err, errnoPath) : null
+    // File-system and node errors a user causes (run dir is a file, an output path below a file,
+    // no permission, disk full, a NUL byte in a path) are one line naming the path.
+    const fsError = describeNodeError(err)
     if (fsError) {
       process.stderr.write(`medgen: ${fsError.message}\n`)
       process.exitCode = fsError.exitCode

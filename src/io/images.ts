@@ -8,6 +8,7 @@ import {promises as fs} from 'node:fs'
 import type {Sharp, FitEnum} from 'sharp'
 import {UserError, describeFsError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
+import {checkImagePixels, sharpInputLimits} from './limits.js'
 
 export type ImageSize = number | [width: number, height: number]
 export type Fit = keyof FitEnum
@@ -41,11 +42,13 @@ async function open(path: string): Promise<{image: Sharp, sixteenBit: boolean}> 
   await rejectTruncatedPng(path, bytes)
   const sharp = await loadSharp()
   // failOn 'warning' (the most sensitive level) also rejects truncated JPEG/PNG data
-  const image = sharp(path, {failOn: 'warning', autoOrient: true})
-  try {
-    const meta = await image.metadata()
-    return {image, sixteenBit: meta.depth === 'ushort'}
-  } catch (err) { throw unreadable(path, err) }
+  // limitInputPixels: libvips refuses to decode past run.maxImagePixels; the header check below
+  // says so first, in words, before any pixel is allocated.
+  const image = sharp(path, {failOn: 'warning', autoOrient: true, ...sharpInputLimits()})
+  let meta
+  try { meta = await image.metadata() } catch (err) { throw unreadable(path, err) }
+  checkImagePixels(path, meta.width, meta.height)
+  return {image, sixteenBit: meta.depth === 'ushort'}
 }
 
 const PNG_SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])

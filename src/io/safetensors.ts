@@ -4,6 +4,7 @@
 import {promises as fs} from 'node:fs'
 import {UserError, describeFsError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
+import {jsonObject, validateUserData, z} from './validate.js'
 import {numel, type DType, type HostTensor, type TensorMap} from './tensor-map.js'
 
 const BYTES: Record<DType, number> = {F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1}
@@ -47,6 +48,10 @@ export function decodeTensorBytes(dtype: DType, bytes: Buffer): HostTensor['data
   }
 }
 
+/** The header is a JSON object of tensor entries plus an optional `__metadata__` of strings. */
+const headerSchema = jsonObject
+const metadataSchema = z.record(z.string(), z.string())
+
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
   let handle
   try { handle = await fs.open(path, 'r') } catch (err) { throw describeFsError(err, path) ?? err }
@@ -61,21 +66,23 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
     }
     const headerBuf = Buffer.alloc(headerLen)
     await handle.read(headerBuf, 0, headerLen, 8)
-    let json: Record<string, any>
-    try { json = JSON.parse(headerBuf.toString('utf8')) } catch {
+    let parsed: unknown
+    try { parsed = JSON.parse(headerBuf.toString('utf8')) } catch {
       throw new UserError(`${path}: safetensors header is not valid JSON`)
     }
+    const json = validateUserData(headerSchema, parsed, {file: path}, 'safetensors header')
     const dataStart = 8 + headerLen
     const dataSize = size - dataStart
     const entries = new Map<string, SafetensorsEntry>()
-    const metadata: Record<string, string> = json.__metadata__ ?? {}
-    for (const [name, info] of Object.entries(json)) {
+    const metadata = validateUserData(metadataSchema, json.__metadata__ ?? {}, {file: path}, 'safetensors __metadata__')
+    for (const [name, raw] of Object.entries(json)) {
       if (name === '__metadata__') continue
+      const info = raw as any
       const dtype = info?.dtype as DType
-      if (!(dtype in BYTES)) throw new UserError(`${path}: tensor ${name}: unsupported dtype ${info?.dtype}`)
+      if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) throw new UserError(`${path}: tensor ${name}: unsupported dtype ${info?.dtype}`)
       const shape: number[] = info.shape
-      const [begin, end] = info.data_offsets ?? []
-      if (!Array.isArray(shape) || shape.some(d => !Number.isInteger(d) || d < 0) || !Number.isInteger(begin) || !Number.isInteger(end)) {
+      const [begin, end] = Array.isArray(info.data_offsets) ? info.data_offsets : []
+      if (!Array.isArray(shape) || shape.some(d => !Number.isSafeInteger(d) || d < 0) || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
         throw new UserError(`${path}: tensor ${name}: malformed header entry`)
       }
       if (begin < 0 || end < begin || end > dataSize) {

@@ -3,6 +3,7 @@
 // so 32-px demo samples stay crisp); the captions are SVG text rendered by sharp (librsvg).
 import sharp from 'sharp'
 import {writeFileAtomic} from '../io/atomic.js'
+import {checkImagePixels, sharpInputLimits} from '../io/limits.js'
 
 export interface ContactSheetEntry {
   /** PNG (or any image sharp reads) */
@@ -77,9 +78,10 @@ export async function writeContactSheet(path: string, entries: ContactSheetEntry
   for (const [k, entry] of shown.entries()) {
     const left = margin + (k % columns) * cellW
     const top = titleH + margin + Math.floor(k / columns) * cellH
-    const meta = await sharp(entry.file).metadata()
+    const meta = await sharp(entry.file, sharpInputLimits()).metadata()
+    checkImagePixels(entry.file, meta.width, meta.height)
     const enlarging = (meta.width ?? tile) < tile
-    const thumb = await sharp(entry.file).removeAlpha().toColourspace('srgb')
+    const thumb = await sharp(entry.file, sharpInputLimits()).removeAlpha().toColourspace('srgb')
       .resize(tile, tile, {fit: 'contain', background: '#ffffff', kernel: enlarging ? 'nearest' : 'lanczos3'})
       .png().toBuffer()
     composites.push({input: thumb, left, top})

@@ -1,4 +1,5 @@
 import {section, z} from '../zod-helpers.js'
+import {DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_INFLATED_BYTES} from '../../io/limits.js'
 
 export const runSection = section({
   dir: z.string().default('runs/medgen').describe('run directory: every stage reads and writes its artifacts here'),
@@ -9,4 +10,8 @@ export const runSection = section({
   stages: z.array(z.enum(['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval']))
     .default(['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval'])
     .describe('stages `medgen run` executes, in pipeline order'),
+  maxImagePixels: z.number().int().min(1).default(DEFAULT_MAX_IMAGE_PIXELS)
+    .describe('largest width×height an input image may declare; larger ones are refused before decoding'),
+  maxInflatedBytes: z.number().int().min(1).default(DEFAULT_MAX_INFLATED_BYTES)
+    .describe('largest size a compressed zip entry (.npz member, torch .pth data.pkl) may inflate to'),
 }, 'shared settings of the run')

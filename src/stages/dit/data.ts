@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
+import {pixelLimitError, sharpInputLimits} from '../../io/limits.js'
 import {pathExists, readJsonl, sha256} from '../../io/atomic.js'
 import {readSafetensors, readSafetensorsMetadata, writeSafetensors} from '../../io/safetensors.js'
 import {readVisualFeatures} from '../../text/alignment-data.js'
@@ -29,9 +30,9 @@ export function datasetPathOf(config: MedgenConfig): string {
 export async function readImageSquare(path: string, size: number): Promise<Float32Array> {
   let raw: Buffer
   try {
-    raw = await sharp(path).removeAlpha().toColourspace('srgb').resize(size, size, {fit: 'cover', kernel: 'lanczos3'}).raw().toBuffer()
+    raw = await sharp(path, sharpInputLimits()).removeAlpha().toColourspace('srgb').resize(size, size, {fit: 'cover', kernel: 'lanczos3'}).raw().toBuffer()
   } catch (err) {
-    throw new UserError(`${path}: cannot read image (${(err as Error).message.split('\n')[0]})`)
+    throw pixelLimitError(path, err) ?? new UserError(`${path}: cannot read image (${(err as Error).message.split('\n')[0]})`)
   }
   const out = new Float32Array(size * size * 3)
   for (let i = 0; i < out.length; i++) out[i] = raw[i] / 127.5 - 1

@@ -5,6 +5,7 @@ import {promises as fs} from 'node:fs'
 import {join, relative} from 'node:path'
 import sharp from 'sharp'
 import {UserError, describeFsError} from '../../errors.js'
+import {pixelLimitError, sharpInputLimits} from '../../io/limits.js'
 
 const imageExt = /\.(png|jpe?g|bmp|webp|tiff?)$/i
 
@@ -30,7 +31,7 @@ export interface RgbImage { width: number, height: number, data: Uint8Array }
 /** Decodes one image to 8-bit RGB; a corrupt file is a one-line UserError naming it. */
 export async function readRgb(path: string, size?: number): Promise<RgbImage> {
   try {
-    let img = sharp(path, {failOn: 'error'}).toColourspace('srgb').removeAlpha()
+    let img = sharp(path, {failOn: 'error', ...sharpInputLimits()}).toColourspace('srgb').removeAlpha()
     if (size) img = img.resize(size, size, {fit: 'fill', kernel: 'linear'})
     const {data, info} = await img.raw().toBuffer({resolveWithObject: true})
     if (info.channels === 3) return {width: info.width, height: info.height, data: new Uint8Array(data)}
@@ -39,7 +40,7 @@ export async function readRgb(path: string, size?: number): Promise<RgbImage> {
     for (let i = 0; i < info.width * info.height; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = data[i * info.channels]
     return {width: info.width, height: info.height, data: rgb}
   } catch (err) {
-    const fsErr = describeFsError(err, path)
+    const fsErr = describeFsError(err, path) ?? pixelLimitError(path, err)
     if (fsErr) throw fsErr
     throw new UserError(`${path}: cannot decode image (${(err as Error).message.split('\n')[0]})`)
   }
