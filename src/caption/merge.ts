@@ -5,10 +5,10 @@
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../errors.js'
-import {readJsonl, writeFileAtomic} from '../io/atomic.js'
+import {writeFileAtomic} from '../io/atomic.js'
 import {readManifest, writeManifest, hashOutputs, medgenVersion, type StageManifest} from '../stages/manifest.js'
 import {parsePartName, partName, shardOfId} from '../util/shard.js'
-import {metadataCsv, type CaptionRecord, type FailureRecord} from './store.js'
+import {metadataCsv, readFailureLines, readStoredCaptions, type CaptionRecord, type FailureRecord} from './store.js'
 
 export interface MergeSummary { parts: number, captions: number, failures: number }
 
@@ -53,8 +53,8 @@ export async function mergeCaptionParts(runDir: string): Promise<MergeSummary> {
   for (let i = 0; i < count; i++) {
     const name = partName({index: i, count})
     const rows = [
-      ...(await readJsonl<CaptionRecord>(join(dir, `${name}.jsonl`))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: false})),
-      ...(await readJsonl<FailureRecord>(join(dir, `${name}.failures.jsonl`))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: true})),
+      ...(await readStoredCaptions(join(dir, `${name}.jsonl`))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: false})),
+      ...(await readFailureLines(join(dir, `${name}.failures.jsonl`))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: true})),
     ]
     for (const {id, row, failed} of rows) {
       const before = owner.get(id)

@@ -4,6 +4,7 @@
 // (docs/DESIGN.md "Reliability contract"; DEVELOPING.md contract for captions/captions.jsonl).
 import {promises as fs} from 'node:fs'
 import {appendLineDurable, readJsonl, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
+import {z} from '../io/validate.js'
 
 /** One row of captions/captions.jsonl. */
 export interface CaptionRecord {
@@ -41,6 +42,35 @@ export interface FailureRecord {
   lastAnswer?: string
 }
 
+/** An image id as a caption line holds it (a number in a hand-made file is read as its digits). */
+const idSchema = z.union([z.string().min(1), z.number().transform(String)])
+
+/**
+ * What every reader of a captions.jsonl line may rely on (the contract in docs/DEVELOPING.md):
+ * `id` and `caption` are required; the other fields, when present, have their documented types.
+ */
+export const captionLineSchema = z.looseObject({
+  id: idSchema,
+  caption: z.string(),
+  file: z.string().optional(),
+  class: z.string().min(1).optional(),
+  split: z.string().optional(),
+  attributes: z.record(z.string(), z.string()).nullable().optional(),
+  anatomy: z.string().nullable().optional(),
+  style: z.string().nullable().optional(),
+  source: z.string().optional(),
+})
+export type CaptionLine = z.output<typeof captionLineSchema>
+
+/** captions.jsonl lines, validated (one UserError naming file:line for a bad one). */
+export async function readCaptionLines(path: string): Promise<CaptionLine[]> {
+  return readJsonl(path, captionLineSchema, 'caption')
+}
+
+/** The store's own files also need the image path (metadata.csv is built from it). */
+const storedCaptionSchema = captionLineSchema.extend({file: z.string(), class: z.string(), split: z.string()})
+const failureSchema = z.looseObject({id: idSchema, file: z.string(), reason: z.string(), attempts: z.number()})
+
 interface StoreState { configHash: string }
 
 export class CaptionStore {
@@ -64,7 +94,7 @@ export class CaptionStore {
     await fs.rm(this.failuresPath, {force: true})
     await writeJsonAtomic(this.statePath, {configHash} satisfies StoreState)
     const done = new Set<string>()
-    for (const record of await readJsonl<CaptionRecord>(this.captionsPath)) done.add(record.id)
+    for (const record of await this.readCaptions()) done.add(record.id)
     return done
   }
 
@@ -83,8 +113,16 @@ export class CaptionStore {
     return next
   }
 
-  async readCaptions(): Promise<CaptionRecord[]> { return readJsonl<CaptionRecord>(this.captionsPath) }
-  async readFailures(): Promise<FailureRecord[]> { return readJsonl<FailureRecord>(this.failuresPath) }
+  async readCaptions(): Promise<CaptionRecord[]> { return readStoredCaptions(this.captionsPath) }
+  async readFailures(): Promise<FailureRecord[]> { return readFailureLines(this.failuresPath) }
+}
+
+export async function readStoredCaptions(path: string): Promise<CaptionRecord[]> {
+  return await readJsonl(path, storedCaptionSchema, 'caption') as CaptionRecord[]
+}
+
+export async function readFailureLines(path: string): Promise<FailureRecord[]> {
+  return await readJsonl(path, failureSchema, 'failure record') as FailureRecord[]
 }
 
 async function readState(path: string): Promise<StoreState | null> {

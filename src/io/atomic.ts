@@ -3,7 +3,8 @@
 import {createHash, randomBytes} from 'node:crypto'
 import {promises as fs, openSync, writeSync, fsyncSync, closeSync, renameSync, mkdirSync, unlinkSync} from 'node:fs'
 import {dirname, basename, join} from 'node:path'
-import {describeFsError} from '../errors.js'
+import {UserError, describeFsError} from '../errors.js'
+import {validateUserData, type z} from './validate.js'
 
 function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
@@ -72,22 +73,31 @@ export async function appendLineDurable(path: string, line: string): Promise<voi
   }
 }
 
-/** Reads a JSONL file, skipping a torn (partial) final line left by a kill. */
-export async function readJsonl<T>(path: string): Promise<T[]> {
+/**
+ * Reads a JSONL file, skipping a torn (partial) final line left by a kill. Every other line must
+ * be a JSON object (and match `schema` when given); anything else is a UserError naming the
+ * file and line, so a hand-edited or damaged file never surfaces as a TypeError in a stage.
+ */
+export async function readJsonl<T = Record<string, unknown>>(path: string, schema?: z.ZodType<T, any>, what = 'record'): Promise<T[]> {
   let text: string
   try { text = await fs.readFile(path, 'utf8') } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
+    throw describeFsError(err, path) ?? err
   }
   const lines = text.split('\n')
   const out: T[] = []
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim()
     if (!line) continue
-    try { out.push(JSON.parse(line) as T) } catch {
+    let value: unknown
+    try { value = JSON.parse(line) } catch {
       if (i >= lines.length - 2) continue // torn last line from an interrupted append
-      throw new Error(`${path}:${i + 1}: invalid JSON line`)
+      throw new UserError(`${path}:${i + 1}: not valid JSON; fix or delete the line`)
     }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new UserError(`${path}:${i + 1}: expected a JSON object per line, found ${value === null ? 'null' : Array.isArray(value) ? 'a list' : `a ${typeof value}`}`)
+    }
+    out.push(schema ? validateUserData(schema, value, {file: path, line: i + 1}, what) : value as T)
   }
   return out
 }

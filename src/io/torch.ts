@@ -99,8 +99,15 @@ async function materialise(name: string, t: TensorRef, read: StorageReader, stor
   if (n === 0) return {dtype: outDtype, shape: t.size, data: decodeTensorBytes(t.storage.dtype, Buffer.alloc(0))}
   const span = 1 + t.size.reduce((acc, d, i) => acc + (d - 1) * t.stride[i], 0)
   const first = t.storage.elementOffset + t.offset
-  if (t.offset < 0 || t.stride.some(s => s < 0) || first + span > storageElements(t.storage)) {
+  const available = storageElements(t.storage)
+  if (t.offset < 0 || t.stride.some(s => !Number.isInteger(s) || s < 0) || first + span > available) {
     throw new CorruptCheckpoint(`tensor ${name} reaches past its storage ${t.storage.key}`)
+  }
+  // A view may not hold more elements than its storage: stride 0 over 250M elements would make
+  // a 520-byte file allocate gigabytes. (torch.save of an expand()ed tensor is the one genuine
+  // case; save tensor.contiguous() instead.)
+  if (n > available) {
+    throw new CorruptCheckpoint(`tensor ${name} views ${n} elements over a storage of ${available} (stride ${JSON.stringify(t.stride)}); save tensor.contiguous() instead`)
   }
   const decoded = decodeTensorBytes(t.storage.dtype, await read(t.storage, first, span))
   if (isContiguous(t.size, t.stride)) return {dtype: outDtype, shape: t.size, data: decoded}
@@ -214,7 +221,8 @@ export async function readTorchCheckpoint(path: string, filter?: (name: string) 
     }
     return out
   } catch (err) {
-    if (err instanceof UserError) throw err
+    // limits (src/io/limits.ts) name the zip entry; the line names the file too
+    if (err instanceof UserError) throw err.message.startsWith(path) ? err : new UserError(`${path}: ${err.message}`, err.exitCode)
     if (err instanceof CorruptCheckpoint || err instanceof PickleError || err instanceof ZipFormatError || err instanceof RangeError) {
       throw new UserError(`${path}: truncated or corrupt PyTorch checkpoint (${(err as Error).message})`)
     }

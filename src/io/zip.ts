@@ -3,6 +3,7 @@
 // directory and the entries asked for are read, so multi-GB checkpoints never sit in one buffer.
 import type {FileHandle} from 'node:fs/promises'
 import {inflateRawSync} from 'node:zlib'
+import {checkInflatedSize} from './limits.js'
 
 export interface ZipEntry { name: string, method: number, compressedSize: number, size: number, localHeaderOffset: number }
 
@@ -93,15 +94,30 @@ export async function entryDataOffset(handle: FileHandle, entry: ZipEntry): Prom
   return entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28)
 }
 
+/**
+ * Inflates a deflated entry, bounded twice before a byte is allocated: the size the entry
+ * declares must be within run.maxInflatedBytes (src/io/limits.ts), and zlib stops at that
+ * declared size (maxOutputLength), so a small entry that inflates to gigabytes is refused.
+ */
+function inflateBounded(compressed: Buffer, entry: ZipEntry): Buffer {
+  checkInflatedSize(`zip entry ${entry.name}`, entry.size)
+  let whole: Buffer
+  try { whole = inflateRawSync(compressed, {maxOutputLength: Math.max(1, entry.size)}) } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ZipFormatError(`${entry.name} inflates past the ${entry.size} bytes it declares`)
+    throw new ZipFormatError(`${entry.name}: bad deflate data (${(err as Error).message.split('\n')[0]})`)
+  }
+  if (whole.length !== entry.size) throw new ZipFormatError(`${entry.name} inflates to ${whole.length} bytes, expected ${entry.size}`)
+  return whole
+}
+
 /** Bytes [start, start+length) of an entry's uncompressed content. */
 export async function readEntry(handle: FileHandle, entry: ZipEntry, start = 0, length = entry.size - start): Promise<Buffer> {
   if (start < 0 || start + length > entry.size) throw new ZipFormatError(`read of ${length} bytes at ${start} exceeds ${entry.name} (${entry.size} bytes)`)
   const dataAt = await entryDataOffset(handle, entry)
-  if (entry.method === 0) return readAt(handle, dataAt + start, length)
-  if (entry.method === 8) {
-    const whole = inflateRawSync(await readAt(handle, dataAt, entry.compressedSize))
-    if (whole.length !== entry.size) throw new ZipFormatError(`${entry.name} inflates to ${whole.length} bytes, expected ${entry.size}`)
-    return whole.subarray(start, start + length)
+  if (entry.method === 0) {
+    if (entry.compressedSize !== entry.size) throw new ZipFormatError(`${entry.name} is stored (not compressed) but declares ${entry.compressedSize} bytes stored and ${entry.size} bytes of content`)
+    return readAt(handle, dataAt + start, length)
   }
+  if (entry.method === 8) return inflateBounded(await readAt(handle, dataAt, entry.compressedSize), entry).subarray(start, start + length)
   throw new ZipFormatError(`${entry.name} uses unsupported compression method ${entry.method}`)
 }

@@ -3,9 +3,10 @@
 // matrix [n,d] (pytorch-fid's activations) or statistics `mu` [d] + `sigma` [d,d]
 // (pytorch-fid --save-stats). Small readers, no dependency.
 import {promises as fs} from 'node:fs'
-import {inflateRawSync} from 'node:zlib'
+import type {FileHandle} from 'node:fs/promises'
 import {UserError, describeFsError} from '../errors.js'
 import {readSafetensors} from '../io/safetensors.js'
+import {isZip, readEntry, readZipDirectory, ZipFormatError} from '../io/zip.js'
 import type {FeatureSet, GaussianStats} from './frechet.js'
 
 export interface NpyArray { shape: number[], data: Float64Array }
@@ -16,17 +17,23 @@ export function parseNpy(buf: Buffer, source: string): NpyArray {
   const major = buf.readUInt8(6)
   const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8)
   const start = major === 1 ? 10 : 12
+  if (start + headerLen > buf.length) throw new UserError(`${source}: .npy header length ${headerLen} runs past the end of the file (${buf.length} bytes)`)
   const header = buf.toString('latin1', start, start + headerLen)
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1]
   const fortran = /'fortran_order'\s*:\s*True/.test(header)
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1]
   if (!descr || shapeText === undefined) throw new UserError(`${source}: malformed .npy header`)
-  const shape = shapeText.split(',').map(s => s.trim()).filter(Boolean).map(Number)
+  // Every size below comes from the file: validate before allocating anything from it.
+  const dims = shapeText.split(',').map(s => s.trim()).filter(Boolean)
+  if (dims.some(d => !/^\d+$/.test(d))) throw new UserError(`${source}: .npy header shape (${shapeText}) is not a tuple of non-negative integers`)
+  const shape = dims.map(Number)
   const n = shape.reduce((a, b) => a * b, 1)
+  if (!Number.isSafeInteger(n)) throw new UserError(`${source}: .npy header shape (${shapeText}) is too large`)
   const body = buf.subarray(start + headerLen)
   const little = descr[0] !== '>'
   const type = descr.replace(/^[<>|=]/, '')
   const size = Number(type.slice(1))
+  if (!Number.isSafeInteger(size) || size <= 0) throw new UserError(`${source}: unsupported .npy dtype ${descr}`)
   if (body.length < n * size) throw new UserError(`${source}: truncated .npy data (${body.length} bytes for ${n} x ${type})`)
   const read: Record<string, (o: number) => number> = {
     f8: o => little ? body.readDoubleLE(o) : body.readDoubleBE(o),
@@ -48,50 +55,22 @@ export function parseNpy(buf: Buffer, source: string): NpyArray {
   return {shape, data}
 }
 
-/** Entries of a zip file (local headers found via the central directory). */
-export function unzip(buf: Buffer, source: string): Map<string, Buffer> {
-  let eocd = -1
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) if (buf.readUInt32LE(i) === 0x06054b50) { eocd = i; break }
-  if (eocd < 0) throw new UserError(`${source}: not a zip/.npz file (no end of central directory)`)
-  let count = buf.readUInt16LE(eocd + 10)
-  let cd = buf.readUInt32LE(eocd + 16)
-  if (cd === 0xffffffff || count === 0xffff) {
-    // zip64: locator just before the EOCD points at the zip64 EOCD record.
-    const loc = eocd - 20
-    const z64 = Number(buf.readBigUInt64LE(loc + 8))
-    count = Number(buf.readBigUInt64LE(z64 + 32))
-    cd = Number(buf.readBigUInt64LE(z64 + 48))
-  }
-  const out = new Map<string, Buffer>()
-  for (let e = 0; e < count; e++) {
-    if (buf.readUInt32LE(cd) !== 0x02014b50) throw new UserError(`${source}: corrupt zip central directory`)
-    const method = buf.readUInt16LE(cd + 10)
-    let csize = buf.readUInt32LE(cd + 20)
-    let local = buf.readUInt32LE(cd + 42)
-    const nameLen = buf.readUInt16LE(cd + 28), extraLen = buf.readUInt16LE(cd + 30), commentLen = buf.readUInt16LE(cd + 32)
-    const name = buf.toString('utf8', cd + 46, cd + 46 + nameLen)
-    // zip64 extra field (numpy writes it for large arrays): sizes/offset in 64 bits.
-    let x = cd + 46 + nameLen
-    const xEnd = x + extraLen
-    while (x + 4 <= xEnd) {
-      const id = buf.readUInt16LE(x), len = buf.readUInt16LE(x + 2)
-      if (id === 0x0001) {
-        let p = x + 4
-        if (buf.readUInt32LE(cd + 24) === 0xffffffff) p += 8
-        if (csize === 0xffffffff) { csize = Number(buf.readBigUInt64LE(p)); p += 8 }
-        if (local === 0xffffffff) local = Number(buf.readBigUInt64LE(p))
-      }
-      x += 4 + len
+/** Members of a .npz (a zip of .npy files), read through src/io/zip.ts: bounds and inflation limits apply. */
+async function readNpz(path: string): Promise<Map<string, NpyArray>> {
+  let handle: FileHandle
+  try { handle = await fs.open(path, 'r') } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    if (!(await isZip(handle))) throw new UserError(`${path}: not a zip/.npz file (no zip header)`)
+    const arrays = new Map<string, NpyArray>()
+    for (const entry of (await readZipDirectory(handle)).values()) {
+      arrays.set(entry.name.replace(/\.npy$/, ''), parseNpy(await readEntry(handle, entry), `${path}:${entry.name}`))
     }
-    const lName = buf.readUInt16LE(local + 26), lExtra = buf.readUInt16LE(local + 28)
-    const dataStart = local + 30 + lName + lExtra
-    const raw = buf.subarray(dataStart, dataStart + csize)
-    if (method === 0) out.set(name, raw)
-    else if (method === 8) out.set(name, inflateRawSync(raw))
-    else throw new UserError(`${source}: zip entry ${name} uses unsupported compression method ${method}`)
-    cd += 46 + nameLen + extraLen + commentLen
-  }
-  return out
+    return arrays
+  } catch (err) {
+    if (err instanceof ZipFormatError) throw new UserError(`${path}: corrupt .npz archive (${err.message})`)
+    if (err instanceof UserError) throw err.message.startsWith(path) ? err : new UserError(`${path}: ${err.message}`, err.exitCode)
+    throw err
+  } finally { await handle.close() }
 }
 
 export type LoadedFeatures = {kind: 'features', features: FeatureSet} | {kind: 'stats', stats: GaussianStats}
@@ -99,6 +78,7 @@ export type LoadedFeatures = {kind: 'features', features: FeatureSet} | {kind: '
 function fromArrays(arrays: Map<string, NpyArray>, source: string): LoadedFeatures {
   const mu = arrays.get('mu'), sigma = arrays.get('sigma')
   if (mu && sigma) {
+    if (mu.shape.length !== 1 || mu.shape[0] < 1) throw new UserError(`${source}: mu has shape [${mu.shape}], expected a vector [d]`)
     const d = mu.shape[0]
     if (sigma.shape.length !== 2 || sigma.shape[0] !== d || sigma.shape[1] !== d) throw new UserError(`${source}: sigma has shape [${sigma.shape}], expected [${d},${d}]`)
     return {kind: 'stats', stats: {d, n: NaN, mu: mu.data, sigma: sigma.data}}
@@ -107,6 +87,9 @@ function fromArrays(arrays: Map<string, NpyArray>, source: string): LoadedFeatur
   const name = preferred.find(k => arrays.get(k)?.shape.length === 2) ?? [...arrays.keys()].find(k => arrays.get(k)!.shape.length === 2)
   if (!name) throw new UserError(`${source}: no [n,d] feature matrix and no mu/sigma pair found (arrays: ${[...arrays.keys()].join(', ') || 'none'})`)
   const a = arrays.get(name)!
+  if (a.shape[1] < 1) throw new UserError(`${source}: feature matrix ${name} has shape [${a.shape}]: no feature columns`)
+  // A covariance (ddof 1) needs two rows; one row would give NaN everywhere downstream.
+  if (a.shape[0] < 2) throw new UserError(`${source}: feature matrix ${name} has ${a.shape[0]} row(s); FID/KID need at least 2`)
   return {kind: 'features', features: {n: a.shape[0], d: a.shape[1], data: a.data}}
 }
 
@@ -117,13 +100,11 @@ export async function loadFeatureFile(path: string): Promise<LoadedFeatures> {
     for (const [k, v] of t) arrays.set(k, {shape: v.shape, data: Float64Array.from(v.data as ArrayLike<number>, Number)})
     return fromArrays(arrays, path)
   }
-  let buf: Buffer
-  try { buf = await fs.readFile(path) } catch (err) { throw describeFsError(err, path) ?? err }
-  if (/\.npy$/i.test(path)) return fromArrays(new Map([['features', parseNpy(buf, path)]]), path)
-  if (/\.npz$/i.test(path)) {
-    const arrays = new Map<string, NpyArray>()
-    for (const [name, entry] of unzip(buf, path)) arrays.set(name.replace(/\.npy$/, ''), parseNpy(entry, `${path}:${name}`))
-    return fromArrays(arrays, path)
+  if (/\.npz$/i.test(path)) return fromArrays(await readNpz(path), path)
+  if (/\.npy$/i.test(path)) {
+    let buf: Buffer
+    try { buf = await fs.readFile(path) } catch (err) { throw describeFsError(err, path) ?? err }
+    return fromArrays(new Map([['features', parseNpy(buf, path)]]), path)
   }
   throw new UserError(`${path}: unknown feature file type; expected .safetensors, .npy or .npz`)
 }

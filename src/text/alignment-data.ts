@@ -5,7 +5,7 @@
 // (docs/REFERENCE.md §4.2).
 import {join} from 'node:path'
 import {UserError} from '../errors.js'
-import {readJsonl} from '../io/atomic.js'
+import {readCaptionLines} from '../caption/store.js'
 import {readSafetensors, readSafetensorsMetadata} from '../io/safetensors.js'
 import {toFloat32} from '../io/tensor-map.js'
 import {log} from '../util/log.js'
@@ -51,13 +51,7 @@ export async function readVisualFeatures(path: string): Promise<FeatureFile> {
 }
 
 export async function readCaptions(path: string): Promise<CaptionRow[]> {
-  const raw = await readJsonl<Record<string, unknown>>(path)
-  return raw.map((r, i) => {
-    if (typeof r.id !== 'string' && typeof r.id !== 'number') throw new UserError(`${path}:${i + 1}: caption without an id`)
-    if (typeof r.caption !== 'string') throw new UserError(`${path}:${i + 1}: caption ${String(r.id)} has no caption text`)
-    return {id: String(r.id), class: String(r.class ?? ''), split: String(r.split ?? 'train'), caption: r.caption,
-      attributes: (r.attributes && typeof r.attributes === 'object') ? r.attributes as Record<string, string> : null}
-  })
+  return (await readCaptionLines(path)).map(r => ({id: r.id, class: r.class ?? '', split: r.split ?? 'train', caption: r.caption, attributes: r.attributes ?? null}))
 }
 
 export async function loadAlignmentInputs(runDir: string): Promise<JoinedCaptions> {

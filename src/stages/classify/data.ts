@@ -8,7 +8,7 @@ import {loadDataset} from '../../data/dataset.js'
 import {ensureSplit} from '../../data/split.js'
 import {decodeImage} from '../../data/image-io.js'
 import {datasetPathOf} from '../../caption/items.js'
-import {readJsonl} from '../../io/atomic.js'
+import {readSampleLines} from '../generate/records.js'
 import {progress} from '../../util/progress.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import type {LabeledSet} from './batches.js'
@@ -36,7 +36,7 @@ export async function realSplits(config: MedgenConfig, runDir: string): Promise<
 
 /** Generated images from samples/manifest.jsonl whose class is one of `classes`. */
 export async function syntheticFiles(runDir: string, classes: string[]): Promise<LabeledFile[]> {
-  const records = await readJsonl<{id: string, file: string, class: string}>(join(runDir, 'samples', 'manifest.jsonl'))
+  const records = await readSampleLines(join(runDir, 'samples', 'manifest.jsonl'))
   const byId = new Map<string, LabeledFile>()
   for (const r of records) if (classes.includes(r.class)) byId.set(r.id, {id: r.id, path: join(runDir, r.file), className: r.class})
   return [...byId.values()]

@@ -9,7 +9,8 @@ import sharp from 'sharp'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {pixelLimitError, sharpInputLimits} from '../../io/limits.js'
-import {pathExists, readJsonl, sha256} from '../../io/atomic.js'
+import {pathExists, sha256} from '../../io/atomic.js'
+import {readCaptionLines} from '../../caption/store.js'
 import {readSafetensors, readSafetensorsMetadata, writeSafetensors} from '../../io/safetensors.js'
 import {readVisualFeatures} from '../../text/alignment-data.js'
 import {vaeEncode, type VaeConfig} from '../../models/vae/autoencoder.js'
@@ -42,7 +43,11 @@ export async function readImageSquare(path: string, size: number): Promise<Float
 const MAX_TEXT_TOKENS = 77
 
 async function readCaptionRows(runDir: string): Promise<CaptionLine[]> {
-  return (await readJsonl<CaptionLine>(join(runDir, 'captions', 'captions.jsonl'))).map(r => ({...r, id: String(r.id)}))
+  const path = join(runDir, 'captions', 'captions.jsonl')
+  return (await readCaptionLines(path)).map((r, i) => {
+    if (r.file === undefined || r.class === undefined) throw new UserError(`${path}: caption ${r.id} (record ${i + 1}) has no file or class`)
+    return {id: r.id, file: r.file, class: r.class, split: r.split ?? 'train', caption: r.caption}
+  })
 }
 
 /** The training split, each image once (a caption file may hold several captions per image). */

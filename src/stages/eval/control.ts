@@ -8,7 +8,8 @@
 //                 the lesion-core mean colours (0 = colour unaffected) and colour-word agreement.
 import {join} from 'node:path'
 import type {MedgenConfig} from '../../config/schema.js'
-import {readJsonl, pathExists} from '../../io/atomic.js'
+import {pathExists} from '../../io/atomic.js'
+import {readSampleLines} from '../generate/records.js'
 import {decodeImage} from '../../data/image-io.js'
 import {measureAttributes, type Measurement} from '../../caption/measure.js'
 import {UNKNOWN, attributeGroups, type Attributes, type DatasetKind} from '../../caption/vocab.js'
@@ -108,7 +109,7 @@ export async function computeControl(config: MedgenConfig, runDir: string, segme
   const manifest = samplesManifest(runDir)
   if (config.eval.samples) return {definition: controlDefinition, skipped: 'needs the run\'s own samples (prompted attributes are in samples/manifest.jsonl), not --samples'}
   if (!(await pathExists(manifest))) return {definition: controlDefinition, skipped: `needs ${manifest}; run \`medgen generate\``}
-  const rows = await readJsonl<{id: string, file: string, seed: number, attributes?: Attributes}>(manifest)
+  const rows = await readSampleLines(manifest)
   const records = rows.filter(r => r.attributes && Object.keys(r.attributes).length > 0)
     .map(r => ({id: r.id, path: join(runDir, r.file), seed: r.seed, attributes: r.attributes!}))
   if (records.length === 0) return {definition: controlDefinition, skipped: 'no generated image has prompted attributes (synth data with measured captions gives them)'}

@@ -11,6 +11,7 @@ import {disposeInception, loadInception} from '../../models/inception/weights.js
 import {readRgb} from './image-folder.js'
 import {progress} from '../../util/progress.js'
 import {log} from '../../util/log.js'
+import {UserError} from '../../errors.js'
 
 export interface MetricResult {
   value?: number
@@ -56,6 +57,12 @@ async function inceptionSides(config: MedgenConfig, runDir: string, sets: ImageS
       if (!real) real = await inceptionFeatures(sets.realFiles, {...common, label: 'real'})
       if (!gen) gen = await inceptionFeatures(sets.genFiles, {...common, label: 'generated'})
     } finally { disposeInception(loaded.weights) }
+  }
+  const realName = e.featuresReal || 'Inception features of the real images'
+  const genName = e.featuresGen || 'Inception features of the generated images'
+  if (real!.d !== gen!.d) {
+    const [named, nd, other, od] = e.featuresGen ? [genName, gen!.d, realName, real!.d] : [realName, real!.d, genName, gen!.d]
+    throw new UserError(`${named}: ${nd}-d features, but ${other} are ${od}-d; both sides must come from the same extractor`)
   }
   const source = e.featuresReal || e.featuresGen ? `features: real ${e.featuresReal || 'Inception'}, generated ${e.featuresGen || 'Inception'}` : 'Inception on images'
   return {real: real!, gen: gen!, sha256, source}

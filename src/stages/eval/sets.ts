@@ -7,7 +7,8 @@ import {UserError} from '../../errors.js'
 import {loadDataset} from '../../data/dataset.js'
 import {ensureSplit} from '../../data/split.js'
 import {datasetPathOf} from '../../caption/items.js'
-import {readJsonl, pathExists} from '../../io/atomic.js'
+import {pathExists} from '../../io/atomic.js'
+import {readSampleLines} from '../generate/records.js'
 import {listImages} from './image-folder.js'
 import type {ImageSets} from './image-metrics.js'
 
@@ -23,7 +24,7 @@ export async function generatedFiles(config: MedgenConfig, runDir: string): Prom
   const manifest = samplesManifest(runDir)
   if (!(await pathExists(manifest))) return {files: [], source: manifest}
   const byId = new Map<string, string>()
-  for (const r of await readJsonl<{id: string, file: string}>(manifest)) byId.set(r.id, join(runDir, r.file))
+  for (const r of await readSampleLines(manifest)) byId.set(r.id, join(runDir, r.file))
   return {files: [...byId.values()], source: manifest}
 }
 

@@ -8,7 +8,7 @@ import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {createHash} from 'node:crypto'
 import {UserError, describeFsError} from '../../errors.js'
-import {readJsonl} from '../../io/atomic.js'
+import {readCaptionLines} from '../../caption/store.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {log} from '../../util/log.js'
 import {attributeGroups, classRules, datasetKinds, renderCaption, NONE, type Attributes, type DatasetKind} from '../../caption/vocab.js'
@@ -151,7 +151,7 @@ export interface ItemContext {
 
 async function readCaptions(runDir: string): Promise<CaptionRow[]> {
   const path = join(runDir, 'captions', 'captions.jsonl')
-  const rows = await readJsonl<CaptionRow>(path)
+  const rows = (await readCaptionLines(path)).map(r => ({...r, class: r.class ?? '', split: r.split ?? 'train'})) as CaptionRow[]
   if (rows.length === 0) throw new UserError(`${path}: missing or empty; run \`medgen caption\` first`)
   return rows
 }

@@ -4,6 +4,7 @@
 import {join} from 'node:path'
 import {promises as fs} from 'node:fs'
 import {readJsonl, writeFileAtomic, writeJsonAtomic, pathExists} from '../../io/atomic.js'
+import {z} from '../../io/validate.js'
 import {writeContactSheet} from '../../util/contact-sheet.js'
 import type {Attributes} from '../../caption/vocab.js'
 import type {Shard} from '../../util/shard.js'
@@ -27,6 +28,20 @@ export interface SampleRecord {
   backend?: string | null
 }
 
+/** What readers of samples/manifest.jsonl rely on; other fields are kept as they are. */
+export const sampleLineSchema = z.looseObject({
+  id: z.string().min(1),
+  file: z.string().min(1),
+  class: z.string(),
+  seed: z.number().optional(),
+  attributes: z.record(z.string(), z.string()).optional(),
+})
+
+/** samples/manifest.jsonl (or a part of it), each line validated. */
+export async function readSampleLines(path: string): Promise<SampleRecord[]> {
+  return await readJsonl(path, sampleLineSchema, 'sample record') as unknown as SampleRecord[]
+}
+
 export const samplesDir = (runDir: string): string => join(runDir, 'samples')
 export const manifestJsonl = (runDir: string): string => join(samplesDir(runDir), 'manifest.jsonl')
 export const partsDir = (runDir: string): string => join(samplesDir(runDir), 'parts')
@@ -45,7 +60,7 @@ export function latestById(records: SampleRecord[]): SampleRecord[] {
 }
 
 export async function readRecords(path: string): Promise<SampleRecord[]> {
-  return latestById(await readJsonl<SampleRecord>(path))
+  return latestById(await readSampleLines(path))
 }
 
 /** Rewrites a manifest without superseded lines (atomic). */
