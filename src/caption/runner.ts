@@ -102,7 +102,8 @@ export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSum
   if (stopReason) {
     const {message, exitCode} = stopReason as {message: string, exitCode: number}
     const left = items.length - kept - captioned - failed
-    throw new UserError(`${message}; ${kept + captioned} captions kept in ${store.captionsPath}, ${left} images left; rerun the same command to continue`, exitCode)
+    const earlier = store.workPath !== store.captionsPath ? ` (${store.captionsPath} from the earlier settings is unchanged)` : ''
+    throw new UserError(`${message}; ${kept + captioned} captions kept in ${store.workPath}${earlier}, ${left} images left; rerun the same command to continue`, exitCode)
   }
   await finalize(store, items)
   return {total: items.length, kept, captioned, failed}
@@ -119,4 +120,5 @@ async function finalize(store: CaptionStore, items: CaptionItem[]): Promise<void
   for (const r of await store.readCaptions()) if (wanted.has(r.id)) byId.set(r.id, r)
   const rows = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   await writeFileAtomic(store.captionsPath, rows.map(r => JSON.stringify(r) + '\n').join(''))
+  await store.commit()
 }

@@ -10,6 +10,8 @@ import {UserError, describeFsError} from '../errors.js'
 import {readSafetensors} from './safetensors.js'
 import {readTorchCheckpoint} from './torch.js'
 import type {TensorMap} from './tensor-map.js'
+import {insideRoot} from './paths.js'
+import {validateUserData, z} from './validate.js'
 
 export interface LoadStateDictOptions {
   /** The first of these prefixes a name starts with is removed (`['bert.', 'distilbert.']`). */
@@ -68,23 +70,26 @@ async function readOneFile(path: string, filter: (name: string) => boolean): Pro
   throw new UserError(`${path}: unknown weights format (expected .safetensors, .bin, .pth, .pt or .ckpt)`)
 }
 
+/** model.safetensors.index.json: `weight_map` maps each tensor name to its shard's file name. */
+const shardIndexSchema = z.looseObject({weight_map: z.record(z.string(), z.string().min(1))})
+
 /** Shards named by an index's weight_map, each read once with only the names it holds. */
 async function readSharded(indexPath: string, filter: (name: string) => boolean): Promise<TensorMap> {
-  let index: {weight_map?: Record<string, string>}
-  try { index = JSON.parse(await fs.readFile(indexPath, 'utf8')) } catch (err) {
+  let parsed: unknown
+  try { parsed = JSON.parse(await fs.readFile(indexPath, 'utf8')) } catch (err) {
     throw describeFsError(err, indexPath) ?? new UserError(`${indexPath}: invalid shard index (${(err as Error).message})`)
   }
-  const map = index.weight_map
-  if (!map || typeof map !== 'object') throw new UserError(`${indexPath}: shard index has no "weight_map"`)
+  const index = validateUserData(shardIndexSchema, parsed, {file: indexPath}, 'shard index')
   const shards = new Map<string, Set<string>>()
-  for (const [name, file] of Object.entries(map)) {
+  for (const [name, file] of Object.entries(index.weight_map)) {
     if (!filter(name)) continue
     if (!shards.has(file)) shards.set(file, new Set())
     shards.get(file)!.add(name)
   }
   const out: TensorMap = new Map()
   for (const [file, wanted] of shards) {
-    const shardPath = join(dirname(indexPath), file)
+    // shard names come from the file: they may not lead out of the model folder
+    const shardPath = insideRoot(dirname(indexPath), file, `${indexPath}: weight_map shard`)
     const part = await readOneFile(shardPath, name => wanted.has(name))
     for (const name of wanted) {
       if (!part.has(name)) throw new UserError(`${shardPath}: tensor ${name} listed in ${basename(indexPath)} is missing`)

@@ -70,38 +70,55 @@ export async function readUtf8(path: string): Promise<string> {
   }
 }
 
-/** Minimal RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
+/** One CSV record and the line of the file it starts on (a quoted field may span lines). */
+export interface CsvRow { line: number, fields: string[] }
+
+/**
+ * Minimal RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF. A quote left open at the end
+ * of the file is an error naming the line where it opened (it would otherwise swallow every
+ * record after it into one field).
+ */
+export function parseCsv(text: string, source = 'CSV'): CsvRow[] {
+  const rows: CsvRow[] = []
   let row: string[] = [], field = '', quoted = false
+  let line = 1, rowLine = 1, quoteLine = 0
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]
+    if (ch === '\n') line++
     if (quoted) {
       if (ch === '"') { if (text[i + 1] === '"') { field += '"'; i++ } else quoted = false }
       else field += ch
-    } else if (ch === '"' && field === '') quoted = true
+    } else if (ch === '"' && field === '') { quoted = true; quoteLine = line }
     else if (ch === ',') { row.push(field); field = '' }
     else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++
+      if (ch === '\r' && text[i + 1] === '\n') { i++; line++ }
       row.push(field); field = ''
-      if (row.length > 1 || row[0] !== '') rows.push(row)
+      if (row.length > 1 || row[0] !== '') rows.push({line: rowLine, fields: row})
       row = []
+      rowLine = line
     } else field += ch
   }
-  if (field !== '' || row.length > 0) { row.push(field); rows.push(row) }
+  if (quoted) throw new UserError(`${source}:${quoteLine}: quoted field opened here is never closed (a missing " swallows the rest of the file)`)
+  if (field !== '' || row.length > 0) { row.push(field); rows.push({line: rowLine, fields: row}) }
   return rows
 }
 
-/** Parses a CSV with a header and checks that the required columns exist. */
-export async function readCsvTable(path: string, required: string[]): Promise<Array<Record<string, string>>> {
-  const rows = parseCsv(await readUtf8(path))
+/**
+ * Parses a CSV with a header and checks that the required columns exist, and that the columns
+ * in `nonEmpty` have a value in every row (an empty `dx` would become a class named "").
+ */
+export async function readCsvTable(path: string, required: string[], nonEmpty: string[] = []): Promise<Array<Record<string, string>>> {
+  const rows = parseCsv(await readUtf8(path), path)
   if (rows.length === 0) throw new UserError(`${path}: empty file, expected a header with ${required.join(', ')}`)
-  const header = rows[0].map(h => h.trim())
+  const header = rows[0].fields.map(h => h.trim())
   const missing = required.filter(c => !header.includes(c))
   if (missing.length > 0) throw new UserError(`${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header has ${header.join(', ')})`)
-  return rows.slice(1).map((r, i) => {
-    if (r.length !== header.length) throw new UserError(`${path}:${i + 2}: ${r.length} fields, the header has ${header.length}`)
-    return Object.fromEntries(header.map((h, k) => [h, r[k].trim()]))
+  return rows.slice(1).map(({line, fields}) => {
+    if (fields.length !== header.length) throw new UserError(`${path}:${line}: ${fields.length} fields, the header has ${header.length}`)
+    const record: Record<string, string> = Object.create(null)
+    header.forEach((h, k) => { record[h] = fields[k].trim() })
+    for (const column of nonEmpty) if (record[column] === '') throw new UserError(`${path}:${line}: empty ${column}`)
+    return record
   })
 }
 

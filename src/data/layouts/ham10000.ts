@@ -7,6 +7,7 @@ import {basename, join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {type DatasetRecord, type LayoutResult, isImageFile, readCsvTable, rel, stemOf, walkFiles} from './common.js'
 import {pathExists} from '../../io/atomic.js'
+import {checkFileName} from '../../io/paths.js'
 
 export const hamClasses = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc']
 export const hamMetadataNames = ['HAM10000_metadata.csv', 'HAM10000_metadata']
@@ -19,7 +20,7 @@ export async function findHamMetadata(root: string): Promise<string | null> {
 export async function readHam10000(root: string): Promise<LayoutResult> {
   const metadata = await findHamMetadata(root)
   if (!metadata) throw new UserError(`${root}: no HAM10000_metadata.csv`)
-  const rows = await readCsvTable(metadata, ['lesion_id', 'image_id', 'dx'])
+  const rows = await readCsvTable(metadata, ['lesion_id', 'image_id', 'dx'], ['image_id', 'dx'])
   const files = await walkFiles(root, 3)
   const images = new Map<string, string>(), masks = new Map<string, string>()
   for (const f of files) {
@@ -40,6 +41,7 @@ export async function readHam10000(root: string): Promise<LayoutResult> {
     const image = images.get(id)
     if (!image) { missing.push(id); continue }
     const mask = masks.get(id) ?? null
+    checkFileName(row.dx, `${metadata}: image ${id}: dx`) // the class is a folder name in samples/
     records.push({id, image, file: rel(root, image), mask, masks: mask ? [mask] : [], className: row.dx, group: row.lesion_id || id})
   }
   if (missing.length > 0) {

@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {createHash} from 'node:crypto'
 import {UserError, describeFsError} from '../../errors.js'
 import {readCaptionLines} from '../../caption/store.js'
+import {checkFileName} from '../../io/paths.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {log} from '../../util/log.js'
 import {attributeGroups, classRules, datasetKinds, renderCaption, NONE, type Attributes, type DatasetKind} from '../../caption/vocab.js'
@@ -217,6 +218,9 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
   }
   const seen = new Set<string>()
   for (const item of items) {
+    // samples/<class>/<id>.png: a class from the dataset's metadata or captions is a folder name
+    checkFileName(item.class, `${source}: class`)
+    checkFileName(`${item.id}.png`, 'sample id')
     if (seen.has(item.id)) throw new UserError(`two requested images share the id ${item.id} (a caption id repeated in captions.jsonl, or one prompt given twice); remove the duplicate`)
     seen.add(item.id)
   }

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {promises as fs} from 'node:fs'
 import {readJsonl, writeFileAtomic, writeJsonAtomic, pathExists} from '../../io/atomic.js'
 import {z} from '../../io/validate.js'
+import {staysInside} from '../../io/paths.js'
 import {writeContactSheet} from '../../util/contact-sheet.js'
 import type {Attributes} from '../../caption/vocab.js'
 import type {Shard} from '../../util/shard.js'
@@ -31,7 +32,7 @@ export interface SampleRecord {
 /** What readers of samples/manifest.jsonl rely on; other fields are kept as they are. */
 export const sampleLineSchema = z.looseObject({
   id: z.string().min(1),
-  file: z.string().min(1),
+  file: z.string().refine(staysInside, 'must be a relative path inside the run folder'),
   class: z.string(),
   seed: z.number().optional(),
   attributes: z.record(z.string(), z.string()).optional(),

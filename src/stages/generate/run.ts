@@ -17,6 +17,7 @@ import {log} from '../../util/log.js'
 import {buildItems, type ResolvedRequest, type SampleItem} from './items.js'
 import {loadRunModels, type GenerateModels, type ModelLoader} from './models.js'
 import {compactManifest, manifestJsonl, partManifest, readRecords, writeSummaryAndSheets, type SampleRecord} from './records.js'
+import {insideRoot} from '../../io/paths.js'
 
 export interface GenerateOptions {
   config: MedgenConfig
@@ -137,7 +138,7 @@ async function runBatches(models: GenerateModels, pending: SampleItem[], opts: G
       const files: string[] = []
       for (const [i, item] of batch.entries()) {
         const file = join('samples', item.class, `${item.id}.png`)
-        await writeFileAtomic(join(runDir, file), pngs[i])
+        await writeFileAtomic(insideRoot(runDir, file, `sample ${item.id} of class ${item.class}`), pngs[i])
         files.push(file)
       }
       const seconds = (performance.now() - began) / 1000
