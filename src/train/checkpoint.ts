@@ -3,12 +3,13 @@
 // renamed into place only when complete; older ones are pruned only after that rename
 // (Reliability contract: never prune before the new checkpoint exists).
 import {promises as fs} from 'node:fs'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {randomBytes} from 'node:crypto'
 import * as tf from '@tensorflow/tfjs'
 import {UserError, describeFsError} from '../errors.js'
 import {readSafetensors, writeSafetensors} from '../io/safetensors.js'
 import type {TensorMap} from '../io/tensor-map.js'
+import {parseUserJson, validateUserData, z} from '../io/validate.js'
 
 export interface CheckpointData {
   step: number
@@ -18,6 +19,7 @@ export interface CheckpointData {
 }
 
 const NAME = /^checkpoint-(\d+)$/
+const stateSchema = z.looseObject({step: z.number().int().min(0)})
 
 export class CheckpointManager {
   constructor(readonly dir: string, readonly keep: number) {}
@@ -79,10 +81,15 @@ export class CheckpointManager {
   }
 
   async load(path: string): Promise<CheckpointData> {
-    let state: any
-    try { state = JSON.parse(await fs.readFile(join(path, 'state.json'), 'utf8')) } catch (err) {
-      throw describeFsError(err, join(path, 'state.json')) ?? new UserError(`${path}/state.json: unreadable checkpoint state`)
+    const statePath = join(path, 'state.json')
+    let text: string
+    try { text = await fs.readFile(statePath, 'utf8') } catch (err) {
+      throw describeFsError(err, statePath) ?? new UserError(`${statePath}: unreadable checkpoint state`)
     }
+    // The fields every loop relies on; each stage's own fields are its business (passthrough).
+    const state: any = validateUserData(stateSchema, parseUserJson(text, {file: statePath}, 'checkpoint state'), {file: statePath}, 'checkpoint state')
+    const named = NAME.exec(basename(path))
+    if (named && Number(named[1]) !== state.step) throw new UserError(`${statePath}: step ${state.step} does not match the folder name ${basename(path)}`)
     const params = await readSafetensors(join(path, 'params.safetensors'))
     const optimizer = await readSafetensors(join(path, 'optimizer.safetensors'))
     return {step: state.step, params, optimizer, state}
