@@ -44,10 +44,11 @@ async function open(path: string): Promise<{image: Sharp, sixteenBit: boolean}> 
   // failOn 'warning' (the most sensitive level) also rejects truncated JPEG/PNG data
   // limitInputPixels: libvips refuses to decode past run.maxImagePixels; the header check below
   // says so first, in words, before any pixel is allocated.
-  const image = sharp(path, {failOn: 'warning', autoOrient: true, ...sharpInputLimits()})
+  // (metadata reads the header only, so it runs without the limit to learn the dimensions)
   let meta
-  try { meta = await image.metadata() } catch (err) { throw unreadable(path, err) }
+  try { meta = await sharp(path, {failOn: 'warning', limitInputPixels: false}).metadata() } catch (err) { throw unreadable(path, err) }
   checkImagePixels(path, meta.width, meta.height)
+  const image = sharp(path, {failOn: 'warning', autoOrient: true, ...sharpInputLimits()})
   return {image, sixteenBit: meta.depth === 'ushort'}
 }
 
@@ -122,7 +123,8 @@ export async function readMaskWithSize(path: string, size?: ImageSize): Promise<
 /** Width and height of an image file (no decoding of pixel data). */
 export async function imageSize(path: string): Promise<{width: number, height: number}> {
   const {image} = await open(path)
-  const meta = await image.metadata()
+  let meta
+  try { meta = await image.metadata() } catch (err) { throw unreadable(path, err) }
   return {width: meta.autoOrient?.width ?? meta.width!, height: meta.autoOrient?.height ?? meta.height!}
 }
 

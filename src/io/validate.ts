@@ -11,7 +11,7 @@ export interface Where { file: string, line?: number }
 function describeIssue(issue: z.core.$ZodIssue): string {
   const key = issue.path.length ? issue.path.map(String).join('.') : '(top level)'
   if (issue.code === 'invalid_type') {
-    const expected = issue.expected === 'object' ? 'an object' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`
+    const expected = issue.expected === 'object' || issue.expected === 'record' ? 'an object' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`
     return `${key}: expected ${expected}`
   }
   return `${key}: ${issue.message}`

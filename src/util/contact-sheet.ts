@@ -78,7 +78,7 @@ export async function writeContactSheet(path: string, entries: ContactSheetEntry
   for (const [k, entry] of shown.entries()) {
     const left = margin + (k % columns) * cellW
     const top = titleH + margin + Math.floor(k / columns) * cellH
-    const meta = await sharp(entry.file, sharpInputLimits()).metadata()
+    const meta = await sharp(entry.file, {limitInputPixels: false}).metadata() // header only
     checkImagePixels(entry.file, meta.width, meta.height)
     const enlarging = (meta.width ?? tile) < tile
     const thumb = await sharp(entry.file, sharpInputLimits()).removeAlpha().toColourspace('srgb')

@@ -7,6 +7,10 @@ import {createServer, type IncomingMessage, type ServerResponse} from 'node:http
 import type {AddressInfo, Socket} from 'node:net'
 
 export type Fault = 'http500' | 'drop' | 'slow' | 'drop-mid-stream'
+  /** headers and part of the body, then nothing (the connection stays open) */
+  | 'stall-mid-body'
+  /** a 200 NDJSON stream of twenty lines that are not JSON */
+  | 'garbage-ndjson'
 
 export interface RecordedRequest {
   method: string
@@ -53,6 +57,18 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const fault = opts.fault?.(recorded, n) ?? null
     if (fault === 'drop') { req.socket.destroy(); return }
     if (fault === 'http500') return json(res, 500, {error: 'injected failure'})
+    if (fault === 'stall-mid-body') {
+      const text = JSON.stringify({model: body?.model, created_at: created, message: {role: 'assistant', content: '{}'}, done: true})
+      res.writeHead(200, {'content-type': body?.stream === false ? 'application/json' : 'application/x-ndjson', 'content-length': Buffer.byteLength(text) + 1})
+      res.write(text.slice(0, 20)) // ... and never the rest
+      return
+    }
+    if (fault === 'garbage-ndjson') {
+      res.writeHead(200, {'content-type': 'application/x-ndjson'})
+      for (let i = 0; i < 20; i++) res.write(`}}} garbage line ${i} {{{\n`)
+      res.end()
+      return
+    }
     if (fault === 'slow') await delay(opts.slowMs ?? 2000)
     if (opts.delayMs && recorded.path === '/api/chat') await delay(opts.delayMs)
     if (res.destroyed || req.socket.destroyed) return
