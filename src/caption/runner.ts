@@ -99,6 +99,11 @@ export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSum
     bar.stop()
   }
   if (writeError) throw writeError
+  // Every image of this run failed on the connection (fewer images than it takes to stop early):
+  // the server is gone, so the run has failed; it must not replace earlier captions with nothing.
+  if (!stopReason && pending.length > 0 && captioned === 0 && consecutiveTransient >= pending.length) {
+    stopReason = {message: `all ${pending.length} images failed on the connection (last: ${lastTransientReason})`, exitCode: ExitCode.failure}
+  }
   if (stopReason) {
     const {message, exitCode} = stopReason as {message: string, exitCode: number}
     const left = items.length - kept - captioned - failed

@@ -46,6 +46,21 @@ const cases: Case[] = [
     setup: () => ['config', 'validate', '--set', 'dit.lora.rank']},
   {name: 'unknown --backend', exit: 2, message: /run\.backend: must be one of/,
     setup: () => ['config', 'validate', '--backend', 'tpu']},
+  // issue 23: hostile inputs
+  {name: '--set __proto__.x=1 is refused by name and pollutes nothing', exit: 2, message: /^medgen: --set __proto__\.polluted: __proto__\.polluted: "__proto__" is not allowed in a key path$/,
+    setup: () => ['config', 'validate', '--set', '__proto__.polluted=1']},
+  {name: 'YAML alias bomb: the yaml guard is a one-line user error', exit: 2, message: /bomb\.yaml: YAML rejected: .*alias/i,
+    setup: d => {
+      const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+      for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill('*' + String.fromCharCode(96 + i)).join(', ')}]`)
+      writeFileSync(join(d, 'bomb.yaml'), levels.join('\n') + '\n')
+      return ['config', 'validate', '--config', join(d, 'bomb.yaml')]
+    }},
+  {name: 'safetensors header that is JSON but not an object', exit: 2, message: /list\.safetensors: safetensors header: \(top level\): expected an object/,
+    setup: d => {
+      writeFileSync(join(d, 'list.safetensors'), Buffer.concat([u64(8), Buffer.from('[1, 2]  ')]))
+      return ['forward', '--arch', 'pixart', '--weights', d, '--inputs', join(d, 'list.safetensors'), '--out', join(d, 'o.safetensors')]
+    }},
   {name: 'safetensors offsets out of range', exit: 2, message: /lying\.safetensors: tensor x: data offsets \[0, 4000\] out of range/,
     setup: d => {
       writeFileSync(join(d, 'lying.safetensors'), stFile({x: {dtype: 'F32', shape: [1000], data_offsets: [0, 4000]}}, 16))

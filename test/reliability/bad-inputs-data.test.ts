@@ -7,6 +7,7 @@ import {execFileSync} from 'node:child_process'
 import {chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import {join} from 'node:path'
+import {crc32, deflateSync} from 'node:zlib'
 import {goldenDir, tmpDir} from '../helpers/tmp.js'
 import {counters, hashTree, medgenLines, runMedgen, type RunOptions} from './harness.js'
 import {mustRun} from './fixtures.js'
@@ -111,6 +112,24 @@ const cases: Case[] = [
       expect(failures.map(f => f.id).sort()).to.deep.equal(readdirSync(join(c.data, IMG)).concat(readdirSync(join(c.data, 'HAM10000_images_part_2'))).map(f => f.replace('.jpg', '')).sort())
     },
     setup: c => caption(c, '--captioner', 'ollama', '--host', `http://127.0.0.1:${c.port}`, '--set', 'caption.retries=1', '--set', 'caption.backoffMs=1')},
+  // issue 23: hostile inputs
+  {name: 'HAM10000 dx of ../../.. (would write outside the run dir)', exit: 2, message: /HAM10000_metadata\.csv: image ISIC_\d+: dx: "\.\.\/\.\.\/\.\." cannot be a file or folder name/,
+    setup: c => { const p = join(c.data, META); writeFileSync(p, readFileSync(p, 'utf8').replace(/,(akiec|bcc|bkl|df|mel|nv|vasc),/, ',../../..,')); return caption(c) }},
+  {name: 'metadata CSV with an unterminated quote', exit: 2, message: /HAM10000_metadata\.csv:3: quoted field opened here is never closed/,
+    setup: c => { const p = join(c.data, META); const lines = readFileSync(p, 'utf8').split('\n'); lines[2] = lines[2].replace(',', ',"'); writeFileSync(p, lines.join('\n')); return caption(c) }},
+  {name: 'metadata CSV with an empty dx', exit: 2, message: /HAM10000_metadata\.csv:2: empty dx/,
+    setup: c => { const p = join(c.data, META); const lines = readFileSync(p, 'utf8').split('\n'); const f = lines[1].split(','); f[2] = ''; lines[1] = f.join(','); writeFileSync(p, lines.join('\n')); return caption(c) }},
+  {name: 'a 100-byte mask PNG declaring 12000x12000 pixels', exit: 2, message: /_segmentation\.png: image declares 12000×12000 pixels \(144\.0 MP\), above the limit of 40\.0 MP; raise it with --set run\.maxImagePixels=N/,
+    setup: c => { writeFileSync(join(c.data, SEG, firstImage.replace('.jpg', '_segmentation.png')), pngDeclaring(12000, 12000)); return caption(c) }},
+  {name: 'NUL byte in a path from the config (run.dir)', exit: 2, message: /invalid path .*bad\\x00dir.*: contains a NUL byte/,
+    setup: c => { writeFileSync(join(c.dir, 'nul.yaml'), `run:\n  dir: "${c.dir}/bad\\0dir"\n`); return ['caption', c.data, '-c', join(c.dir, 'nul.yaml')] }},
+  {name: 'Ollama server streaming garbage NDJSON: medgen\'s one warning, no client-library "invalid json" lines', exit: 0,
+    message: /warning: 8 of 8 images got no caption; reasons in .*failures\.jsonl/, pick: lines => lines.filter(l => /warning/.test(l)),
+    check: c => {
+      const failures = readFileSync(join(c.run, 'captions', 'failures.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l))
+      for (const f of failures) expect(f.reason).to.match(/server streamed a line that is not JSON/)
+    },
+    setup: c => caption(c, '--captioner', 'ollama', '--host', `http://127.0.0.1:${c.port}/garbage`, '--set', 'caption.retries=0', '--set', 'caption.backoffMs=1', '--set', 'caption.stream=true')},
   {name: 'run directory is a file (ENOTDIR)', exit: 2, message: /afile\/run\/captions: not a directory/,
     setup: c => { writeFileSync(join(c.dir, 'afile'), 'x'); return ['caption', c.data, '--run-dir', join(c.dir, 'afile', 'run')] }},
   {name: 'run directory without write permission (uid 65534)', exit: 2, message: /run\/captions: permission denied/,
@@ -121,6 +140,19 @@ const cases: Case[] = [
     }},
 ]
 
+/** A PNG whose header declares width × height pixels; its data is one tiny IDAT (~100 bytes). */
+function pngDeclaring(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(body))
+    return Buffer.concat([len, body, crc])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4); ihdr.writeUInt8(8, 8); ihdr.writeUInt8(2, 9)
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))])
+}
+
 /** An Ollama look-alike: /junk/* answers HTML; otherwise it lists llava:13b and answers chats with junk. */
 function junkOllama(): Promise<{server: Server, port: number}> {
   const server = createServer((req, res) => {
@@ -128,6 +160,13 @@ function junkOllama(): Promise<{server: Server, port: number}> {
     req.on('data', d => { body += d })
     req.on('end', () => {
       if (req.url?.startsWith('/junk')) { res.writeHead(200, {'content-type': 'text/html'}); res.end('<html>hello, not ollama</html>'); return }
+      if (req.url?.startsWith('/garbage/api/chat')) {
+        res.writeHead(200, {'content-type': 'application/x-ndjson'})
+        for (let i = 0; i < 20; i++) res.write(`}}} not json ${i} {{{\n`)
+        res.end()
+        return
+      }
+      if (req.url?.startsWith('/garbage')) req.url = req.url.slice('/garbage'.length)
       if (req.url === '/api/tags') { res.writeHead(200, {'content-type': 'application/json'}); res.end(JSON.stringify({models: [{name: 'llava:13b', model: 'llava:13b', digest: 'abc'}]})); return }
       if (req.url === '/api/show') { res.writeHead(200, {'content-type': 'application/json'}); res.end(JSON.stringify({details: {family: 'llava'}, capabilities: ['completion', 'vision']})); return }
       res.writeHead(200, {'content-type': 'application/json'})
@@ -175,6 +214,7 @@ describe('reliability: bad inputs (data, weights, services, file system)', funct
       if (process.env.MEDGEN_REL_VERBOSE) console.log(`      ${lines[0]}`)
       c.check?.({dir, data, run, port: ollama.port})
       expect(r.stderr).to.not.match(/\n\s+at .*:\d+:\d+\)?\n/) // no stack trace
+      expect(r.stderr + r.stdout).to.not.match(/invalid json/i) // the ollama client's own console noise
       const after = hashTree(dir)
       for (const [file, hash] of Object.entries(before)) expect(after[file], `${file} changed`).to.equal(hash)
       counters.badInputs++

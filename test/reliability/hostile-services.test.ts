@@ -17,6 +17,8 @@ import {captionAll} from '../../src/caption/runner.js'
 import {CaptionFailure, type CaptionItem, type Captioner, type CaptionOutcome} from '../../src/caption/captioner.js'
 import {vocabularies} from '../../src/caption/vocab.js'
 import {UserError} from '../../src/errors.js'
+import {runCaption} from '../../src/stages/caption.js'
+import {loadConfig} from '../../src/config/load.js'
 
 const sampling = {temperature: 0.8, top_k: 50, top_p: 0.9, num_ctx: 4096, num_predict: 150}
 
@@ -67,7 +69,7 @@ describe('hostile inputs: services and reruns (issue 23)', function () {
       const {value: summary, printed} = await capturingConsole(() => captionAll({
         items: items.slice(0, 2), captioner, store, configHash: 'h', resume: true, concurrency: 2, label: 'caption', stopController: stop,
         maxConsecutiveTransient: 100,
-      }))
+      }).catch(e => e as Error))
       return {summary, printed, ms: Date.now() - started, failures: await store.readFailures(), requests: server.requests.filter(r => r.path === '/api/chat').length}
     } finally { await server.close() }
   }
@@ -76,7 +78,9 @@ describe('hostile inputs: services and reruns (issue 23)', function () {
     it(`class 6: a server that sends headers then stalls mid-body is bounded by timeoutMs × attempts (${stream ? 'streaming' : 'non-streaming'})`, async () => {
       const timeoutMs = 400, retries = 1
       const r = await captionWith('stall-mid-body', stream, timeoutMs, retries)
-      expect(r.summary).to.include({captioned: 0, failed: 2})
+      // every image lost on the connection: the run fails (exit 1), each image's reason recorded
+      expect(r.summary).to.be.instanceOf(UserError).and.have.property('exitCode', 1)
+      expect((r.summary as Error).message).to.match(/^all 2 images failed on the connection \(last: request failed: no answer within 400 ms\)/)
       expect(r.requests).to.equal(2 * (retries + 1))
       for (const f of r.failures) expect(f.reason).to.match(/no answer within 400 ms/)
       // two images in parallel, each (retries + 1) attempts of at most timeoutMs, plus backoff and slack
@@ -131,5 +135,23 @@ describe('hostile inputs: services and reruns (issue 23)', function () {
     expect(now.map(r => r.caption)).to.deep.equal(items.map(i => `new caption of ${i.id}`).sort())
     expect(readdirSync(dir).filter(f => f.endsWith('.next'))).to.deep.equal([])
     expect(existsSync(join(dir, 'failures.jsonl'))).to.equal(true)
+  })
+
+  it('class 7, whole stage: `caption` rerun with Ollama while the server drops every chat keeps captions.jsonl and metadata.csv', async () => {
+    const data = tmpDir(), runDir = tmpDir()
+    await makeImageFolder(data, 4)
+    const base = {'data.path': data, 'run.dir': runDir}
+    await runCaption(loadConfig({overrides: {...base, 'caption.captioner': 'measured'}}))
+    const before = ['captions.jsonl', 'metadata.csv'].map(f => readFileSync(join(runDir, 'captions', f), 'utf8'))
+    expect(before[0].trim().split('\n')).to.have.length(4)
+    const server = await startFakeOllama({fault: req => (req.path === '/api/chat' ? 'drop' : null)})
+    try {
+      const err = await runCaption(loadConfig({overrides: {...base, 'caption.captioner': 'ollama', 'caption.host': server.url,
+        'caption.retries': 0, 'caption.backoffMs': 1}})).catch(e => e)
+      expect(err).to.be.instanceOf(UserError)
+      expect(err.exitCode).to.equal(1)
+      expect(err.message).to.match(/^all 4 images failed on the connection .*captions\.jsonl from the earlier settings is unchanged/)
+    } finally { await server.close() }
+    expect(['captions.jsonl', 'metadata.csv'].map(f => readFileSync(join(runDir, 'captions', f), 'utf8'))).to.deep.equal(before)
   })
 })
