@@ -7,6 +7,7 @@ import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../errors.js'
 import {sha256, stableStringify, writeJsonAtomic} from '../io/atomic.js'
+import {z} from '../io/validate.js'
 import {Rng, deriveSeed} from '../util/rng.js'
 import type {DatasetRecord} from './layouts/common.js'
 
@@ -68,6 +69,11 @@ export function makeSplit(records: DatasetRecord[], opts: SplitOptions): Split {
  * read it back and check that it still fits: same seed and fractions, intact hash, and an
  * assignment for every record of the dataset.
  */
+const splitFileSchema = z.looseObject({
+  seed: z.number(), testFraction: z.number(), valFraction: z.number(), hash: z.string(),
+  assignments: z.record(z.string(), z.enum(['train', 'val', 'test'])),
+})
+
 export async function ensureSplit(runDir: string, dataset: {records: DatasetRecord[]}, opts: SplitOptions): Promise<Split> {
   const path = join(runDir, 'split.json')
   let text: string | null = null
@@ -77,9 +83,12 @@ export async function ensureSplit(runDir: string, dataset: {records: DatasetReco
     await writeJsonAtomic(path, split)
     return split
   }
-  let split: Split
-  try { split = JSON.parse(text) as Split } catch { throw new UserError(`${path}: not valid JSON; delete it to make a new split`) }
-  if (!split || typeof split.assignments !== 'object' || split.hash !== splitHash(split.assignments)) {
+  let parsed: unknown
+  try { parsed = JSON.parse(text) } catch { throw new UserError(`${path}: not valid JSON; delete it to make a new split`) }
+  const checked = splitFileSchema.safeParse(parsed)
+  if (!checked.success) throw new UserError(`${path}: damaged (${checked.error.issues[0].path.join('.') || 'top level'}: ${checked.error.issues[0].message}); delete it to make a new split`)
+  const split = checked.data as Split
+  if (split.hash !== splitHash(split.assignments)) {
     throw new UserError(`${path}: damaged (hash does not match its assignments); delete it to make a new split`)
   }
   for (const key of ['seed', 'testFraction', 'valFraction'] as const) {

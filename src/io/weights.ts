@@ -11,7 +11,7 @@ import {readSafetensors} from './safetensors.js'
 import {readTorchCheckpoint} from './torch.js'
 import type {TensorMap} from './tensor-map.js'
 import {insideRoot} from './paths.js'
-import {validateUserData, z} from './validate.js'
+import {parseUserJson, validateUserData, z} from './validate.js'
 
 export interface LoadStateDictOptions {
   /** The first of these prefixes a name starts with is removed (`['bert.', 'distilbert.']`). */
@@ -73,23 +73,31 @@ async function readOneFile(path: string, filter: (name: string) => boolean): Pro
 /** model.safetensors.index.json: `weight_map` maps each tensor name to its shard's file name. */
 const shardIndexSchema = z.looseObject({weight_map: z.record(z.string(), z.string().min(1))})
 
+/**
+ * A sharded checkpoint's index (`*.index.json`): tensor name -> absolute shard path. The
+ * index is validated, and shard names come from the file, so they may not lead out of the model
+ * folder (issue 23, class 3). Every reader of a sharded checkpoint goes through here.
+ */
+export async function readShardIndex(indexPath: string): Promise<Map<string, string>> {
+  let text: string
+  try { text = await fs.readFile(indexPath, 'utf8') } catch (err) { throw describeFsError(err, indexPath) ?? err }
+  const index = validateUserData(shardIndexSchema, parseUserJson(text, {file: indexPath}, 'shard index'), {file: indexPath}, 'shard index')
+  const out = new Map<string, string>()
+  for (const [name, file] of Object.entries(index.weight_map)) out.set(name, insideRoot(dirname(indexPath), file, `${indexPath}: weight_map shard`))
+  return out
+}
+
 /** Shards named by an index's weight_map, each read once with only the names it holds. */
 async function readSharded(indexPath: string, filter: (name: string) => boolean): Promise<TensorMap> {
-  let parsed: unknown
-  try { parsed = JSON.parse(await fs.readFile(indexPath, 'utf8')) } catch (err) {
-    throw describeFsError(err, indexPath) ?? new UserError(`${indexPath}: invalid shard index (${(err as Error).message})`)
-  }
-  const index = validateUserData(shardIndexSchema, parsed, {file: indexPath}, 'shard index')
+  const index = await readShardIndex(indexPath)
   const shards = new Map<string, Set<string>>()
-  for (const [name, file] of Object.entries(index.weight_map)) {
+  for (const [name, file] of index) {
     if (!filter(name)) continue
     if (!shards.has(file)) shards.set(file, new Set())
     shards.get(file)!.add(name)
   }
   const out: TensorMap = new Map()
-  for (const [file, wanted] of shards) {
-    // shard names come from the file: they may not lead out of the model folder
-    const shardPath = insideRoot(dirname(indexPath), file, `${indexPath}: weight_map shard`)
+  for (const [shardPath, wanted] of shards) {
     const part = await readOneFile(shardPath, name => wanted.has(name))
     for (const name of wanted) {
       if (!part.has(name)) throw new UserError(`${shardPath}: tensor ${name} listed in ${basename(indexPath)} is missing`)

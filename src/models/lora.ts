@@ -9,6 +9,7 @@ import {UserError} from '../errors.js'
 import {pathExists, writeJsonAtomic} from '../io/atomic.js'
 import {readSafetensors, readSafetensorsMetadata, writeSafetensors} from '../io/safetensors.js'
 import type {TensorMap} from '../io/tensor-map.js'
+import {jsonObject, parseUserJson, validateUserData} from '../io/validate.js'
 import {kindOf, tfToTorch, torchToTf} from './params.js'
 import type {Rng} from '../util/rng.js'
 import {promises as fs} from 'node:fs'
@@ -155,7 +156,7 @@ export async function loadLora(file: string, weight = 1): Promise<LoraSet> {
   let targets: string[] = meta.target_modules ? safeJson(meta.target_modules) ?? [] : []
   const cfgPath = join(dirname(file), 'adapter_config.json')
   if (await pathExists(cfgPath)) {
-    const cfg = JSON.parse(await fs.readFile(cfgPath, 'utf8'))
+    const cfg = validateUserData(jsonObject, parseUserJson(await fs.readFile(cfgPath, 'utf8'), {file: cfgPath}, 'adapter config'), {file: cfgPath}, 'adapter config')
     if (typeof cfg.lora_alpha === 'number') alpha = cfg.lora_alpha
     if (typeof cfg.r === 'number' && cfg.r !== rank) throw new UserError(`${cfgPath}: r ${cfg.r} does not match the rank ${rank} of ${file}`)
     if (Array.isArray(cfg.target_modules)) targets = cfg.target_modules

@@ -27,6 +27,9 @@ import {readHam10000} from '../../src/data/layouts/ham10000.js'
 import {buildItems} from '../../src/stages/generate/items.js'
 import {computeInceptionMetrics} from '../../src/stages/eval/image-metrics.js'
 import {loadConfig} from '../../src/config/load.js'
+import {readDiffusersStateDict} from '../../src/models/pixart/load.js'
+import {readWeightsFile} from '../../src/models/bert/load.js'
+import {ensureSplit} from '../../src/data/split.js'
 
 /** Awaits `p`, expects a one-line exit-2 UserError, returns its message. */
 async function userError(p: Promise<unknown> | (() => unknown)): Promise<string> {
@@ -157,6 +160,15 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       expect((await loadStateDict(model)).get('w')!.data[0]).to.equal(1)
     })
 
+    it('a split.json whose assignments are null or not train/val/test is damaged, not a crash', async () => {
+      const runDir = join(dir, 'split-run')
+      mkdirSync(runDir)
+      for (const assignments of [null, {a: 'holdout'}, [1]]) {
+        writeFileSync(join(runDir, 'split.json'), JSON.stringify({seed: 1, hash: 'x', testFraction: 0.2, valFraction: 0.1, assignments}))
+        expect(await userError(ensureSplit(runDir, {records: []}, {seed: 1, testFraction: 0.2, valFraction: 0.1}))).to.match(/split\.json: damaged \(assignments.*\); delete it to make a new split/)
+      }
+    })
+
     it('a checkpoint state.json with a negative, fractional or mismatched step', async () => {
       const manager = new CheckpointManager(join(dir, 'ckpt'), 2)
       const path = await manager.save(3, {params: new Map(), optimizer: new Map(), state: {note: 'x'}})
@@ -260,6 +272,10 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       await writeSafetensors(join(dir, 'outside.safetensors'), {w: {dtype: 'F32', shape: [1], data: new Float32Array([1])}})
       writeFileSync(join(model, 'model.safetensors.index.json'), JSON.stringify({weight_map: {w: '../outside.safetensors'}}))
       expect(await userError(loadStateDict(model))).to.match(/weight_map shard: "\.\.\/outside\.safetensors" points outside/)
+      // the PixArt (diffusers) and BERT loaders read sharded indexes through the same check
+      writeFileSync(join(model, 'diffusion_pytorch_model.safetensors.index.json'), JSON.stringify({weight_map: {w: '/etc/passwd'}}))
+      expect(await userError(readDiffusersStateDict(model))).to.match(/weight_map shard: "\/etc\/passwd" points outside/)
+      expect(await userError(readWeightsFile(join(model, 'model.safetensors.index.json')))).to.match(/weight_map shard: "\.\.\/outside\.safetensors" points outside/)
     })
   })
 

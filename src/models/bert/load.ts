@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {readSafetensors} from '../../io/safetensors.js'
 import {readTorchCheckpoint} from '../../io/torch.js'
+import {readShardIndex} from '../../io/weights.js'
 import type {TensorMap} from '../../io/tensor-map.js'
 import {torchToTf, kindOf} from '../params.js'
 import {BERT_POOLER, expectedParameterNames, readTextEncoderConfig, type TextArch, type TextEncoderConfig} from './config.js'
@@ -34,12 +35,10 @@ export function findWeightsFile(dir: string): string {
 /** Reads a safetensors or PyTorch weights file (or a sharded index of either) into host tensors. */
 export async function readWeightsFile(path: string): Promise<TensorMap> {
   if (path.endsWith('.index.json')) {
-    let index: {weight_map?: Record<string, string>}
-    try { index = JSON.parse(readFileSync(path, 'utf8')) } catch { throw new UserError(`${path}: not a valid shard index`) }
-    const dir = path.slice(0, path.lastIndexOf('/') + 1) || './'
     const out: TensorMap = new Map()
-    for (const shard of new Set(Object.values(index.weight_map ?? {}))) {
-      for (const [k, v] of await readWeightsFile(join(dir, shard))) out.set(k, v)
+    for (const shard of new Set((await readShardIndex(path)).values())) {
+      if (shard.endsWith('.index.json')) throw new UserError(`${path}: a shard may not be another index (${shard})`)
+      for (const [k, v] of await readWeightsFile(shard)) out.set(k, v)
     }
     return out
   }

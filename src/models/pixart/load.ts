@@ -6,6 +6,7 @@ import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {UserError, describeFsError} from '../../errors.js'
 import {readSafetensors} from '../../io/safetensors.js'
+import {readShardIndex} from '../../io/weights.js'
 import type {TensorMap} from '../../io/tensor-map.js'
 import {kindOf, torchToTf, trainableFromTorch, xavierUniformValues} from '../params.js'
 import type {Rng} from '../../util/rng.js'
@@ -31,10 +32,9 @@ export async function readDiffusersStateDict(folder: string, filter?: (name: str
   try { await fs.access(index) } catch {
     throw new UserError(`${folder}: no ${WEIGHT_FILES.join(' / ')} (or sharded index) found; .bin checkpoints must be converted to safetensors`)
   }
-  const map: Record<string, string> = (await readJsonFile(index)).weight_map ?? {}
   const out: TensorMap = new Map()
-  for (const shard of new Set(Object.values(map))) {
-    for (const [k, v] of await readSafetensors(join(folder, shard), filter)) out.set(k, v)
+  for (const shard of new Set((await readShardIndex(index)).values())) {
+    for (const [k, v] of await readSafetensors(shard, filter)) out.set(k, v)
   }
   return out
 }
