@@ -31,22 +31,28 @@ class TensorRef {
 class CorruptCheckpoint extends Error {}
 
 function storageFromPid(pid: unknown): StorageRef {
-  if (!Array.isArray(pid) || pid[0] !== 'storage') throw new CorruptCheckpoint(`unexpected persistent id ${JSON.stringify(pid)}`)
+  if (!Array.isArray(pid) || pid[0] !== 'storage') throw new CorruptCheckpoint(`unexpected persistent id ${String(pid).slice(0, 80)}`)
   const type = pid[1]
   const typeName = type instanceof PyGlobal ? type.name : String(type)
-  const dtype = STORAGE_DTYPES[typeName]
+  const dtype = Object.hasOwn(STORAGE_DTYPES, typeName) ? STORAGE_DTYPES[typeName] : undefined
   if (!dtype) throw new CorruptCheckpoint(`unsupported storage type ${type instanceof PyGlobal ? type.qualified : typeName}`)
   const view = pid[5] // legacy only: (view_key, offset, view_size) or None
-  return {key: String(pid[2]), dtype, elementOffset: Array.isArray(view) ? Number(view[1]) : 0}
+  const elementOffset = Array.isArray(view) ? Number(view[1]) : 0
+  if (!Number.isSafeInteger(elementOffset) || elementOffset < 0) throw new CorruptCheckpoint(`storage ${String(pid[2])}: bad view offset`)
+  return {key: String(pid[2]), dtype, elementOffset}
 }
 
 function construct(cls: PyGlobal, args: unknown[]): unknown {
   switch (cls.qualified) {
     case 'collections.OrderedDict': case 'builtins.dict':
-      return new Map(Array.isArray(args[0]) ? (args[0] as Array<[unknown, unknown]>) : [])
+      return new Map(Array.isArray(args[0]) ? (args[0] as unknown[]).filter((e): e is [unknown, unknown] => Array.isArray(e) && e.length === 2) : [])
     case 'torch._utils._rebuild_tensor_v2': case 'torch._utils._rebuild_tensor': {
-      const [storage, offset, size, stride] = args as [StorageRef, number, number[], number[]]
-      return new TensorRef(storage, Number(offset), (size as unknown[]).map(Number), (stride as unknown[]).map(Number))
+      const [storage, offset, size, stride] = args as [unknown, unknown, unknown, unknown]
+      // values from the pickle: a hand-made file may put anything here
+      if (!storage || typeof storage !== 'object' || !('key' in storage) || !Array.isArray(size) || !Array.isArray(stride)) {
+        throw new CorruptCheckpoint('a tensor is rebuilt from arguments that are not (storage, offset, size, stride)')
+      }
+      return new TensorRef(storage as StorageRef, Number(offset), size.map(Number), stride.map(Number))
     }
     case 'torch._utils._rebuild_parameter': case 'torch._utils._rebuild_parameter_with_state':
       return args[0]
@@ -95,7 +101,9 @@ function stridedIndices(size: number[], stride: number[]): Float64Array {
 async function materialise(name: string, t: TensorRef, read: StorageReader, storageElements: (ref: StorageRef) => number): Promise<HostTensor> {
   const n = numel(t.size)
   const outDtype: DType = t.storage.dtype === 'F16' || t.storage.dtype === 'BF16' ? 'F32' : t.storage.dtype
-  if (t.size.length !== t.stride.length || t.size.some(d => !Number.isInteger(d) || d < 0)) throw new CorruptCheckpoint(`tensor ${name}: bad size/stride`)
+  if (t.size.length !== t.stride.length || t.size.some(d => !Number.isSafeInteger(d) || d < 0) || !Number.isSafeInteger(t.offset) || !Number.isSafeInteger(n)) {
+    throw new CorruptCheckpoint(`tensor ${name}: bad size/stride/offset`)
+  }
   if (n === 0) return {dtype: outDtype, shape: t.size, data: decodeTensorBytes(t.storage.dtype, Buffer.alloc(0))}
   const span = 1 + t.size.reduce((acc, d, i) => acc + (d - 1) * t.stride[i], 0)
   const first = t.storage.elementOffset + t.offset

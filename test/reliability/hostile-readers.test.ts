@@ -182,6 +182,42 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
     })
   })
 
+  describe('class 1: mutated real files fail only with UserErrors', () => {
+    // Deterministic fuzzing of the parts readers interpret (headers, pickles, zip directories):
+    // every outcome must be a clean read or a one-line UserError, never a TypeError/RangeError.
+    const golden = new URL('../fixtures/golden/bert-tiny/', import.meta.url).pathname
+    const cases: Array<{file: string, read: (p: string) => Promise<unknown>, regions: (n: number) => Array<[number, number]>}> = [
+      {file: 'model.safetensors', read: p => readSafetensorsHeader(p).then(() => import('../../src/io/safetensors.js')).then(m => m.readSafetensors(p)), regions: () => [[0, 4096]]},
+      {file: 'pytorch_model.bin', read: readTorchCheckpoint, regions: n => [[0, 4096], [n - 2048, n]]},
+      {file: 'pytorch_model_legacy.bin', read: readTorchCheckpoint, regions: () => [[0, 8192]]},
+    ]
+    for (const c of cases) {
+      it(`${c.file}: 150 seeded mutations of its structure`, async () => {
+        const original = readFileSync(join(golden, c.file))
+        let seed = 12345
+        const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+        const outcomes = {ok: 0, userError: 0}
+        const path = join(dir, `fuzz-${c.file}`)
+        for (let k = 0; k < 150; k++) {
+          const bytes = Buffer.from(original)
+          const regions = c.regions(bytes.length)
+          for (let m = 0; m < 1 + Math.floor(next() * 4); m++) {
+            const [lo, hi] = regions[Math.floor(next() * regions.length)]
+            const at = lo + Math.floor(next() * (hi - lo))
+            bytes[at] = next() < 0.5 ? Math.floor(next() * 256) : bytes[at] ^ (1 << Math.floor(next() * 8))
+          }
+          writeFileSync(path, next() < 0.1 ? bytes.subarray(0, Math.floor(next() * bytes.length)) : bytes)
+          try { await c.read(path); outcomes.ok++ } catch (err) {
+            expect(err, `mutation ${k}: ${(err as Error)?.stack}`).to.be.instanceOf(UserError)
+            expect((err as Error).message).to.not.include('\n')
+            outcomes.userError++
+          }
+        }
+        expect(outcomes.userError).to.be.above(10)
+      })
+    }
+  })
+
   describe('class 2: sizes from headers bounded before allocating', () => {
     it('a ~100-byte PNG declaring 12000×12000 pixels is refused from its header by every image reader', async () => {
       const path = join(dir, 'huge.png')
