@@ -6,7 +6,6 @@
 //   STEPS=300 PRED=v GUIDANCE=3,4.5 OUT=/tmp/fx/grid.png node --import tsx scripts/demo-dit-check.ts
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
-import {join} from 'node:path'
 import {initBackend} from '../src/backend/index.js'
 import {Rng} from '../src/util/rng.js'
 import {pixartPreset} from '../src/models/pixart/config.js'
@@ -51,7 +50,7 @@ for (let i = 0; i < steps; i++) {
   if ((i + 1) % 50 === 0) console.error(`step ${i + 1} loss ${lossSummary(trainer.history.slice(-50)).lastTenthMean.toFixed(4)} ${((performance.now() - t0) / (i + 1)).toFixed(0)} ms/step`)
 }
 const msPerStep = (performance.now() - t0) / steps
-await saveDitArtifacts(join(runDir, 'dit'), model, {format: 'medgen-dit/1', space: 'pixel', preset: 'pixart-demo', transformer: cfg, conditioner: spec.conditioner,
+await saveDitArtifacts(runDir, model, {format: 'medgen-dit/1', space: 'pixel', preset: 'pixart-demo', transformer: cfg, conditioner: spec.conditioner,
   latentScale: 1, baseWeights: '', vae: '', trainedFromScratch: true, lora: null, classNames: classes, textEncoder: null, textLength: 0,
   pixelNormalization: {mean: norm.mean, scale: norm.scale}, predictionType: pred, clipRange: norm.clipRange ?? null})
 const dit = await loadTrainedDit(runDir, {weights: {}} as unknown as MedgenConfig)

@@ -1,16 +1,12 @@
 // The dataset as the caption stage sees it: one CaptionItem per image, with its split.
 // Reads the dataset through src/data (layout readers, split.json) and nothing else.
-import {join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import {loadDataset} from '../data/dataset.js'
 import {ensureSplit} from '../data/split.js'
 import type {CaptionItem} from './captioner.js'
 import type {DatasetKind} from './prompts.js'
+import {datasetPathOf} from '../run/layout.js'
 
-/** data.path, else synth.out, else <run.dir>/data (where `medgen synth` writes by default). */
-export function datasetPathOf(config: MedgenConfig): string {
-  return config.data.path || config.synth.out || join(config.run.dir, 'data')
-}
 
 export interface CaptionItems {
   items: CaptionItem[]

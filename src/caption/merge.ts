@@ -3,24 +3,18 @@
 // after checking that every part 0..n-1 is present and complete, that all parts were made
 // with the same settings, and that no image appears in two parts.
 import {promises as fs} from 'node:fs'
-import {join} from 'node:path'
 import {UserError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {readManifest, writeManifest, hashOutputs, medgenVersion, type StageManifest} from '../stages/manifest.js'
-import {parsePartName, partName, shardOfId} from '../util/shard.js'
+import {parsePartName, shardOfId} from '../util/shard.js'
 import {metadataCsv, readFailureLines, readStoredCaptions, type CaptionRecord, type FailureRecord} from './store.js'
+import {runLayout, stageDirs, stageManifest} from '../run/layout.js'
 
 export interface MergeSummary { parts: number, captions: number, failures: number }
 
-export function partsDir(runDir: string): string { return join(runDir, 'captions', 'parts') }
-
-/** The manifest folder of one shard, relative to the run dir (runStage's `dir`). */
-export function partStageDir(index: number, count: number): string {
-  return join('captions', 'parts', partName({index, count}))
-}
-
 export async function mergeCaptionParts(runDir: string): Promise<MergeSummary> {
-  const dir = partsDir(runDir)
+  const layout = runLayout(runDir).captions
+  const dir = layout.parts.dir
   let names: string[]
   try { names = await fs.readdir(dir) } catch {
     throw new UserError(`${dir}: no caption parts; run \`medgen caption --shard i/n\` for every i first`)
@@ -38,9 +32,9 @@ export async function mergeCaptionParts(runDir: string): Promise<MergeSummary> {
 
   const manifests: StageManifest[] = []
   for (let i = 0; i < count; i++) {
-    const m = await readManifest(runDir, partStageDir(i, count))
+    const m = await readManifest(runDir, layout.parts.stageDir({index: i, count}))
     if (!m || m.status !== 'complete') {
-      throw new UserError(`part ${i} of ${count} is not complete (${join(runDir, partStageDir(i, count), 'manifest.json')} ${m ? 'says running' : 'missing'}); rerun \`medgen caption --shard ${i}/${count}\``)
+      throw new UserError(`part ${i} of ${count} is not complete (${stageManifest(runDir, layout.parts.stageDir({index: i, count}))} ${m ? 'says running' : 'missing'}); rerun \`medgen caption --shard ${i}/${count}\``)
     }
     manifests.push(m)
   }
@@ -51,17 +45,17 @@ export async function mergeCaptionParts(runDir: string): Promise<MergeSummary> {
   const captions: CaptionRecord[] = []
   const failures: FailureRecord[] = []
   for (let i = 0; i < count; i++) {
-    const name = partName({index: i, count})
+    const part = {index: i, count}
     const rows = [
-      ...(await readStoredCaptions(join(dir, `${name}.jsonl`))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: false})),
-      ...(await readFailureLines(join(dir, `${name}.failures.jsonl`))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: true})),
+      ...(await readStoredCaptions(layout.parts.jsonl(part))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: false})),
+      ...(await readFailureLines(layout.parts.failures(part))).map(r => ({id: r.id, row: r as CaptionRecord | FailureRecord, failed: true})),
     ]
     for (const {id, row, failed} of rows) {
       const before = owner.get(id)
       if (before !== undefined) {
         throw new UserError(`${dir}: image ${id} is in both part ${before} and part ${i}; the parts overlap (were they made from different datasets?)`)
       }
-      if (shardOfId(id, count) !== i) throw new UserError(`${join(dir, name)}.jsonl: image ${id} belongs to part ${shardOfId(id, count)}, not ${i}`)
+      if (shardOfId(id, count) !== i) throw new UserError(`${layout.parts.jsonl(part)}: image ${id} belongs to part ${shardOfId(id, count)}, not ${i}`)
       owner.set(id, i)
       if (failed) failures.push(row as FailureRecord)
       else captions.push(row as CaptionRecord)
@@ -70,10 +64,7 @@ export async function mergeCaptionParts(runDir: string): Promise<MergeSummary> {
   const byId = (a: {id: string}, b: {id: string}) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   captions.sort(byId)
   failures.sort(byId)
-  const out = join(runDir, 'captions')
-  const files = {
-    captions: join(out, 'captions.jsonl'), failures: join(out, 'failures.jsonl'), metadata: join(out, 'metadata.csv'),
-  }
+  const files = {captions: layout.jsonl, failures: layout.failures, metadata: layout.metadataCsv}
   await writeFileAtomic(files.captions, captions.map(r => JSON.stringify(r) + '\n').join(''))
   await writeFileAtomic(files.failures, failures.map(r => JSON.stringify(r) + '\n').join(''))
   await writeFileAtomic(files.metadata, metadataCsv(captions))
@@ -83,7 +74,7 @@ export async function mergeCaptionParts(runDir: string): Promise<MergeSummary> {
   const first = manifests[0]
   const now = new Date().toISOString()
   await writeManifest(runDir, {
-    medgen: medgenVersion, stage: 'captions', status: 'complete', backend: first.backend, seed: first.seed,
+    medgen: medgenVersion, stage: stageDirs.caption, status: 'complete', backend: first.backend, seed: first.seed,
     config: first.config, configHash: first.configHash, inputs: first.inputs,
     outputs: await hashOutputs(runDir, [files.captions, files.failures, files.metadata]),
     startedAt: manifests.map(m => m.startedAt).sort()[0], finishedAt: now,

@@ -1,12 +1,10 @@
 import {Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 
 export default class AlignText extends MedgenCommand {
-  static description = `Align caption embeddings with the visual anatomy and style features (paper §2.2, Fig. 3).
-
-Encodes captions with ClinicalBERT (or the hashed encoder), trains the anatomy and style text heads,
-writes <run>/text/model.safetensors, text/features.safetensors, text/metrics.json and text/tsne.png.
-Encoder outputs are cached under <run>/cache/text/, so reruns do not re-encode.`
+  static description = stageHelp('align-text', `Encodes captions with ClinicalBERT (or the hashed encoder) and trains the anatomy and style text heads.
+Encoder outputs are cached under <run>/cache/text/, so reruns do not re-encode.`)
 
   static examples = [
     '<%= config.bin %> align-text --config configs/demo.yaml',

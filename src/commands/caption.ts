@@ -1,16 +1,14 @@
 import {Args, Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 import {parseShard} from '../util/shard.js'
 
 export default class Caption extends MedgenCommand {
-  static description = `Caption every image of a dataset with anatomy and style attributes (paper §2.1).
-
-Captioners: "measured" computes shape, border, symmetry, colour and texture from image + mask
+  static description = stageHelp('caption', `Captioners: "measured" computes shape, border, symmetry, colour and texture from image + mask
 (no model needed; the embedded default), "ollama" asks a LLaVA model served by Ollama.
-Writes <run>/captions/captions.jsonl and captions/metadata.csv (file_name,text).
 Each caption is saved as soon as it is made: a rerun (or --resume) captions only what is missing.
 With --shard i/n (0-based) only a disjoint slice is captioned, into captions/parts/; join the
-parts with \`medgen merge captions\`.`
+parts with \`medgen merge captions\`.`)
 
   static examples = [
     '<%= config.bin %> caption ./ham10000',

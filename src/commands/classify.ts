@@ -1,17 +1,15 @@
 import {Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 import {UserError} from '../errors.js'
 
 const protocols = ['real', 'real+synthetic', 'synthetic']
 
 export default class Classify extends MedgenCommand {
-  static description = `Downstream classification with and without synthetic augmentation (paper §3.2).
-
-Trains a classifier under each protocol (real, real+synthetic, synthetic) for several seeds and
-always tests on the real test split. Writes classify/metrics.json (accuracy, weighted and macro F1,
-balanced accuracy, OvR/OvO AUC, per-class recall, confusion matrix; per seed and mean ± std),
-classify/table.md, confusion-<protocol>.png and classify/model.safetensors (used by eval's dfd).
-Each seed checkpoints as it trains; --resume (default) continues an interrupted run.`
+  static description = stageHelp('classify', `Trains a classifier under each protocol (real, real+synthetic, synthetic) for several seeds and
+always tests on the real test split. The metrics: accuracy, weighted and macro F1, balanced accuracy,
+OvR/OvO AUC, per-class recall, confusion matrix; per seed and mean ± std.
+Each seed checkpoints as it trains; --resume (default) continues an interrupted run.`)
 
   static examples = [
     '<%= config.bin %> classify --config configs/demo.yaml',

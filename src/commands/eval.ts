@@ -1,20 +1,19 @@
 import {Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 import {UserError} from '../errors.js'
 
 const known = ['fid', 'kid', 'hfd', 'dfd', 'control']
 
 export default class Eval extends MedgenCommand {
-  static description = `Score generated images: FID, KID, HFD (two definitions), domain FD and controllability.
-
-Works on the run (samples vs the real test split) or on any two folders (--samples/--real),
+  static description = stageHelp('eval', `Works on the run (samples vs the real test split) or on any two folders (--samples/--real),
 so other systems can be scored with the same code. FID/KID need weights.inception
 (pt_inception-2015-12-05-6726825d.pth or its safetensors conversion) or precomputed features
 (--features-real/--features-gen: .safetensors, .npy or .npz, incl. pytorch-fid --save-stats
 files); without them they are reported as skipped and the other metrics still run.
 hfd = Fréchet distance of high-frequency log power spectra (no weights); dfd = Fréchet distance
-in the classify model's penultimate features. Writes <run>/eval/metrics.json, every value with
-its definition, N_real, N_gen, resize mode, weights sha256 and seed.`
+in the classify model's penultimate features. Every value comes with its definition, N_real, N_gen,
+resize mode, weights sha256 and seed.`)
 
   static examples = [
     '<%= config.bin %> eval --metric fid',

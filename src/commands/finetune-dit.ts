@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 import {UserError} from '../errors.js'
 import {initBackend} from '../backend/index.js'
@@ -6,13 +7,9 @@ import {runStage} from '../stages/stage.js'
 import {finetuneDitStageFor} from '../stages/finetune-dit.js'
 
 export default class FinetuneDit extends MedgenCommand {
-  static description = `Fine-tune a PixArt-alpha transformer with LoRA, conditioned by the HFFM anatomy and style tokens (paper §2.2-2.3).
-
-Writes <run>/dit/lora.safetensors (peft key names) + adapter_config.json, dit/hffm.safetensors,
-dit/dit.json, dit/checkpoints/, a loss curve (dit/loss.png) and dit/metrics.json.
-Without weights.pixart a small transformer is trained from scratch instead of LoRA and saved as
+  static description = stageHelp('finetune-dit', `Without weights.pixart a small transformer is trained from scratch instead of LoRA and saved as
 dit/transformer/ (diffusers layout): on the latents of weights.vae, or of a small VAE trained here
-first with dit.vae.train (dit/vae/, the embedded demo), else in pixel space (dit.preset pixart-demo).`
+first with dit.vae.train (dit/vae/, the embedded demo), else in pixel space (dit.preset pixart-demo).`)
 
   static examples = [
     '<%= config.bin %> finetune-dit --rank 8',

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 import {UserError} from '../errors.js'
 import {initBackend} from '../backend/index.js'
@@ -9,12 +10,8 @@ import {buildItems, resolveRequest} from '../stages/generate/items.js'
 import {parseShard} from '../util/shard.js'
 
 export default class Generate extends MedgenCommand {
-  static description = `Generate images from free text, from captions, per class or over the attribute grid (paper §2.3).
-
-Writes samples/<class>/<id>.png, samples/manifest.jsonl (prompt, seed, sampler, steps, guidance, seconds),
-samples/summary.json (mean seconds per image) and a contact sheet per class (samples/contact-<class>.png).
-Inputs combine; with none, generate.perClass images per class are drawn from the captions.
-Free-text prompts go to samples/prompt/ unless --class names one class.`
+  static description = stageHelp('generate', `Inputs combine; with none, generate.perClass images per class are drawn from the captions.
+Free-text prompts go to samples/prompt/ unless --class names one class.`)
 
   static examples = [
     '<%= config.bin %> generate --prompt "irregular asymmetric lesion with blurred border, dark brown reticular"',

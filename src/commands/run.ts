@@ -1,10 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 import {MedgenCommand, commonFlags} from '../cli/base-command.js'
+import {stageNames} from '../stages/registry.js'
 
 export default class Run extends MedgenCommand {
   static summary = 'Run the whole pipeline from one config and write report.html.'
 
-  static description = `Runs synth, caption, train-visual, align-text, finetune-dit, generate, eval and classify
+  static description = `Runs ${stageNames.slice(0, -1).join(', ')} and ${stageNames.at(-1)}
 in order through one run directory. A stage already complete for the same inputs and config
 is skipped; an interrupted stage resumes from its last checkpoint; once a stage reruns, the
 stages after it rerun too. Writes <run>/report.html at the end.`
@@ -19,8 +20,8 @@ stages after it rerun too. Writes <run>/report.html at the end.`
 
   static flags = {
     ...commonFlags,
-    from: Flags.string({description: 'first stage to run'}),
-    to: Flags.string({description: 'last stage to run'}),
+    from: Flags.string({description: 'first stage to run', options: [...stageNames]}),
+    to: Flags.string({description: 'last stage to run', options: [...stageNames]}),
     force: Flags.boolean({description: 'redo stages even when up to date'}),
     'no-report': Flags.boolean({description: 'skip writing report.html'}),
   }

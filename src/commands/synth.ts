@@ -1,12 +1,11 @@
 import {Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 
 export default class Synth extends MedgenCommand {
-  static description = `Write a synthetic dataset that looks like a real one, with masks and ground-truth attributes.
-
-Dermoscopy data comes out in the HAM10000 layout, polyp data in the Kvasir-SEG layout and
+  static description = stageHelp('synth', `Dermoscopy data comes out in the HAM10000 layout, polyp data in the Kvasir-SEG layout and
 ultrasound data in the BUSI layout, plus attributes.jsonl: shape, border, symmetry, size,
-colour, texture per image. Class labels follow documented rules over the attributes.`
+colour, texture per image. Class labels follow documented rules over the attributes.`)
 
   static examples = [
     '<%= config.bin %> synth --kind dermoscopy --n 1000 --size 64 --out ./synth-derm --seed 1',

@@ -1,12 +1,10 @@
 import {Flags} from '@oclif/core'
+import {stageHelp} from '../stages/registry.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 import {initBackend} from '../backend/index.js'
 
 export default class TrainVisual extends MedgenCommand {
-  static description = `Train the visual disentangler: anatomy U-Net + segmentation head + style VAE + AdaIN decoder (paper §2.2, Eq. 1).
-
-Writes <run>/visual/model.safetensors, visual/features.safetensors (anatomy vector, see visual.anatomyVector, and style mu per image),
-a reconstruction/style-swap grid PNG, loss curves and visual/metrics.json.`
+  static description = stageHelp('train-visual', `The features are per image: the anatomy vector (see visual.anatomyVector) and the style mu.`)
 
   static examples = [
     '<%= config.bin %> train-visual --config configs/demo.yaml',

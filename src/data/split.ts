@@ -4,12 +4,12 @@
 // class; records of one group (HAM10000 lesion_id) always land on the same side, so one
 // lesion never sits in both train and test (docs/DESIGN.md "Deliberate fixes").
 import {promises as fs} from 'node:fs'
-import {join} from 'node:path'
 import {UserError} from '../errors.js'
 import {sha256, stableStringify, writeJsonAtomic} from '../io/atomic.js'
 import {z} from '../io/validate.js'
 import {Rng, deriveSeed} from '../util/rng.js'
 import type {DatasetRecord} from './layouts/common.js'
+import {runLayout} from '../run/layout.js'
 
 export type SplitName = 'train' | 'val' | 'test'
 export interface SplitOptions { seed: number, testFraction: number, valFraction: number }
@@ -75,7 +75,7 @@ const splitFileSchema = z.looseObject({
 })
 
 export async function ensureSplit(runDir: string, dataset: {records: DatasetRecord[]}, opts: SplitOptions): Promise<Split> {
-  const path = join(runDir, 'split.json')
+  const path = runLayout(runDir).split
   let text: string | null = null
   try { text = await fs.readFile(path, 'utf8') } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err }
   if (text === null) {

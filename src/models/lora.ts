@@ -115,11 +115,11 @@ export function adapterConfig(set: LoraSet, baseModel: string): Record<string, u
   }
 }
 
-/** Writes <dir>/lora.safetensors and <dir>/adapter_config.json. */
-export async function saveLora(dir: string, set: LoraSet, baseModel: string): Promise<void> {
-  await writeSafetensors(join(dir, 'lora.safetensors'), await exportLora(set),
+/** Writes the weights to `file` and peft's adapter_config.json beside it (where loadLora looks). */
+export async function saveLora(file: string, set: LoraSet, baseModel: string): Promise<void> {
+  await writeSafetensors(file, await exportLora(set),
     {format: 'pt', rank: String(set.rank), lora_alpha: String(set.alpha), target_modules: JSON.stringify(set.targetModules)})
-  await writeJsonAtomic(join(dir, 'adapter_config.json'), adapterConfig(set, baseModel))
+  await writeJsonAtomic(adapterConfigBeside(file), adapterConfig(set, baseModel))
 }
 
 /**
@@ -154,7 +154,7 @@ export async function loadLora(file: string, weight = 1): Promise<LoraSet> {
   if (complete.size === 0) throw new UserError(`${file}: no LoRA tensors found`)
   let alpha = Number(meta.lora_alpha ?? NaN)
   let targets: string[] = meta.target_modules ? safeJson(meta.target_modules) ?? [] : []
-  const cfgPath = join(dirname(file), 'adapter_config.json')
+  const cfgPath = adapterConfigBeside(file)
   if (await pathExists(cfgPath)) {
     const cfg = validateUserData(jsonObject, parseUserJson(await fs.readFile(cfgPath, 'utf8'), {file: cfgPath}, 'adapter config'), {file: cfgPath}, 'adapter config')
     if (typeof cfg.lora_alpha === 'number') alpha = cfg.lora_alpha
@@ -164,6 +164,9 @@ export async function loadLora(file: string, weight = 1): Promise<LoraSet> {
   if (!Number.isFinite(alpha)) alpha = rank
   return {adapters: complete, scale: (alpha / rank) * weight, rank, alpha, targetModules: targets}
 }
+
+/** peft keeps the rank, alpha and targets in adapter_config.json next to the weights. */
+export const adapterConfigBeside = (file: string): string => join(dirname(file), 'adapter_config.json')
 
 function safeJson(s: string): any { try { return JSON.parse(s) } catch { return null } }
 

@@ -5,13 +5,9 @@
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {writeFileAtomic} from '../io/atomic.js'
-import {pipelineOrder} from '../stages/pipeline.js'
+import {stages} from '../stages/registry.js'
+import {runLayout, stageFiles} from '../run/layout.js'
 import {readManifest, type StageManifest} from '../stages/manifest.js'
-
-const dirOf: Record<string, string> = {
-  'synth': 'synth', 'caption': 'captions', 'train-visual': 'visual', 'align-text': 'text',
-  'finetune-dit': 'dit', 'generate': 'samples', 'eval': 'eval', 'classify': 'classify',
-}
 
 function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;'}[c]!))
@@ -53,11 +49,13 @@ async function readJson(path: string): Promise<unknown | null> {
 }
 
 export async function buildReport(runDir: string): Promise<string> {
-  const run = await readJson(join(runDir, 'run.json')) as any
+  const run = await readJson(runLayout(runDir).runRecord) as any
   const manifests: Array<[string, StageManifest]> = []
-  for (const stage of pipelineOrder) {
-    const m = await readManifest(runDir, dirOf[stage])
-    if (m) manifests.push([stage, m])
+  const dirOf: Record<string, string> = {}
+  for (const stage of stages) {
+    dirOf[stage.name] = stage.dir
+    const m = await readManifest(runDir, stage.dir)
+    if (m) manifests.push([stage.name, m])
   }
   const sections: string[] = []
   sections.push(`<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th><th>backend</th><th>finished</th></tr>${
@@ -67,8 +65,8 @@ export async function buildReport(runDir: string): Promise<string> {
     const dir = join(runDir, dirOf[stage])
     const parts: string[] = [`<h2 id="${esc(stage)}">${esc(stage)}</h2>`]
     for (const png of await listPngs(dir)) parts.push(await imageTag(png, `${dirOf[stage]}/${png.split('/').pop()}`))
-    const metrics = await readJson(join(dir, 'metrics.json'))
-    if (metrics) parts.push(`<details open><summary>${esc(dirOf[stage])}/metrics.json</summary>${metricsTable(metrics)}</details>`)
+    const metrics = await readJson(join(dir, stageFiles.metrics))
+    if (metrics) parts.push(`<details open><summary>${esc(dirOf[stage])}/${stageFiles.metrics}</summary>${metricsTable(metrics)}</details>`)
     if (m.notes) parts.push(`<details><summary>notes</summary>${metricsTable(m.notes)}</details>`)
     parts.push(`<details><summary>config and hashes</summary><pre>${esc(JSON.stringify({config: m.config, inputs: m.inputs, outputs: m.outputs}, null, 1))}</pre></details>`)
     sections.push(`<section>${parts.join('\n')}</section>`)
@@ -88,7 +86,7 @@ ${sections.join('\n')}
 }
 
 export async function writeReport(runDir: string): Promise<string> {
-  const path = join(runDir, 'report.html')
+  const path = runLayout(runDir).report
   await writeFileAtomic(path, await buildReport(runDir))
   return path
 }

@@ -2,7 +2,7 @@
 // frozen text encoder (cached per caption set), train the anatomy/style heads against the
 // visual features on the train split, and write the heads, per-caption text features,
 // held-out figures and the t-SNE figure.
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {existsSync, promises as fs} from 'node:fs'
 import * as tf from '@tensorflow/tfjs'
 import type {MedgenConfig} from '../config/schema.js'
@@ -20,6 +20,7 @@ import {createTextEncoder} from '../text/encoder.js'
 import {textFeatures, trainTextDisentangler} from '../text/train-disentangler.js'
 import {writeTsneFigure} from '../text/tsne-figure.js'
 import type {StageContext, StageResult, StageSpec} from './stage.js'
+import {runLayout, stageDirs} from '../run/layout.js'
 
 export interface AlignTextOptions {
   /** stop (with a checkpoint) after this many optimizer steps, as an interruption would */
@@ -27,7 +28,7 @@ export interface AlignTextOptions {
 }
 
 export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}): Promise<StageResult> {
-  const {config, runDir, outDir} = ctx
+  const {config, runDir} = ctx
   const t = config.text
   const data = await loadAlignmentInputs(runDir)
   const n = data.rows.length
@@ -36,7 +37,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const heldOutRows = data.rows.flatMap((r, i) => r.split !== 'train' ? [i] : [])
   const valRows = data.rows.flatMap((r, i) => r.split === 'val' ? [i] : [])
   const testRows = data.rows.flatMap((r, i) => r.split === 'test' ? [i] : [])
-  if (trainRows.length === 0) throw new UserError(`${join(runDir, 'captions', 'captions.jsonl')}: no caption in the train split`)
+  if (trainRows.length === 0) throw new UserError(`${runLayout(runDir).captions.jsonl}: no caption in the train split`)
 
   const encoder = await createTextEncoder(config)
   const texts = data.rows.map(r => r.caption)
@@ -51,7 +52,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const model = textDisentanglerConfig(cached.hidden, dims)
   // Checkpoints of a different config or caption set are not resumed from.
   const trainingKey = sha256(stableStringify({t, seed: config.run.seed, embeddingKey, trainRows, model})).slice(0, 16)
-  const checkpointRoot = join(outDir, 'checkpoints')
+  const checkpointRoot = runLayout(runDir).text.checkpoints
   const checkpointDir = join(checkpointRoot, trainingKey)
   await removeOtherCheckpoints(checkpointRoot, trainingKey)
   const trained = await trainTextDisentangler({embeddings: cached.pooled, anatomy: data.anatomy, style: data.style, n}, trainRows, {
@@ -71,10 +72,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const cos = (f: {anatomy: Float32Array, style: Float32Array}, rows: number[]) =>
     ({anatomy: meanCosine(f.anatomy, visual.anatomy, dims.anatomyDim, rows), style: meanCosine(f.style, visual.style, dims.styleDim, rows), n: rows.length})
 
-  const modelPath = join(outDir, 'model.safetensors')
-  const featuresPath = join(outDir, 'features.safetensors')
-  const metricsPath = join(outDir, 'metrics.json')
-  const tsnePath = join(outDir, 'tsne.png')
+  const {model: modelPath, features: featuresPath, metrics: metricsPath, tsne: tsnePath} = runLayout(runDir).text
   const state = await exportParams(trained.params, (name, p) => kindOf(p.shape, name))
   await writeSafetensors(modelPath, state, {encoder: JSON.stringify(description), config: JSON.stringify(model), format: 'pt', producer: 'medgen align-text'})
   await writeSafetensors(featuresPath, {
@@ -94,7 +92,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
     const post = tsnePanel('after alignment', rows, classes, after, visual, dims, tsneOpts)
     await writeTsneFigure(tsnePath, [pre.panel, post.panel])
     outputs.push(tsnePath)
-    figure = {file: 'tsne.png', before: pre.summary, after: post.summary}
+    figure = {file: basename(tsnePath), before: pre.summary, after: post.summary}
   }
 
   const probeTest = heldOutRows.length ? heldOutRows : trainRows
@@ -135,11 +133,11 @@ async function removeOtherCheckpoints(root: string, keep: string): Promise<void>
 
 export const alignTextStage: StageSpec = {
   name: 'align-text',
-  dir: 'text',
+  dir: stageDirs.text,
   configSlice: (c: MedgenConfig) => ({text: c.text, weightsText: c.weights.text}),
   inputs: (c, runDir) => [
-    {path: join(runDir, 'captions', 'captions.jsonl'), madeBy: 'medgen caption'},
-    {path: join(runDir, 'visual', 'features.safetensors'), madeBy: 'medgen train-visual'},
+    {path: runLayout(runDir).captions.jsonl, madeBy: 'medgen caption'},
+    {path: runLayout(runDir).visual.features, madeBy: 'medgen train-visual'},
     // the encoder folder is hashed too (size + mtime), so new weights redo the stage; a missing
     // folder is reported by the encoder loader with its own message
     ...(c.weights.text && c.text.encoder !== 'hashed' && existsSync(c.weights.text) ? [{path: c.weights.text, madeBy: 'weights.text'}] : []),

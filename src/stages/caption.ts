@@ -3,7 +3,7 @@
 // Unsharded it writes captions/captions.jsonl, failures.jsonl and metadata.csv; with a shard
 // it writes captions/parts/part-i-of-n.jsonl (+ .failures.jsonl) and its own manifest in
 // captions/parts/part-i-of-n/, which `medgen merge captions` joins.
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import {log} from '../util/log.js'
 import {inShard, partName, type Shard} from '../util/shard.js'
@@ -13,15 +13,13 @@ import {pathExists, writeFileAtomic} from '../io/atomic.js'
 import {runStage, type StageContext, type StageResult, type StageSpec} from './stage.js'
 import {captionAll} from '../caption/runner.js'
 import {CaptionStore, metadataCsv} from '../caption/store.js'
-import {partStageDir, partsDir} from '../caption/merge.js'
 import {OllamaCaptioner} from '../caption/ollama-captioner.js'
 import {MeasuredCaptioner} from '../caption/captioner-measured.js'
 import {vocabularies} from '../caption/vocab.js'
-import {loadCaptionItems, datasetPathOf} from '../caption/items.js'
+import {loadCaptionItems} from '../caption/items.js'
 import type {Captioner} from '../caption/captioner.js'
 import type {DatasetKind} from '../caption/prompts.js'
-
-export {datasetPathOf}
+import {datasetPathOf, runLayout, stageDirs} from '../run/layout.js'
 
 /**
  * What defines the captions: the captioner and its model settings (not the host, concurrency,
@@ -59,7 +57,7 @@ export function makeCaptionStage(opts: CaptionStageOptions = {}): StageSpec {
   const shard = opts.shard ?? null
   return {
     name: 'caption',
-    dir: shard ? partStageDir(shard.index, shard.count) : 'captions',
+    dir: shard ? runLayout('').captions.parts.stageDir(shard) : stageDirs.caption,
     configSlice: captionConfigSlice,
     inputs: config => [{path: datasetPathOf(config), madeBy: 'medgen synth'}],
     work: ctx => captionWork(ctx, shard, opts.prepared),
@@ -79,13 +77,15 @@ async function captionWork(ctx: StageContext, shard: Shard | null, prepared?: Ca
   if (missingMasks > 0 && config.caption.captioner === 'measured') {
     log.warn(`${missingMasks} images have no mask: their anatomy attributes are "unknown" (listed in each caption's "unknown" field)`)
   }
-  const dir = shard ? partsDir(runDir) : join(runDir, 'captions')
+  const layout = runLayout(runDir).captions
   const stem = shard ? partName(shard) : 'captions'
+  const captionsFile = shard ? layout.parts.jsonl(shard) : layout.jsonl
   const files = {
-    captions: join(dir, `${stem}.jsonl`),
-    failures: join(dir, shard ? `${stem}.failures.jsonl` : 'failures.jsonl'),
-    state: join(dir, `.${stem}.state.json`),
-    metadata: join(dir, 'metadata.csv'),
+    captions: captionsFile,
+    failures: shard ? layout.parts.failures(shard) : layout.failures,
+    // resume state beside the captions it belongs to (hidden: not an artifact)
+    state: join(dirname(captionsFile), `.${stem}.state.json`),
+    metadata: layout.metadataCsv,
   }
   const store = new CaptionStore(files.captions, files.failures, files.state)
   const notes0 = captioner.notes

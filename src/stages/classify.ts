@@ -11,7 +11,6 @@ import {UserError} from '../errors.js'
 import {pathExists, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
 import {classificationDefinitions, classificationReport} from '../metrics/classification.js'
 import {disposeClassifier} from '../models/classifier/index.js'
-import {datasetPathOf} from '../caption/items.js'
 import {deriveSeed} from '../util/rng.js'
 import {log} from '../util/log.js'
 import type {StageContext, StageResult, StageSpec} from './stage.js'
@@ -19,7 +18,8 @@ import {concatSets, setLength, subset, type LabeledSet} from './classify/batches
 import {chooseSynthetic, decodeSet, realSplits, syntheticFiles} from './classify/data.js'
 import {predictSet, trainClassifier} from './classify/train.js'
 import {comparisonTable, headline, summarise, writeConfusionPng, type SeedResult} from './classify/report.js'
-import {classifyModelPath, saveClassifyModel} from './classify/model-file.js'
+import {saveClassifyModel} from './classify/model-file.js'
+import {datasetPathOf, runLayout} from '../run/layout.js'
 
 type Protocol = MedgenConfig['classify']['protocols'][number]
 const slug = (p: Protocol) => p.replace('+', '-plus-')
@@ -36,7 +36,7 @@ async function loadSets(config: MedgenConfig, runDir: string): Promise<Sets> {
   let synthetic: LabeledSet | null = null
   if (needSynthetic) {
     const pool = await syntheticFiles(runDir, classes)
-    if (pool.length === 0) throw new UserError(`${join(runDir, 'samples', 'manifest.jsonl')}: no generated images of classes ${classes.join(', ')}; run \`medgen generate\` first or use --protocol real`)
+    if (pool.length === 0) throw new UserError(`${runLayout(runDir).samples.manifest}: no generated images of classes ${classes.join(', ')}; run \`medgen generate\` first or use --protocol real`)
     synthetic = await decodeSet(pool, classes, size, 'generated')
   }
   return {classes, synthetic, train: await decodeSet(files.train, classes, size, 'train'), val: await decodeSet(files.val, classes, size, 'val'),
@@ -65,8 +65,7 @@ function protocolSets(p: Protocol, s: Sets, config: MedgenConfig): {train: Label
 
 async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: number): Promise<SeedResult> {
   const c = ctx.config.classify
-  const dir = join(ctx.outDir, 'runs', slug(p), `seed-${seedIndex}`)
-  const resultPath = join(dir, 'result.json')
+  const {dir, result: resultPath} = runLayout(ctx.runDir).classify.seedRun(slug(p), seedIndex)
   if (await pathExists(resultPath)) return JSON.parse(await fs.readFile(resultPath, 'utf8')) as SeedResult
   const seed = ctx.config.run.seed + seedIndex
   const {train, val, syntheticPerClass} = protocolSets(p, sets, ctx.config)
@@ -93,7 +92,7 @@ async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: nu
   const result: SeedResult = {seed, report, epochsRun: outcome.epochsRun, bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly,
     trainImages: setLength(train), ...(syntheticPerClass ? {syntheticPerClass} : {})}
   if (p === 'real' && seedIndex === 0 || (!c.protocols.includes('real') && seedIndex === 0 && p === c.protocols[0])) {
-    await saveClassifyModel(classifyModelPath(ctx.runDir), outcome.model, {preset: c.preset, classes: sets.classes, imageSize: sets.test.size, protocol: p, seed})
+    await saveClassifyModel(runLayout(ctx.runDir).classify.model, outcome.model, {preset: c.preset, classes: sets.classes, imageSize: sets.test.size, protocol: p, seed})
   }
   disposeClassifier(outcome.model)
   await writeJsonAtomic(resultPath, result)
@@ -105,7 +104,7 @@ async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: nu
 
 async function work(ctx: StageContext): Promise<StageResult> {
   const c = ctx.config.classify
-  if (ctx.force) await fs.rm(join(ctx.outDir, 'runs'), {recursive: true, force: true})
+  if (ctx.force) await fs.rm(runLayout(ctx.runDir).classify.runs, {recursive: true, force: true})
   const sets = await loadSets(ctx.config, ctx.runDir)
   const byProtocol: Record<string, SeedResult[]> = {}
   for (const p of c.protocols) {
@@ -118,15 +117,15 @@ async function work(ctx: StageContext): Promise<StageResult> {
     const summary = Object.fromEntries(headline.map(k => [k, summarise(results, k)]))
     const k = sets.classes.length
     const cmSum = Array.from({length: k}, (_, i) => Array.from({length: k}, (_, j) => results.reduce((a, r) => a + r.report.confusionMatrix[i][j], 0)))
-    const png = join(ctx.outDir, `confusion-${slug(p as Protocol)}.png`)
+    const png = runLayout(ctx.runDir).classify.confusion(slug(p as Protocol))
     await writeConfusionPng(png, cmSum, sets.classes, `${p}: confusion matrix, summed over ${results.length} seed(s)`)
     outputs.push(png)
     protocols[p] = {summary, confusionMatrixSummed: cmSum, seeds: results}
   }
   const table = comparisonTable(byProtocol)
-  const tablePath = join(ctx.outDir, 'table.md')
+  const tablePath = runLayout(ctx.runDir).classify.table
   await writeFileAtomic(tablePath, `# classify: ${c.preset}, ${c.seeds} seed(s), tested on the real test split (${setLength(sets.test)} images)\n\n` + table)
-  const metricsPath = join(ctx.outDir, 'metrics.json')
+  const metricsPath = runLayout(ctx.runDir).classify.metrics
   await writeJsonAtomic(metricsPath, {
     definitions: {...classificationDefinitions, mean: 'mean over seeds', std: 'sample standard deviation over seeds (ddof 1)',
       protocols: 'real: real train split; real+synthetic: real train + round(syntheticRatio x n_train) generated images (seeded draw, per-class counts in syntheticPerClass); synthetic: generated images only, validated on a 10% generated hold-out. All tested on the real test split.'},
@@ -136,7 +135,7 @@ async function work(ctx: StageContext): Promise<StageResult> {
     protocols,
   })
   outputs.push(metricsPath, tablePath)
-  if (await pathExists(classifyModelPath(ctx.runDir))) outputs.push(classifyModelPath(ctx.runDir))
+  if (await pathExists(runLayout(ctx.runDir).classify.model)) outputs.push(runLayout(ctx.runDir).classify.model)
   return {outputs, notes: {protocols: c.protocols, seeds: c.seeds}}
 }
 
@@ -145,7 +144,7 @@ export const classifyStage: StageSpec = {
   configSlice: config => ({classify: config.classify, data: config.data, dataset: datasetPathOf(config)}),
   inputs: (config, runDir) => {
     const inputs = [{path: datasetPathOf(config), madeBy: 'medgen synth (or set data.path to a dataset)'}]
-    if (config.classify.protocols.some(p => p !== 'real')) inputs.push({path: join(runDir, 'samples', 'manifest.jsonl'), madeBy: 'medgen generate'})
+    if (config.classify.protocols.some(p => p !== 'real')) inputs.push({path: runLayout(runDir).samples.manifest, madeBy: 'medgen generate'})
     return inputs
   },
   work,

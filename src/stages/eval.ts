@@ -3,17 +3,16 @@
 // features) and controllability (synth data: segment + measure generated images). Every result
 // in eval/metrics.json carries its definition, N_real, N_gen, resize mode, weights sha256 and
 // the seed; a metric that cannot run says why and the others still run.
-import {join} from 'node:path'
 import {existsSync} from 'node:fs'
 import type {MedgenConfig} from '../config/schema.js'
 import {writeJsonAtomic} from '../io/atomic.js'
-import {datasetPathOf} from '../caption/items.js'
 import {log} from '../util/log.js'
 import type {StageContext, StageResult, StageSpec} from './stage.js'
 import {computeHfd, computeInceptionMetrics, type MetricResult} from './eval/image-metrics.js'
 import {computeDfd} from './eval/dfd.js'
 import {computeControl} from './eval/control.js'
-import {resolveSets, samplesManifest} from './eval/sets.js'
+import {resolveSets} from './eval/sets.js'
+import {datasetPathOf, runLayout} from '../run/layout.js'
 
 export async function evaluate(config: MedgenConfig, runDir: string): Promise<{metrics: Record<string, MetricResult>, sets: {nReal: number, nGen: number, real: string, generated: string}}> {
   const wanted = new Set(config.eval.metrics)
@@ -33,7 +32,7 @@ export async function evaluate(config: MedgenConfig, runDir: string): Promise<{m
 
 async function work(ctx: StageContext): Promise<StageResult> {
   const {metrics, sets} = await evaluate(ctx.config, ctx.runDir)
-  const path = join(ctx.outDir, 'metrics.json')
+  const path = runLayout(ctx.runDir).eval.metrics
   await writeJsonAtomic(path, {
     seed: ctx.config.run.seed, resize: ctx.config.eval.resize, inceptionWeights: ctx.config.weights.inception || null,
     nReal: sets.nReal, nGen: sets.nGen, realImages: sets.real, generatedImages: sets.generated, metrics,
@@ -48,14 +47,14 @@ export const evalStage: StageSpec = {
     const e = config.eval
     const inputs: Array<{path: string, madeBy: string}> = []
     if (e.samples) inputs.push({path: e.samples, madeBy: `a generator writing images to ${e.samples}`})
-    else if (!e.featuresGen) inputs.push({path: samplesManifest(runDir), madeBy: 'medgen generate'})
+    else if (!e.featuresGen) inputs.push({path: runLayout(runDir).samples.manifest, madeBy: 'medgen generate'})
     if (e.real) inputs.push({path: e.real, madeBy: `copying real images to ${e.real}`})
     if (e.featuresReal) inputs.push({path: e.featuresReal, madeBy: 'pytorch-fid or another feature extractor'})
     if (e.featuresGen) inputs.push({path: e.featuresGen, madeBy: 'pytorch-fid or another feature extractor'})
     if (config.weights.inception) inputs.push({path: config.weights.inception, madeBy: 'downloading pt_inception-2015-12-05-6726825d.pth (weights.inception)'})
     // Optional inputs: when present they change dfd/control, so a newer one must redo eval.
-    for (const [wanted, path, madeBy] of [['dfd', join(runDir, 'classify', 'model.safetensors'), 'medgen classify'],
-      ['control', join(runDir, 'visual', 'model.safetensors'), 'medgen train-visual']] as const) {
+    for (const [wanted, path, madeBy] of [['dfd', runLayout(runDir).classify.model, 'medgen classify'],
+      ['control', runLayout(runDir).visual.model, 'medgen train-visual']] as const) {
       if (e.metrics.includes(wanted) && existsSync(path)) inputs.push({path, madeBy})
     }
     return inputs

@@ -5,7 +5,7 @@
 // latent space when weights.vae is given or dit.vae.train asks for a small VAE trained here first
 // (dit/vae/, src/stages/dit/vae-train.ts); dit.json and the manifest say which.
 import * as tf from '@tensorflow/tfjs'
-import {join, resolve} from 'node:path'
+import {relative, resolve} from 'node:path'
 import {UserError} from '../errors.js'
 import {promises as fs} from 'node:fs'
 import {sha256, stableStringify, writeJsonAtomic} from '../io/atomic.js'
@@ -22,11 +22,12 @@ import type {StageContext, StageResult, StageSpec} from './stage.js'
 import type {StageInput} from './manifest.js'
 import {buildDitModel, countTrainable, type DitModelSpec} from './dit/model.js'
 import {DitTrainer, lossSummary} from './dit/trainer.js'
-import {datasetPathOf, loadDitTrainingSet} from './dit/data.js'
+import {loadDitTrainingSet} from './dit/data.js'
 import {saveDitArtifacts, type DitMeta} from './dit/artifacts.js'
 import {writeLossCurvePng} from './dit/plot.js'
 import {demoVae} from './dit/vae-train.js'
 import {useCheckpointing} from '../models/pixart/checkpoint.js'
+import {datasetPathOf, runLayout, stageDirs} from '../run/layout.js'
 
 export interface FinetuneDitOptions {
   /** 'latest', a checkpoint folder, or false; undefined = resume when a checkpoint exists unless --force */
@@ -35,11 +36,11 @@ export interface FinetuneDitOptions {
 
 function ditInputs(config: MedgenConfig, runDir: string): StageInput[] {
   const inputs: StageInput[] = [
-    {path: join(runDir, 'captions', 'captions.jsonl'), madeBy: 'medgen caption'},
-    {path: join(runDir, 'text', 'features.safetensors'), madeBy: 'medgen align-text'},
+    {path: runLayout(runDir).captions.jsonl, madeBy: 'medgen caption'},
+    {path: runLayout(runDir).text.features, madeBy: 'medgen align-text'},
   ]
   if (config.dit.conditioning === 'concat' || config.dit.conditioning === 'text') {
-    inputs.push({path: join(runDir, 'text', 'model.safetensors'), madeBy: 'medgen align-text'})
+    inputs.push({path: runLayout(runDir).text.model, madeBy: 'medgen align-text'})
   }
   return inputs
 }
@@ -66,11 +67,11 @@ async function transformerFor(config: MedgenConfig): Promise<{cfg: PixArtConfig,
 }
 
 async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageResult> {
-  const {config, runDir, outDir} = ctx
+  const {config, runDir} = ctx
   const dit = config.dit
   const {cfg, base, space} = await transformerFor(config)
   const vae = config.weights.vae ? {...await loadVae(resolve(config.weights.vae)), folder: resolve(config.weights.vae)}
-    : dit.vae.train ? await demoVae(config, runDir, outDir, cfg, !ctx.force) : null
+    : dit.vae.train ? await demoVae(config, runDir, cfg, !ctx.force) : null
   const spec: DitModelSpec = {
     transformer: cfg, space, latentScale: vae ? vae.config.scaling_factor : 1,
     conditioner: {mode: dit.conditioning, captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: 0},
@@ -99,20 +100,21 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   })
   const resume = opts.resume ?? (ctx.force ? false : ctx.resume ? 'latest' : false)
   // a forced fresh start must not leave older (possibly later-step) checkpoints to be resumed later
-  if (!resume) await fs.rm(join(outDir, 'checkpoints'), {recursive: true, force: true})
+  const layout = runLayout(runDir).dit
+  if (!resume) await fs.rm(layout.checkpoints, {recursive: true, force: true})
   const started = Date.now()
-  const result = await trainer.train(join(outDir, 'checkpoints'), dit.checkpointingSteps, dit.keepCheckpoints, resume)
+  const result = await trainer.train(layout.checkpoints, dit.checkpointingSteps, dit.keepCheckpoints, resume)
   const seconds = (Date.now() - started) / 1000
 
   const meta: DitMeta = {
     format: 'medgen-dit/1', space, preset: config.weights.pixart ? 'weights.pixart' : dit.preset, transformer: cfg,
     conditioner: spec.conditioner, latentScale: spec.latentScale, baseWeights: config.weights.pixart ? resolve(config.weights.pixart) : '',
-    vae: dit.vae.train ? 'vae' : vae?.folder ?? '', vaeTrained: dit.vae.train, trainedFromScratch: model.fromScratch, lora: model.fromScratch ? null : spec.lora,
+    vae: dit.vae.train ? relative(layout.dir, layout.vae) : vae?.folder ?? '', vaeTrained: dit.vae.train, trainedFromScratch: model.fromScratch, lora: model.fromScratch ? null : spec.lora,
     classNames: set.classNames, textEncoder, textLength: set.textLength,
     pixelNormalization: pixelNormalization ? {mean: pixelNormalization.mean, scale: pixelNormalization.scale} : null,
     predictionType: prediction, clipRange: pixelNormalization?.clipRange ?? null,
   }
-  const outputs = await saveDitArtifacts(outDir, model, meta)
+  const outputs = await saveDitArtifacts(runDir, model, meta)
   const summary = lossSummary(trainer.history)
   const colourValues = trainer.history.filter(h => h.colour !== null).map(h => h.colour as number)
   const metrics = {
@@ -123,9 +125,9 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
       meanValue: colourValues.length ? colourValues.reduce((a, b) => a + b, 0) / colourValues.length : null},
     secondsThisRun: seconds, backend: activeBackend(), lastCheckpoint: result.lastCheckpoint,
   }
-  await writeJsonAtomic(join(outDir, 'metrics.json'), metrics)
-  await writeLossCurvePng(join(outDir, 'loss.png'), trainer.history.map(h => h.loss), `finetune-dit loss (${dit.conditioning}, ${space})`)
-  outputs.push(join(outDir, 'metrics.json'), join(outDir, 'loss.png'))
+  await writeJsonAtomic(layout.metrics, metrics)
+  await writeLossCurvePng(layout.lossPlot, trainer.history.map(h => h.loss), `finetune-dit loss (${dit.conditioning}, ${space})`)
+  outputs.push(layout.metrics, layout.lossPlot)
   log.info(`finetune-dit: loss ${summary.firstTenthMean.toFixed(4)} (first 10%) -> ${summary.lastTenthMean.toFixed(4)} (last 10%) in ${seconds.toFixed(0)} s`)
   trainer.optimizer.dispose()
   return {outputs, notes: {trainedFromScratch: model.fromScratch, space, trainableParameters: trainable, loss: summary}}
@@ -134,7 +136,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
 export function finetuneDitStageFor(opts: FinetuneDitOptions = {}): StageSpec {
   return {
     name: 'finetune-dit',
-    dir: 'dit',
+    dir: stageDirs.dit,
     configSlice: config => ({dit: config.dit, pixart: config.weights.pixart, vae: config.weights.vae, dataset: datasetPathOf(config)}),
     inputs: ditInputs,
     work: ctx => work(ctx, opts),

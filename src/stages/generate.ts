@@ -2,7 +2,6 @@
 // conditioned on text features, into samples/<class>/<id>.png with samples/manifest.jsonl,
 // summary.json and a contact sheet per class. `medgen run` uses `generateStage` (N images per
 // class, generate.perClass); `medgen generate` builds a spec for its flags with generateStageFor.
-import {join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import type {StageInput} from './manifest.js'
 import type {StageSpec} from './stage.js'
@@ -10,6 +9,7 @@ import type {Shard} from '../util/shard.js'
 import {needsCaptions, type ResolvedRequest} from './generate/items.js'
 import {generateSamples} from './generate/run.js'
 import type {ModelLoader} from './generate/models.js'
+import {runLayout, stageDirs} from '../run/layout.js'
 
 export interface GenerateStageOptions {
   shard?: Shard | null
@@ -19,13 +19,13 @@ export interface GenerateStageOptions {
 /** Artifacts generate reads, each with the command that makes it. */
 export function generateInputs(config: MedgenConfig, runDir: string, request: ResolvedRequest): StageInput[] {
   const inputs: StageInput[] = [
-    {path: join(runDir, 'text', 'model.safetensors'), madeBy: 'medgen align-text'},
+    {path: runLayout(runDir).text.model, madeBy: 'medgen align-text'},
     // dit.json is written last by finetune-dit (src/stages/dit/artifacts.ts); hffm.safetensors
     // changes with every training run, so its hash tells a retrained DiT apart.
-    {path: join(runDir, 'dit', 'dit.json'), madeBy: 'medgen finetune-dit'},
-    {path: join(runDir, 'dit', 'hffm.safetensors'), madeBy: 'medgen finetune-dit'},
+    {path: runLayout(runDir).dit.meta, madeBy: 'medgen finetune-dit'},
+    {path: runLayout(runDir).dit.hffm, madeBy: 'medgen finetune-dit'},
   ]
-  if (needsCaptions(request)) inputs.unshift({path: join(runDir, 'captions', 'captions.jsonl'), madeBy: 'medgen caption'})
+  if (needsCaptions(request)) inputs.unshift({path: runLayout(runDir).captions.jsonl, madeBy: 'medgen caption'})
   return inputs
 }
 
@@ -34,7 +34,7 @@ export function generateStageFor(request: ResolvedRequest, options: GenerateStag
   return {
     name: 'generate',
     // a shard keeps its own stage manifest; the images and the merged manifest live in samples/
-    dir: shard ? `samples/parts/part-${shard.index}-of-${shard.count}` : 'samples',
+    dir: shard ? runLayout('').samples.parts.stageDir(shard) : stageDirs.samples,
     configSlice: config => ({generate: config.generate, dataKind: config.data.kind, request, shard}),
     inputs: (config, runDir) => generateInputs(config, runDir, request),
     async work(ctx) {

@@ -7,6 +7,7 @@ import {join, relative, resolve, dirname} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {UserError} from '../errors.js'
 import {sha256, sha256File, stableStringify, writeJsonAtomic, pathExists} from '../io/atomic.js'
+import {stageManifest} from '../run/layout.js'
 
 export const medgenVersion: string = (() => {
   try {
@@ -55,13 +56,9 @@ export async function hashPath(path: string): Promise<string> {
   return sha256(parts.join('\n'))
 }
 
-export function manifestPath(runDir: string, stage: string): string {
-  return join(runDir, stage, 'manifest.json')
-}
-
 export async function readManifest(runDir: string, stage: string): Promise<StageManifest | null> {
   try {
-    return JSON.parse(await fs.readFile(manifestPath(runDir, stage), 'utf8')) as StageManifest
+    return JSON.parse(await fs.readFile(stageManifest(runDir, stage), 'utf8')) as StageManifest
   } catch { return null }
 }
 
@@ -105,7 +102,7 @@ export function configHashOf(config: unknown): string {
 }
 
 export async function writeManifest(runDir: string, m: StageManifest): Promise<void> {
-  await writeJsonAtomic(manifestPath(runDir, m.stage), m)
+  await writeJsonAtomic(stageManifest(runDir, m.stage), m)
 }
 
 export async function hashOutputs(runDir: string, outputs: string[]): Promise<Record<string, string>> {

@@ -1,11 +1,11 @@
 // Drives `medgen run`: one line per stage with its timing, skip/rerun cascade, report at the end.
-import {join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import {initBackend} from '../backend/index.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {log} from '../util/log.js'
 import {runStage} from './stage.js'
 import {loadStage, selectStages} from './pipeline.js'
+import {runLayout} from '../run/layout.js'
 
 export interface PipelineOptions { from?: string, to?: string, force?: boolean, report?: boolean, configFile?: string }
 
@@ -26,7 +26,7 @@ export async function runPipeline(config: MedgenConfig, opts: PipelineOptions = 
     log.info(`[${i + 1}/${stages.length}] ${name}: ${result.skipped ? 'skipped' : `done in ${result.seconds.toFixed(1)} s`}`)
   }
   const total = (Date.now() - started) / 1000
-  await writeJsonAtomic(join(config.run.dir, 'run.json'), {config: opts.configFile ?? null, backend, stages: timings, seconds: total, finishedAt: new Date().toISOString()})
+  await writeJsonAtomic(runLayout(config.run.dir).runRecord, {config: opts.configFile ?? null, backend, stages: timings, seconds: total, finishedAt: new Date().toISOString()})
   if (opts.report !== false) {
     const {writeReport} = await import('../report/report.js')
     const path = await writeReport(config.run.dir)

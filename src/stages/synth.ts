@@ -2,14 +2,15 @@
 // attributes (src/data/synth/write.ts). Output: synth.out, else <run>/data (where the later
 // stages look by default); the manifest lives in <run>/synth/ so that the dataset folder
 // holds only the dataset.
-import {join, resolve} from 'node:path'
+import {resolve} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import {log} from '../util/log.js'
 import {progress} from '../util/progress.js'
 import {runStage, type RunStageOptions, type StageSpec} from './stage.js'
+import {runLayout} from '../run/layout.js'
 
 export function synthOutOf(config: MedgenConfig): string {
-  return resolve(config.synth.out || join(config.run.dir, 'data'))
+  return resolve(config.synth.out || runLayout(config.run.dir).defaultDataset)
 }
 
 export const synthStage: StageSpec = {

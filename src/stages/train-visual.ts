@@ -4,7 +4,6 @@
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
-import {datasetPathOf} from '../caption/items.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {PerceptualLoss} from '../losses/perceptual.js'
 import {presetConfig, type SdnetConfig} from '../models/sdnet/config.js'
@@ -19,6 +18,7 @@ import {trainSdnet, trainingFingerprint, type StepRecord} from './visual/trainer
 import {SDNET_LOSS_WEIGHTS} from '../losses/sdnet.js'
 import type {StageInput} from './manifest.js'
 import {CheckpointManager} from '../train/checkpoint.js'
+import {datasetPathOf, runLayout, stageDirs} from '../run/layout.js'
 
 export {loadSegmenter, type Segmenter} from '../models/sdnet/segmenter.js'
 
@@ -29,7 +29,7 @@ export function visualModelConfig(config: MedgenConfig): SdnetConfig {
 
 export const trainVisualStage: StageSpec = {
   name: 'train-visual',
-  dir: 'visual',
+  dir: stageDirs.visual,
   configSlice: config => ({
     visual: config.visual,
     data: {path: datasetPathOf(config), layout: config.data.layout, kind: config.data.kind, testFraction: config.data.testFraction, valFraction: config.data.valFraction},
@@ -42,7 +42,7 @@ export const trainVisualStage: StageSpec = {
     const perceptual = v.perceptual.weights ? await PerceptualLoss.load(v.perceptual.weights) : undefined
     const modelConfig = visualModelConfig(config)
     const data = await loadVisualData(config, runDir, modelConfig.imageSize)
-    const checkpointDir = join(outDir, 'checkpoints')
+    const checkpointDir = runLayout(runDir).visual.checkpoints
     const trainOpts = {model: modelConfig, seed: config.run.seed, batchSize: v.batchSize}
     if (resume && !(await checkpointFits(checkpointDir, trainingFingerprint(trainOpts)))) {
       log.warn(`train-visual: the checkpoints in ${checkpointDir} belong to another model, batch size or seed; starting over`)
@@ -65,15 +65,12 @@ export const trainVisualStage: StageSpec = {
     const test = heldOut.length ? await evaluateSplit(model, data, heldOut, v.batchSize) : null
     const styleSwap = heldOut.length >= 2 ? await measureStyleSwap(model, data, heldOut, 8) : null
 
-    const paths = {
-      model: join(outDir, 'model.safetensors'), features: join(outDir, 'features.safetensors'),
-      grid: join(outDir, 'grid.png'), metrics: join(outDir, 'metrics.json'),
-    }
+    const paths = runLayout(runDir).visual
     await writeModel(paths.model, model, {preset: v.preset})
     await writeFeatures(paths.features, model, data, v.batchSize, v.anatomyVector)
     const gridRows = (heldOut.length >= 2 ? heldOut : indicesOf(data, 'train')).slice(0, v.gridImages)
     await writeGrid(paths.grid, model, data, gridRows)
-    const curves = await writeCurves(outDir, history)
+    const curves = await writeCurves(paths, history)
     const metrics = {
       valDice: val?.valDice ?? null,
       bestValDice: history.epochs.length ? Math.max(...history.epochs.map(e => e.valDice)) : null,

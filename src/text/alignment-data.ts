@@ -3,12 +3,12 @@
 // style mu [N,S], __metadata__.ids). The widths are read from the tensors' shapes.
 // Captions without visual features are skipped with a warning, as the authors' dataset does
 // (docs/REFERENCE.md §4.2).
-import {join} from 'node:path'
 import {UserError} from '../errors.js'
 import {readCaptionLines} from '../caption/store.js'
 import {readSafetensors, readSafetensorsMetadata} from '../io/safetensors.js'
 import {toFloat32} from '../io/tensor-map.js'
 import {log} from '../util/log.js'
+import {runLayout} from '../run/layout.js'
 
 export interface CaptionRow {
   id: string
@@ -55,8 +55,7 @@ export async function readCaptions(path: string): Promise<CaptionRow[]> {
 }
 
 export async function loadAlignmentInputs(runDir: string): Promise<JoinedCaptions> {
-  const captionsPath = join(runDir, 'captions', 'captions.jsonl')
-  const featuresPath = join(runDir, 'visual', 'features.safetensors')
+  const {captions: {jsonl: captionsPath}, visual: {features: featuresPath}} = runLayout(runDir)
   const captions = await readCaptions(captionsPath)
   const visual = await readVisualFeatures(featuresPath)
   const index = new Map(visual.ids.map((id, i) => [id, i]))

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {sha256, stableStringify, pathExists} from '../io/atomic.js'
 import {readSafetensors, writeSafetensors} from '../io/safetensors.js'
 import {encodePooled, type TextEncoder} from './encoder.js'
+import {runLayout} from '../run/layout.js'
 
 export interface CachedEmbeddings { pooled: Float32Array, hidden: number, hit: boolean, path: string }
 
@@ -14,7 +15,7 @@ export function textCacheKey(encoder: TextEncoder, texts: string[]): string {
 
 export async function cachedPooledEmbeddings(encoder: TextEncoder, texts: string[], runDir: string,
   batchSize: number, onBatch?: (n: number) => void): Promise<CachedEmbeddings> {
-  const path = join(runDir, 'cache', 'text', `${textCacheKey(encoder, texts)}.safetensors`)
+  const path = join(runLayout(runDir).cache.text, `${textCacheKey(encoder, texts)}.safetensors`)
   if (await pathExists(path)) {
     const t = (await readSafetensors(path)).get('pooled')
     if (t && t.shape[0] === texts.length && t.shape[1] === encoder.hidden) {

@@ -1,7 +1,6 @@
 // What generate and finetune-dit use to turn prompts into the two HFFM inputs (docs/REFERENCE.md
 // §5.2): the frozen encoder recorded in text/model.safetensors __metadata__.encoder, then the
 // trained anatomy and style heads in eval mode.
-import {join} from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import {UserError} from '../errors.js'
 import {pathExists} from '../io/atomic.js'
@@ -10,6 +9,7 @@ import type {MedgenConfig} from '../config/schema.js'
 import {kindOf, torchToTf} from '../models/params.js'
 import {textDisentanglerConfigFrom, textDisentanglerForward, textDisentanglerLinears, type TextDisentanglerConfig} from '../models/text-disentangler.js'
 import {createEncoderFromDescription, type EncoderDescription} from './encoder.js'
+import {runLayout} from '../run/layout.js'
 
 export interface ConditionedTexts {
   /** t_a rows [B*anatomyDim] */
@@ -30,7 +30,7 @@ export interface TextConditioner {
 }
 
 export async function loadTextConditioner(runDir: string, config: MedgenConfig): Promise<TextConditioner> {
-  const path = join(runDir, 'text', 'model.safetensors')
+  const path = runLayout(runDir).text.model
   if (!(await pathExists(path))) throw new UserError(`${path}: missing; run \`medgen align-text\` first`)
   const meta = await readSafetensorsMetadata(path)
   let description: EncoderDescription | null = null

@@ -5,7 +5,8 @@ import {join} from 'node:path'
 import {promises as fs} from 'node:fs'
 import {tmpDir} from '../helpers/tmp.js'
 import {inShard, parseShard, partName, shardOfId} from '../../src/util/shard.js'
-import {mergeCaptionParts, partStageDir} from '../../src/caption/merge.js'
+import {mergeCaptionParts} from '../../src/caption/merge.js'
+import {runLayout} from '../../src/run/layout.js'
 import {writeManifest, readManifest} from '../../src/stages/manifest.js'
 import {readJsonl} from '../../src/io/atomic.js'
 import {UserError} from '../../src/errors.js'
@@ -41,7 +42,7 @@ describe('caption: shards and merge', () => {
     const name = partName({index, count})
     await fs.writeFile(join(dir, `${name}.jsonl`), rows.filter((_, k) => k % 7 !== 3).map(r => JSON.stringify({...r, file: `mel/${r.id}.jpg`, class: 'mel', split: 'train', attributes: {}, anatomy: 'a', style: 's', caption: `A dermoscopic image of mel, "${r.id}", x`, source: 'measured'}) + '\n').join(''))
     await fs.writeFile(join(dir, `${name}.failures.jsonl`), rows.filter((_, k) => k % 7 === 3).map(r => JSON.stringify({id: r.id, file: `mel/${r.id}.jpg`, reason: 'x', attempts: 4}) + '\n').join(''))
-    await writeManifest(runDir, {medgen: '0', stage: partStageDir(index, count), status: opts.status ?? 'complete', backend: null, seed: 1, config: {}, configHash: opts.configHash ?? 'same',
+    await writeManifest(runDir, {medgen: '0', stage: runLayout('').captions.parts.stageDir({index, count}), status: opts.status ?? 'complete', backend: null, seed: 1, config: {}, configHash: opts.configHash ?? 'same',
       inputs: {data: 'h'}, outputs: {}, startedAt: '2026-01-01T00:00:00Z', finishedAt: null, seconds: 2, notes: {captioner: 'measured'}})
   }
 

@@ -13,7 +13,8 @@ import {classifyStage} from '../../src/stages/classify.js'
 import {synthesize} from '../../src/data/synth/write.js'
 import {drawSample} from '../../src/data/synth/sample.js'
 import {appendLineDurable} from '../../src/io/atomic.js'
-import {loadClassifyModel, classifyModelPath} from '../../src/stages/classify/model-file.js'
+import {loadClassifyModel} from '../../src/stages/classify/model-file.js'
+import {runLayout} from '../../src/run/layout.js'
 import {disposeClassifier} from '../../src/models/classifier/index.js'
 
 /** Stand-in generator output: other synth draws written as samples/<class>/<id>.png + manifest. */
@@ -67,7 +68,7 @@ describe('classify stage (synthetic dermoscopy)', function () {
     const png = await sharp(join(runDir, 'classify', 'confusion-real.png')).metadata()
     expect(png.format).to.equal('png')
     // The dfd feature extractor is there and loads.
-    const {model, info} = await loadClassifyModel(classifyModelPath(runDir))
+    const {model, info} = await loadClassifyModel(runLayout(runDir).classify.model)
     expect(info.classes).to.deep.equal(metrics.classes)
     disposeClassifier(model)
     const again = await runStage(classifyStage, config)

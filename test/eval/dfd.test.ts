@@ -7,7 +7,8 @@ import {tmpDir} from '../helpers/tmp.js'
 import {writePngs} from './helpers.js'
 import {toySet} from '../classify/helpers.js'
 import {trainClassifier, predictSet} from '../../src/stages/classify/train.js'
-import {saveClassifyModel, classifyModelPath, loadClassifyModel} from '../../src/stages/classify/model-file.js'
+import {saveClassifyModel, loadClassifyModel} from '../../src/stages/classify/model-file.js'
+import {runLayout} from '../../src/run/layout.js'
 import {disposeClassifier} from '../../src/models/classifier/index.js'
 import {computeDfd} from '../../src/stages/eval/dfd.js'
 
@@ -25,8 +26,8 @@ describe('eval dfd', function () {
     const train = toySet(60, 16, 11)
     const r = await trainClassifier(train, null, {preset: 'small-cnn', numClasses: 3, epochs: 2, batchSize: 16, lr: 3e-3, weightDecay: 0,
       balanced: false, augment: false, patience: 5, seed: 1, dir: join(runDir, 'tmp'), resume: false, checkpointEvery: 100})
-    await saveClassifyModel(classifyModelPath(runDir), r.model, {preset: 'small-cnn', classes: ['a', 'b', 'c'], imageSize: 16, protocol: 'real', seed: 1})
-    const loaded = await loadClassifyModel(classifyModelPath(runDir))
+    await saveClassifyModel(runLayout(runDir).classify.model, r.model, {preset: 'small-cnn', classes: ['a', 'b', 'c'], imageSize: 16, protocol: 'real', seed: 1})
+    const loaded = await loadClassifyModel(runLayout(runDir).classify.model)
     const a = await predictSet(r.model, train, 32), b = await predictSet(loaded.model, train, 32)
     expect(Array.from(b.features)).to.deep.equal(Array.from(a.features))
     disposeClassifier(r.model); disposeClassifier(loaded.model)

@@ -9,6 +9,7 @@ import {synthesize} from '../../src/data/synth/write.js'
 import {readSafetensors, readSafetensorsMetadata} from '../../src/io/safetensors.js'
 import {loadSegmenter, runTrainVisual} from '../../src/stages/train-visual.js'
 import {UserError} from '../../src/errors.js'
+import {runLayout} from '../../src/run/layout.js'
 
 process.env.MEDGEN_QUIET = '1'
 
@@ -71,7 +72,7 @@ describe('visual: train-visual stage', function () {
     expect(Object.keys(manifest.outputs)).to.include('visual/model.safetensors')
 
     // the segmenter works on any folder of images, masks at each image's own size
-    const seg = await loadSegmenter(runDir)
+    const seg = await loadSegmenter(runLayout(runDir).visual.model)
     const images = join(dataDir, (await fs.readdir(dataDir)).find(n => n.toLowerCase().includes('images')) ?? '')
     const results = await seg.segmentFolder(images)
     expect(results.length).to.be.above(0)
@@ -102,7 +103,7 @@ describe('visual: train-visual stage', function () {
 
   it('segmenter: a missing model names the command to run', async () => {
     let err: unknown = null
-    try { await loadSegmenter(tmpDir()) } catch (e) { err = e }
+    try { await loadSegmenter(runLayout(tmpDir()).visual.model) } catch (e) { err = e }
     expect((err as Error).message).to.match(/model\.safetensors: missing; run `medgen train-visual` first/)
   })
 })

@@ -1,7 +1,8 @@
 // Tiny dermoscopy look-alikes for the visual tests and scripts: a skin-coloured background with
 // noise and a darker ellipse (the lesion, its mask) of random size, place, angle and colour.
 import {Rng} from '../../src/util/rng.js'
-import {minMaxNormalize, type SplitName, type VisualData} from '../../src/stages/visual/data.js'
+import type {SplitName, VisualData} from '../../src/stages/visual/data.js'
+import {minMaxNormalize} from '../../src/models/sdnet/normalize.js'
 
 export interface SyntheticImage { rgb: Uint8Array, mask: Uint8Array, skin: number[], lesion: number[] }
 

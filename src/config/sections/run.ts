@@ -1,5 +1,6 @@
 import {section, z} from '../zod-helpers.js'
 import {DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_INFLATED_BYTES} from '../../io/limits.js'
+import {stageNames} from '../../stages/registry.js'
 
 export const runSection = section({
   dir: z.string().default('runs/medgen').describe('run directory: every stage reads and writes its artifacts here'),
@@ -7,8 +8,7 @@ export const runSection = section({
   backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto')
     .describe('tfjs backend; auto tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order'),
   threads: z.number().int().min(0).default(0).describe('wasm threads (0 = number of cores)'),
-  stages: z.array(z.enum(['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval']))
-    .default(['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval'])
+  stages: z.array(z.enum(stageNames)).default([...stageNames])
     .describe('stages `medgen run` executes, in pipeline order'),
   maxImagePixels: z.number().int().min(1).default(DEFAULT_MAX_IMAGE_PIXELS)
     .describe('largest width×height an input image may declare; larger ones are refused before decoding'),

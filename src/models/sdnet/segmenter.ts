@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import {UserError} from '../../errors.js'
 import {readSafetensors, readSafetensorsMetadata} from '../../io/safetensors.js'
 import {imageExtensions, decodeRgb8} from '../../data/image-io.js'
-import {minMaxNormalize} from '../../stages/visual/data.js'
+import {minMaxNormalize} from './normalize.js'
 import {sdnetConfig, type SdnetConfig} from './config.js'
 import {SDNet} from './model.js'
 
@@ -21,9 +21,8 @@ export interface Segmenter {
   dispose(): void
 }
 
-/** Loads <runDir>/visual/model.safetensors (or a model.safetensors path) into an eval-mode segmenter. */
-export async function loadSegmenter(runDirOrModel: string): Promise<Segmenter> {
-  const path = runDirOrModel.endsWith('.safetensors') ? runDirOrModel : join(runDirOrModel, 'visual', 'model.safetensors')
+/** Loads a model.safetensors written by train-visual into an eval-mode segmenter. */
+export async function loadSegmenter(path: string): Promise<Segmenter> {
   try { await fs.access(path) } catch { throw new UserError(`${path}: missing; run \`medgen train-visual\` first`) }
   const meta = await readSafetensorsMetadata(path)
   let saved: SdnetConfig

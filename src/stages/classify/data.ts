@@ -7,11 +7,11 @@ import {UserError} from '../../errors.js'
 import {loadDataset} from '../../data/dataset.js'
 import {ensureSplit} from '../../data/split.js'
 import {decodeImage} from '../../data/image-io.js'
-import {datasetPathOf} from '../../caption/items.js'
 import {readSampleLines} from '../generate/records.js'
 import {progress} from '../../util/progress.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import type {LabeledSet} from './batches.js'
+import {datasetPathOf, runLayout} from '../../run/layout.js'
 
 export interface LabeledFile { id: string, path: string, className: string }
 
@@ -36,7 +36,7 @@ export async function realSplits(config: MedgenConfig, runDir: string): Promise<
 
 /** Generated images from samples/manifest.jsonl whose class is one of `classes`. */
 export async function syntheticFiles(runDir: string, classes: string[]): Promise<LabeledFile[]> {
-  const records = await readSampleLines(join(runDir, 'samples', 'manifest.jsonl'))
+  const records = await readSampleLines(runLayout(runDir).samples.manifest)
   const byId = new Map<string, LabeledFile>()
   for (const r of records) if (classes.includes(r.class)) byId.set(r.id, {id: r.id, path: join(runDir, r.file), className: r.class})
   return [...byId.values()]

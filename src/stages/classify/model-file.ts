@@ -2,14 +2,11 @@
 // layout with its preset, classes and input size in __metadata__. eval's dfd loads it to embed
 // images in the dataset-specific feature space (the penultimate layer).
 import * as tf from '@tensorflow/tfjs'
-import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {readSafetensors, readSafetensorsMetadata, writeSafetensors} from '../../io/safetensors.js'
 import {pathExists} from '../../io/atomic.js'
 import {exportParams} from '../../models/params.js'
 import {classifierKind, loadClassifierState, type ClassifierModel, type ClassifierPreset} from '../../models/classifier/index.js'
-
-export const classifyModelPath = (runDir: string): string => join(runDir, 'classify', 'model.safetensors')
 
 export interface ClassifyModelInfo { preset: ClassifierPreset, classes: string[], imageSize: number, protocol: string, seed: number }
 

@@ -8,10 +8,11 @@ import {join} from 'node:path'
 import {writeJsonAtomic} from '../../io/atomic.js'
 import {writeSafetensors} from '../../io/safetensors.js'
 import {exportParams, kindOf} from '../../models/params.js'
-import {saveLora} from '../../models/lora.js'
+import {adapterConfigBeside, saveLora} from '../../models/lora.js'
 import {toDiffusersConfig, type PixArtConfig} from '../../models/pixart/config.js'
 import type {ConditionerConfig} from '../../models/hffm.js'
 import type {DitModel} from './model.js'
+import {diffusersFiles, runLayout} from '../../run/layout.js'
 
 export interface DitMeta {
   format: 'medgen-dit/1'
@@ -44,21 +45,22 @@ export interface DitMeta {
 /** Linear weights go back to [out,in], convs to OIHW (src/models/params.ts). */
 const torchKinds = (name: string, t: tf.Tensor): ReturnType<typeof kindOf> => kindOf(t.shape, name)
 
-export async function saveDitArtifacts(outDir: string, model: DitModel, meta: DitMeta): Promise<string[]> {
+export async function saveDitArtifacts(runDir: string, model: DitModel, meta: DitMeta): Promise<string[]> {
+  const layout = runLayout(runDir).dit
   const outputs: string[] = []
   const condMeta = {mode: model.spec.conditioner.mode, config: JSON.stringify(model.spec.conditioner)}
-  await writeSafetensors(join(outDir, 'hffm.safetensors'), await exportParams(model.cond, torchKinds), condMeta)
-  outputs.push(join(outDir, 'hffm.safetensors'))
+  await writeSafetensors(layout.hffm, await exportParams(model.cond, torchKinds), condMeta)
+  outputs.push(layout.hffm)
   if (model.fromScratch) {
-    const dir = join(outDir, 'transformer')
-    await writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), await exportParams(model.base, torchKinds), {format: 'pt'})
-    await writeJsonAtomic(join(dir, 'config.json'), toDiffusersConfig(model.spec.transformer))
+    const dir = layout.transformer
+    await writeSafetensors(join(dir, diffusersFiles.weights), await exportParams(model.base, torchKinds), {format: 'pt'})
+    await writeJsonAtomic(join(dir, diffusersFiles.config), toDiffusersConfig(model.spec.transformer))
     outputs.push(dir)
   } else {
-    await saveLora(outDir, model.lora!, meta.baseWeights)
-    outputs.push(join(outDir, 'lora.safetensors'), join(outDir, 'adapter_config.json'))
+    await saveLora(layout.lora, model.lora!, meta.baseWeights)
+    outputs.push(layout.lora, adapterConfigBeside(layout.lora))
   }
-  await writeJsonAtomic(join(outDir, 'dit.json'), meta)
-  outputs.push(join(outDir, 'dit.json'))
+  await writeJsonAtomic(layout.meta, meta)
+  outputs.push(layout.meta)
   return outputs
 }

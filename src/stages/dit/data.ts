@@ -19,13 +19,9 @@ import {log} from '../../util/log.js'
 import {progress} from '../../util/progress.js'
 import {centrePixels, type DitExample, type DitTrainingSet, type PixelNormalization} from './batch.js'
 import type {DitModelSpec} from './model.js'
+import {datasetPathOf, runLayout} from '../../run/layout.js'
 
 interface CaptionLine { id: string, file: string, class: string, split: string, caption: string }
-
-/** data.path, else synth.out, else <run>/data (same rule as the caption stage). */
-export function datasetPathOf(config: MedgenConfig): string {
-  return config.data.path || config.synth.out || join(config.run.dir, 'data')
-}
 
 /** Reads one image, shorter side resized to `size`, centre crop, RGB in [-1, 1] (Normalize(0.5, 0.5)). */
 export async function readImageSquare(path: string, size: number): Promise<Float32Array> {
@@ -43,7 +39,7 @@ export async function readImageSquare(path: string, size: number): Promise<Float
 const MAX_TEXT_TOKENS = 77
 
 async function readCaptionRows(runDir: string): Promise<CaptionLine[]> {
-  const path = join(runDir, 'captions', 'captions.jsonl')
+  const path = runLayout(runDir).captions.jsonl
   return (await readCaptionLines(path)).map((r, i) => {
     if (r.file === undefined || r.class === undefined) throw new UserError(`${path}: caption ${r.id} (record ${i + 1}) has no file or class`)
     return {id: r.id, file: r.file, class: r.class, split: r.split ?? 'train', caption: r.caption}
@@ -71,9 +67,9 @@ export interface LatentVae { config: VaeConfig, params: Map<string, tf.Tensor>, 
 export interface LoadedTrainingSet { set: DitTrainingSet, textEncoder: string | null, pixelNormalization: PixelNormalization | null }
 
 export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, spec: DitModelSpec, vae: LatentVae | null): Promise<LoadedTrainingSet> {
-  const captionsPath = join(runDir, 'captions', 'captions.jsonl')
+  const captionsPath = runLayout(runDir).captions.jsonl
   const rows = await readCaptionRows(runDir)
-  const features = await readVisualFeatures(join(runDir, 'text', 'features.safetensors'))
+  const features = await readVisualFeatures(runLayout(runDir).text.features)
   const featureIndex = new Map(features.ids.map((id, i) => [id, i]))
   const classNames = [...new Set(rows.map(r => String(r.class)))].sort()
   const train = trainingRows(rows).filter(r => featureIndex.has(r.id))
@@ -113,7 +109,7 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
   let textEncoder: string | null = null
   const mode = spec.conditioner.mode
   if (mode === 'concat' || mode === 'text') {
-    const modelPath = join(runDir, 'text', 'model.safetensors')
+    const modelPath = runLayout(runDir).text.model
     textEncoder = (await readSafetensorsMetadata(modelPath)).encoder ?? null
     if (!textEncoder) throw new UserError(`${modelPath}: __metadata__.encoder is missing; rerun \`medgen align-text\``)
     const enc = await encodeTexts(textEncoder, train.map(r => r.caption))
@@ -163,7 +159,7 @@ export async function encodeTexts(description: string, texts: string[]): Promise
 /** VAE posterior moments [h,w,2C] of every training image, encoded once and cached by (vae, size, images). */
 async function cachedLatents(runDir: string, vae: LatentVae, items: Array<{id: string, path: string}>, px: number): Promise<Float32Array[]> {
   const key = sha256(JSON.stringify({vae: vae.folder, weights: vae.weightsKey, config: vae.config, px, items})).slice(0, 16)
-  const file = join(runDir, 'cache', 'latents', `${key}.safetensors`)
+  const file = join(runLayout(runDir).cache.latents, `${key}.safetensors`)
   if (await pathExists(file)) {
     const cached = await readSafetensors(file)
     const m = cached.get('moments')

@@ -31,6 +31,7 @@ import {conditionerConfigFrom, conditionTokens, nullCondition, type Condition, t
 import type {DitMeta} from './artifacts.js'
 import {encodeTexts} from './data.js'
 import {DdpmSchedule} from '../../diffusion/ddpm-schedule.js'
+import {runLayout} from '../../run/layout.js'
 
 const trainSchedule = new DdpmSchedule()
 
@@ -59,8 +60,8 @@ export interface TrainedDitModel {
 }
 
 export async function loadTrainedDit(runDir: string, config: MedgenConfig): Promise<TrainedDitModel> {
-  const dir = join(runDir, 'dit')
-  const metaPath = join(dir, 'dit.json')
+  const layout = runLayout(runDir).dit
+  const metaPath = layout.meta
   if (!(await pathExists(metaPath))) throw new UserError(`${metaPath}: missing; run \`medgen finetune-dit\` first`)
   const meta = await readJsonFile(metaPath) as DitMeta
   if (meta.format !== 'medgen-dit/1') throw new UserError(`${metaPath}: unknown format ${String(meta.format)}`)
@@ -69,17 +70,17 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
 
   let params: Map<string, tf.Tensor>
   if (meta.trainedFromScratch) {
-    params = (await loadPixArt(join(dir, 'transformer'))).params
+    params = (await loadPixArt(layout.transformer)).params
   } else {
     const basePath = meta.baseWeights || config.weights.pixart
     if (!basePath) throw new UserError(`${metaPath}: the LoRA needs its base transformer; set weights.pixart`)
     const base = (await loadPixArt(basePath)).params
-    const lora = await loadLora(join(dir, 'lora.safetensors'))
+    const lora = await loadLora(layout.lora)
     params = mergeLora(base, lora)
     for (const [k, t] of base) if (params.get(k) !== t) t.dispose()
     disposeLora(lora)
   }
-  const condHost = await readSafetensors(join(dir, 'hffm.safetensors'))
+  const condHost = await readSafetensors(layout.hffm)
   const cond = new Map<string, tf.Tensor>()
   for (const [k, h] of condHost) cond.set(k, torchToTf(h, kindOf(h.shape, k)))
   const condW = {params: cond}
@@ -87,7 +88,7 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
 
   let vae: Awaited<ReturnType<typeof loadVae>> | null = null
   if (meta.space === 'latent') {
-    const folder = meta.vaeTrained ? join(dir, meta.vae) : meta.vae || config.weights.vae
+    const folder = meta.vaeTrained ? join(layout.dir, meta.vae) : meta.vae || config.weights.vae
     if (!folder) throw new UserError(`${metaPath}: a latent-space DiT needs weights.vae to decode`)
     vae = await loadVae(folder)
   }

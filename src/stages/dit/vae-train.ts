@@ -17,11 +17,12 @@ import {loadVae} from '../../models/vae/load.js'
 import type {PixArtConfig} from '../../models/pixart/config.js'
 import type {MedgenConfig} from '../../config/schema.js'
 import {log} from '../../util/log.js'
-import {datasetPathOf, readImageSquare, readTrainingRows} from './data.js'
+import {readImageSquare, readTrainingRows} from './data.js'
 import {lossSummary} from './trainer.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {progress} from '../../util/progress.js'
 import {UserError} from '../../errors.js'
+import {datasetPathOf, diffusersFiles, runLayout} from '../../run/layout.js'
 
 export interface VaeTrainOptions { steps: number, batchSize: number, lr: number, klWeight: number, seed: number }
 
@@ -99,8 +100,8 @@ function latentStd(images: Float32Array[], side: number, cfg: VaeConfig, w: {par
 /** Writes a diffusers vae/ folder (config.json + diffusion_pytorch_model.safetensors) that models/vae/load.ts reads back. */
 export async function saveVae(dir: string, vae: {config: VaeConfig, params: Map<string, tf.Tensor>}, metadata: Record<string, string> = {}): Promise<void> {
   const state = await exportParams(vae.params, (name, t) => kindOf(t.shape, name))
-  await writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), state, {format: 'pt', ...metadata})
-  await writeJsonAtomic(join(dir, 'config.json'), vaeDiffusersConfig(vae.config))
+  await writeSafetensors(join(dir, diffusersFiles.weights), state, {format: 'pt', ...metadata})
+  await writeJsonAtomic(join(dir, diffusersFiles.config), vaeDiffusersConfig(vae.config))
 }
 
 export interface DemoVae {
@@ -117,15 +118,15 @@ export interface DemoVae {
  * and saved to <dit>/vae/, or reused from there when `reuse` and it was trained for the same
  * config, seed and images (a resumed finetune-dit must keep the VAE its checkpoints were trained on).
  */
-export async function demoVae(config: MedgenConfig, runDir: string, outDir: string, transformer: PixArtConfig, reuse: boolean): Promise<DemoVae> {
+export async function demoVae(config: MedgenConfig, runDir: string, transformer: PixArtConfig, reuse: boolean): Promise<DemoVae> {
   const v = config.dit.vae
   for (const c of v.channels) if (c % v.groups !== 0) throw new UserError(`dit.vae.groups ${v.groups} does not divide dit.vae.channels entry ${c}`)
   const side = transformer.sample_size * 2 ** (v.channels.length - 1)
   const train = await readTrainingRows(runDir)
   const datasetPath = datasetPathOf(config)
   const key = sha256(stableStringify({vae: v, side, seed: config.run.seed, dataset: datasetPath, files: train.map(r => r.file)})).slice(0, 16)
-  const folder = join(outDir, 'vae')
-  const weightsPath = join(folder, 'diffusion_pytorch_model.safetensors')
+  const folder = runLayout(runDir).dit.vae
+  const weightsPath = join(folder, diffusersFiles.weights)
   if (reuse && await pathExists(weightsPath)) {
     const meta = await readSafetensorsMetadata(weightsPath)
     if (meta.medgen_key === key) {

@@ -15,8 +15,8 @@ import {measureAttributes, type Measurement} from '../../caption/measure.js'
 import {UNKNOWN, attributeGroups, type Attributes, type DatasetKind} from '../../caption/vocab.js'
 import {progress} from '../../util/progress.js'
 import type {MetricResult} from './image-metrics.js'
-import {samplesManifest} from './sets.js'
 import {loadSegmenter} from '../../models/sdnet/segmenter.js'
+import {runLayout} from '../../run/layout.js'
 
 export interface ControlImage { data: Float32Array, width: number, height: number }
 /** Lesion mask (0/1, width*height) of an image: the trained segmentation head in the stage. */
@@ -98,7 +98,7 @@ export async function controlMetrics(records: ControlRecord[], kind: DatasetKind
 
 /** The trained segmentation head (train-visual's SDNet anatomy encoder + segmentor). */
 async function visualSegmenter(runDir: string): Promise<{segment: Segmenter, dispose: () => void}> {
-  const seg = await loadSegmenter(runDir)
+  const seg = await loadSegmenter(runLayout(runDir).visual.model)
   return {
     segment: img => seg.segmentRgb(Uint8Array.from(img.data, v => Math.round(v * 255)), img.width, img.height),
     dispose: () => seg.dispose(),
@@ -106,7 +106,7 @@ async function visualSegmenter(runDir: string): Promise<{segment: Segmenter, dis
 }
 
 export async function computeControl(config: MedgenConfig, runDir: string, segmenter?: Segmenter): Promise<MetricResult> {
-  const manifest = samplesManifest(runDir)
+  const manifest = runLayout(runDir).samples.manifest
   if (config.eval.samples) return {definition: controlDefinition, skipped: 'needs the run\'s own samples (prompted attributes are in samples/manifest.jsonl), not --samples'}
   if (!(await pathExists(manifest))) return {definition: controlDefinition, skipped: `needs ${manifest}; run \`medgen generate\``}
   const rows = await readSampleLines(manifest)
@@ -116,7 +116,8 @@ export async function computeControl(config: MedgenConfig, runDir: string, segme
   const kind = (config.data.kind !== 'auto' ? config.data.kind : config.synth.kind) as DatasetKind
   let dispose: (() => void) | undefined
   if (!segmenter) {
-    if (!(await pathExists(join(runDir, 'visual', 'model.safetensors')))) return {definition: controlDefinition, skipped: `needs ${join(runDir, 'visual', 'model.safetensors')}; run \`medgen train-visual\``}
+    const model = runLayout(runDir).visual.model
+    if (!(await pathExists(model))) return {definition: controlDefinition, skipped: `needs ${model}; run \`medgen train-visual\``}
     const loaded = await visualSegmenter(runDir)
     segmenter = loaded.segment
     dispose = loaded.dispose

@@ -6,11 +6,12 @@ import {frechetDistance} from '../../metrics/frechet.js'
 import {disposeClassifier} from '../../models/classifier/index.js'
 import {progress} from '../../util/progress.js'
 import {pathExists} from '../../io/atomic.js'
-import {loadClassifyModel, classifyModelPath} from '../classify/model-file.js'
+import {loadClassifyModel} from '../classify/model-file.js'
 import {predictSet} from '../classify/train.js'
 import type {LabeledSet} from '../classify/batches.js'
 import type {ImageSets, MetricResult} from './image-metrics.js'
 import {sha256File} from '../../io/atomic.js'
+import {runLayout} from '../../run/layout.js'
 
 async function decodeAll(files: string[], size: number, label: string): Promise<LabeledSet> {
   const px = size * size * 3
@@ -25,7 +26,7 @@ async function decodeAll(files: string[], size: number, label: string): Promise<
 }
 
 export async function computeDfd(runDir: string, sets: ImageSets, batchSize: number): Promise<MetricResult> {
-  const path = classifyModelPath(runDir)
+  const path = runLayout(runDir).classify.model
   const base = 'dfd: Fréchet distance between Gaussians fitted to the penultimate-layer features of the classify model trained on this dataset (classify/model.safetensors); ' +
     "the dataset-specific reading of the paper's HFD/KFD/BFD (docs/REFERENCE.md §7)"
   if (!(await pathExists(path))) return {definition: base, skipped: `needs ${path}; run \`medgen classify\` first`}

@@ -1,6 +1,5 @@
 // FID, KID and hfd between a real and a generated image set (or precomputed features), each
 // result carrying its definition, set sizes, resize mode and weights hash (issue 9 item 6).
-import {join} from 'node:path'
 import type {MedgenConfig} from '../../config/schema.js'
 import {frechetDistance, frechetFromStats, gaussianStats, type FeatureSet, type GaussianStats} from '../../metrics/frechet.js'
 import {kid} from '../../metrics/kid.js'
@@ -12,6 +11,7 @@ import {readRgb} from './image-folder.js'
 import {progress} from '../../util/progress.js'
 import {log} from '../../util/log.js'
 import {UserError} from '../../errors.js'
+import {runLayout} from '../../run/layout.js'
 
 export interface MetricResult {
   value?: number
@@ -52,7 +52,7 @@ async function inceptionSides(config: MedgenConfig, runDir: string, sets: ImageS
     const loaded = await loadInception(config.weights.inception)
     sha256 = loaded.sha256
     const common = {weights: loaded.weights, weightsSha256: loaded.sha256, resize: e.resize, batchSize: e.batchSize,
-      cacheDir: e.cache ? join(runDir, 'cache', 'fid') : undefined}
+      cacheDir: e.cache ? runLayout(runDir).cache.fid : undefined}
     try {
       if (!real) real = await inceptionFeatures(sets.realFiles, {...common, label: 'real'})
       if (!gen) gen = await inceptionFeatures(sets.genFiles, {...common, label: 'generated'})

@@ -6,22 +6,20 @@ import type {MedgenConfig} from '../../config/schema.js'
 import {UserError} from '../../errors.js'
 import {loadDataset} from '../../data/dataset.js'
 import {ensureSplit} from '../../data/split.js'
-import {datasetPathOf} from '../../caption/items.js'
 import {pathExists} from '../../io/atomic.js'
 import {readSampleLines} from '../generate/records.js'
 import {listImages} from './image-folder.js'
 import type {ImageSets} from './image-metrics.js'
+import {datasetPathOf, runLayout} from '../../run/layout.js'
 
 export interface ResolvedSets extends ImageSets { realSource: string, genSource: string }
-
-export const samplesManifest = (runDir: string): string => join(runDir, 'samples', 'manifest.jsonl')
 
 export async function generatedFiles(config: MedgenConfig, runDir: string): Promise<{files: string[], source: string}> {
   if (config.eval.samples) {
     const files = await listImages(config.eval.samples)
     return {files, source: resolve(config.eval.samples)}
   }
-  const manifest = samplesManifest(runDir)
+  const manifest = runLayout(runDir).samples.manifest
   if (!(await pathExists(manifest))) return {files: [], source: manifest}
   const byId = new Map<string, string>()
   for (const r of await readSampleLines(manifest)) byId.set(r.id, join(runDir, r.file))

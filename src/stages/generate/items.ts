@@ -5,7 +5,6 @@
 // anatomy x style combination of the caption vocabulary (--grid). Everything a user can get
 // wrong is checked here, before any model loads.
 import {promises as fs} from 'node:fs'
-import {join} from 'node:path'
 import {createHash} from 'node:crypto'
 import {UserError, describeFsError} from '../../errors.js'
 import {readCaptionLines} from '../../caption/store.js'
@@ -13,6 +12,7 @@ import {checkFileName} from '../../io/paths.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {log} from '../../util/log.js'
 import {attributeGroups, classRules, datasetKinds, renderCaption, NONE, type Attributes, type DatasetKind} from '../../caption/vocab.js'
+import {runLayout} from '../../run/layout.js'
 
 export type ItemSource = 'prompt' | 'captions' | 'per-class' | 'grid'
 
@@ -151,7 +151,7 @@ export interface ItemContext {
 }
 
 async function readCaptions(runDir: string): Promise<CaptionRow[]> {
-  const path = join(runDir, 'captions', 'captions.jsonl')
+  const path = runLayout(runDir).captions.jsonl
   const rows = (await readCaptionLines(path)).map(r => ({...r, class: r.class ?? '', split: r.split ?? 'train'})) as CaptionRow[]
   if (rows.length === 0) throw new UserError(`${path}: missing or empty; run \`medgen caption\` first`)
   return rows
@@ -169,7 +169,7 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
   const seedOf = (id: string): number => deriveSeed(ctx.runSeed, id)
   const captions = needsCaptions(r) ? await readCaptions(ctx.runDir) : []
   const known = [...new Set(captions.map(c => c.class))].sort()
-  const source = join(ctx.runDir, 'captions', 'captions.jsonl')
+  const source = runLayout(ctx.runDir).captions.jsonl
   checkClasses(r.classes, known, source)
   for (const p of r.prompts) if (p.class) checkClasses([p.class], known, source)
   const classes = r.classes.length > 0 ? r.classes : known

@@ -6,7 +6,8 @@ import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {pathExists} from '../../io/atomic.js'
-import {compactManifest, manifestJsonl, partsDir, readRecords, writeSummaryAndSheets, type SampleRecord} from './records.js'
+import {compactManifest, readRecords, writeSummaryAndSheets, type SampleRecord} from './records.js'
+import {runLayout} from '../../run/layout.js'
 
 export interface MergeSamplesResult {
   parts: number
@@ -16,7 +17,7 @@ export interface MergeSamplesResult {
 }
 
 export async function mergeSampleShards(runDir: string): Promise<MergeSamplesResult> {
-  const dir = partsDir(runDir)
+  const dir = runLayout(runDir).samples.parts.dir
   let names: string[]
   try { names = await fs.readdir(dir) } catch {
     throw new UserError(`${dir}: no shard parts found; run \`medgen generate --shard i/n\` first`)
@@ -46,7 +47,7 @@ export async function mergeSampleShards(runDir: string): Promise<MergeSamplesRes
       merged.push(record)
     }
   }
-  const manifest = manifestJsonl(runDir)
+  const manifest = runLayout(runDir).samples.manifest
   // Images an unsharded run wrote earlier stay; a part's line supersedes one with the same id.
   const earlier = (await readRecords(manifest)).filter(r => !owner.has(r.id))
   await compactManifest(manifest, [...earlier, ...merged])

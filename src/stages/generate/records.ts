@@ -8,7 +8,7 @@ import {z} from '../../io/validate.js'
 import {staysInside} from '../../io/paths.js'
 import {writeContactSheet} from '../../util/contact-sheet.js'
 import type {Attributes} from '../../caption/vocab.js'
-import type {Shard} from '../../util/shard.js'
+import {runLayout} from '../../run/layout.js'
 
 export interface SampleRecord {
   id: string
@@ -42,13 +42,6 @@ export const sampleLineSchema = z.looseObject({
 export async function readSampleLines(path: string): Promise<SampleRecord[]> {
   return await readJsonl(path, sampleLineSchema, 'sample record') as unknown as SampleRecord[]
 }
-
-export const samplesDir = (runDir: string): string => join(runDir, 'samples')
-export const manifestJsonl = (runDir: string): string => join(samplesDir(runDir), 'manifest.jsonl')
-export const partsDir = (runDir: string): string => join(samplesDir(runDir), 'parts')
-export const partManifest = (runDir: string, shard: Shard): string => join(partsDir(runDir), `manifest-${shard.index}-of-${shard.count}.jsonl`)
-export const summaryPath = (runDir: string): string => join(samplesDir(runDir), 'summary.json')
-export const contactSheetPath = (runDir: string, cls: string): string => join(samplesDir(runDir), `contact-${cls}.png`)
 
 /** Last line per id wins (a regenerated image supersedes the old line); first-seen order kept. */
 export function latestById(records: SampleRecord[]): SampleRecord[] {
@@ -100,15 +93,16 @@ export function summarize(records: SampleRecord[], lastRun?: Record<string, unkn
 /** summary.json plus one contact sheet per class; returns the files written. */
 export async function writeSummaryAndSheets(runDir: string, records: SampleRecord[], lastRun?: Record<string, unknown>): Promise<string[]> {
   const written: string[] = []
-  await writeJsonAtomic(summaryPath(runDir), summarize(records, lastRun))
-  written.push(summaryPath(runDir))
+  const {summary, contactSheet} = runLayout(runDir).samples
+  await writeJsonAtomic(summary, summarize(records, lastRun))
+  written.push(summary)
   const byClass = new Map<string, SampleRecord[]>()
   for (const r of records) byClass.set(r.class, [...(byClass.get(r.class) ?? []), r])
   for (const [cls, rs] of byClass) {
     const present: SampleRecord[] = []
     for (const r of rs) if (await pathExists(join(runDir, r.file))) present.push(r)
     if (present.length === 0) continue
-    const path = contactSheetPath(runDir, cls)
+    const path = contactSheet(cls)
     await writeContactSheet(path, present.map(r => ({file: join(runDir, r.file), label: r.prompt})), {
       title: `${cls}: ${present.length} sample${present.length === 1 ? '' : 's'} (${rs[0].sampler}, ${rs[0].steps} steps, guidance ${rs[0].guidance})`,
     })

@@ -16,8 +16,9 @@ import {progress} from '../../util/progress.js'
 import {log} from '../../util/log.js'
 import {buildItems, type ResolvedRequest, type SampleItem} from './items.js'
 import {loadRunModels, type GenerateModels, type ModelLoader} from './models.js'
-import {compactManifest, manifestJsonl, partManifest, readRecords, writeSummaryAndSheets, type SampleRecord} from './records.js'
+import {compactManifest, readRecords, writeSummaryAndSheets, type SampleRecord} from './records.js'
 import {insideRoot} from '../../io/paths.js'
+import {diffusersFiles, runLayout} from '../../run/layout.js'
 
 export interface GenerateOptions {
   config: MedgenConfig
@@ -59,8 +60,8 @@ export async function encodePng(pixels: Uint8Array, height: number, width: numbe
  * even though their ids, seeds and settings are unchanged.
  */
 export async function modelFingerprint(runDir: string): Promise<string> {
-  const files = ['text/model.safetensors', 'dit/dit.json', 'dit/hffm.safetensors', 'dit/lora.safetensors',
-    'dit/transformer/diffusion_pytorch_model.safetensors']
+  const {text, dit} = runLayout('') // relative names: they are part of the fingerprint
+  const files = [text.model, dit.meta, dit.hffm, dit.lora, join(dit.transformer, diffusersFiles.weights)]
   const parts: string[] = []
   for (const f of files) if (await pathExists(join(runDir, f))) parts.push(`${f}:${await sha256File(join(runDir, f))}`)
   return sha256(parts.join('\n')).slice(0, 16)
@@ -80,9 +81,10 @@ export async function generateSamples(opts: GenerateOptions): Promise<GenerateRe
   const settings: Settings = {sampler: g.sampler, steps: g.steps, guidance: g.guidance, model: await modelFingerprint(runDir)}
   const all = await buildItems(opts.request, {runDir, runSeed: config.run.seed, dataKind: config.data.kind})
   const items = inShard(all, shard)
-  const manifest = shard ? partManifest(runDir, shard) : manifestJsonl(runDir)
+  const layout = runLayout(runDir).samples
+  const manifest = shard ? layout.parts.manifest(shard) : layout.manifest
   // A shard also counts what an unsharded run (or an earlier merge) already made: merge keeps those.
-  const previous = [...(shard ? await readRecords(manifestJsonl(runDir)) : []), ...await readRecords(manifest)]
+  const previous = [...(shard ? await readRecords(layout.manifest) : []), ...await readRecords(manifest)]
   const byId = new Map(previous.map(r => [r.id, r]))
   const pending: SampleItem[] = []
   for (const item of items) {
@@ -90,7 +92,7 @@ export async function generateSamples(opts: GenerateOptions): Promise<GenerateRe
     if (!done) pending.push(item)
   }
   if (items.length > pending.length) {
-    const where = shard ? `${manifestJsonl(runDir)} or ${manifest}` : manifest
+    const where = shard ? `${layout.manifest} or ${manifest}` : manifest
     log.info(`generate: ${items.length - pending.length} of ${items.length} images already in ${where} with the same settings, skipped`)
   }
 
@@ -118,7 +120,7 @@ export async function generateSamples(opts: GenerateOptions): Promise<GenerateRe
   }
   const outputs = [manifest]
   if (!shard) outputs.push(...await writeSummaryAndSheets(runDir, records, lastRun))
-  for (const cls of new Set(records.map(r => r.class))) outputs.push(join(runDir, 'samples', cls))
+  for (const cls of new Set(records.map(r => r.class))) outputs.push(layout.classDir(cls))
   if (meanSecondsPerImage !== null) {
     log.info(`generate: ${pending.length} images, mean ${meanSecondsPerImage.toFixed(3)} s per image (${settings.sampler}, ${settings.steps} steps, guidance ${settings.guidance}, batch ${g.batchSize}, backend ${activeBackend()})`)
   }
@@ -137,7 +139,7 @@ async function runBatches(models: GenerateModels, pending: SampleItem[], opts: G
       const pngs = await sampleBatch(models, batch, config)
       const files: string[] = []
       for (const [i, item] of batch.entries()) {
-        const file = join('samples', item.class, `${item.id}.png`)
+        const file = runLayout('').samples.image(item.class, item.id) // relative: the manifest's `file`
         await writeFileAtomic(insideRoot(runDir, file, `sample ${item.id} of class ${item.class}`), pngs[i])
         files.push(file)
       }

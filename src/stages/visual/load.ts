@@ -1,13 +1,14 @@
 // Reads the run's dataset for the visual stage: every image resized to the model side and
 // min-max normalised, its mask (union of mask files), and its split from <run>/split.json.
 import type {MedgenConfig} from '../../config/schema.js'
-import {datasetPathOf} from '../../caption/items.js'
 import {describeMissingMasks, loadDataset, loadMask} from '../../data/dataset.js'
 import {decodeRgb8} from '../../data/image-io.js'
 import {ensureSplit} from '../../data/split.js'
 import {log} from '../../util/log.js'
 import {progress} from '../../util/progress.js'
-import {minMaxNormalize, type VisualData} from './data.js'
+import type {VisualData} from './data.js'
+import {minMaxNormalize} from '../../models/sdnet/normalize.js'
+import {datasetPathOf} from '../../run/layout.js'
 
 export async function loadVisualData(config: MedgenConfig, runDir: string, size: number): Promise<VisualData> {
   const dataset = await loadDataset(datasetPathOf(config), {layout: config.data.layout, kind: config.data.kind})

@@ -1,7 +1,6 @@
 // What train-visual leaves in <run>/visual: the weights (PyTorch names and layout, config in the
 // metadata), per-image features (DEVELOPING.md contract), a reconstruction / style-swap grid,
 // and loss / Dice curves.
-import {join} from 'node:path'
 import sharp from 'sharp'
 import * as tf from '@tensorflow/tfjs'
 import {writeFileAtomic} from '../../io/atomic.js'
@@ -77,7 +76,7 @@ export async function writeGrid(path: string, model: SDNet, data: VisualData, in
 }
 
 /** loss-curves.png (training terms per step) and dice-curve.png (validation Dice per epoch). */
-export async function writeCurves(dir: string, history: TrainHistory): Promise<string[]> {
+export async function writeCurves(to: {lossCurves: string, diceCurve: string}, history: TrainHistory): Promise<string[]> {
   const terms = ['loss', 'reconstruction', 'dice', 'regression', 'kl'] as const
   const lossPng = await linePlotPng(terms.map(t => ({name: t, points: history.steps.map(s => [s.step, s[t]] as [number, number])})),
     {title: 'train-visual: training loss terms (unweighted)', xLabel: 'step', yLabel: 'value', logY: true})
@@ -85,7 +84,7 @@ export async function writeCurves(dir: string, history: TrainHistory): Promise<s
     {name: 'val Dice', points: history.epochs.map(e => [e.step, e.valDice] as [number, number])},
     {name: 'train 1 - Dice loss', points: history.steps.map(s => [s.step, 1 - s.dice] as [number, number])},
   ], {title: 'train-visual: Dice', xLabel: 'step', yLabel: 'Dice', yRange: [0, 1]})
-  const paths = [join(dir, 'loss-curves.png'), join(dir, 'dice-curve.png')]
+  const paths = [to.lossCurves, to.diceCurve]
   await writeFileAtomic(paths[0], lossPng)
   await writeFileAtomic(paths[1], dicePng)
   return paths
