@@ -19,6 +19,20 @@ export const stageFlags = {
   force: Flags.boolean({description: 'redo the stage even if its manifest says it is up to date'}),
 }
 
+/**
+ * oclif's parse errors put the reason on a second line ("Parsing --rank \n\tExpected an integer
+ * but received: abc\nSee more help with --help"); keep every line that says something, on one line.
+ */
+export function oclifMessage(message: string, commandId?: string): string {
+  const lines = message.split('\n').map(l => l.trim()).filter(l => l && !l.startsWith('See more help'))
+  const said = lines.filter(l => !l.startsWith('Note:') && !l.startsWith('Alternatively'))
+    .map(l => l.replace(/[\s:]+$/, '').replace(/\s+/g, ' '))
+  // The note explains why an argument went missing: a multi-value flag (--set) before it ate it.
+  const note = lines.some(l => l.startsWith('Note:')) ? ' (put arguments before multi-value flags such as --set, or end the flags with --)' : ''
+  const help = commandId ? `; see medgen ${commandId.replaceAll(':', ' ')} --help` : ''
+  return said.join(': ') + note + help
+}
+
 export abstract class MedgenCommand extends Command {
   /** Loads the config from --config/--set plus the common flags and any stage-specific overrides. */
   protected loadRunConfig(flags: Record<string, any>, overrides: Record<string, unknown> = {}): MedgenConfig {
@@ -44,7 +58,7 @@ export abstract class MedgenCommand extends Command {
     }
     // oclif's own flag/arg parsing errors are user mistakes too: one line, exit 2.
     if (err.oclif?.exit !== undefined && err.name !== 'ExitError') {
-      process.stderr.write(`medgen: ${err.message.split('\n')[0]}\n`)
+      process.stderr.write(`medgen: ${oclifMessage(err.message, this.id)}\n`)
       this.exit(2)
     }
     if (process.env.MEDGEN_DEBUG) throw err
