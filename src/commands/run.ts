@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {MedgenCommand, commonFlags} from '../cli/base-command.js'
-import {stageNames} from '../stages/registry.js'
+import {stageNames} from '../run/stage-names.js'
 
 export default class Run extends MedgenCommand {
   static summary = 'Run the whole pipeline from one config and write report.html.'

@@ -3,7 +3,8 @@
 import type {MedgenConfig} from '../config/schema.js'
 import {UserError} from '../errors.js'
 import type {StageSpec} from './stage.js'
-import {isStageName, stageInfo, stageNames, type StageName} from './registry.js'
+import {isStageName, stageInfo} from './registry.js'
+import {stageNames, type StageName} from '../run/stage-names.js'
 
 export async function loadStage(name: StageName): Promise<StageSpec> {
   const spec = await stageInfo(name).load()

@@ -1,19 +1,15 @@
-// The stages, once: their order, command, folder, config section, one-line summary, paper
-// section, what they read and the artifacts they write. `medgen run`, report.html, the
+// The stages, once, in the order of src/run/stage-names.ts: their command, folder, config
+// section, one-line summary, paper section, what they read and the artifacts they write. `medgen run`, report.html, the
 // commands' --help and the pipeline tables of README.md and docs/ all read this table
-// (scripts/stage-tables.ts writes the docs; a test checks they match). classify comes before
-// eval because eval's `dfd` measures distances in the trained classifier's feature space.
+// (scripts/stage-tables.ts writes the docs; a test checks they match).
 // Stage code is imported lazily (`load`) so that `medgen --help` stays fast.
 import type {MedgenConfig} from '../config/schema.js'
 import {runLayout, stageDirs} from '../run/layout.js'
+import {stageNames, type StageName} from '../run/stage-names.js'
 import type {StageSpec} from './stage.js'
 
 /** An artifact later stages read: its path relative to the run dir and what it holds. */
 export interface Contract { path: string, content: string }
-
-/** The pipeline order: the one place it is written. */
-export const stageNames = ['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval'] as const
-export type StageName = typeof stageNames[number]
 
 export interface StageInfo {
   name: StageName

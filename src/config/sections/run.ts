@@ -1,6 +1,6 @@
 import {section, z} from '../zod-helpers.js'
 import {DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_INFLATED_BYTES} from '../../io/limits.js'
-import {stageNames} from '../../stages/registry.js'
+import {stageNames} from '../../run/stage-names.js'
 
 export const runSection = section({
   dir: z.string().default('runs/medgen').describe('run directory: every stage reads and writes its artifacts here'),
