@@ -100,6 +100,11 @@ describe('config', () => {
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined)
   })
 
+  it('caption.host must be an http(s) URL (the ollama client would print a stack trace for it)', () => {
+    expect(expectUserError(() => loadConfig({sets: ['caption.host=not a url']}))).to.equal('--set caption.host: caption.host: not an http(s) URL, e.g. http://127.0.0.1:11434')
+    expect(loadConfig({sets: ['caption.host=localhost:11434']}).caption.host).to.equal('localhost:11434')
+  })
+
   it('a YAML alias bomb is refused by the yaml guard as a one-line user error', () => {
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
     for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill('*' + String.fromCharCode(96 + i)).join(', ')}]`)

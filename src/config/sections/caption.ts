@@ -1,9 +1,18 @@
 import {section, z} from '../zod-helpers.js'
 
+/** As the ollama client reads a host: `host:port` without a scheme means http. */
+function isHttpUrl(host: string): boolean {
+  try {
+    const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host : `http://${host}`)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch { return false }
+}
+
 export const captionSection = section({
   captioner: z.enum(['measured', 'ollama']).default('measured').describe('measured = attributes computed from image + mask (no VLM); ollama = LLaVA through Ollama'),
   model: z.string().default('llava:13b').describe('Ollama vision model'),
-  host: z.string().default('http://127.0.0.1:11434').describe('Ollama server URL'),
+  // checked here: the ollama client prints a stack trace to the console for a host it cannot parse
+  host: z.string().refine(isHttpUrl, 'not an http(s) URL, e.g. http://127.0.0.1:11434').default('http://127.0.0.1:11434').describe('Ollama server URL'),
   mode: z.enum(['structured', 'free']).default('structured').describe('structured = JSON schema of attributes; free = the authors\' free-text prompt'),
   refineModel: z.string().default('').describe('optional second Ollama text model that shortens captions (the paper\'s T5 step); empty = off'),
   concurrency: z.number().int().min(1).max(64).default(2).describe('captions requested at once'),
