@@ -209,6 +209,24 @@ async function readLegacyCheckpoint(handle: FileHandle, size: number): Promise<{
   }
 }
 
+/** Names, storage dtypes and shapes of a torch.save checkpoint, without reading tensor data. */
+export async function readTorchTensorInfo(path: string): Promise<Map<string, {dtype: DType, shape: number[]}>> {
+  let handle: FileHandle
+  try { handle = await fs.open(path, 'r') } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    const {size} = await handle.stat()
+    if (size === 0) throw new UserError(`${path}: empty file, expected a PyTorch checkpoint`)
+    const ckpt = (await isZip(handle)) ? await readZipCheckpoint(handle) : await readLegacyCheckpoint(handle, size)
+    return new Map([...ckpt.tensors].map(([name, ref]) => [name, {dtype: ref.storage.dtype, shape: ref.size}]))
+  } catch (err) {
+    if (err instanceof UserError) throw err
+    if (err instanceof CorruptCheckpoint || err instanceof PickleError || err instanceof ZipFormatError || err instanceof RangeError) {
+      throw new UserError(`${path}: truncated or corrupt PyTorch checkpoint (${(err as Error).message})`)
+    }
+    throw describeFsError(err, path) ?? err
+  } finally { await handle.close() }
+}
+
 /** Reads every tensor (or those whose names pass `filter`) of a torch.save checkpoint. */
 export async function readTorchCheckpoint(path: string, filter?: (name: string) => boolean): Promise<TensorMap> {
   let handle: FileHandle

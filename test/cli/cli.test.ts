@@ -9,7 +9,7 @@ import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const COMMANDS = ['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'eval', 'classify', 'run', 'config', 'forward']
+const COMMANDS = ['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'eval', 'classify', 'run', 'config', 'forward', 'check-weights']
 
 function newestSource(dir: string): number {
   let newest = 0
