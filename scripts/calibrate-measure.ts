@@ -6,7 +6,7 @@ import sharp from 'sharp'
 import {drawSample} from '../src/data/synth/sample.js'
 import {measureAttributes, type Measures} from '../src/caption/measure.js'
 import {estimateMask} from '../src/caption/measure-segment.js'
-import {attributeNamesOf, datasetKinds, type DatasetKind} from '../src/caption/vocab.js'
+import {attributeNamesOf, datasetKinds, type DatasetKind} from '../src/data/attributes.js'
 import {deriveSeed} from '../src/util/rng.js'
 
 const n = Number(process.argv[2] ?? 300), size = Number(process.argv[3] ?? 64)

@@ -5,9 +5,10 @@
 import {UserError} from '../errors.js'
 import {measureAttributes} from './measure.js'
 import {decodeImage, decodeMask} from '../data/image-io.js'
-import {vocabularies, UNKNOWN} from './vocab.js'
+import {vocabularies} from './vocab.js'
+import {UNKNOWN} from '../data/attributes.js'
 import {CaptionFailure, type CaptionItem, type CaptionOutcome, type Captioner} from './captioner.js'
-import type {DatasetKind} from './prompts.js'
+import type {DatasetKind} from '../data/attributes.js'
 
 export class MeasuredCaptioner implements Captioner {
   constructor(private readonly kind: DatasetKind, private readonly onCorrupt: 'error' | 'skip' = 'error') {}

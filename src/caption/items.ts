@@ -4,7 +4,7 @@ import type {MedgenConfig} from '../config/schema.js'
 import {loadDataset} from '../data/dataset.js'
 import {ensureSplit} from '../data/split.js'
 import type {CaptionItem} from './captioner.js'
-import type {DatasetKind} from './prompts.js'
+import type {DatasetKind} from '../data/attributes.js'
 import {datasetPathOf} from '../run/layout.js'
 
 

@@ -8,7 +8,7 @@
 //
 // API: estimateMask(image, kind) -> Uint8Array (width*height, 0/1), all zero when nothing
 // stands out from the background (e.g. BUSI `normal`).
-import type {DatasetKind} from './vocab.js'
+import type {DatasetKind} from '../data/attributes.js'
 import {rgbToLabPlanes} from '../data/colour.js'
 import {boxBlur, median} from './measure-pixels.js'
 import type {ImageInput} from './measure.js'

@@ -1,4 +1,4 @@
-// Measured attributes: what an image + lesion mask show, in the words of src/caption/vocab.ts.
+// Measured attributes: what an image + lesion mask show, in the words of src/data/attributes.ts.
 // Used by the "measured" captioner (paper §2.1 without a VLM) and by eval's controllability
 // check (does a generated image show the attributes its prompt asked for?).
 //
@@ -18,7 +18,7 @@
 // Everything is measured at a working resolution near 64 px on the short side (larger images
 // are box-downsampled by an integer factor), so thresholds in pixels mean the same thing for
 // a 64-px synth image and a 600×450 HAM10000 photograph.
-import {NONE, UNKNOWN, attributeNamesOf, type Attributes, type DatasetKind} from './vocab.js'
+import {NONE, UNKNOWN, attributeNamesOf, type Attributes, type DatasetKind} from '../data/attributes.js'
 import {rgbToLabPlanes} from '../data/colour.js'
 import {dermoscopyColours, echoThreshold, polypColours, type Lab} from '../data/palette.js'
 import {measureShape, type ShapeMeasures} from './measure-shape.js'

@@ -6,7 +6,8 @@
 // same seed would give the same answer), transient errors after an exponential backoff.
 import {promises as fs} from 'node:fs'
 import type {Ollama} from 'ollama'
-import {acceptsFreeCaption, freePrompt, llavaSystemPrompt, refinePrompt, structuredPrompt, type DatasetKind} from './prompts.js'
+import {acceptsFreeCaption, freePrompt, llavaSystemPrompt, refinePrompt, structuredPrompt} from './prompts.js'
+import {type DatasetKind} from '../data/attributes.js'
 import {attributeSchema, parseStructuredAnswer, type CaptionVocabulary} from './structured.js'
 import {checkModel, describeError, isTransient, makeClient, type ModelInfo} from './ollama-client.js'
 import {CaptionFailure, CaptionStopped, backoffDelay, sleep, type CaptionItem, type CaptionOutcome, type Captioner} from './captioner.js'

@@ -6,7 +6,7 @@
 // border, shape) and the Style attributes (colour distribution, texture) separately, as the
 // paper describes, and list the values each may take.
 
-export type DatasetKind = 'dermoscopy' | 'polyp' | 'ultrasound'
+import type {AttributeGroups, DatasetKind} from '../data/attributes.js'
 
 /** The llava_llama_3 conversation template's default system prompt (docs/REFERENCE.md §2.2), verbatim. */
 export const llavaSystemPrompt = 'You are a helpful language and vision assistant. You are able to understand the visual content that the user provides, and assist the user with a variety of tasks using natural language.'
@@ -37,12 +37,6 @@ export const kindPrompts: Record<DatasetKind, KindPrompts> = {
     free: (text, c) => `${text}. Please describe the breast ultrasound image of ${c} using the following visual features: echogenicity, symmetry, margin, shape, echo texture and posterior acoustic features. Start with '${text}' and ensure the description does not exceed 100 words.`,
     modality: 'breast ultrasound',
   },
-}
-
-/** Attribute name -> allowed values, split into the paper's two groups. */
-export interface AttributeGroups {
-  anatomy: Record<string, readonly string[]>
-  style: Record<string, readonly string[]>
 }
 
 function listAttributes(group: Record<string, readonly string[]>): string {

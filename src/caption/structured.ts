@@ -1,7 +1,7 @@
 // Structured captioning: the attributes as a JSON schema with enumerated values (sent as
 // Ollama's `format`), and the check of what comes back. A model may ignore the schema (older
 // servers, some models), so the answer is validated here and never trusted.
-import type {AttributeGroups} from './prompts.js'
+import type {AttributeGroups} from '../data/attributes.js'
 
 /** What medgen needs from a vocabulary: the attribute lists and the caption renderer. */
 export interface CaptionVocabulary {

@@ -13,7 +13,7 @@
 import {promises as fs} from 'node:fs'
 import {resolve} from 'node:path'
 import {UserError, describeFsError} from '../errors.js'
-import type {DatasetKind} from '../caption/vocab.js'
+import type {DatasetKind} from './attributes.js'
 import {CorruptImageError, decodeImage, decodeMask, decodeRgb8, type DecodedImage} from './image-io.js'
 import {type DatasetRecord, type LayoutName, type LayoutResult} from './layouts/common.js'
 import {findHamMetadata, readHam10000} from './layouts/ham10000.js'

@@ -18,7 +18,7 @@ import {MeasuredCaptioner} from '../caption/captioner-measured.js'
 import {vocabularies} from '../caption/vocab.js'
 import {loadCaptionItems} from '../caption/items.js'
 import type {Captioner} from '../caption/captioner.js'
-import type {DatasetKind} from '../caption/prompts.js'
+import type {DatasetKind} from '../data/attributes.js'
 import {datasetPathOf, runLayout, stageDirs} from '../run/layout.js'
 
 /**

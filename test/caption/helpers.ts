@@ -4,7 +4,7 @@ import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import sharp from 'sharp'
 import type {CaptionItem} from '../../src/caption/captioner.js'
-import {attributeGroups} from '../../src/caption/vocab.js'
+import {attributeGroups} from '../../src/data/attributes.js'
 
 /** `<root>/<class>/img_<k>.png`, each a distinct solid colour (so every base64 differs). */
 export async function makeImageFolder(root: string, n: number, classes = ['mel', 'nv']): Promise<CaptionItem[]> {

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
-import {attributeGroups, attributeNamesOf, classRules, classesOf, datasetKinds, renderCaption, vocabularies} from '../../src/caption/vocab.js'
+import {renderCaption, vocabularies} from '../../src/caption/vocab.js'
+import {attributeGroups, attributeNamesOf, classRules, classesOf, datasetKinds} from '../../src/data/attributes.js'
 import {drawAttributes, drawClass} from '../../src/data/synth/sample.js'
 import {Rng} from '../../src/util/rng.js'
 

@@ -17,7 +17,8 @@ import {UserError} from '../../src/errors.js'
 import {MeasuredCaptioner} from '../../src/caption/captioner-measured.js'
 import {CaptionStore} from '../../src/caption/store.js'
 import {captionAll} from '../../src/caption/runner.js'
-import {attributeNamesOf, renderCaption, type DatasetKind} from '../../src/caption/vocab.js'
+import {renderCaption} from '../../src/caption/vocab.js'
+import {attributeNamesOf, type DatasetKind} from '../../src/data/attributes.js'
 import type {CaptionItem} from '../../src/caption/captioner.js'
 
 

@@ -6,7 +6,7 @@ import {drawSample, renderParams} from '../../src/data/synth/sample.js'
 import {loadDataset, loadMask} from '../../src/data/dataset.js'
 import {readCsvTable} from '../../src/data/layouts/common.js'
 import {readJsonl} from '../../src/io/atomic.js'
-import {attributeGroups, attributeNamesOf, classesOf, type DatasetKind} from '../../src/caption/vocab.js'
+import {attributeGroups, attributeNamesOf, classesOf, type DatasetKind} from '../../src/data/attributes.js'
 import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
 

@@ -2,7 +2,7 @@
 // drawn from its attributes, an optional second colour region, a texture (reticular network,
 // dots/globules or none), and hair strands on top as distractors (not in the mask).
 import type {Rng} from '../../util/rng.js'
-import type {Attributes} from '../../caption/vocab.js'
+import type {Attributes} from '../attributes.js'
 import {labPlanesToRgb8} from '../colour.js'
 import {dermoscopyColours, type Lab} from '../palette.js'
 import {RadialShape, drawShape, maskFromDistance, type Placement, type ShapeParams} from './shape.js'

@@ -2,7 +2,7 @@
 // vignette; a dome-shaded polyp of the drawn outline and colour, optionally granular; small
 // specular highlights (saturated white, inside the polyp) as distractors.
 import type {Rng} from '../../util/rng.js'
-import type {Attributes} from '../../caption/vocab.js'
+import type {Attributes} from '../attributes.js'
 import {labPlanesToRgb8} from '../colour.js'
 import {polypColours, type Lab} from '../palette.js'
 import {RadialShape, drawShape, maskFromDistance, type Placement, type ShapeParams} from './shape.js'

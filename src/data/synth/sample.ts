@@ -1,10 +1,10 @@
 // One synthetic sample: a class drawn by its dataset frequency, attributes drawn by the
-// class rules of src/caption/vocab.ts, numeric parameters drawn from the attributes, and
+// class rules of src/data/attributes.ts, numeric parameters drawn from the attributes, and
 // the image + mask rendered from the parameters. Every step is seeded, so a sample is a
 // pure function of (kind, seed, size); attributes can also be given directly
 // (`renderAttributes`), which is how eval draws targets for a controllability check.
 import {Rng} from '../../util/rng.js'
-import {classRules, type Attributes, type DatasetKind, type Weights} from '../../caption/vocab.js'
+import {classRules, type Attributes, type DatasetKind, type Weights} from '../attributes.js'
 import {drawDermoscopyParams, renderDermoscopy} from './dermoscopy.js'
 import {drawPolypParams, renderPolyp} from './polyp.js'
 import {drawUltrasoundParams, renderUltrasound} from './ultrasound.js'

@@ -7,7 +7,7 @@
 // about both ellipse axes; asymmetric ones add odd harmonics (k = 3, 5, 7) with free phase,
 // which break the mirror symmetry about every pair of perpendicular axes.
 import type {Rng} from '../../util/rng.js'
-import type {Attributes} from '../../caption/vocab.js'
+import type {Attributes} from '../attributes.js'
 
 export interface Harmonic { k: number, amp: number, phase: number }
 export interface ShapeParams {

@@ -3,7 +3,7 @@
 // a dark (anechoic or hypoechoic) mass of the drawn outline. `normal` has no mass and an
 // empty mask, as in BUSI.
 import type {Rng} from '../../util/rng.js'
-import type {Attributes} from '../../caption/vocab.js'
+import type {Attributes} from '../attributes.js'
 import {ultrasoundEcho} from '../palette.js'
 import {RadialShape, drawShape, maskFromDistance, type Placement, type ShapeParams} from './shape.js'
 import {clamp01, edgeAlpha, noiseField, valueNoise} from './paint.js'

@@ -7,7 +7,7 @@ import {readJsonl, writeFileAtomic, writeJsonAtomic, pathExists} from '../../io/
 import {z} from '../../io/validate.js'
 import {staysInside} from '../../io/paths.js'
 import {writeContactSheet} from '../../util/contact-sheet.js'
-import type {Attributes} from '../../caption/vocab.js'
+import type {Attributes} from '../../data/attributes.js'
 import {runLayout} from '../../run/layout.js'
 
 export interface SampleRecord {
