@@ -61,6 +61,12 @@ const cases: Case[] = [
       writeFileSync(join(d, 'list.safetensors'), Buffer.concat([u64(8), Buffer.from('[1, 2]  ')]))
       return ['forward', '--arch', 'pixart', '--weights', d, '--inputs', join(d, 'list.safetensors'), '--out', join(d, 'o.safetensors')]
     }},
+  {name: 'output path below an existing file (ENOTDIR/EEXIST)', exit: 2, message: /afile\/sub\/o\.safetensors: (not a directory|already exists and is not a directory)/,
+    setup: d => {
+      writeFileSync(join(d, 'afile'), 'x')
+      const g = new URL('../fixtures/golden/pixart-tiny/', import.meta.url).pathname
+      return ['forward', '--arch', 'pixart', '--weights', g, '--inputs', join(g, 'inputs.safetensors'), '--out', join(d, 'afile', 'sub', 'o.safetensors')]
+    }},
   {name: 'safetensors offsets out of range', exit: 2, message: /lying\.safetensors: tensor x: data offsets \[0, 4000\] out of range/,
     setup: d => {
       writeFileSync(join(d, 'lying.safetensors'), stFile({x: {dtype: 'F32', shape: [1000], data_offsets: [0, 4000]}}, 16))
