@@ -276,3 +276,8 @@ export function registerWasmGradientKernels(): string[] {
 export function registerCpuKernelFixes(): string[] {
   return install('cpu', WRONG_ON_CPU, true)
 }
+
+/** Names of every kernel medgen registers itself, per backend (the kernel-coverage test checks each has a native counterpart). */
+export function medgenKernelNames(): {wasm: string[], cpu: string[]} {
+  return {wasm: [...Object.keys(MISSING_ON_WASM), ...Object.keys(REPLACED_ON_WASM)], cpu: Object.keys(WRONG_ON_CPU)}
+}
