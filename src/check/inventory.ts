@@ -7,7 +7,7 @@ import {UserError, describeFsError} from '../errors.js'
 import {readSafetensorsHeader} from '../io/safetensors.js'
 import {readTorchTensorInfo} from '../io/torch.js'
 import {numel, type DType} from '../io/tensor-map.js'
-import {readJsonConfig, resolveWeightsFile} from '../io/weights.js'
+import {readJsonConfig, readShardIndex, resolveWeightsFile} from '../io/weights.js'
 
 export type ModelKind = 'pixart' | 'vae' | 'bert' | 'distilbert'
 
@@ -56,13 +56,9 @@ export async function inventoryOf(folder: string): Promise<WeightsInventory> {
   let shardPaths = [weightsFile]
   const files: Array<{name: string, bytes: number}> = []
   if (weightsFile.endsWith('.index.json')) {
-    let index: {weight_map?: Record<string, string>}
-    try { index = JSON.parse(await fs.readFile(weightsFile, 'utf8')) } catch (err) {
-      throw describeFsError(err, weightsFile) ?? new UserError(`${weightsFile}: invalid shard index (${(err as Error).message})`)
-    }
-    if (!index.weight_map || typeof index.weight_map !== 'object') throw new UserError(`${weightsFile}: shard index has no "weight_map"`)
     files.push({name: basename(weightsFile), bytes: await fileSize(weightsFile)})
-    shardPaths = [...new Set(Object.values(index.weight_map))].sort().map(f => join(dirname(weightsFile), f))
+    // validated, and every shard inside the folder (issue 23): the one shard-index reader
+    shardPaths = [...new Set((await readShardIndex(weightsFile)).values())].sort()
   }
   const dtypes: Partial<Record<DType, number>> = {}
   let tensors = 0

@@ -8,6 +8,7 @@ import {fileURLToPath} from 'node:url'
 import {UserError} from '../errors.js'
 import {sha256, sha256File, stableStringify, writeJsonAtomic, pathExists} from '../io/atomic.js'
 import {stageManifest} from '../run/layout.js'
+import {z} from '../io/validate.js'
 
 export const medgenVersion: string = (() => {
   try {
@@ -56,10 +57,16 @@ export async function hashPath(path: string): Promise<string> {
   return sha256(parts.join('\n'))
 }
 
+/** The fields every reader of a manifest relies on; a manifest without them counts as absent (the stage is redone). */
+const manifestSchema = z.looseObject({
+  stage: z.string(), status: z.string(), configHash: z.string(),
+  inputs: z.record(z.string(), z.string()), outputs: z.record(z.string(), z.string()),
+})
+
 export async function readManifest(runDir: string, stage: string): Promise<StageManifest | null> {
-  try {
-    return JSON.parse(await fs.readFile(stageManifest(runDir, stage), 'utf8')) as StageManifest
-  } catch { return null }
+  let value: unknown
+  try { value = JSON.parse(await fs.readFile(stageManifest(runDir, stage), 'utf8')) } catch { return null }
+  return manifestSchema.safeParse(value).success ? value as StageManifest : null
 }
 
 /** Inputs that must exist, with the command that makes each one. */

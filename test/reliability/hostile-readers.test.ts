@@ -30,6 +30,7 @@ import {loadConfig} from '../../src/config/load.js'
 import {readDiffusersStateDict} from '../../src/models/pixart/load.js'
 import {readWeightsFile} from '../../src/models/bert/load.js'
 import {ensureSplit} from '../../src/data/split.js'
+import {inventoryOf} from '../../src/check/inventory.js'
 
 /** Awaits `p`, expects a one-line exit-2 UserError, returns its message. */
 async function userError(p: Promise<unknown> | (() => unknown)): Promise<string> {
@@ -312,6 +313,8 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       writeFileSync(join(model, 'diffusion_pytorch_model.safetensors.index.json'), JSON.stringify({weight_map: {w: '/etc/passwd'}}))
       expect(await userError(readDiffusersStateDict(model))).to.match(/weight_map shard: "\/etc\/passwd" points outside/)
       expect(await userError(readWeightsFile(join(model, 'model.safetensors.index.json')))).to.match(/weight_map shard: "\.\.\/outside\.safetensors" points outside/)
+      writeFileSync(join(model, 'config.json'), JSON.stringify({_class_name: 'PixArtTransformer2DModel'}))
+      expect(await userError(inventoryOf(model))).to.match(/weight_map shard: ".*" points outside/)
     })
   })
 
