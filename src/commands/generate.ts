@@ -27,6 +27,8 @@ Free-text prompts go to samples/prompt/ unless --class names one class.`)
     'from-captions': Flags.string({description: 'regenerate the captions of a split (train, val, test or all)'}),
     'per-class': Flags.integer({description: 'N images per class, prompts drawn from that class\'s captions'}),
     grid: Flags.boolean({description: 'every anatomy x style combination of the caption vocabulary'}),
+    'swap-pairs': Flags.integer({description: 'per class, N base prompts each with a style-swap and an anatomy-swap twin on the same seed (for eval\'s swap metrics)'}),
+    'control-grid': Flags.boolean({description: 'the control figure: one seed, rows vary size and shape, columns colour -> samples/control-grid.png'}),
     class: Flags.string({description: 'only these classes (repeatable); labels free-text prompts when given once', multiple: true}),
     sampler: Flags.string({options: ['dpm-solver++', 'ddim', 'ddpm'], description: 'sampler (config generate.sampler)'}),
     steps: Flags.integer({description: 'sampling steps (config generate.steps)'}),
@@ -50,6 +52,7 @@ Free-text prompts go to samples/prompt/ unless --class names one class.`)
     const request = await resolveRequest({
       prompts: flags.prompt, promptsFile: flags.prompts, fromCaptions: flags['from-captions'],
       perClass: flags['per-class'], grid: flags.grid, classes: flags.class,
+      swapPairs: flags['swap-pairs'], controlGrid: flags['control-grid'],
     }, config.generate.perClass)
     // Unknown classes, splits and ids are reported before anything loads.
     await buildItems(request, {runDir: config.run.dir, runSeed: config.run.seed, dataKind: config.data.kind})

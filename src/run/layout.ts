@@ -100,6 +100,8 @@ export function runLayout(runDir: string) {
       classDir: (cls: string): string => join(samples, cls),
       image: (cls: string, id: string): string => join(samples, cls, `${id}.png`),
       contactSheet: (cls: string): string => join(samples, `contact-${cls}.png`),
+      /** the control figure (generate.controlGrid) */
+      controlGrid: join(samples, 'control-grid.png'),
       parts: {
         dir: sampleParts,
         manifest: (shard: Shard): string => join(sampleParts, `manifest-${shard.index}-of-${shard.count}.jsonl`),

@@ -53,13 +53,18 @@ export function generateStageFor(request: ResolvedRequest, options: GenerateStag
   }
 }
 
-/** `medgen run`: generate.perClass images for every class, prompts drawn from its captions. */
+/** `medgen run`: generate.perClass images for every class (prompts drawn from its captions), plus the swap triples and control grid the config asks for. */
+export function runRequest(config: MedgenConfig): ResolvedRequest {
+  const g = config.generate
+  return {prompts: [], grid: false, classes: [], perClass: g.perClass,
+    ...(g.swapPairs ? {swapPairs: g.swapPairs} : {}), ...(g.controlGrid ? {controlGrid: true} : {})}
+}
+
 export const generateStage: StageSpec = {
   ...generateStageFor({prompts: [], grid: false, classes: [], perClass: -1}),
   configSlice: config => ({generate: config.generate, dataKind: config.data.kind, request: {perClass: config.generate.perClass}}),
-  inputs: (config, runDir) => generateInputs(config, runDir, {prompts: [], grid: false, classes: [], perClass: config.generate.perClass}),
+  inputs: (config, runDir) => generateInputs(config, runDir, runRequest(config)),
   async work(ctx) {
-    const request: ResolvedRequest = {prompts: [], grid: false, classes: [], perClass: ctx.config.generate.perClass}
-    return generateStageFor(request).work(ctx)
+    return generateStageFor(runRequest(ctx.config)).work(ctx)
   },
 }

@@ -14,5 +14,6 @@ export const evalSection = section({
   cache: z.boolean().default(true).describe('cache Inception features under <run>/cache/fid, keyed by image content, weights and resize mode'),
   hfdSize: z.number().int().min(8).max(1024).refine(v => (v & (v - 1)) === 0, 'must be a power of two').default(64).describe('hfd: side images are resized to before the DFT (power of two)'),
   hfdBandLow: z.number().min(0).max(1).default(0.25).describe('hfd: lowest kept frequency, as a fraction of Nyquist'),
+  controlReal: z.number().int().min(0).default(200).describe('control: real test images (with caption attributes) scored for ceiling.real / ceiling.decoded; 0 = none'),
   hfdBandHigh: z.number().min(0).max(1).default(1).describe('hfd: highest kept frequency, as a fraction of Nyquist'),
 }, 'evaluation (paper Table 1, docs/DESIGN.md "Metrics")')

@@ -15,7 +15,7 @@ import {renderCaption} from '../../caption/vocab.js'
 import {attributeGroups, classRules, datasetKinds, NONE, type Attributes, type DatasetKind} from '../../data/attributes.js'
 import {runLayout} from '../../run/layout.js'
 
-export type ItemSource = 'prompt' | 'captions' | 'per-class' | 'grid'
+export type ItemSource = 'prompt' | 'captions' | 'per-class' | 'grid' | 'swap' | 'control-grid'
 
 export interface SampleItem {
   id: string
@@ -36,6 +36,10 @@ export interface GenerateRequest {
   fromCaptions?: string
   perClass?: number
   grid?: boolean
+  /** per class: N base prompts, each with a style-swap and an anatomy-swap twin on the same seed */
+  swapPairs?: number
+  /** the control figure: one seed and prompt, rows vary size and shape, columns vary colour */
+  controlGrid?: boolean
   /** restricts --from-captions/--per-class/--grid to these classes; labels free prompts */
   classes?: string[]
 }
@@ -46,6 +50,8 @@ export interface ResolvedRequest {
   fromCaptions?: string
   perClass?: number
   grid: boolean
+  swapPairs?: number
+  controlGrid?: boolean
   classes: string[]
 }
 
@@ -98,19 +104,25 @@ export async function resolveRequest(request: GenerateRequest, defaultPerClass: 
   if (request.perClass !== undefined && (!Number.isInteger(request.perClass) || request.perClass < 1)) {
     throw new UserError(`--per-class ${request.perClass}: must be a positive integer`)
   }
-  const nothingAsked = prompts.length === 0 && !request.fromCaptions && request.perClass === undefined && !request.grid
+  if (request.swapPairs !== undefined && (!Number.isInteger(request.swapPairs) || request.swapPairs < 0)) {
+    throw new UserError(`--swap-pairs ${request.swapPairs}: must be an integer >= 0`)
+  }
+  const nothingAsked = prompts.length === 0 && !request.fromCaptions && request.perClass === undefined && !request.grid &&
+    !request.swapPairs && !request.controlGrid
   return {
     prompts,
     fromCaptions: request.fromCaptions,
     perClass: nothingAsked ? defaultPerClass : request.perClass,
     grid: !!request.grid,
+    ...(request.swapPairs ? {swapPairs: request.swapPairs} : {}),
+    ...(request.controlGrid ? {controlGrid: true} : {}),
     classes: [...new Set(request.classes ?? [])],
   }
 }
 
 /** True when the items need captions/captions.jsonl (class lists, caption prompts). */
 export function needsCaptions(r: ResolvedRequest): boolean {
-  return !!r.fromCaptions || r.perClass !== undefined || r.grid || r.classes.length > 0 || r.prompts.some(p => p.class)
+  return !!r.fromCaptions || r.perClass !== undefined || r.grid || !!r.swapPairs || !!r.controlGrid || r.classes.length > 0 || r.prompts.some(p => p.class)
 }
 
 const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8)
@@ -217,6 +229,13 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
       }
     }
   }
+  if (r.swapPairs || r.controlGrid) {
+    const kind = inferKind(ctx.dataKind, known)
+    const withAttributes = captions.filter(c => c.attributes && Object.keys(c.attributes).length > 0) as Array<CaptionRow & {attributes: Attributes}>
+    if (withAttributes.length === 0) throw new UserError(`${source}: swap pairs and the control grid need captions with attributes (synth data + the measured captioner)`)
+    if (r.swapPairs) items.push(...swapItems(kind, classes, withAttributes, r.swapPairs, ctx.runSeed))
+    if (r.controlGrid) items.push(...controlGridItems(kind, withAttributes, ctx.runSeed))
+  }
   const seen = new Set<string>()
   for (const item of items) {
     // samples/<class>/<id>.png: a class from the dataset's metadata or captions is a folder name
@@ -224,6 +243,78 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
     checkFileName(`${item.id}.png`, 'sample id')
     if (seen.has(item.id)) throw new UserError(`two requested images share the id ${item.id} (a caption id repeated in captions.jsonl, or one prompt given twice); remove the duplicate`)
     seen.add(item.id)
+  }
+  return items
+}
+
+const pickGroup = (a: Attributes, names: string[]): Attributes => Object.fromEntries(names.filter(n => n in a).map(n => [n, a[n]]))
+
+/**
+ * Style-swap and anatomy-swap triples (issue 19): a base caption of the class; its twin with the
+ * style words of another caption whose colour differs (anatomy words kept); its twin with the
+ * anatomy words of another caption whose size differs (style words kept). All three share one seed,
+ * so eval's swap metrics compare images that differ only in one half of the prompt. Donor captions
+ * come from any class: the class word stays the base's.
+ */
+export function swapItems(kind: DatasetKind, classes: string[], pool: Array<{class: string, attributes: Attributes}>, perClass: number, runSeed: number): SampleItem[] {
+  const anatomyNames = Object.keys(attributeGroups[kind].anatomy), styleNames = Object.keys(attributeGroups[kind].style)
+  const items: SampleItem[] = []
+  const maxTries = 50
+  for (const cls of classes) {
+    const own = pool.filter(c => c.class === cls)
+    if (own.length === 0) continue
+    const rng = new Rng(deriveSeed(runSeed, 'swap', cls))
+    for (let k = 0; k < perClass; k++) {
+      const base = rng.pick(own).attributes
+      const donor = (differs: (a: Attributes) => boolean): Attributes | null => {
+        for (let t = 0; t < maxTries; t++) { const d = rng.pick(pool).attributes; if (differs(d)) return d }
+        return null
+      }
+      const styleDonor = donor(d => d.colour !== base.colour)
+      const anatomyDonor = donor(d => d.size !== base.size)
+      const stem = `swap-${slug(cls)}-${String(k).padStart(3, '0')}`
+      const seed = deriveSeed(runSeed, stem)
+      const push = (suffix: string, attributes: Attributes) => items.push({
+        id: `${stem}-${suffix}`, class: cls, prompt: renderCaption(kind, cls, attributes).caption, seed, source: 'swap', attributes,
+      })
+      push('base', base)
+      if (styleDonor) push('style', {...pickGroup(base, anatomyNames), ...pickGroup(styleDonor, styleNames)})
+      if (anatomyDonor) push('anatomy', {...pickGroup(anatomyDonor, anatomyNames), ...pickGroup(base, styleNames)})
+    }
+  }
+  return items
+}
+
+/** Rows of the control figure: one anatomy attribute set to each of its values. */
+export const controlGridRows = [['size', ['small', 'medium', 'large']], ['shape', ['round', 'oval', 'irregular']]] as const
+/** Columns of the control figure: the lesion colour. */
+export const controlGridColumn = 'colour'
+
+/**
+ * The control figure (issue 19 item 2): one seed and one base caption (the most frequent class's
+ * first caption with a secondary colour of none, so the colour word is the only colour asked for);
+ * each row sets one anatomy attribute, each column the colour. Item ids encode the cell:
+ * control-r<row>-c<column>; attributes record the words asked for.
+ */
+export function controlGridItems(kind: DatasetKind, pool: Array<{class: string, attributes: Attributes}>, runSeed: number): SampleItem[] {
+  const counts = new Map<string, number>()
+  for (const c of pool) counts.set(c.class, (counts.get(c.class) ?? 0) + 1)
+  const cls = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0][0]
+  const candidates = pool.filter(c => c.class === cls)
+  const base = (candidates.find(c => c.attributes.secondaryColour === NONE) ?? candidates[0]).attributes
+  const colours = (attributeGroups[kind].style[controlGridColumn] ?? []).filter(v => v !== NONE)
+  const seed = deriveSeed(runSeed, 'control-grid')
+  const items: SampleItem[] = []
+  let row = 0
+  for (const [name, values] of controlGridRows) {
+    if (!(name in attributeGroups[kind].anatomy)) continue
+    for (const value of values) {
+      colours.forEach((colour, col) => {
+        const attributes = {...base, [name]: value, [controlGridColumn]: colour}
+        items.push({id: `control-r${row}-c${col}`, class: cls, prompt: renderCaption(kind, cls, attributes).caption, seed, source: 'control-grid', attributes})
+      })
+      row++
+    }
   }
   return items
 }

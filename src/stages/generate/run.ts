@@ -19,6 +19,7 @@ import {loadRunModels, type GenerateModels, type ModelLoader} from './models.js'
 import {compactManifest, readRecords, writeSummaryAndSheets, type SampleRecord} from './records.js'
 import {insideRoot} from '../../io/paths.js'
 import {diffusersFiles, runLayout} from '../../run/layout.js'
+import {writeControlGrid} from './control-grid.js'
 
 export interface GenerateOptions {
   config: MedgenConfig
@@ -119,7 +120,11 @@ export async function generateSamples(opts: GenerateOptions): Promise<GenerateRe
     loadSeconds, backend: activeBackend(), ...settings, batchSize: g.batchSize, shard: shard ? `${shard.index}/${shard.count}` : null,
   }
   const outputs = [manifest]
-  if (!shard) outputs.push(...await writeSummaryAndSheets(runDir, records, lastRun))
+  if (!shard) {
+    outputs.push(...await writeSummaryAndSheets(runDir, records, lastRun))
+    const grid = await writeControlGrid(runDir, records)
+    if (grid) outputs.push(grid)
+  }
   for (const cls of new Set(records.map(r => r.class))) outputs.push(layout.classDir(cls))
   if (meanSecondsPerImage !== null) {
     log.info(`generate: ${pending.length} images, mean ${meanSecondsPerImage.toFixed(3)} s per image (${settings.sampler}, ${settings.steps} steps, guidance ${settings.guidance}, batch ${g.batchSize}, backend ${activeBackend()})`)
