@@ -8,6 +8,7 @@ import {writeFileAtomic} from '../io/atomic.js'
 import {stages} from '../stages/registry.js'
 import {runLayout, stageFiles} from '../run/layout.js'
 import {readManifest, type StageManifest} from '../stages/manifest.js'
+import {controlSection} from './control-section.js'
 
 function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;'}[c]!))
@@ -71,6 +72,8 @@ export async function buildReport(runDir: string): Promise<string> {
     parts.push(`<details><summary>config and hashes</summary><pre>${esc(JSON.stringify({config: m.config, inputs: m.inputs, outputs: m.outputs}, null, 1))}</pre></details>`)
     sections.push(`<section>${parts.join('\n')}</section>`)
   }
+  const control = await controlSection(runDir)
+  if (control) sections.unshift(control)
   const title = `medgen report: ${runDir}`
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
