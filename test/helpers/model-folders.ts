@@ -14,9 +14,8 @@ import {torchZip, type FakeStorage, type FakeTensor} from '../io/torch-writer.js
 export type StoredDtype = 'F32' | 'F16' | 'BF16'
 const BYTES: Record<StoredDtype, number> = {F32: 4, F16: 2, BF16: 2}
 
-/** float32 -> IEEE half bits (round to nearest; the values written here are far from the limits). */
-function halfBits(f: number): number {
-  const u = new Uint32Array(new Float32Array([f]).buffer)[0]
+/** float32 bits -> IEEE half bits (round to nearest; the values written here are far from the limits). */
+function halfBits(u: number): number {
   const sign = (u >>> 16) & 0x8000
   const exp = ((u >>> 23) & 0xff) - 127 + 15
   const mant = u & 0x7fffff
@@ -39,10 +38,9 @@ function randomValues(n: number, seed: number): Float32Array {
 function encode(values: Float32Array, dtype: StoredDtype): Buffer {
   if (dtype === 'F32') return Buffer.from(values.buffer, values.byteOffset, values.byteLength)
   const out = new Uint16Array(values.length)
-  if (dtype === 'BF16') {
-    const u = new Uint32Array(values.buffer, values.byteOffset, values.length)
-    for (let i = 0; i < u.length; i++) out[i] = (u[i] + 0x8000) >>> 16
-  } else for (let i = 0; i < values.length; i++) out[i] = halfBits(values[i])
+  const u = new Uint32Array(values.buffer, values.byteOffset, values.length)
+  if (dtype === 'BF16') for (let i = 0; i < u.length; i++) out[i] = (u[i] + 0x8000) >>> 16
+  else for (let i = 0; i < u.length; i++) out[i] = halfBits(u[i])
   return Buffer.from(out.buffer)
 }
 

@@ -74,7 +74,6 @@ describe('test:scale: full-size weights in the public layouts through check-weig
   const load = loadavg()
   after(() => {
     rmSync(work, {recursive: true, force: true})
-    if (rows.length) recordInBenchmarks(rows, started, load)
   })
 
   async function run(what: string, write: (dir: string) => Promise<unknown>, args: string[]): Promise<Row> {
@@ -86,6 +85,7 @@ describe('test:scale: full-size weights in the public layouts through check-weig
     const row = {what, writeSeconds, ...result}
     rows.push(row)
     rmSync(dir, {recursive: true, force: true})
+    recordInBenchmarks(rows, started, load) // after every row, so a run cut short still leaves its figures
     console.log(`      ${what}: exit ${result.status} in ${result.wallSeconds.toFixed(0)} s (files written in ${writeSeconds.toFixed(0)} s)`)
     if (result.report) for (const f of result.report.fits) console.log(`        ${f}`)
     else console.log(result.stderr)
