@@ -140,11 +140,13 @@ function mixed(x: tf.Tensor4D, b: Extract<Block, {convs: unknown}>, w: Inception
 /**
  * Runs the network on preprocessed NHWC input ([B,299,299,3] in [-1,1]); returns pool3 [B,2048]
  * and, when asked, the output of each of pytorch-fid's four blocks (before the final pool).
+ * `stages` < 4 stops early (pool3 is then the mean of the last block run): the parity test on the
+ * plain-JS cpu backend checks the first block only, the full network taking minutes there.
  */
-export function inceptionForward(x: tf.Tensor4D, w: InceptionWeights, keepBlocks = false): {pool3: tf.Tensor2D, blocks: tf.Tensor4D[]} {
+export function inceptionForward(x: tf.Tensor4D, w: InceptionWeights, keepBlocks = false, stages = inceptionBlocks.length): {pool3: tf.Tensor2D, blocks: tf.Tensor4D[]} {
   const blocks: tf.Tensor4D[] = []
   let h = x
-  for (const stage of inceptionBlocks) {
+  for (const stage of inceptionBlocks.slice(0, stages)) {
     for (const b of stage) {
       const prev = h
       h = tf.tidy(() => b.kind === 'conv' ? basicConv(prev, b.conv, w) : b.kind === 'maxpool' ? maxPool3s2(prev) : mixed(prev, b, w))
