@@ -20,7 +20,7 @@ import {findHamMetadata, readHam10000} from './layouts/ham10000.js'
 import {findKvasirFolders, readKvasir} from './layouts/kvasir.js'
 import {findBusiRoot, readBusi} from './layouts/busi.js'
 import {findClassFolders, readFolder} from './layouts/folder.js'
-import {sharpInputLimits} from '../io/limits.js'
+import {imageSize} from '../io/images.js'
 
 export type {DatasetRecord, LayoutName}
 
@@ -110,11 +110,7 @@ export async function loadImage(record: DatasetRecord, size?: number | {width: n
 
 /** Width and height from the file header (no decoding); null when sharp cannot tell. */
 async function naturalSize(path: string): Promise<{width: number, height: number} | null> {
-  const sharp = (await import('sharp')).default
-  try {
-    const meta = await sharp(path, sharpInputLimits()).metadata()
-    return meta.width && meta.height ? {width: meta.width, height: meta.height} : null
-  } catch { return null } // damaged files are reported by the decoder with their own message
+  try { return await imageSize(path) } catch { return null } // damaged files are reported by the decoder with their own message
 }
 
 /** The union of a record's masks as 0/1 (null when it has none), resized when a size is given. */

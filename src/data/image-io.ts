@@ -1,19 +1,9 @@
 // Image decoding/encoding for the data layer: decoding goes through src/io/images.ts (sharp,
 // loaded lazily; alpha flattened, 16-bit PNGs, EXIF orientation); a file that cannot be
 // decoded — truncated, zero bytes, not an image — becomes a CorruptImageError naming the
-// file, never a crash. Encoding (synth) uses sharp directly for JPEG quality control.
+// file, never a crash.
 import {UserError} from '../errors.js'
 import {readImage, readMaskWithSize} from '../io/images.js'
-
-type Sharp = typeof import('sharp')
-let sharpModule: Sharp | null = null
-export async function loadSharp(): Promise<Sharp> {
-  if (!sharpModule) {
-    const mod = await import('sharp') as unknown as {default?: Sharp}
-    sharpModule = (mod.default ?? mod) as Sharp
-  }
-  return sharpModule
-}
 
 export class CorruptImageError extends UserError {
   constructor(readonly path: string, reason: string) {
@@ -89,11 +79,3 @@ function coverNearest(m: {data: Uint8Array, width: number, height: number}, widt
   return {data, width, height}
 }
 
-/** Encodes 8-bit pixels (1 or 3 channels) to JPEG or PNG bytes. */
-export async function encodeImage(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, format: 'jpeg' | 'png', quality = 95): Promise<Buffer> {
-  const sharp = await loadSharp()
-  const img = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), {raw: {width, height, channels}})
-  return format === 'jpeg' ? img.jpeg({quality, chromaSubsampling: '4:4:4'}).toBuffer() : img.png({compressionLevel: 6}).toBuffer()
-}
-
-export const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'])

@@ -2,6 +2,9 @@
 // it (docs/REFERENCE.md §5.4 and §6): betas = torch.linspace(beta_start, beta_end, 1000, float32),
 // alphas_cumprod = torch.cumprod(1 - betas) in float32. Timestep spacings follow numpy's
 // linspace + round (half to even), which is what the schedulers' set_timesteps use.
+// Training (DdpmSchedule, on tensors) and the samplers (on Float32Arrays) use the same arrays,
+// so they see bit-identical alphas_cumprod.
+import * as tf from '@tensorflow/tfjs'
 
 /** The PixArt-alpha scheduler config (golden/schedulers/config.json, pixart_scheduler_config). */
 export interface NoiseScheduleConfig {
@@ -95,4 +98,44 @@ export function addNoise(acp: Float32Array, original: Float32Array, noise: Float
     for (let i = b * per; i < (b + 1) * per; i++) out[i] = f32(sa * original[i]) + f32(sb * noise[i])
   }
   return out
+}
+
+/**
+ * The DDPM forward (noising) process on tensors, for training (docs/REFERENCE.md §5.4):
+ * x_t = sqrt(acp_t) x0 + sqrt(1 - acp_t) eps with the PixArt schedule by default.
+ */
+export class DdpmSchedule {
+  readonly betas: Float32Array
+  readonly alphasCumprod: Float32Array
+  readonly numTrainTimesteps: number
+  constructor(config: NoiseScheduleConfig = pixartNoiseSchedule) {
+    this.numTrainTimesteps = config.numTrainTimesteps
+    this.betas = linearBetas(config)
+    this.alphasCumprod = alphasCumprod(this.betas)
+  }
+
+  /** [B,1,1,1] tensors sqrt(acp_t) and sqrt(1 - acp_t) for per-row timesteps. */
+  coefficients(t: readonly number[]): {signal: tf.Tensor4D, noise: tf.Tensor4D} {
+    const a = t.map(i => this.alphasCumprod[i])
+    return {
+      signal: tf.tensor4d(a.map(Math.sqrt), [t.length, 1, 1, 1]),
+      noise: tf.tensor4d(a.map(v => Math.sqrt(1 - v)), [t.length, 1, 1, 1]),
+    }
+  }
+
+  /** diffusers DDPMScheduler.add_noise: sqrt(acp_t) x0 + sqrt(1 - acp_t) noise. */
+  addNoise(x0: tf.Tensor4D, noise: tf.Tensor4D, t: readonly number[]): tf.Tensor4D {
+    return tf.tidy(() => {
+      const {signal, noise: sigma} = this.coefficients(t)
+      return x0.mul(signal).add(noise.mul(sigma)) as tf.Tensor4D
+    })
+  }
+
+  /** The clean image implied by an epsilon prediction: (x_t - sqrt(1-acp) eps) / sqrt(acp). */
+  predictX0(xt: tf.Tensor4D, eps: tf.Tensor4D, t: readonly number[]): tf.Tensor4D {
+    return tf.tidy(() => {
+      const {signal, noise} = this.coefficients(t)
+      return xt.sub(eps.mul(noise)).div(signal) as tf.Tensor4D
+    })
+  }
 }

@@ -10,7 +10,7 @@ import {pathExists} from '../io/atomic.js'
 import {progress} from '../util/progress.js'
 import {inceptionForward, type InceptionWeights} from '../models/inception/inception.js'
 import {preprocessForInception, type ResizeMode} from '../models/inception/preprocess.js'
-import {readRgb} from '../stages/eval/image-folder.js'
+import {asPytorchFid, readRgb8} from '../io/images.js'
 import type {FeatureSet} from './frechet.js'
 
 /** sha256 over the images' bytes in order, plus everything else that changes the features. */
@@ -43,7 +43,7 @@ export async function inceptionFeatures(files: string[], opts: FeatureOptions): 
   const bar = progress(`inception features${opts.label ? ' (' + opts.label + ')' : ''}`, files.length)
   for (let start = 0; start < files.length; start += batch) {
     const chunk = files.slice(start, start + batch)
-    const images = await Promise.all(chunk.map(f => readRgb(f)))
+    const images = await Promise.all(chunk.map(f => readRgb8(f, asPytorchFid)))
     // Images may differ in size: each is resized to 299 on its own, then batched.
     const x = tf.tidy(() => tf.concat(images.map(img =>
       preprocessForInception(tf.tensor4d(Float32Array.from(img.data, v => v / 255), [1, img.height, img.width, 3]), opts.resize))))

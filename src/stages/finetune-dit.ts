@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs'
 import {relative, resolve} from 'node:path'
 import {UserError} from '../errors.js'
 import {promises as fs} from 'node:fs'
-import {sha256, stableStringify, writeJsonAtomic} from '../io/atomic.js'
+import {sha256, stableStringify, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
 import type {MedgenConfig} from '../config/schema.js'
 import {pixartPreset, countPixArtParams, type PixArtConfig} from '../models/pixart/config.js'
 import {loadPixArt} from '../models/pixart/load.js'
@@ -24,7 +24,7 @@ import {buildDitModel, countTrainable, type DitModelSpec} from './dit/model.js'
 import {DitTrainer, lossSummary} from './dit/trainer.js'
 import {loadDitTrainingSet} from './dit/data.js'
 import {saveDitArtifacts, type DitMeta} from './dit/artifacts.js'
-import {writeLossCurvePng} from './dit/plot.js'
+import {linePlotPng, rawAndSmoothed} from '../util/plot.js'
 import {demoVae} from './dit/vae-train.js'
 import {useCheckpointing} from '../models/pixart/checkpoint.js'
 import {datasetPathOf, runLayout, stageDirs} from '../run/layout.js'
@@ -126,7 +126,8 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
     secondsThisRun: seconds, backend: activeBackend(), lastCheckpoint: result.lastCheckpoint,
   }
   await writeJsonAtomic(layout.metrics, metrics)
-  await writeLossCurvePng(layout.lossPlot, trainer.history.map(h => h.loss), `finetune-dit loss (${dit.conditioning}, ${space})`)
+  await writeFileAtomic(layout.lossPlot, await linePlotPng(rawAndSmoothed('loss', trainer.history.map((h, i) => [i + 1, h.loss])),
+    {title: `finetune-dit loss (${dit.conditioning}, ${space})`, xLabel: 'step', yLabel: 'loss'}))
   outputs.push(layout.metrics, layout.lossPlot)
   log.info(`finetune-dit: loss ${summary.firstTenthMean.toFixed(4)} (first 10%) -> ${summary.lastTenthMean.toFixed(4)} (last 10%) in ${seconds.toFixed(0)} s`)
   trainer.optimizer.dispose()

@@ -1,7 +1,7 @@
 // The alignment figure (paper Fig. 3): t-SNE of text and visual features before and after
 // alignment, one row per state, coloured by modality (left) and by class (right). Text points
-// are triangles, visual points circles. Drawn as SVG, rendered to PNG with sharp.
-import sharp from 'sharp'
+// are triangles, visual points circles. Drawn as SVG, rendered to PNG.
+import {svgToPng} from '../io/images.js'
 import {writeFileAtomic} from '../io/atomic.js'
 
 export interface TsnePanelData {
@@ -68,6 +68,5 @@ ${legend(classOrder, panels.length * size + 20, width)}
 }
 
 export async function writeTsneFigure(path: string, panels: TsnePanelData[]): Promise<void> {
-  const png = await sharp(Buffer.from(tsneFigureSvg(panels))).png().toBuffer()
-  await writeFileAtomic(path, png)
+  await writeFileAtomic(path, await svgToPng(tsneFigureSvg(panels)))
 }

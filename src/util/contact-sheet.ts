@@ -1,9 +1,8 @@
 // Contact sheets: a grid of images with the prompt under each, one PNG for people to look at
 // (issue 8 item 5). Thumbnails are scaled to a common tile (nearest-neighbour when enlarging,
-// so 32-px demo samples stay crisp); the captions are SVG text rendered by sharp (librsvg).
-import sharp from 'sharp'
+// so 32-px demo samples stay crisp); the captions are SVG text laid over them.
 import {writeFileAtomic} from '../io/atomic.js'
-import {checkImagePixels, sharpInputLimits} from '../io/limits.js'
+import {composePng, encodePng, imageSize, readRgb8} from '../io/images.js'
 
 export interface ContactSheetEntry {
   /** PNG (or any image sharp reads) */
@@ -72,19 +71,15 @@ export async function writeContactSheet(path: string, entries: ContactSheetEntry
   const height = titleH + rows * cellH + margin
   const maxChars = Math.max(8, Math.floor(tile / (fontSize * 0.55)))
 
-  const composites: sharp.OverlayOptions[] = []
+  const composites: Array<{input: Buffer, left: number, top: number}> = []
   const texts: string[] = []
   titleLines.forEach((line, j) => texts.push(`<text x="${margin}" y="${margin + fontSize + j * lineHeight}" font-weight="bold">${escapeXml(line)}</text>`))
   for (const [k, entry] of shown.entries()) {
     const left = margin + (k % columns) * cellW
     const top = titleH + margin + Math.floor(k / columns) * cellH
-    const meta = await sharp(entry.file, {limitInputPixels: false}).metadata() // header only
-    checkImagePixels(entry.file, meta.width, meta.height)
-    const enlarging = (meta.width ?? tile) < tile
-    const thumb = await sharp(entry.file, sharpInputLimits()).removeAlpha().toColourspace('srgb')
-      .resize(tile, tile, {fit: 'contain', background: '#ffffff', kernel: enlarging ? 'nearest' : 'lanczos3'})
-      .png().toBuffer()
-    composites.push({input: thumb, left, top})
+    const enlarging = (await imageSize(entry.file)).width < tile
+    const thumb = await readRgb8(entry.file, {size: tile, fit: 'contain', background: '#ffffff', kernel: enlarging ? 'nearest' : 'lanczos3', alpha: 'drop'})
+    composites.push({input: await encodePng(thumb.data, thumb.width, thumb.height, 3), left, top})
     wrapText(entry.label, maxChars, labelLines).forEach((line, j) => {
       texts.push(`<text x="${left}" y="${top + tile + (j + 1) * lineHeight - 2}">${escapeXml(line)}</text>`)
     })
@@ -92,8 +87,6 @@ export async function writeContactSheet(path: string, entries: ContactSheetEntry
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     `<g font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="#222">${texts.join('')}</g></svg>`
   composites.push({input: Buffer.from(svg), left: 0, top: 0})
-  const png = await sharp({create: {width, height, channels: 3, background: '#ffffff'}})
-    .composite(composites).png().toBuffer()
-  await writeFileAtomic(path, png)
+  await writeFileAtomic(path, await composePng(width, height, composites))
   return {images: shown.length, width, height}
 }

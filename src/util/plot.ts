@@ -1,6 +1,6 @@
-// Line plots as PNG: an SVG drawn here and rendered by sharp (librsvg), so training curves need
-// no plotting dependency. Used for loss and Dice curves.
-import sharp from 'sharp'
+// Line plots as PNG: an SVG drawn here and rendered to PNG (src/io/images.ts svgToPng), so
+// training curves need no plotting dependency. Every loss and Dice curve of medgen is drawn here.
+import {svgToPng} from '../io/images.js'
 
 export interface PlotSeries {
   name: string
@@ -87,5 +87,15 @@ export function linePlotSvg(series: PlotSeries[], opts: PlotOptions = {}): strin
 
 /** Renders a line plot to PNG bytes. */
 export async function linePlotPng(series: PlotSeries[], opts: PlotOptions = {}): Promise<Buffer> {
-  return sharp(Buffer.from(linePlotSvg(series, opts))).png().toBuffer()
+  return svgToPng(linePlotSvg(series, opts))
+}
+
+/** A noisy per-step curve as two series: the raw values in light grey, a moving average (1/20 of the run) on top. */
+export function rawAndSmoothed(name: string, points: Array<[number, number]>): PlotSeries[] {
+  const k = Math.max(1, Math.round(points.length / 20))
+  const smooth = points.map(([x], i) => {
+    const window = points.slice(Math.max(0, i - k + 1), i + 1)
+    return [x, window.reduce((a, p) => a + p[1], 0) / window.length] as [number, number]
+  })
+  return [{name, points, color: '#bbbbbb'}, {name: `${name}, moving mean of ${k}`, points: smooth, color: '#c0392b'}]
 }

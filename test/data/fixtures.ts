@@ -1,7 +1,7 @@
 // Small dataset folders in each real layout, built by the tests themselves.
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
-import {encodeImage} from '../../src/data/image-io.js'
+import {encodeJpeg, encodePng} from '../../src/io/images.js'
 import {tmpDir} from '../helpers/tmp.js'
 
 export const S = 16
@@ -22,12 +22,12 @@ export function box(x0: number, y0: number, x1: number, y1: number, size = S): U
 
 export async function writeImage(path: string, tag: number, format: 'jpeg' | 'png' = 'jpeg'): Promise<void> {
   await fs.mkdir(join(path, '..'), {recursive: true})
-  await fs.writeFile(path, await encodeImage(pattern(tag), S, S, 3, format))
+  await fs.writeFile(path, await (format === 'jpeg' ? encodeJpeg(pattern(tag), S, S, 3) : encodePng(pattern(tag), S, S, 3)))
 }
 
 export async function writeMask(path: string, mask: Uint8Array, format: 'jpeg' | 'png' = 'png'): Promise<void> {
   await fs.mkdir(join(path, '..'), {recursive: true})
-  await fs.writeFile(path, await encodeImage(mask, S, S, 1, format))
+  await fs.writeFile(path, await (format === 'jpeg' ? encodeJpeg(mask, S, S, 1) : encodePng(mask, S, S, 1)))
 }
 
 /** HAM10000: 6 images over 4 lesions in part_1/part_2, ISIC_0000003 without a mask. */

@@ -5,7 +5,7 @@ import {loadDataset, loadImage, loadMask, describeMissingMasks} from '../../src/
 import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {busiFixture, folderFixture, hamFixture, kvasirFixture, truncate, writeImage, S} from './fixtures.js'
-import {encodeImage} from '../../src/data/image-io.js'
+import {encodePng} from '../../src/io/images.js'
 
 async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<UserError> {
   try { await p } catch (err) {
@@ -126,8 +126,8 @@ describe('data: layout readers', () => {
     const px = new Uint8Array(w * h * 3), m = new Uint8Array(w * h)
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (x < 20) { px[3 * (y * w + x)] = 255; m[y * w + x] = 255 }
     await fs.mkdir(join(root, 'a'))
-    await fs.writeFile(join(root, 'a', 'x.png'), await encodeImage(px, w, h, 3, 'png'))
-    await fs.writeFile(join(root, 'a', 'x_mask.png'), await encodeImage(m, w, h, 1, 'png'))
+    await fs.writeFile(join(root, 'a', 'x.png'), await encodePng(px, w, h, 3))
+    await fs.writeFile(join(root, 'a', 'x_mask.png'), await encodePng(m, w, h, 1))
     const [record] = (await loadDataset(root)).records
     for (const fit of ['fill', 'cover'] as const) {
       const img = await loadImage(record, {width: 10, height: 10, fit})

@@ -5,7 +5,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import * as zlib from 'node:zlib'
 import sharp from 'sharp'
-import {readImage, readMask, readMaskWithSize, writePng, imageToPngBuffer, imageSize} from '../../src/io/images.js'
+import {readImage, readMask, readMaskWithSize, writePng, encodePng, imageSize} from '../../src/io/images.js'
 import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
 
@@ -129,7 +129,7 @@ describe('images', () => {
     const back = await readImage(path)
     expect([back.width, back.height]).to.deep.equal([5, 2])
     for (let i = 0; i < data.length; i++) expect(back.data[i]).to.be.closeTo(Math.min(1, Math.max(0, data[i])), 0.5 / 255 + 1e-7)
-    const gray = await imageToPngBuffer(new Uint8Array([0, 128, 255, 7]), 2, 2, 1)
+    const gray = await encodePng(new Uint8Array([0, 128, 255, 7]), 2, 2, 1)
     const meta = await sharp(gray).metadata()
     expect([meta.format, meta.channels, meta.width]).to.deep.equal(['png', 1, 2])
   })

@@ -16,9 +16,8 @@ import {readCaptionLines} from '../../src/caption/store.js'
 import {loadStateDict} from '../../src/io/weights.js'
 import {CheckpointManager} from '../../src/train/checkpoint.js'
 import {writeFileAtomic} from '../../src/io/atomic.js'
-import {readImage, imageSize} from '../../src/io/images.js'
+import {asPytorchFid, readImage, readRgb8, imageSize} from '../../src/io/images.js'
 import {decodeImage, CorruptImageError} from '../../src/data/image-io.js'
-import {readRgb} from '../../src/stages/eval/image-folder.js'
 import {readTorchCheckpoint} from '../../src/io/torch.js'
 import {DEFAULT_MAX_INFLATED_BYTES, readLimits, setReadLimits} from '../../src/io/limits.js'
 import {checkFileName, insideRoot, staysInside} from '../../src/io/paths.js'
@@ -231,7 +230,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       expect(message).to.equal(`${path}: image declares 12000×12000 pixels (144.0 MP), above the limit of 40.0 MP; raise it with --set run.maxImagePixels=N if the image is genuine`)
       const data = await decodeImage(path, {width: 32, height: 32}).catch(e => e)
       expect(data).to.be.instanceOf(UserError).and.not.instanceOf(CorruptImageError) // data.onCorrupt=skip must not hide it
-      expect(await userError(readRgb(path, 32))).to.match(/huge\.png: image is larger than the limit of 40\.0 MP; raise it with --set run\.maxImagePixels=N/)
+      expect(await userError(readRgb8(path, {...asPytorchFid, size: 32}))).to.match(/huge\.png: image declares 12000×12000 pixels .*above the limit of 40\.0 MP; raise it with --set run\.maxImagePixels=N/)
       expect(Date.now() - started).to.be.below(5000)
       expect(process.memoryUsage().rss - before).to.be.below(200 * 2 ** 20) // decoding would take 432 MB per copy
       // the limit is a setting: a small image passes, a lower limit refuses it

@@ -3,7 +3,7 @@
 import {promises as fs} from 'node:fs'
 import {extname, join, relative} from 'node:path'
 import {UserError, describeFsError} from '../../errors.js'
-import {imageExtensions} from '../image-io.js'
+import {imageExtensions} from '../../io/images.js'
 
 export type LayoutName = 'ham10000' | 'kvasir-seg' | 'busi' | 'folder'
 

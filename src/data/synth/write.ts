@@ -15,7 +15,7 @@ import {Rng, deriveSeed} from '../../util/rng.js'
 import {UserError} from '../../errors.js'
 import {pathExists} from '../../io/atomic.js'
 import type {DatasetKind} from '../attributes.js'
-import {encodeImage} from '../image-io.js'
+import {encodeJpeg, encodePng} from '../../io/images.js'
 import {drawSample, secondView, type SyntheticSample} from './sample.js'
 import type {Placement} from './shape.js'
 
@@ -97,6 +97,10 @@ function splitMask(mask: Uint8Array, size: number): [Uint8Array, Uint8Array] {
   return [a, b]
 }
 
+/** The synthetic image or mask in its layout's format (JPEG quality 95, as the real datasets ship). */
+const encodeAs = (format: 'jpeg' | 'png', pixels: Uint8Array, size: number, channels: 1 | 3): Promise<Buffer> =>
+  format === 'jpeg' ? encodeJpeg(pixels, size, size, channels, 95) : encodePng(pixels, size, size, channels)
+
 const to255 = (m: Uint8Array) => { const o = new Uint8Array(m.length); for (let i = 0; i < m.length; i++) o[i] = m[i] ? 255 : 0; return o }
 
 export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
@@ -130,8 +134,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
       lines.push(JSON.stringify({id: it.id, file: it.image, masks: it.masks, class: s.className,
         ...(it.lesionId ? {lesionId: it.lesionId} : {}), attributes: s.attributes, params: s.params}))
       const job = (async () => {
-        await fs.writeFile(join(tmp, it.image), await encodeImage(s.rgb, size, size, 3, imageFormat, 95))
-        for (let k = 0; k < masks.length; k++) await fs.writeFile(join(tmp, it.masks[k]), await encodeImage(to255(masks[k]), size, size, 1, maskFormat, 95))
+        await fs.writeFile(join(tmp, it.image), await encodeAs(imageFormat, s.rgb, size, 3))
+        for (let k = 0; k < masks.length; k++) await fs.writeFile(join(tmp, it.masks[k]), await encodeAs(maskFormat, to255(masks[k]), size, 1))
         opts.onImage?.()
       })()
       const tracked = job.finally(() => inFlight.delete(tracked))

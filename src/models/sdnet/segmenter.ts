@@ -5,7 +5,7 @@ import {extname, join} from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import {UserError} from '../../errors.js'
 import {readSafetensors, readSafetensorsMetadata} from '../../io/safetensors.js'
-import {imageExtensions, decodeRgb8} from '../../data/image-io.js'
+import {imageExtensions, readRgb8} from '../../io/images.js'
 import {minMaxNormalize} from './normalize.js'
 import {sdnetConfig, type SdnetConfig} from './config.js'
 import {SDNet} from './model.js'
@@ -69,7 +69,7 @@ export async function loadSegmenter(path: string): Promise<Segmenter> {
       const out: SegmentedImage[] = []
       for (const name of names) {
         const file = join(dir, name)
-        const full = await decodeRgb8(file)
+        const full = await readRgb8(file)
         out.push({file, width: full.width, height: full.height, mask: await segmentRgb(full.data, full.width, full.height)})
       }
       return out

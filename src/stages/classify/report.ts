@@ -1,6 +1,6 @@
 // classify's written results: mean ± std across seeds per protocol, the markdown comparison
-// table (with per-seed values), and the confusion matrix as a PNG (an SVG rendered by sharp).
-import sharp from 'sharp'
+// table (with per-seed values), and the confusion matrix as a PNG (an SVG rendered to PNG).
+import {svgToPng} from '../../io/images.js'
 import {writeFileAtomic} from '../../io/atomic.js'
 import type {ClassificationReport} from '../../metrics/classification.js'
 
@@ -66,5 +66,5 @@ export async function writeConfusionPng(path: string, cm: number[][], classes: s
     parts.push(`<text x="${left + i * cell + cell / 2}" y="${top - 8}" font-family="sans-serif" font-size="11" text-anchor="middle">${esc(classes[i])}</text>`)
   }
   parts.push(`<text x="${left + k * cell / 2}" y="${h - 18}" font-family="sans-serif" font-size="12" text-anchor="middle">predicted (columns) · true (rows)</text></svg>`)
-  await writeFileAtomic(path, await sharp(Buffer.from(parts.join(''))).png().toBuffer())
+  await writeFileAtomic(path, await svgToPng(parts.join('')))
 }

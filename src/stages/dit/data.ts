@@ -5,10 +5,9 @@
 // ablations the text encoder's embeddings. In latent space the training images are encoded
 // once by the VAE and cached under <run>/cache/latents/.
 import * as tf from '@tensorflow/tfjs'
-import sharp from 'sharp'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
-import {pixelLimitError, sharpInputLimits} from '../../io/limits.js'
+import {readRgb8} from '../../io/images.js'
 import {pathExists, sha256} from '../../io/atomic.js'
 import {readCaptionLines} from '../../caption/store.js'
 import {readSafetensors, readSafetensorsMetadata, writeSafetensors} from '../../io/safetensors.js'
@@ -25,12 +24,7 @@ interface CaptionLine { id: string, file: string, class: string, split: string, 
 
 /** Reads one image, shorter side resized to `size`, centre crop, RGB in [-1, 1] (Normalize(0.5, 0.5)). */
 export async function readImageSquare(path: string, size: number): Promise<Float32Array> {
-  let raw: Buffer
-  try {
-    raw = await sharp(path, sharpInputLimits()).removeAlpha().toColourspace('srgb').resize(size, size, {fit: 'cover', kernel: 'lanczos3'}).raw().toBuffer()
-  } catch (err) {
-    throw pixelLimitError(path, err) ?? new UserError(`${path}: cannot read image (${(err as Error).message.split('\n')[0]})`)
-  }
+  const raw = (await readRgb8(path, {size, fit: 'cover', kernel: 'lanczos3', alpha: 'drop'})).data
   const out = new Float32Array(size * size * 3)
   for (let i = 0; i < out.length; i++) out[i] = raw[i] / 127.5 - 1
   return out

@@ -30,7 +30,7 @@ import {vaeDecode} from '../../models/vae/autoencoder.js'
 import {conditionerConfigFrom, conditionTokens, nullCondition, type Condition, type ConditionInputs} from '../../models/hffm.js'
 import type {DitMeta} from './artifacts.js'
 import {encodeTexts} from './data.js'
-import {DdpmSchedule} from '../../diffusion/ddpm-schedule.js'
+import {DdpmSchedule} from '../../diffusion/noise-schedule.js'
 import {runLayout} from '../../run/layout.js'
 
 const trainSchedule = new DdpmSchedule()

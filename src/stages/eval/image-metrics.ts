@@ -7,7 +7,7 @@ import {loadFeatureFile, type LoadedFeatures} from '../../metrics/feature-files.
 import {inceptionFeatures} from '../../metrics/inception-features.js'
 import {hfdDefinition, spectralFeature, type SpectrumOptions} from '../../metrics/hfd.js'
 import {disposeInception, loadInception} from '../../models/inception/weights.js'
-import {readRgb} from './image-folder.js'
+import {asPytorchFid, readRgb8} from '../../io/images.js'
 import {progress} from '../../util/progress.js'
 import {log} from '../../util/log.js'
 import {UserError} from '../../errors.js'
@@ -107,7 +107,7 @@ export async function spectralFeatures(files: string[], opts: SpectrumOptions, l
   const data = new Float64Array(files.length * dims)
   const bar = progress(`hfd spectra (${label})`, files.length)
   for (let i = 0; i < files.length; i++) {
-    const img = await readRgb(files[i], opts.size)
+    const img = await readRgb8(files[i], {...asPytorchFid, size: opts.size})
     data.set(spectralFeature(img.data, opts), i * dims)
     bar.tick()
   }

@@ -3,7 +3,6 @@
 // image recorded durably in the manifest so an interrupted run resumes where it stopped.
 import {join} from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import sharp from 'sharp'
 import type {MedgenConfig} from '../../config/schema.js'
 import {activeBackend} from '../../backend/index.js'
 import {appendLineDurable, pathExists, sha256, sha256File, writeFileAtomic} from '../../io/atomic.js'
@@ -18,6 +17,7 @@ import {buildItems, type ResolvedRequest, type SampleItem} from './items.js'
 import {loadRunModels, type GenerateModels, type ModelLoader} from './models.js'
 import {compactManifest, readRecords, writeSummaryAndSheets, type SampleRecord} from './records.js'
 import {insideRoot} from '../../io/paths.js'
+import {encodePng} from '../../io/images.js'
 import {diffusersFiles, runLayout} from '../../run/layout.js'
 import {writeControlGrid} from './control-grid.js'
 
@@ -51,9 +51,10 @@ export function toUint8(values: Float32Array | Uint8Array | Int32Array): Uint8Ar
   return out
 }
 
-export async function encodePng(pixels: Uint8Array, height: number, width: number, channels: number): Promise<Buffer> {
+
+function pngChannels(channels: number): 1 | 3 | 4 {
   if (channels !== 1 && channels !== 3 && channels !== 4) throw new Error(`decoded images have ${channels} channels; expected 1, 3 or 4`)
-  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), {raw: {width, height, channels}}).png().toBuffer()
+  return channels
 }
 
 /**
@@ -192,6 +193,6 @@ export async function sampleBatch(models: GenerateModels, batch: SampleItem[], c
   images.dispose()
   const per = height * width * channels
   const out: Buffer[] = []
-  for (let i = 0; i < n; i++) out.push(await encodePng(pixels.subarray(i * per, (i + 1) * per), height, width, channels))
+  for (let i = 0; i < n; i++) out.push(await encodePng(pixels.subarray(i * per, (i + 1) * per), width, height, pngChannels(channels)))
   return out
 }

@@ -1,10 +1,10 @@
 // What train-visual leaves in <run>/visual: the weights (PyTorch names and layout, config in the
 // metadata), per-image features (DEVELOPING.md contract), a reconstruction / style-swap grid,
 // and loss / Dice curves.
-import sharp from 'sharp'
 import * as tf from '@tensorflow/tfjs'
 import {writeFileAtomic} from '../../io/atomic.js'
 import {writeSafetensors} from '../../io/safetensors.js'
+import {encodePng} from '../../io/images.js'
 import type {SDNet} from '../../models/sdnet/model.js'
 import {linePlotPng} from '../../util/plot.js'
 import {gatherBatch, type VisualData} from './data.js'
@@ -70,8 +70,7 @@ export async function writeGrid(path: string, model: SDNet, data: VisualData, in
       put(r, 4, i, rgbOf(vs))
     }
   }
-  const png = await sharp(Buffer.from(out.buffer), {raw: {width: W, height: rows * s, channels: 3}})
-    .resize(W * zoom, rows * s * zoom, {kernel: 'nearest'}).png().toBuffer()
+  const png = await encodePng(out, W, rows * s, 3, {zoom})
   await writeFileAtomic(path, png)
 }
 
