@@ -120,7 +120,7 @@ function checkSize(cfg: PixArtConfig, size: number): void {
 async function checkPixArt(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseReport[]): Promise<{cfg: PixArtConfig, checkpoint: boolean}> {
   const rng = new Rng(o.seed)
   let loaded: Awaited<ReturnType<typeof loadPixArt>> | null = null
-  phases.push(await runPhase('load', rec, undefined, async () => {
+  phases.push(await runPhase('load', rec, 4 * inv.parameters, async () => {
     loaded = await loadPixArt(inv.folder)
     checkSize(loaded.config, o.size)
     return {tensors: loaded.params.size}
@@ -174,7 +174,7 @@ async function checkPixArt(inv: WeightsInventory, o: CheckOptions, rec: KernelRe
 
 async function checkVae(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseReport[]): Promise<void> {
   let loaded: Awaited<ReturnType<typeof loadVae>> | null = null
-  phases.push(await runPhase('load', rec, undefined, async () => { loaded = await loadVae(inv.folder); return {tensors: loaded.params.size} }))
+  phases.push(await runPhase('load', rec, 4 * inv.parameters, async () => { loaded = await loadVae(inv.folder); return {tensors: loaded.params.size} }))
   if (!loaded) return
   const {config, params} = loaded as Awaited<ReturnType<typeof loadVae>>
   if (o.size % 8 !== 0) throw new UserError(`--size ${o.size}: the VAE needs a multiple of 8`)
@@ -192,7 +192,7 @@ async function checkVae(inv: WeightsInventory, o: CheckOptions, rec: KernelRecor
 
 async function checkText(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseReport[]): Promise<void> {
   let loaded: Awaited<ReturnType<typeof loadEncoderWeights>> | null = null
-  phases.push(await runPhase('load', rec, undefined, async () => {
+  phases.push(await runPhase('load', rec, 4 * inv.parameters, async () => {
     loaded = await loadEncoderWeights(inv.folder, {expectArch: inv.kind as 'bert' | 'distilbert'})
     return {tensors: loaded.weights.size}
   }))
@@ -221,7 +221,7 @@ export function fitsLines(report: CheckReport, cfg: PixArtConfig | null, checkpo
   const ram = totalmem()
   const native = 'use the tensorflow backend (npm install @tensorflow/tfjs-node, or tfjs-node-gpu with a GPU; --backend tensorflow)'
   for (const p of report.phases) {
-    if (p.skipped || p.name === 'load') continue
+    if (p.skipped || (p.name === 'load' && p.ok)) continue
     const used = Math.max(p.trackedPeakBytes, p.wasmHeapBytes ?? 0)
     if (p.ok) lines.push(`${report.model} ${p.name} on ${report.backend}: ran in ${p.seconds.toFixed(1)} s, peak ${gb(used)} of backend memory, peak RSS ${gb(p.peakRssBytes)}`)
     else lines.push(`${report.model} ${p.name} on ${report.backend}: FAILED (${p.error})${p.estimatedBytes ? `; it needs ~${gb(p.estimatedBytes)}` : ''}${report.backend === 'wasm' ? `; the wasm heap is ${gb(WASM_HEAP_LIMIT_BYTES)}: ${native}` : ''}`)

@@ -18,9 +18,12 @@ export function kindOf(shape: readonly number[], nameHint = ''): ParamKind {
 
 export function torchToTf(host: HostTensor, kind: ParamKind): tf.Tensor {
   const t = tf.tensor(toFloat32(host), host.shape, 'float32')
-  if (kind === 'linear') return tf.tidy(() => t.transpose([1, 0]))
-  if (kind === 'conv') return tf.tidy(() => t.transpose([2, 3, 1, 0])) // OIHW -> HWIO
-  return t
+  if (kind === 'plain') return t
+  const out = tf.tidy(() => kind === 'linear' ? t.transpose([1, 0]) : t.transpose([2, 3, 1, 0])) // conv: OIHW -> HWIO
+  // the PyTorch-layout copy is garbage now; kept, it doubled every model's memory on load
+  // (PixArt-XL-2: 4.9 GB, past the 4 GB wasm heap; found by npm run test:scale)
+  t.dispose()
+  return out
 }
 
 export async function tfToTorch(t: tf.Tensor, kind: ParamKind): Promise<HostTensor> {

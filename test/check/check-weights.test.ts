@@ -48,6 +48,8 @@ describe('check-weights on the public layouts (tiny random weights)', function (
     expect(r.dtype).to.equal('F16')
     expect(r.fileBytes).to.be.greaterThan(2 * r.parameters)
     expect(phase(r, 'load').ok, phase(r, 'load').error).to.equal(true)
+    // loading holds the weights once as float32 (plus one tensor in flight), not twice
+    expect(phase(r, 'load').trackedPeakBytes).to.be.within(4 * r.parameters, 1.3 * 4 * r.parameters)
     const fwd = phase(r, 'forward 64 px')
     expect(fwd.ok, fwd.error).to.equal(true)
     expect(fwd.detail.outputShape).to.deep.equal([1, 8, 8, 8])
