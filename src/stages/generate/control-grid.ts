@@ -3,10 +3,9 @@
 // along each axis: a row per anatomy value (size, then shape), a column per colour. The first row
 // of labels names what the rest of the prompt keeps.
 import {join} from 'node:path'
-import sharp from 'sharp'
 import {writeFileAtomic} from '../../io/atomic.js'
 import {runLayout} from '../../run/layout.js'
-import {sharpInputLimits} from '../../io/limits.js'
+import {composePng, encodePng, readRgb8} from '../../io/images.js'
 import {escapeXml, wrapText} from '../../util/contact-sheet.js'
 import {controlGridColumn, controlGridRows} from './items.js'
 import type {SampleRecord} from './records.js'
@@ -36,12 +35,12 @@ export async function writeControlGrid(runDir: string, records: SampleRecord[]):
   const width = labelW + cols * (tile + gap) + gap
   const footerLines = 3
   const height = headerH + rows * (tile + gap) + gap + footerLines * (fontSize + 3) + 6
-  const composites: sharp.OverlayOptions[] = []
+  const composites: Array<{input: Buffer, left: number, top: number}> = []
   const texts: string[] = []
   for (const r of cells) {
     const [row, col] = cellOf(r.id)!
-    const img = await sharp(join(runDir, r.file), sharpInputLimits()).removeAlpha().resize(tile, tile, {kernel: 'nearest'}).png().toBuffer()
-    composites.push({input: img, left: labelW + gap + col * (tile + gap), top: headerH + gap + row * (tile + gap)})
+    const img = await readRgb8(join(runDir, r.file), {size: tile, fit: 'cover', kernel: 'nearest', alpha: 'drop'})
+    composites.push({input: await encodePng(img.data, img.width, img.height, 3), left: labelW + gap + col * (tile + gap), top: headerH + gap + row * (tile + gap)})
   }
   colNames.forEach((name, col) => texts.push(`<text x="${labelW + gap + col * (tile + gap) + tile / 2}" y="${headerH - 8}" text-anchor="middle">${escapeXml(name)}</text>`))
   for (let row = 0; row < rows; row++) {
@@ -56,7 +55,7 @@ export async function writeControlGrid(runDir: string, records: SampleRecord[]):
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     `<g font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="#222">${texts.join('')}</g></svg>`
   composites.push({input: Buffer.from(svg), left: 0, top: 0})
-  const png = await sharp({create: {width, height, channels: 3, background: '#ffffff'}}).composite(composites).png().toBuffer()
+  const png = await composePng(width, height, composites)
   const path = runLayout(runDir).samples.controlGrid
   await writeFileAtomic(path, png)
   return path
