@@ -6,6 +6,7 @@ export const ExitCode = {
   ok: 0,
   failure: 1,
   usage: 2, // bad config, bad flags, bad input files, missing artifacts
+  incomplete: 3, // results written, but a requested item failed (caption) or a requested metric was skipped (eval)
   nonFinite: 4, // a training loss became NaN/Inf; last good checkpoint kept
   requeue: 75, // SIGTERM/SIGUSR1: checkpoint written, safe to requeue (EX_TEMPFAIL)
   interrupted: 130, // SIGINT: checkpoint written

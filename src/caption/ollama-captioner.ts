@@ -48,6 +48,9 @@ export class OllamaCaptioner implements Captioner {
   private model: ModelInfo | null = null
   private refineModel: ModelInfo | null = null
 
+  /** attempts after the first, over every image and refinement of this run (the caption's final line) */
+  private retriesUsed = 0
+
   constructor(private readonly opts: OllamaCaptionerOptions) {
     this.client = makeClient(opts.host, opts.timeoutMs, opts.stop)
   }
@@ -62,7 +65,7 @@ export class OllamaCaptioner implements Captioner {
     return {
       captioner: 'ollama', host: o.host, mode: o.mode, kind: o.kind,
       model: o.model, digest: this.model?.digest ?? null, modelDetails: this.model,
-      options: {seed: o.seed, ...o.sampling}, retries: o.retries, timeoutMs: o.timeoutMs, stream: o.stream,
+      options: {seed: o.seed, ...o.sampling}, retries: o.retries, retriesUsed: this.retriesUsed, timeoutMs: o.timeoutMs, stream: o.stream,
       refine: o.refine ? {...o.refine, digest: this.refineModel?.digest ?? null} : null,
     }
   }
@@ -82,6 +85,7 @@ export class OllamaCaptioner implements Captioner {
     let lastTransient = false
     const attempts = o.retries + 1
     for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) this.retriesUsed++
       if (lastTransient) await sleep(backoffDelay(transientFailures, {baseMs: o.backoffMs, maxMs: maxBackoffMs}), o.stop)
       const seed = o.seed + attempt
       let text: string
@@ -152,6 +156,7 @@ export class OllamaCaptioner implements Captioner {
     if (!o.refine || caption.split(/\s+/).filter(Boolean).length <= o.refine.aboveWords) return {caption, refined: false}
     let transientFailures = 0
     for (let attempt = 0; attempt <= o.retries; attempt++) {
+      if (attempt > 0) this.retriesUsed++
       try {
         const request = {model: o.refine.model, prompt: refinePrompt(caption, o.refine.aboveWords), options: {seed, ...o.sampling}}
         let text = ''

@@ -1,18 +1,26 @@
 // Shared flags and error handling for every command: --config/--set/--run-dir/--seed/--backend,
 // and user mistakes printed as one line with their exit code instead of a stack trace.
-import {Command, Flags} from '@oclif/core'
-import {UserError, describeNodeError} from '../errors.js'
+import {Args, Command, Flags} from '@oclif/core'
+import {ExitCode, UserError, describeNodeError} from '../errors.js'
 import {loadConfig} from '../config/load.js'
 import {setReadLimits} from '../io/limits.js'
 import type {MedgenConfig} from '../config/schema.js'
+import {configHelp} from './config-help.js'
+import {rememberDataset, withRunDataset} from '../run/dataset-memory.js'
+import {withCachedInception} from '../config/inception-cache.js'
+import {resolve} from 'node:path'
+import {readFileSync} from 'node:fs'
 
 export const commonFlags = {
   config: Flags.string({char: 'c', description: 'YAML run config (see configs/ and `medgen config schema`)'}),
   set: Flags.string({description: 'override one config key, e.g. --set dit.lora.rank=4 (repeatable)', multiple: true}),
-  'run-dir': Flags.string({description: 'run directory (config run.dir)'}),
-  seed: Flags.integer({description: 'random seed (config run.seed)'}),
-  backend: Flags.string({description: 'tfjs backend: auto, tensorflow-gpu, tensorflow, wasm, cpu (env MEDGEN_BACKEND)'}),
+  'run-dir': Flags.string({description: configHelp('run.dir', 'run directory'), aliases: ['output-dir']}),
+  seed: Flags.integer({description: configHelp('run.seed', 'random seed')}),
+  backend: Flags.string({description: configHelp('run.backend', 'tfjs backend (env MEDGEN_BACKEND)'), options: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']}),
 }
+
+/** The optional dataset argument of the commands that read the dataset (config data.path). */
+export const datasetArg = {dataset: Args.string({description: 'dataset folder (config data.path; default: the one this run dir was given before, see <run>/dataset.json)'})}
 
 export const stageFlags = {
   ...commonFlags,
@@ -34,9 +42,26 @@ export function oclifMessage(message: string, commandId?: string): string {
 }
 
 export abstract class MedgenCommand extends Command {
+  /** whether a run dir's remembered dataset (<run>/dataset.json) fills an empty data.path; `medgen run` reads only its config */
+  protected recallsDataset = true
+  private datasetToRemember: {config: MedgenConfig, path: string} | null = null
+
+  /** The dataset argument is remembered once the command has done its work (or written what it could). */
+  protected async finally(err: Error | undefined): Promise<any> {
+    const done = !err || (err instanceof UserError && err.exitCode === ExitCode.incomplete)
+    if (done && this.datasetToRemember) {
+      try { rememberDataset(this.datasetToRemember.config, this.datasetToRemember.path) } catch { /* the run dir is not writable: nothing to remember */ }
+    }
+    return super.finally(err)
+  }
+
   /** Loads the config from --config/--set plus the common flags and any stage-specific overrides. */
   protected loadRunConfig(flags: Record<string, any>, overrides: Record<string, unknown> = {}): MedgenConfig {
-    const config = loadConfig({
+    // A dataset given on the command line is made absolute and remembered by the run dir
+    // (<run>/dataset.json); without one, the run's remembered dataset is used (src/run/dataset-memory.ts).
+    const given = typeof overrides['data.path'] === 'string' ? resolve(overrides['data.path'] as string) : undefined
+    if (given !== undefined) overrides = {...overrides, 'data.path': given}
+    const loaded = loadConfig({
       file: flags.config,
       sets: flags.set ?? [],
       overrides: {
@@ -46,8 +71,15 @@ export abstract class MedgenCommand extends Command {
         ...overrides,
       },
     })
+    const config = withCachedInception(given === undefined && this.recallsDataset ? withRunDataset(loaded) : loaded)
+    if (given !== undefined) this.datasetToRemember = {config, path: given}
     setReadLimits({maxImagePixels: config.run.maxImagePixels, maxInflatedBytes: config.run.maxInflatedBytes})
     return config
+  }
+
+  /** A stage's JSON result file, returned by run() so that oclif's --json prints it on stdout. */
+  protected readResult(path: string): Record<string, unknown> {
+    try { return {file: path, ...JSON.parse(readFileSync(path, 'utf8'))} } catch { return {file: path} }
   }
 
   protected async catch(err: Error & {exitCode?: number, oclif?: {exit?: number}}): Promise<any> {

@@ -1,7 +1,10 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {stageHelp} from '../stages/registry.js'
-import {MedgenCommand, stageFlags} from '../cli/base-command.js'
+import {runLayout} from '../run/layout.js'
+import {configHelp} from '../cli/config-help.js'
+import {MedgenCommand, datasetArg, stageFlags} from '../cli/base-command.js'
 import {parseShard} from '../util/shard.js'
+import {ExitCode, UserError} from '../errors.js'
 
 export default class Caption extends MedgenCommand {
   static description = stageHelp('caption', `Captioners: "measured" computes shape, border, symmetry, colour and texture from image + mask
@@ -16,21 +19,24 @@ parts with \`medgen merge captions\`.`)
     '<%= config.bin %> caption ./data --shard auto   # inside a Slurm array job',
   ]
 
-  static args = {dataset: Args.string({description: 'dataset folder (config data.path)'})}
+  static args = datasetArg
+
+  static enableJsonFlag = true
 
   static flags = {
     ...stageFlags,
-    captioner: Flags.string({description: 'measured or ollama', options: ['measured', 'ollama']}),
-    model: Flags.string({description: 'Ollama model, e.g. llava:13b'}),
-    host: Flags.string({description: 'Ollama server URL'}),
-    'refine-model': Flags.string({description: 'second Ollama text model that shortens long captions'}),
-    concurrency: Flags.integer({description: 'requests in flight'}),
+    captioner: Flags.string({description: configHelp('caption.captioner', 'measured or ollama'), options: ['measured', 'ollama']}),
+    model: Flags.string({description: configHelp('caption.model', 'Ollama model')}),
+    host: Flags.string({description: configHelp('caption.host', 'Ollama server URL; default from OLLAMA_HOST when set')}),
+    'refine-model': Flags.string({description: configHelp('caption.refineModel', 'second Ollama text model that shortens long captions')}),
+    concurrency: Flags.integer({description: configHelp('caption.concurrency', 'requests in flight')}),
     shard: Flags.string({description: 'i/n (0-based) or auto (SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT)'}),
-    layout: Flags.string({description: 'force a dataset layout', options: ['auto', 'ham10000', 'kvasir-seg', 'busi', 'folder']}),
+    layout: Flags.string({description: configHelp('data.layout', 'force a dataset layout (flat: images directly in the folder, one class)'), options: ['auto', 'ham10000', 'kvasir-seg', 'busi', 'folder', 'flat']}),
+    'allow-failures': Flags.integer({description: `images that may get no caption before the command exits ${ExitCode.incomplete} (for sbatch --dependency=afterok)`, default: 0, min: 0}),
     resume: Flags.boolean({description: 'keep captions already written with the same settings (--no-resume starts over)', allowNo: true, default: true}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<Record<string, unknown>> {
     const {args, flags} = await this.parse(Caption)
     const shard = parseShard(flags.shard)
     const config = this.loadRunConfig(flags, {
@@ -44,6 +50,11 @@ parts with \`medgen merge captions\`.`)
     })
     // No tfjs here: captioning reads images with sharp and talks HTTP, so no backend start-up.
     const {runCaption} = await import('../stages/caption.js')
-    await runCaption(config, {shard, force: flags.force, resume: flags.resume})
+    const {failed, total} = await runCaption(config, {shard, force: flags.force, resume: flags.resume})
+    if (failed > flags['allow-failures']) {
+      throw new UserError(`${failed} of ${total} images got no caption (reasons in ${config.run.dir}/captions/${shard ? 'parts/' : ''}failures*.jsonl); ` +
+        `the captions made are kept; exit ${ExitCode.incomplete}; --allow-failures ${failed} accepts this`, ExitCode.incomplete)
+    }
+    return {captions: runLayout(config.run.dir).captions.jsonl, total, failed}
   }
 }

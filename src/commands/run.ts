@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {MedgenCommand, commonFlags} from '../cli/base-command.js'
+import {UserError} from '../errors.js'
 import {stageNames} from '../run/stage-names.js'
 
 export default class Run extends MedgenCommand {
@@ -26,8 +27,15 @@ stages after it rerun too. Writes <run>/report.html at the end.`
     'no-report': Flags.boolean({description: 'skip writing report.html'}),
   }
 
+  // The config describes the whole run, synth included, so a dataset remembered from
+  // `medgen caption DIR` must not replace the one its synth stage writes.
+  protected recallsDataset = false
+
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Run)
+    if (flags.config !== undefined && flags.config !== args.config) {
+      throw new UserError(`medgen run ${args.config} -c ${flags.config}: two configs; give one (layer settings on it with --set)`)
+    }
     const config = this.loadRunConfig({...flags, config: args.config})
     const {runPipeline} = await import('../stages/run-pipeline.js')
     await runPipeline(config, {from: flags.from, to: flags.to, force: flags.force, report: !flags['no-report'], configFile: args.config})

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {stageHelp} from '../stages/registry.js'
+import {configHelp} from '../cli/config-help.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 
 export default class Synth extends MedgenCommand {
@@ -14,11 +15,11 @@ colour, texture per image. Class labels follow documented rules over the attribu
 
   static flags = {
     ...stageFlags,
-    kind: Flags.string({description: 'dermoscopy, polyp or ultrasound', options: ['dermoscopy', 'polyp', 'ultrasound']}),
-    n: Flags.integer({description: 'number of images'}),
-    size: Flags.integer({description: 'image side in pixels'}),
-    placement: Flags.string({description: 'lesion position: anywhere (default) or centred, as dermoscopy is framed', options: ['anywhere', 'centred']}),
-    out: Flags.string({description: 'output folder (default <run-dir>/data)'}),
+    kind: Flags.string({description: configHelp('synth.kind', 'modality and layout'), options: ['dermoscopy', 'polyp', 'ultrasound']}),
+    n: Flags.integer({description: configHelp('synth.n', 'number of images')}),
+    size: Flags.integer({description: configHelp('synth.size', 'image side in pixels')}),
+    placement: Flags.string({description: configHelp('synth.placement', 'lesion position: anywhere or centred, as dermoscopy is framed'), options: ['anywhere', 'centred']}),
+    out: Flags.string({description: configHelp('synth.out', 'output folder; empty = <run-dir>/data')}),
   }
 
   async run(): Promise<void> {

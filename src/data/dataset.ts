@@ -7,7 +7,8 @@
 //   loadImage(record, size?) -> DecodedImage (HWC floats in [0,1]); loadMask(record, size?) ->
 //     0/1 Uint8Array, the union of every mask file of the record (null when it has none)
 // Detection order: HAM10000_metadata.csv -> ham10000; images/ + masks/ -> kvasir-seg;
-// benign/ malignant/ normal/ -> busi; class folders with images -> folder.
+// benign/ malignant/ normal/ -> busi; class folders with images -> folder; images directly in
+// the folder -> flat (one class).
 // Missing masks are listed in `missingMasks`, never dropped; a stage that needs masks says
 // how many lack them (`describeMissingMasks`).
 import {promises as fs} from 'node:fs'
@@ -19,7 +20,7 @@ import {type DatasetRecord, type LayoutName, type LayoutResult} from './layouts/
 import {findHamMetadata, readHam10000} from './layouts/ham10000.js'
 import {findKvasirFolders, readKvasir} from './layouts/kvasir.js'
 import {findBusiRoot, readBusi} from './layouts/busi.js'
-import {findClassFolders, readFolder} from './layouts/folder.js'
+import {findClassFolders, hasLooseImages, readFlat, readFolder} from './layouts/folder.js'
 import {imageSize} from '../io/images.js'
 
 export type {DatasetRecord, LayoutName}
@@ -47,9 +48,9 @@ export interface LoadOptions {
   concurrency?: number
 }
 
-const layoutKinds: Record<LayoutName, DatasetKind> = {'ham10000': 'dermoscopy', 'kvasir-seg': 'polyp', 'busi': 'ultrasound', 'folder': 'dermoscopy'}
+const layoutKinds: Record<LayoutName, DatasetKind> = {'ham10000': 'dermoscopy', 'kvasir-seg': 'polyp', 'busi': 'ultrasound', 'folder': 'dermoscopy', 'flat': 'dermoscopy'}
 const readers: Record<LayoutName, (root: string) => Promise<LayoutResult>> = {
-  'ham10000': readHam10000, 'kvasir-seg': readKvasir, 'busi': readBusi, 'folder': readFolder,
+  'ham10000': readHam10000, 'kvasir-seg': readKvasir, 'busi': readBusi, 'folder': readFolder, 'flat': readFlat,
 }
 
 export async function detectLayout(root: string): Promise<LayoutName> {
@@ -57,8 +58,9 @@ export async function detectLayout(root: string): Promise<LayoutName> {
   if (await findKvasirFolders(root)) return 'kvasir-seg'
   if (await findBusiRoot(root)) return 'busi'
   if ((await findClassFolders(root)).length > 0) return 'folder'
+  if (await hasLooseImages(root)) return 'flat'
   throw new UserError(`${root}: no known dataset layout (expected HAM10000_metadata.csv, images/ + masks/ (Kvasir-SEG), ` +
-    'benign/ malignant/ normal/ (BUSI), or <class>/<image> folders)')
+    'benign/ malignant/ normal/ (BUSI), <class>/<image> folders, or images directly in the folder)')
 }
 
 export async function loadDataset(path: string, opts: LoadOptions = {}): Promise<Dataset> {

@@ -38,6 +38,8 @@ export function runLayout(runDir: string) {
     split: at('split.json'),
     /** `medgen run`'s record: config file, backend, per-stage timings */
     runRecord: at('run.json'),
+    /** the dataset a command was given (`medgen caption DIR`), which later commands reuse */
+    dataset: at('dataset.json'),
     report: at('report.html'),
     /** where `medgen synth` writes when synth.out is unset, and where stages look for the dataset */
     defaultDataset: at('data'),

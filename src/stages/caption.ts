@@ -7,7 +7,7 @@ import {dirname, join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import {log} from '../util/log.js'
 import {inShard, partName, type Shard} from '../util/shard.js'
-import {configHashOf} from './manifest.js'
+import {configHashOf, readManifest} from './manifest.js'
 import {UserError} from '../errors.js'
 import {pathExists, writeFileAtomic} from '../io/atomic.js'
 import {runStage, type StageContext, type StageResult, type StageSpec} from './stage.js'
@@ -103,7 +103,9 @@ async function captionWork(ctx: StageContext, shard: Shard | null, prepared?: Ca
     outputs.push(files.metadata)
   }
   if (summary.failed > 0) log.warn(`${summary.failed} of ${summary.total} images got no caption; reasons in ${files.failures}; rerun with --force to retry them`)
-  log.info(`caption: ${summary.kept + summary.captioned} captions in ${files.captions} (${summary.captioned} new, ${summary.kept} kept, ${summary.failed} failed)`)
+  const retries = captioner.notes.retriesUsed
+  log.info(`caption: ${summary.kept + summary.captioned} captions in ${files.captions} (${summary.captioned} new, ${summary.kept} kept, ${summary.failed} failed)` +
+    (typeof retries === 'number' ? `; the server needed ${retries} ${retries === 1 ? 'retry' : 'retries'}` : ''))
   return {
     outputs,
     notes: {
@@ -119,7 +121,7 @@ export interface RunCaptionOptions { shard?: Shard | null, force?: boolean, resu
  * What `medgen caption` does: check the dataset path and the captioner (server up, model
  * pulled) before anything is written, then run the stage.
  */
-export async function runCaption(config: MedgenConfig, opts: RunCaptionOptions = {}): Promise<{skipped: boolean, seconds: number}> {
+export async function runCaption(config: MedgenConfig, opts: RunCaptionOptions = {}): Promise<{skipped: boolean, seconds: number, failed: number, total: number}> {
   const datasetPath = datasetPathOf(config)
   if (!(await pathExists(datasetPath))) {
     throw new UserError(`dataset folder ${datasetPath} does not exist; pass the dataset folder (medgen caption <folder>) or set data.path`)
@@ -134,5 +136,8 @@ export async function runCaption(config: MedgenConfig, opts: RunCaptionOptions =
     prepared = {captioner, stop}
   }
   const spec = makeCaptionStage({shard: opts.shard, prepared})
-  return runStage(spec, config, {force: opts.force, resume: opts.resume ?? true})
+  const result = await runStage(spec, config, {force: opts.force, resume: opts.resume ?? true})
+  // From the manifest, so that an up-to-date rerun reports the failures of the run it skips.
+  const notes = (await readManifest(config.run.dir, spec.dir ?? spec.name))?.notes as {failed?: number, total?: number} | undefined
+  return {...result, failed: notes?.failed ?? 0, total: notes?.total ?? 0}
 }

@@ -37,7 +37,7 @@ const info: Record<StageName, Omit<StageInfo, 'name'>> = {
   'synth': {
     dir: stageDirs.synth, section: 'synth', paper: '',
     summary: 'Write a synthetic dataset that looks like a real one, with masks and ground-truth attributes.',
-    example: 'medgen synth', reads: '—', writes: [],
+    example: 'medgen synth --out ./ham10000', reads: '—', writes: [],
     alsoWrites: 'a dataset in HAM10000 / Kvasir-SEG / BUSI layout + `attributes.jsonl`',
     load: async () => (await import('./synth.js')).synthStage,
   },
@@ -88,7 +88,7 @@ const info: Record<StageName, Omit<StageInfo, 'name'>> = {
   'generate': {
     dir: stageDirs.samples, section: 'generate', paper: '§2.3',
     summary: 'Generate images from free text, from captions, per class or over the attribute grid (paper §2.3).',
-    example: 'medgen generate --prompt "..."', reads: 'text + dit (+ prompts, captions or attribute grid)',
+    example: 'medgen generate', reads: 'text + dit (+ prompts, captions or attribute grid)',
     writes: [
       {path: at.samples.image('<class>', '<id>'), content: 'the generated image'},
       {path: at.samples.manifest, content: 'one line per image: `{id, file, class, prompt, seed, sampler, steps, guidance, seconds}`'},
@@ -110,7 +110,7 @@ const info: Record<StageName, Omit<StageInfo, 'name'>> = {
   'eval': {
     dir: stageDirs.eval, section: 'eval', paper: 'Table 1',
     summary: 'Score generated images: FID, KID, HFD (two definitions), domain FD and controllability.',
-    example: 'medgen eval --metric fid', reads: 'samples + real test split (+ classifier for `dfd`)',
+    example: 'medgen eval', reads: 'samples + real test split (+ classifier for `dfd`)',
     writes: [{path: at.eval.metrics, content: 'every value with its definition'}],
     load: async () => (await import('./eval.js')).evalStage,
   },

@@ -93,7 +93,9 @@ export const trainVisualStage: StageSpec = {
     log.info(`train-visual: val Dice ${metrics.valDice?.toFixed(4)}, ${evalSplit} Dice ${test?.dice.toFixed(4)}, recon L1 ${metrics.valReconL1?.toFixed(4)}, ` +
       `${result.stepsDone} steps in ${trainSeconds.toFixed(0)} s wall / ${metrics.trainCpuSeconds.toFixed(0)} s CPU`)
     model.dispose()
-    return {outputs: [...Object.values(paths), ...curves], notes: {valDice: metrics.valDice, steps: result.stepsDone}}
+    // The files, not the layout's folders: `dir` holds manifest.json, which changes after the
+    // outputs are hashed, so listing it made the stage never up to date on a rerun.
+    return {outputs: [paths.model, paths.features, paths.grid, paths.metrics, ...curves], notes: {valDice: metrics.valDice, steps: result.stepsDone}}
   },
 }
 

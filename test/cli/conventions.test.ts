@@ -1,7 +1,12 @@
 // CLI conventions (issue 21 "CLI conventions", issue 23 class 9): oclif's parse errors keep
 // their reason, -h and `medgen help CMD` work, a mistyped command gets the nearest one.
 import {expect} from 'chai'
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {ensureBuilt, medgen} from '../helpers/cli.js'
+import {tmpDir} from '../helpers/tmp.js'
+import {legacyResume} from '../../src/commands/finetune-dit.js'
+import {buildItems, resolveRequest} from '../../src/stages/generate/items.js'
 
 function oneLine(r: {stderr: string}): string {
   const lines = r.stderr.trim().split('\n')
@@ -45,5 +50,54 @@ describe('medgen CLI conventions (built)', function () {
     const far = medgen(['xyzzy'])
     expect(far.status).to.equal(2)
     expect(oneLine(far)).to.include('`medgen --help` lists the commands')
+  })
+
+  it('flags that set a config key name it and its default; enum flags list their options; diffusers spellings', () => {
+    const dit = medgen(['finetune-dit', '--help'])
+    expect(dit.status, dit.stderr).to.equal(0)
+    const help = dit.stdout.replace(/\s+/g, ' ')
+    expect(help).to.include('LoRA rank (config dit.lora.rank, default 8)')
+    expect(help).to.include('optimizer steps (diffusers: --max-train-steps) (config dit.steps, default 2000)')
+    expect(help).to.match(/--backend=<option>.*<options: auto\|tensorflow-gpu\|tensorflow\|wasm\|cpu>/)
+    for (const flag of ['--learning-rate', '--train-batch-size', '--resolution', '--resume-from']) expect(help).to.include(flag)
+    const gen = medgen(['generate', '--help']).stdout.replace(/\s+/g, ' ')
+    expect(gen).to.include('--sampling-steps=<value> denoising steps per image')
+    expect(gen).to.include('--num-images')
+    const proto = medgen(['classify', '--protocol', 'real,fake'])
+    expect(proto.status).to.equal(2)
+    expect(oneLine(proto)).to.include('Expected --protocol=fake to be one of: real, real+synthetic, synthetic')
+    const lr = medgen(['finetune-dit', '--learning-rate', 'fast'])
+    expect(lr.status).to.equal(2)
+    expect(oneLine(lr)).to.equal('medgen: --learning-rate fast: expected a number > 0, e.g. 1e-4')
+  })
+
+  it('run a.yaml -c b.yaml is an error naming both, not a silent choice', () => {
+    const dir = tmpDir()
+    writeFileSync(join(dir, 'a.yaml'), 'run:\n  seed: 1\n')
+    writeFileSync(join(dir, 'b.yaml'), 'run:\n  seed: 2\n')
+    const r = medgen(['run', 'a.yaml', '-c', 'b.yaml'], {cwd: dir})
+    expect(r.status).to.equal(2)
+    expect(oneLine(r)).to.equal('medgen: medgen run a.yaml -c b.yaml: two configs; give one (layer settings on it with --set)')
+  })
+
+  it('finetune-dit --resume is a boolean like everywhere else; the old --resume latest|<folder> still parse', () => {
+    expect(legacyResume(['--resume', 'latest', '--rank', '4'])).to.deep.equal(['--resume', '--rank', '4'])
+    expect(legacyResume(['--resume', 'runs/x/dit/checkpoints/checkpoint-10'])).to.deep.equal(['--resume-from', 'runs/x/dit/checkpoints/checkpoint-10'])
+    expect(legacyResume(['--resume=latest'])).to.deep.equal(['--resume'])
+    expect(legacyResume(['--resume', '--force'])).to.deep.equal(['--resume', '--force'])
+    expect(legacyResume(['--no-resume'])).to.deep.equal(['--no-resume'])
+  })
+
+  it('generate --prompt P --seed 7 has the seed in the id (no overwrite); --num-images N gives N ids', async () => {
+    const request = await resolveRequest({prompts: ['dark lesion']}, 8)
+    const ctx = {runDir: tmpDir(), dataKind: 'auto' as const}
+    const [a] = await buildItems(request, {...ctx, runSeed: 42})
+    const [b] = await buildItems(request, {...ctx, runSeed: 7})
+    expect(a.id).to.match(/^prompt-0-[0-9a-f]+-s42$/)
+    expect(b.id).to.match(/-s7$/)
+    expect(a.seed).to.not.equal(b.seed)
+    const three = await buildItems(await resolveRequest({prompts: ['dark lesion'], imagesPerPrompt: 3}, 8), {...ctx, runSeed: 7})
+    expect(three.map(i => i.id.replace(/^prompt-0-[0-9a-f]+-/, 'prompt-0-H-'))).to.deep.equal(['prompt-0-H-s7-0', 'prompt-0-H-s7-1', 'prompt-0-H-s7-2'])
+    expect(new Set(three.map(i => i.seed)).size).to.equal(3)
   })
 })

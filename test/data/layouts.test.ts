@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {promises as fs} from 'node:fs'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {loadDataset, loadImage, loadMask, describeMissingMasks} from '../../src/data/dataset.js'
 import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
@@ -83,7 +83,9 @@ describe('data: layout readers', () => {
     await rejects(loadDataset(join(empty, 'nope')), /no such file or directory/)
     const onlyFiles = tmpDir()
     await writeImage(join(onlyFiles, 'x.jpg'), 1)
-    await rejects(loadDataset(onlyFiles), new RegExp(`${onlyFiles}: no known dataset layout`))
+    // images directly in the folder: the flat layout, one class named after the folder
+    const flat = await loadDataset(onlyFiles)
+    expect([flat.layout, flat.classes, flat.records.map(r => r.file)]).to.deep.equal(['flat', [basename(onlyFiles)], ['x.jpg']])
     const emptyClass = await folderFixture()
     await fs.mkdir(join(emptyClass, 'birds'))
     await fs.writeFile(join(emptyClass, 'birds', 'notes.txt'), 'x')

@@ -1,5 +1,5 @@
 // Runs the built CLI (bin/run.js -> dist/) as a user would, building dist/ first when src/ is newer.
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {existsSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -34,4 +34,19 @@ export function medgen(args: string[], opts: {cwd?: string, env?: Record<string,
     cwd: opts.cwd ?? repoRoot, encoding: 'utf8', env: {...process.env, MEDGEN_DEBUG: '', ...opts.env},
   })
   return {status: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0}
+}
+
+/** Like `medgen` but without blocking the event loop, for tests that serve something in-process (a fake Ollama). */
+export function medgenAsync(args: string[], opts: {cwd?: string, env?: Record<string, string | undefined>} = {}): Promise<CliResult> {
+  const t0 = performance.now()
+  return new Promise(resolve => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'run.js'), ...args], {
+      cwd: opts.cwd ?? repoRoot, env: {...process.env, MEDGEN_DEBUG: '', ...opts.env}, stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', d => { stdout += d })
+    child.stderr.on('data', d => { stderr += d })
+    child.on('exit', code => resolve({status: code, stdout, stderr, ms: performance.now() - t0}))
+  })
 }

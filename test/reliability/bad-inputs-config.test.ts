@@ -44,7 +44,7 @@ const cases: Case[] = [
     setup: d => ['config', 'validate', '--config', join(d, 'nope.yaml')]},
   {name: 'malformed --set', exit: 2, message: /--set dit\.lora\.rank: expected key\.path=value/,
     setup: () => ['config', 'validate', '--set', 'dit.lora.rank']},
-  {name: 'unknown --backend', exit: 2, message: /run\.backend: must be one of/,
+  {name: 'unknown --backend', exit: 2, message: /Expected --backend=tpu to be one of: auto, tensorflow-gpu/,
     setup: () => ['config', 'validate', '--backend', 'tpu']},
   // issue 23: hostile inputs
   {name: '--set __proto__.x=1 is refused by name and pollutes nothing', exit: 2, message: /^medgen: --set __proto__\.polluted: __proto__\.polluted: "__proto__" is not allowed in a key path$/,

@@ -8,11 +8,25 @@ function isHttpUrl(host: string): boolean {
   } catch { return false }
 }
 
+/** OLLAMA_HOST as the ollama CLI reads it: `host`, `host:port` or a URL; no scheme = http, no port = 11434. */
+export function ollamaHostFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env.OLLAMA_HOST?.trim()
+  if (!raw) return 'http://127.0.0.1:11434'
+  const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `http://${raw}`
+  try {
+    const url = new URL(withScheme)
+    // 0.0.0.0 is what a server listens on; a client reaches it on the loopback address.
+    if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1'
+    if (!url.port && !/:\d+$/.test(raw)) url.port = '11434'
+    return url.toString().replace(/\/$/, '')
+  } catch { return withScheme }
+}
+
 export const captionSection = section({
   captioner: z.enum(['measured', 'ollama']).default('measured').describe('measured = attributes computed from image + mask (no VLM); ollama = LLaVA through Ollama'),
   model: z.string().default('llava:13b').describe('Ollama vision model'),
   // checked here: the ollama client prints a stack trace to the console for a host it cannot parse
-  host: z.string().refine(isHttpUrl, 'not an http(s) URL, e.g. http://127.0.0.1:11434').default('http://127.0.0.1:11434').describe('Ollama server URL'),
+  host: z.string().refine(isHttpUrl, 'not an http(s) URL, e.g. http://127.0.0.1:11434').default(ollamaHostFromEnv).describe('Ollama server URL; default $OLLAMA_HOST when set (as the ollama CLI reads it), else http://127.0.0.1:11434'),
   mode: z.enum(['structured', 'free']).default('structured').describe('structured = JSON schema of attributes; free = the authors\' free-text prompt'),
   refineModel: z.string().default('').describe('optional second Ollama text model that shortens captions (the paper\'s T5 step); empty = off'),
   concurrency: z.number().int().min(1).max(64).default(2).describe('captions requested at once'),

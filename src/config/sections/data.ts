@@ -1,8 +1,8 @@
 import {section, z} from '../zod-helpers.js'
 
 export const dataSection = section({
-  path: z.string().default('').describe('dataset folder (HAM10000, Kvasir-SEG, BUSI or <class>/<image> layout); empty = synth.out'),
-  layout: z.enum(['auto', 'ham10000', 'kvasir-seg', 'busi', 'folder']).default('auto').describe('force a dataset layout instead of detecting it'),
+  path: z.string().default('').describe('dataset folder (HAM10000, Kvasir-SEG, BUSI, <class>/<image> or flat layout), relative to the working directory; empty = the one `medgen caption DIR` recorded in <run>/dataset.json, else synth.out'),
+  layout: z.enum(['auto', 'ham10000', 'kvasir-seg', 'busi', 'folder', 'flat']).default('auto').describe('force a dataset layout instead of detecting it (flat: images directly in the folder, one class)'),
   kind: z.enum(['auto', 'dermoscopy', 'polyp', 'ultrasound']).default('auto').describe('image modality, picks prompts and attribute vocabularies'),
   imageSize: z.number().int().min(8).max(4096).default(64).describe('side in pixels images are resized to for training'),
   testFraction: z.number().gt(0).lt(1).default(0.2).describe('fraction held out as the test split (paper §3.1: 8:2)'),

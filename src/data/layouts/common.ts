@@ -5,7 +5,7 @@ import {extname, join, relative} from 'node:path'
 import {UserError, describeFsError} from '../../errors.js'
 import {imageExtensions} from '../../io/images.js'
 
-export type LayoutName = 'ham10000' | 'kvasir-seg' | 'busi' | 'folder'
+export type LayoutName = 'ham10000' | 'kvasir-seg' | 'busi' | 'folder' | 'flat'
 
 export interface DatasetRecord {
   /** unique within the dataset; also the key of split.json and captions.jsonl */

@@ -42,6 +42,8 @@ export interface GenerateRequest {
   controlGrid?: boolean
   /** restricts --from-captions/--per-class/--grid to these classes; labels free prompts */
   classes?: string[]
+  /** images per free-text prompt (--num-images), each with its own seed */
+  imagesPerPrompt?: number
 }
 
 /** The request with the prompt file read: everything that defines the result, hashable. */
@@ -53,6 +55,8 @@ export interface ResolvedRequest {
   swapPairs?: number
   controlGrid?: boolean
   classes: string[]
+  /** absent when 1, so that requests hashed before the flag existed keep their hash */
+  imagesPerPrompt?: number
 }
 
 /** Free-text prompts with no --class are filed under this folder name. */
@@ -107,6 +111,8 @@ export async function resolveRequest(request: GenerateRequest, defaultPerClass: 
   if (request.swapPairs !== undefined && (!Number.isInteger(request.swapPairs) || request.swapPairs < 0)) {
     throw new UserError(`--swap-pairs ${request.swapPairs}: must be an integer >= 0`)
   }
+  const perPrompt = request.imagesPerPrompt ?? 1
+  if (!Number.isInteger(perPrompt) || perPrompt < 1) throw new UserError(`--num-images ${perPrompt}: must be a positive integer`)
   const nothingAsked = prompts.length === 0 && !request.fromCaptions && request.perClass === undefined && !request.grid &&
     !request.swapPairs && !request.controlGrid
   return {
@@ -117,6 +123,7 @@ export async function resolveRequest(request: GenerateRequest, defaultPerClass: 
     ...(request.swapPairs ? {swapPairs: request.swapPairs} : {}),
     ...(request.controlGrid ? {controlGrid: true} : {}),
     classes: [...new Set(request.classes ?? [])],
+    ...(perPrompt > 1 ? {imagesPerPrompt: perPrompt} : {}),
   }
 }
 
@@ -189,8 +196,12 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
 
   for (const [k, p] of r.prompts.entries()) {
     const cls = p.class ?? (r.classes.length === 1 ? r.classes[0] : promptClass)
-    const id = `prompt-${k}-${shortHash(p.prompt)}`
-    items.push({id, class: cls, prompt: p.prompt, seed: seedOf(id), source: 'prompt'})
+    // The run seed is part of the id: `--seed 7` adds images beside those of other seeds
+    // instead of overwriting them; --num-images N gives each image of a prompt its own id.
+    for (let j = 0; j < (r.imagesPerPrompt ?? 1); j++) {
+      const id = `prompt-${k}-${shortHash(p.prompt)}-s${ctx.runSeed}${r.imagesPerPrompt ? `-${j}` : ''}`
+      items.push({id, class: cls, prompt: p.prompt, seed: seedOf(id), source: 'prompt'})
+    }
   }
   if (r.fromCaptions) {
     const splits = [...new Set(captions.map(c => c.split))].sort()
