@@ -1,51 +1,67 @@
-// Prints the markdown tables of the synthetic benchmark (scripts/synth-bench.sh) from the four run
-// dirs' metrics files, for docs/RESULTS.md:  node scripts/synth-bench-table.mjs [runs/synth-bench]
-import {existsSync, readFileSync} from 'node:fs'
+// The synthetic benchmark's table (scripts/synth-bench.sh): per conditioning mode, the mean and 95%
+// interval over seeds (t distribution) of control gain, swap metrics, hfd, dfd and classify BACC.
+//   node scripts/synth-bench-table.mjs runs/synth-bench [--seeds "1 2 3"] [--modes "..."] [--write docs/RESULTS.md]
+// With --write the block between <!-- synth-bench:begin --> and <!-- synth-bench:end --> is replaced.
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpus} from 'node:os'
 
-const base = process.argv[2] ?? 'runs/synth-bench'
+const args = process.argv.slice(2)
+const opt = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback }
+const base = args[0] && !args[0].startsWith('--') ? args[0] : 'runs/synth-bench'
+const seeds = opt('seeds', '1 2 3').split(/\s+/).filter(Boolean)
+const modes = opt('modes', 'hffm concat text class').split(/\s+/).filter(Boolean)
 const read = p => existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : null
-const f = (v, d = 3) => v === null || v === undefined ? 'n/a' : Number(v).toFixed(d)
-const modes = ['hffm', 'concat', 'text', 'class']
-
-const visual = read(`${base}-hffm/visual/metrics.json`)
-if (visual) {
-  const s = visual.styleSwap
-  console.log(`train-visual (${visual.images.total} images, ${visual.epochs} epochs, ${visual.steps} steps, ${f(visual.trainWallSeconds, 0)} s): ` +
-    `val Dice ${f(visual.valDice)}, test Dice ${f(visual.testDice)}, test recon L1 ${f(visual.testReconL1)}; style swap over ${s.pairs} pairs: ` +
-    `colours ${f(s.colourShiftTowardB, 2)} of the way to B (${f(100 * s.closerToB, 1)}% closer to B), mask IoU with A ${f(s.maskIoUWithA)} ` +
-    `(with A's true mask ${f(s.maskIoUWithATruth)}; A's self-reconstruction ${f(s.maskIoUSelfReconstruction)}).\n`)
+// two-sided 95% t quantiles for n - 1 degrees of freedom
+const t95 = [NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262]
+function summary(values) {
+  const v = values.filter(x => typeof x === 'number' && Number.isFinite(x))
+  if (v.length === 0) return 'n/a'
+  const mean = v.reduce((a, b) => a + b, 0) / v.length
+  if (v.length === 1) return `${mean.toFixed(3)} (n=1)`
+  const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1))
+  const half = (t95[v.length - 1] ?? 1.96) * sd / Math.sqrt(v.length)
+  return `${mean.toFixed(3)} ± ${half.toFixed(3)}`
 }
-const text = read(`${base}-hffm/text/metrics.json`)
-const probes = text?.probes ?? null
-if (probes) {
-  console.log('align-text probes (held-out accuracy of a linear probe on each head\'s output):\n')
-  console.log('| attribute | group | anatomy head | style head | chance |')
-  console.log('| --- | --- | --- | --- | --- |')
-  for (const [name, p] of Object.entries(probes)) {
-    if (!p?.fromAnatomyHead) continue
-    console.log(`| ${name} | ${p.group} | ${f(p.fromAnatomyHead.accuracy)} | ${f(p.fromStyleHead.accuracy)} | ${f(p.fromAnatomyHead.chance)} |`)
-  }
-  console.log('')
-}
-
-console.log('| conditioning | DiT loss first -> last 10% | hfd | dfd | control (all) | anatomy acc. | style acc. | seconds (finetune-dit) |')
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
+const columns = [
+  ['gain anatomy', m => m.eval?.metrics?.control?.gain?.anatomy],
+  ['gain style', m => m.eval?.metrics?.control?.gain?.style],
+  ['style-swap mask IoU', m => m.eval?.metrics?.control?.styleSwapMaskIoU],
+  ['anatomy-swap colour agreement', m => m.eval?.metrics?.control?.anatomySwapColourAgreement],
+  ['hfd', m => m.eval?.metrics?.hfd?.value],
+  ['dfd', m => m.eval?.metrics?.dfd?.value],
+  ['BACC real+synthetic', m => m.classify?.protocols?.['real+synthetic']?.summary?.balancedAccuracy?.mean],
+]
+const lines = []
+lines.push(`| conditioning | ${columns.map(c => c[0]).join(' | ')} | runs |`)
+lines.push(`| --- | ${columns.map(() => '---:').join(' | ')} | ---: |`)
+const refs = []
 for (const mode of modes) {
-  const dit = read(`${base}-${mode}/dit/metrics.json`)
-  const ev = read(`${base}-${mode}/eval/metrics.json`)
-  if (!dit && !ev) continue
-  const m = ev?.metrics ?? {}
-  console.log(`| ${mode} | ${f(dit?.loss.firstTenthMean)} -> ${f(dit?.loss.lastTenthMean)} | ${f(m.hfd?.value, 2)} | ${f(m.dfd?.value)} | ${f(m.control?.value)} | ` +
-    `${f(m.control?.anatomyAccuracy)} | ${f(m.control?.styleAccuracy)} | ${f(dit?.secondsThisRun, 0)} |`)
+  const runs = seeds.map(s => ({eval: read(`${base}/${mode}-s${s}/eval/metrics.json`), classify: read(`${base}/${mode}-s${s}/classify/metrics.json`)}))
+    .filter(r => r.eval)
+  lines.push(`| ${mode} | ${columns.map(([, get]) => summary(runs.map(get))).join(' | ')} | ${runs.length} |`)
+  for (const r of runs) refs.push(r)
 }
-const cls = read(`${base}-hffm/classify/metrics.json`)
-if (cls) {
-  console.log(`\nclassify (hffm samples; ${cls.preset}, ${cls.nTrain} train / ${cls.nTest} test real images, ${cls.nSyntheticPool} synthetic):\n`)
-  console.log('| protocol | F1 (weighted) | BACC | AUC OvR macro | accuracy |')
-  console.log('| --- | --- | --- | --- | --- |')
-  for (const [name, p] of Object.entries(cls.protocols)) {
-    const s = p.summary
-    const ms = k => `${f(s[k].mean)} ± ${f(s[k].std)}`
-    console.log(`| ${name} | ${ms('f1Weighted')} | ${ms('balancedAccuracy')} | ${ms('aucOvrMacro')} | ${ms('accuracy')} |`)
-  }
+const c = refs[0]?.eval?.metrics?.control
+const real = seeds.map(s => read(`${base}/hffm-s${s}/classify/metrics.json`)?.protocols?.real?.summary?.balancedAccuracy?.mean)
+const when = new Date().toISOString().slice(0, 10)
+const text = [
+  `Measured ${when} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), seeds ${seeds.join(', ')}${opt('seconds') ? `, ${opt('seconds')} s in all` : ''}; ` +
+  'mean ± 95% interval over seeds (t distribution). gain = (accuracy − shuffled within class) / (ceiling − shuffled within class), ' +
+  `ceiling = ${c?.gain?.ceilingUsed ?? 'n/a'} (${c?.ceiling?.decoder ?? ''}).`,
+  '',
+  ...lines,
+  '',
+  `References from the same runs: ceiling real anatomy ${c?.ceiling?.real?.anatomy ?? 'n/a'} / style ${c?.ceiling?.real?.style ?? 'n/a'}, ` +
+  `decoded ${c?.ceiling?.decoded?.anatomy ?? 'n/a'} / ${c?.ceiling?.decoded?.style ?? 'n/a'}; classify BACC under \`real\` (hffm runs): ${summary(real)}; chance 1/7 = 0.143.`,
+]
+const block = text.join('\n')
+console.log(block)
+const target = opt('write')
+if (target) {
+  const doc = readFileSync(target, 'utf8')
+  const begin = '<!-- synth-bench:begin -->', end = '<!-- synth-bench:end -->'
+  const i = doc.indexOf(begin), j = doc.indexOf(end)
+  if (i < 0 || j < i) throw new Error(`${target}: no ${begin} ... ${end} block to replace`)
+  writeFileSync(target, doc.slice(0, i + begin.length) + '\n' + block + '\n' + doc.slice(j))
+  console.log(`synth-bench: table written to ${target}`)
 }

@@ -2,7 +2,7 @@
 // Reads the dataset through src/data (layout readers, split.json) and nothing else.
 import type {MedgenConfig} from '../config/schema.js'
 import {loadDataset} from '../data/dataset.js'
-import {ensureSplit} from '../data/split.js'
+import {ensureSplit, splitOptionsOf} from '../data/split.js'
 import type {CaptionItem} from './captioner.js'
 import type {DatasetKind} from '../data/attributes.js'
 import {datasetPathOf} from '../run/layout.js'
@@ -26,7 +26,7 @@ export async function loadCaptionItems(config: MedgenConfig, runDir: string, opt
   const kind: DatasetKind = dataset.kind
   const missingMasks = dataset.missingMasks.length
   if (opts.kindOnly) return {items: [], kind, missingMasks, datasetPath}
-  const split = await ensureSplit(runDir, dataset, {seed: config.run.seed, testFraction: config.data.testFraction, valFraction: config.data.valFraction})
+  const split = await ensureSplit(runDir, dataset, splitOptionsOf(config))
   const items: CaptionItem[] = dataset.records.map(r => ({
     id: r.id,
     image: r.image,

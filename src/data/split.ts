@@ -13,6 +13,11 @@ import {runLayout} from '../run/layout.js'
 
 export type SplitName = 'train' | 'val' | 'test'
 export interface SplitOptions { seed: number, testFraction: number, valFraction: number }
+
+/** The split options of a config: data.splitSeed when set, else run.seed. */
+export function splitOptionsOf(config: {run: {seed: number}, data: {splitSeed: number, testFraction: number, valFraction: number}}): SplitOptions {
+  return {seed: config.data.splitSeed >= 0 ? config.data.splitSeed : config.run.seed, testFraction: config.data.testFraction, valFraction: config.data.valFraction}
+}
 export interface Split extends SplitOptions { hash: string, assignments: Record<string, SplitName> }
 
 /** Hash of the assignments only, so equal splits have equal hashes whatever made them. */

@@ -7,6 +7,7 @@ export const dataSection = section({
   imageSize: z.number().int().min(8).max(4096).default(64).describe('side in pixels images are resized to for training'),
   testFraction: z.number().gt(0).lt(1).default(0.2).describe('fraction held out as the test split (paper §3.1: 8:2)'),
   valFraction: z.number().min(0).lt(1).default(0.1).describe('fraction of the train split used for validation'),
+  splitSeed: z.number().int().min(-1).default(-1).describe('seed of the train/val/test split; -1 = run.seed (a benchmark repeating training over seeds keeps one split)'),
   onCorrupt: z.enum(['error', 'skip']).default('error').describe('a corrupt image stops the stage (error) or is reported and skipped (skip)'),
   cache: z.boolean().default(true).describe('cache resized images on disk under <run>/cache, keyed by file path, byte size, mtime and target size'),
   fit: z.enum(['fill', 'cover']).default('fill').describe('resizing to a square: stretch (fill) or scale and centre-crop (cover)'),

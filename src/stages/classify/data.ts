@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import type {MedgenConfig} from '../../config/schema.js'
 import {UserError} from '../../errors.js'
 import {loadDataset} from '../../data/dataset.js'
-import {ensureSplit} from '../../data/split.js'
+import {ensureSplit, splitOptionsOf} from '../../data/split.js'
 import {decodeImage} from '../../data/image-io.js'
 import {readSampleLines} from '../generate/records.js'
 import {progress} from '../../util/progress.js'
@@ -25,7 +25,7 @@ export function classOrder(names: Iterable<string>): string[] {
 export async function realSplits(config: MedgenConfig, runDir: string): Promise<RealSplits> {
   const datasetPath = datasetPathOf(config)
   const dataset = await loadDataset(datasetPath, {layout: config.data.layout})
-  const split = await ensureSplit(runDir, dataset, {seed: config.run.seed, testFraction: config.data.testFraction, valFraction: config.data.valFraction})
+  const split = await ensureSplit(runDir, dataset, splitOptionsOf(config))
   const files: RealSplits['files'] = {train: [], val: [], test: []}
   for (const r of dataset.records) {
     const s = (split.assignments[r.id] ?? 'train') as 'train' | 'val' | 'test'

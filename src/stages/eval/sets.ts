@@ -5,7 +5,7 @@ import {join, resolve} from 'node:path'
 import type {MedgenConfig} from '../../config/schema.js'
 import {UserError} from '../../errors.js'
 import {loadDataset} from '../../data/dataset.js'
-import {ensureSplit} from '../../data/split.js'
+import {ensureSplit, splitOptionsOf} from '../../data/split.js'
 import {pathExists} from '../../io/atomic.js'
 import {readSampleLines} from '../generate/records.js'
 import {listImages} from './image-folder.js'
@@ -31,7 +31,7 @@ export async function realFiles(config: MedgenConfig, runDir: string): Promise<{
   const datasetPath = datasetPathOf(config)
   const dataset = await loadDataset(datasetPath, {layout: config.data.layout})
   if (config.eval.realSplit === 'all') return {files: dataset.records.map(r => r.image), source: `${datasetPath} (all)`}
-  const split = await ensureSplit(runDir, dataset, {seed: config.run.seed, testFraction: config.data.testFraction, valFraction: config.data.valFraction})
+  const split = await ensureSplit(runDir, dataset, splitOptionsOf(config))
   const want = config.eval.realSplit
   // The train side of a split includes its validation part.
   const files = dataset.records.filter(r => {

@@ -3,7 +3,7 @@
 import type {MedgenConfig} from '../../config/schema.js'
 import {describeMissingMasks, loadDataset, loadMask} from '../../data/dataset.js'
 import {decodeRgb8} from '../../data/image-io.js'
-import {ensureSplit} from '../../data/split.js'
+import {ensureSplit, splitOptionsOf} from '../../data/split.js'
 import {log} from '../../util/log.js'
 import {progress} from '../../util/progress.js'
 import type {VisualData} from './data.js'
@@ -15,7 +15,7 @@ export async function loadVisualData(config: MedgenConfig, runDir: string, size:
   const missing = describeMissingMasks(dataset)
   // BUSI "normal" images have no lesion and hence no mask file: an empty mask is the truth there
   if (missing) log.warn(`train-visual: ${missing}; they train with an empty lesion mask`)
-  const split = await ensureSplit(runDir, dataset, {seed: config.run.seed, testFraction: config.data.testFraction, valFraction: config.data.valFraction})
+  const split = await ensureSplit(runDir, dataset, splitOptionsOf(config))
   const n = dataset.records.length
   const px = size * size
   const data: VisualData = {size, ids: [], splits: [], images: new Float32Array(n * px * 3), masks: new Float32Array(n * px)}
