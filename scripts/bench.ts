@@ -12,7 +12,7 @@ import {spawnSync} from 'node:child_process'
 import {appendFileSync, existsSync} from 'node:fs'
 import {cpus, loadavg, totalmem} from 'node:os'
 import {join} from 'node:path'
-import {initBackend} from '../src/backend/index.js'
+import {activeWasmThreads, initBackend} from '../src/backend/index.js'
 import {benchDir, inceptionBench, matmulGflops, median, pixartBench, sdnetBench, time} from './lib/workloads.js'
 
 const argv = process.argv.slice(2)
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const want = (name: string) => only.length === 0 || only.includes(name)
   const gflops = matmulGflops()
   const loadBefore = load()
-  console.log(`backend ${backend}; matmul 512^3: ${gflops.toFixed(2)} GFLOP/s; load average ${loadBefore}`)
+  console.log(`backend ${backend}${activeWasmThreads() ? ` (${activeWasmThreads()} threads)` : ''}; matmul 512^3: ${gflops.toFixed(2)} GFLOP/s; load average ${loadBefore}`)
   const rows: string[] = []
   let blas = ''
   for (const [name, file] of [['tiny', 'bench-tiny.json'], ['demo', 'bench-demo.json'], ['small', 'bench-small.json']]) {
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   if (has('no-write')) return
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
   appendFileSync(join(repo, 'docs/BENCHMARKS.md'), `
-## ${new Date().toISOString().slice(0, 16)}Z: npm run bench (${backend})
+## ${new Date().toISOString().slice(0, 16)}Z: npm run bench (${backend}${activeWasmThreads() ? `, ${activeWasmThreads()} threads` : ''})
 Machine: ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average ${loadBefore} before, ${loadAfter} after.
 Iterations: ${iters} after ${warmup} warm-up (medians). Backend matmul 512x512x512: ${gflops.toFixed(2)} GFLOP/s.${blas ? ` PyTorch: ${blas}.` : ''}
 

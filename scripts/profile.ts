@@ -7,7 +7,7 @@
 // averaged; default 2) --warmup N (default 2) --top N (default 25) --checkpointing auto|on|off
 import * as tf from '@tensorflow/tfjs'
 import {cpus} from 'node:os'
-import {initBackend} from '../src/backend/index.js'
+import {activeWasmThreads, initBackend} from '../src/backend/index.js'
 import {KernelProfiler} from './lib/kernel-profiler.js'
 import {inceptionBench, matmulGflops, pixartBench, sdnetBench, type Workload} from './lib/workloads.js'
 
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const totalCalls = kernels.reduce((a, k) => a + k.calls, 0)
 
   const lines: string[] = []
-  lines.push(`### profile: ${model} on ${backend} (${new Date().toISOString().slice(0, 16)}Z)`)
+  lines.push(`### profile: ${model} on ${backend}${activeWasmThreads() ? `, ${activeWasmThreads()} thread(s)` : ''} (${new Date().toISOString().slice(0, 16)}Z)`)
   lines.push(`${w.describe}. ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; load average ${(await import('node:os')).loadavg().map(x => x.toFixed(2)).join(' ')}.`)
   lines.push(`Step ${fmt(stepMs)} ms profiled (${fmt(plainMs)} ms without the timers), mean of ${steps} after ${warmup + 1} warm-up; ` +
     `${fmt(totalCalls, 0)} kernel calls per step. Backend matmul peak (512^3): ${fmt(peak)} GFLOP/s.`)

@@ -3,7 +3,7 @@
 // lacks registered from ./wasm-kernels before any training starts.
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
-import {availableParallelism} from 'node:os'
+import {availableParallelism, loadavg} from 'node:os'
 import {UserError} from '../errors.js'
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
@@ -11,9 +11,22 @@ export type BackendChoice = BackendName | 'auto'
 
 const require = createRequire(import.meta.url)
 let active: {name: BackendName, tf: typeof import('@tensorflow/tfjs')} | null = null
+let wasmThreads = 0
 
 async function tryImport(name: string): Promise<boolean> {
   try { await import(name); return true } catch { return false }
+}
+
+/**
+ * wasm threads when neither run.threads nor MEDGEN_WASM_THREADS says: one per core left idle by
+ * the rest of the machine (1-minute load average), at least 1. XNNPACK hands part of every conv
+ * and matmul to its pool threads and waits for them; on oversubscribed cores those threads are
+ * often not scheduled, and they spin between calls on the core the main thread needs. Measured on
+ * 2 cores at load 13.5-14 (docs/BENCHMARKS.md, issue 20): the demo DiT step took 0.9-1.4 s with
+ * one thread and 1.6-3.9 s with two.
+ */
+export function autoWasmThreads(cores = availableParallelism(), load = loadavg()[0]): number {
+  return Math.max(1, Math.min(cores, Math.floor(cores - load) + 1))
 }
 
 /** Initialises tfjs once per process and returns the backend actually in use. */
@@ -42,7 +55,8 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
       const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/'
       wasm.setWasmPaths(wasmDir)
       const envThreads = Number(process.env.MEDGEN_WASM_THREADS)
-      const count = envThreads > 0 ? envThreads : threads > 0 ? threads : availableParallelism()
+      const count = envThreads > 0 ? envThreads : threads > 0 ? threads : autoWasmThreads()
+      wasmThreads = count
       wasm.setThreadsCount(count)
       const {registerWasmGradientKernels} = await import('./wasm-kernels.js')
       registerWasmGradientKernels()
@@ -68,3 +82,6 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
 }
 
 export function activeBackend(): BackendName | null { return active?.name ?? null }
+
+/** The thread count the wasm backend was started with (0 when another backend is active). */
+export function activeWasmThreads(): number { return active?.name === 'wasm' ? wasmThreads : 0 }

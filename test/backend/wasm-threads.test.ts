@@ -25,3 +25,15 @@ describe('wasm threads in Node', function () {
     expect(many.matmul).to.equal(one.matmul)
   })
 })
+
+describe('autoWasmThreads (run.threads 0)', () => {
+  it('takes a thread per core left idle by the load average, at least one, at most the cores', async () => {
+    const {autoWasmThreads} = await import('../../src/backend/index.js')
+    expect(autoWasmThreads(2, 0.2)).to.equal(2)
+    expect(autoWasmThreads(2, 0.9)).to.equal(2)
+    expect(autoWasmThreads(2, 1.2)).to.equal(1)
+    expect(autoWasmThreads(2, 14)).to.equal(1)
+    expect(autoWasmThreads(16, 4.5)).to.equal(12)
+    expect(autoWasmThreads(16, 0)).to.equal(16)
+  })
+})

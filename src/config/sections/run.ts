@@ -7,7 +7,7 @@ export const runSection = section({
   seed: z.number().int().min(0).default(42).describe('seed for every random choice (splits, init, noise, sampling)'),
   backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto')
     .describe('tfjs backend; auto tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order'),
-  threads: z.number().int().min(0).default(0).describe('wasm threads (0 = number of cores)'),
+  threads: z.number().int().min(0).default(0).describe('wasm threads (0 = one per core not already busy, by the load average at start; at least 1)'),
   stages: z.array(z.enum(stageNames)).default([...stageNames])
     .describe('stages `medgen run` executes, in pipeline order'),
   maxImagePixels: z.number().int().min(1).default(DEFAULT_MAX_IMAGE_PIXELS)
