@@ -4,7 +4,7 @@
 //  - missing, added here: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input,
 //    UnsortedSegmentSum (the gradient of tf.gather, i.e. of every embedding lookup), Einsum;
 //  - present but wrong, replaced: MaxPoolGrad (see ./js-kernels.ts);
-//  - present but slow, replaced: Conv2DBackpropInput (a plain loop, ~10x slower than the
+//  - present but slow, replaced: Concat and SplitV (./wasm-copy.ts), Conv2DBackpropInput (a plain loop, ~10x slower than the
 //    XNNPACK convolution used below); BatchMatMul when transposed or batched (./wasm-matmul.ts);
 //  - present and right: AvgPoolGrad, ResizeNearestNeighborGrad, ResizeBilinearGrad, Erf,
 //    batch-norm, softmax, and the elementwise gradients.
@@ -17,6 +17,7 @@ import type {TensorInfo, KernelFunc, NamedAttrMap, NamedTensorInfoMap} from '@te
 import {maxPoolGrad, resizeNearestNeighborGrad, unsortedSegmentSum} from './js-kernels.js'
 import {Scratch} from './wasm-scratch.js'
 import {batchMatMulKernel} from './wasm-matmul.js'
+import {concatKernel, splitVKernel} from './wasm-copy.js'
 
 const {backend_util, util} = tf
 
@@ -242,6 +243,8 @@ const REPLACED_ON_WASM: Record<string, KernelFunc> = {
   Conv2DBackpropInput: conv2DBackpropInput,
   Identity: identityShared as KernelFunc,
   BatchMatMul: batchMatMulKernel(() => replacedKernels.get('wasm/BatchMatMul')!),
+  Concat: concatKernel(() => replacedKernels.get('wasm/Concat')!),
+  SplitV: splitVKernel(() => replacedKernels.get('wasm/SplitV')!),
 }
 const WRONG_ON_CPU: Record<string, KernelFunc> = {ResizeNearestNeighborGrad: resizeNearestNeighborGrad}
 
