@@ -21,10 +21,9 @@ export function dense(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const inner = x.shape[x.shape.length - 1]
   const lead = x.shape.slice(0, -1)
   const W2 = W.rank === 2 ? W as tf.Tensor2D : W.reshape([-1, W.shape[W.rank - 1]]) as tf.Tensor2D
-  // transposed products in the backward pass run on XNNPACK too (src/backend/wasm-matmul.ts).
-  // The bias rides in the product (one kernel and one tape entry fewer per layer, issue 20).
-  const x2 = x.reshape([-1, inner]) as tf.Tensor2D
-  const y = b ? tf.fused.matMul({a: x2, b: W2, bias: b}) : tf.matMul(x2, W2)
+  // transposed products in the backward pass run on XNNPACK too (src/backend/wasm-matmul.ts)
+  let y: tf.Tensor = tf.matMul(x.reshape([-1, inner]) as tf.Tensor2D, W2)
+  if (b) y = y.add(b)
   return y.reshape([...lead, W2.shape[1]])
 }
 
