@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   lines.push(`### profile: ${model} on ${backend}${activeWasmThreads() ? `, ${activeWasmThreads()} thread(s)` : ''} (${new Date().toISOString().slice(0, 16)}Z)`)
   lines.push(`${w.describe}. ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; load average ${(await import('node:os')).loadavg().map(x => x.toFixed(2)).join(' ')}.`)
   lines.push(`Step ${fmt(stepMs)} ms profiled (${fmt(plainMs)} ms without the timers), mean of ${steps} after ${warmup + 1} warm-up; ` +
-    `${fmt(totalCalls, 0)} kernel calls per step. Backend matmul peak (512^3): ${fmt(peak)} GFLOP/s.`)
+    `${fmt(totalCalls, 0)} kernel calls per step. Backend matmul peak (512^3): ${fmt(peak)} GFLOP/s. Peak RSS ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB.`)
   lines.push(`Matmul/conv kernels: ${fmt(gemmMs)} ms (${fmt(100 * gemmMs / stepMs)}% of the step) at ${fmt(gemmFlops / gemmMs / 1e6)} GFLOP/s ` +
     `(${fmt(100 * gemmFlops / gemmMs / 1e6 / peak)}% of peak); all other kernels ${fmt(inKernels - gemmMs)} ms; ` +
     `outside kernels (tape, engine, JS) ${fmt(stepMs - inKernels)} ms (${fmt(100 * (stepMs - inKernels) / stepMs)}%).`)
