@@ -26,6 +26,7 @@ first with dit.vae.train (dit/vae/, the embedded demo), else in pixel space (dit
   static flags = {
     ...stageFlags,
     rank: Flags.integer({description: configHelp('dit.lora.rank', 'LoRA rank')}),
+    'lora-alpha': Flags.string({description: configHelp('dit.lora.alpha', 'LoRA alpha (scale = alpha / rank); unset = the rank')}),
     steps: Flags.integer({description: configHelp('dit.steps', 'optimizer steps (diffusers: --max-train-steps)'), aliases: ['max-train-steps']}),
     'checkpointing-steps': Flags.integer({description: configHelp('dit.checkpointingSteps', 'steps between checkpoints')}),
     conditioning: Flags.string({description: configHelp('dit.conditioning', 'condition tokens'), options: ['hffm', 'concat', 'text', 'class']}),
@@ -39,10 +40,13 @@ first with dit.vae.train (dit/vae/, the embedded demo), else in pixel space (dit
   async run(): Promise<Record<string, unknown>> {
     this.argv = legacyResume(this.argv)
     const {args, flags} = await this.parse(FinetuneDit)
+    const loraAlpha = flags['lora-alpha'] === undefined ? undefined : Number(flags['lora-alpha'])
+    if (loraAlpha !== undefined && !(loraAlpha > 0)) throw new UserError(`--lora-alpha ${flags['lora-alpha']}: expected a number > 0`)
     const learningRate = flags['learning-rate'] === undefined ? undefined : Number(flags['learning-rate'])
     if (learningRate !== undefined && !(learningRate > 0)) throw new UserError(`--learning-rate ${flags['learning-rate']}: expected a number > 0, e.g. 1e-4`)
     const config = this.loadRunConfig(flags, {'data.path': args.dataset,
       'dit.lora.rank': flags.rank,
+      'dit.lora.alpha': loraAlpha,
       'dit.steps': flags.steps,
       'dit.checkpointingSteps': flags['checkpointing-steps'],
       'dit.conditioning': flags.conditioning,

@@ -115,10 +115,21 @@ export function adapterConfig(set: LoraSet, baseModel: string): Record<string, u
   }
 }
 
-/** Writes the weights to `file` and peft's adapter_config.json beside it (where loadLora looks). */
+/** peft's weights file name: `PeftModel.from_pretrained(model, folder)` reads it beside adapter_config.json. */
+export const PEFT_WEIGHTS = 'adapter_model.safetensors'
+
+export const peftWeightsBeside = (file: string): string => join(dirname(file), PEFT_WEIGHTS)
+
+/**
+ * Writes the weights to `file` (diffusers' `transformer.` names, as load_lora_weights reads them),
+ * the same tensors as peft's adapter_model.safetensors (`base_model.model.` names, the PeftModel
+ * wrapper's state_dict with the adapter name stripped) and adapter_config.json beside them, so
+ * `PeftModel.from_pretrained(transformer, "<run>/dit")` loads the folder as it is.
+ */
 export async function saveLora(file: string, set: LoraSet, baseModel: string): Promise<void> {
-  await writeSafetensors(file, await exportLora(set),
-    {format: 'pt', rank: String(set.rank), lora_alpha: String(set.alpha), target_modules: JSON.stringify(set.targetModules)})
+  const meta = {format: 'pt', rank: String(set.rank), lora_alpha: String(set.alpha), target_modules: JSON.stringify(set.targetModules)}
+  await writeSafetensors(file, await exportLora(set), meta)
+  await writeSafetensors(peftWeightsBeside(file), await exportLora(set, 'base_model.model.'), meta)
   await writeJsonAtomic(adapterConfigBeside(file), adapterConfig(set, baseModel))
 }
 

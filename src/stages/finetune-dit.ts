@@ -75,14 +75,14 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const spec: DitModelSpec = {
     transformer: cfg, space, latentScale: vae ? vae.config.scaling_factor : 1,
     conditioner: {mode: dit.conditioning, captionChannels: cfg.caption_channels, anatomyDim: 8, styleDim: 8, hidden: 256, textDim: 0, numClasses: 0},
-    lora: {rank: dit.lora.rank, alpha: dit.lora.alpha, targets: loraTargetList(dit.lora.targets)},
+    lora: {rank: dit.lora.rank, alpha: dit.lora.alpha ?? dit.lora.rank, targets: loraTargetList(dit.lora.targets)},
   }
   const {set, textEncoder, pixelNormalization} = await loadDitTrainingSet(config, runDir, spec, vae)
   spec.conditioner = {...spec.conditioner, anatomyDim: set.anatomyDim, styleDim: set.styleDim, textDim: set.textDim, numClasses: set.classNames.length}
   const model = buildDitModel(spec, base, new Rng(config.run.seed).fork('finetune-dit'))
   const trainable = countTrainable(model)
   log.info(`finetune-dit: ${set.examples.length} training images, ${space} space ${set.modelShape.join('x')}, ` +
-    (model.fromScratch ? `transformer (${countPixArtParams(cfg)} params) trained from scratch` : `frozen base + LoRA r=${dit.lora.rank} (${dit.lora.targets})`) +
+    (model.fromScratch ? `transformer (${countPixArtParams(cfg)} params) trained from scratch` : `frozen base + LoRA r=${dit.lora.rank} alpha=${spec.lora.alpha} scale ${(spec.lora.alpha / dit.lora.rank).toPrecision(3)} (${dit.lora.targets})`) +
     `, ${dit.conditioning} conditioning, ${trainable} trainable parameters`)
   // colour loss works on pixels in [-1, 1]: decode latents, or undo the pixel centring
   const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z.div(spec.latentScale) as tf.Tensor4D)

@@ -15,7 +15,7 @@ export const ditSection = section({
   conditioning: z.enum(['hffm', 'concat', 'text', 'class']).default('hffm').describe('condition tokens: hffm (paper), concat, text (w/o disentanglement), class'),
   lora: section({
     rank: z.number().int().min(1).max(1024).default(8).describe('LoRA rank (authors: 8)'),
-    alpha: z.number().positive().default(8).describe('LoRA alpha; scale = alpha / rank (authors: 8)'),
+    alpha: z.number().positive().nullable().default(null).describe('LoRA alpha; scale = alpha / rank; null = the rank (scale 1, as diffusers\' scripts set it; authors: 8 with rank 8)'),
     targets: z.enum(['broad', 'attention-only']).default('broad').describe('broad = the authors\' target list (docs/REFERENCE.md §5.3); attention-only = the paper\'s wording'),
   }, 'low-rank adapters'),
   prediction: z.enum(['epsilon', 'v', 'auto']).default('auto').describe('training target of the first C output channels: auto = v for a model trained from scratch, epsilon with weights.pixart (pretrained PixArt predicts epsilon)'),

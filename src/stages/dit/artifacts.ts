@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {writeJsonAtomic} from '../../io/atomic.js'
 import {writeSafetensors} from '../../io/safetensors.js'
 import {exportParams, kindOf} from '../../models/params.js'
-import {adapterConfigBeside, saveLora} from '../../models/lora.js'
+import {adapterConfigBeside, peftWeightsBeside, saveLora} from '../../models/lora.js'
 import {toDiffusersConfig, type PixArtConfig} from '../../models/pixart/config.js'
 import type {ConditionerConfig} from '../../models/hffm.js'
 import type {DitModel} from './model.js'
@@ -58,7 +58,7 @@ export async function saveDitArtifacts(runDir: string, model: DitModel, meta: Di
     outputs.push(dir)
   } else {
     await saveLora(layout.lora, model.lora!, meta.baseWeights)
-    outputs.push(layout.lora, adapterConfigBeside(layout.lora))
+    outputs.push(layout.lora, peftWeightsBeside(layout.lora), adapterConfigBeside(layout.lora))
   }
   await writeJsonAtomic(layout.meta, meta)
   outputs.push(layout.meta)
