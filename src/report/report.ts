@@ -9,6 +9,7 @@ import {stages} from '../stages/registry.js'
 import {runLayout, stageFiles} from '../run/layout.js'
 import {readManifest, type StageManifest} from '../stages/manifest.js'
 import {controlSection} from './control-section.js'
+import {summarySection} from './summary-section.js'
 
 function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;'}[c]!))
@@ -72,13 +73,15 @@ export async function buildReport(runDir: string): Promise<string> {
     parts.push(`<details><summary>config and hashes</summary><pre>${esc(JSON.stringify({config: m.config, inputs: m.inputs, outputs: m.outputs}, null, 1))}</pre></details>`)
     sections.push(`<section>${parts.join('\n')}</section>`)
   }
-  const control = await controlSection(runDir)
-  if (control) sections.unshift(control)
+  // Sections in reading order above the per-stage ones: the summary first, then control.
+  const lead = [await summarySection(runDir), await controlSection(runDir)].filter((x): x is string => x !== null)
+  sections.unshift(...lead)
   const title = `medgen report: ${runDir}`
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 figure{display:inline-block;margin:.5em;vertical-align:top}figure img{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
 figcaption{font-size:.8em;color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 8px;font-size:.85em;text-align:left}
+caption{text-align:left;font-weight:600;padding:.3em 0}
 pre{font-size:.75em;max-height:20em;overflow:auto;background:#f6f6f6;padding:.5em}</style></head><body>
 <h1>${esc(title)}</h1>
 <p>VG-MedGen pipeline (captions → disentangled anatomy/style → text heads → HFFM-conditioned PixArt-α with LoRA → samples → metrics).
