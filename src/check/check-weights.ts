@@ -74,6 +74,14 @@ export interface CheckReport {
   fits: string[]
 }
 
+/** The phases so far; each is also handed to `onPhase` as it ends (the command prints it: a phase may take minutes). */
+class PhaseLog {
+  readonly list: PhaseReport[] = []
+  constructor(private readonly onPhase?: (p: PhaseReport) => void) {}
+  push(p: PhaseReport): void { this.list.push(p); this.onPhase?.(p) }
+  at(i: number): PhaseReport | undefined { return this.list.at(i) }
+}
+
 const peakRss = (): number => process.resourceUsage().maxRSS * 1024
 
 /** Out-of-memory failures of any backend, as opposed to bugs. */
@@ -117,7 +125,7 @@ function checkSize(cfg: PixArtConfig, size: number): void {
   }
 }
 
-async function checkPixArt(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseReport[]): Promise<{cfg: PixArtConfig, checkpoint: boolean}> {
+async function checkPixArt(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseLog): Promise<{cfg: PixArtConfig, checkpoint: boolean}> {
   const rng = new Rng(o.seed)
   let loaded: Awaited<ReturnType<typeof loadPixArt>> | null = null
   phases.push(await runPhase('load', rec, 4 * inv.parameters, async () => {
@@ -172,7 +180,7 @@ async function checkPixArt(inv: WeightsInventory, o: CheckOptions, rec: KernelRe
   return {cfg, checkpoint}
 }
 
-async function checkVae(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseReport[]): Promise<void> {
+async function checkVae(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseLog): Promise<void> {
   let loaded: Awaited<ReturnType<typeof loadVae>> | null = null
   phases.push(await runPhase('load', rec, 4 * inv.parameters, async () => { loaded = await loadVae(inv.folder); return {tensors: loaded.params.size} }))
   if (!loaded) return
@@ -190,7 +198,7 @@ async function checkVae(inv: WeightsInventory, o: CheckOptions, rec: KernelRecor
   tf.dispose([image, ...params.values()])
 }
 
-async function checkText(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseReport[]): Promise<void> {
+async function checkText(inv: WeightsInventory, o: CheckOptions, rec: KernelRecorder, phases: PhaseLog): Promise<void> {
   let loaded: Awaited<ReturnType<typeof loadEncoderWeights>> | null = null
   phases.push(await runPhase('load', rec, 4 * inv.parameters, async () => {
     loaded = await loadEncoderWeights(inv.folder, {expectArch: inv.kind as 'bert' | 'distilbert'})
@@ -240,7 +248,7 @@ export function fitsLines(report: CheckReport, cfg: PixArtConfig | null, checkpo
   return lines
 }
 
-export async function checkWeights(folder: string, options: Partial<CheckOptions> = {}): Promise<CheckReport> {
+export async function checkWeights(folder: string, options: Partial<CheckOptions> = {}, onPhase?: (p: PhaseReport) => void): Promise<CheckReport> {
   const o = {...defaultCheckOptions, ...options}
   for (const [key, v] of Object.entries({size: o.size, captions: o.captions, seqLen: o.seqLen, condTokens: o.condTokens, loraRank: o.loraRank})) {
     if (!Number.isInteger(v) || v < 1) throw new UserError(`--${key.replace(/[A-Z]/g, c => '-' + c.toLowerCase())} ${v}: must be a positive integer`)
@@ -254,17 +262,25 @@ export async function checkWeights(folder: string, options: Partial<CheckOptions
     parameters: inv.parameters, dtype: mainDtype(inv), dtypes: inv.dtypes, options: o, phases: [], fits: [],
   }
   const rec = installKernelRecorder()
+  const phases = new PhaseLog(onPhase)
   let cfg: PixArtConfig | null = null
   let checkpoint = false
   try {
     if (inv.kind === 'pixart') {
-      ({cfg, checkpoint} = await checkPixArt(inv, o, rec, report.phases))
+      ({cfg, checkpoint} = await checkPixArt(inv, o, rec, phases))
       if (cfg) report.model = pixartName(cfg)
-    } else if (inv.kind === 'vae') await checkVae(inv, o, rec, report.phases)
-    else await checkText(inv, o, rec, report.phases)
+    } else if (inv.kind === 'vae') await checkVae(inv, o, rec, phases)
+    else await checkText(inv, o, rec, phases)
   } finally { rec.uninstall() }
+  report.phases = phases.list
   report.fits = fitsLines(report, cfg, checkpoint)
   return report
+}
+
+export function formatPhase(p: PhaseReport): string {
+  const heap = p.wasmHeapBytes !== null ? `, wasm heap ${gb(p.wasmHeapBytes)}` : ''
+  const status = p.skipped ? `skipped (${p.error})` : p.ok ? 'ok' : `FAILED: ${p.error}`
+  return `${p.name}: ${status}; ${p.seconds.toFixed(1)} s, tracked peak ${gb(p.trackedPeakBytes)}${heap}, peak RSS ${gb(p.peakRssBytes)}`
 }
 
 /** The human-readable report. */
@@ -275,11 +291,7 @@ export function formatCheckReport(r: CheckReport): string {
     `  files (${r.layout}): ${r.files.map(f => `${f.name} ${gb(f.bytes)}`).join(', ')}; ${gb(r.fileBytes)} on disk, ${gb(4 * r.parameters)} as float32`,
     `  backend: ${r.backend}`,
   ]
-  for (const p of r.phases) {
-    const heap = p.wasmHeapBytes !== null ? `, wasm heap ${gb(p.wasmHeapBytes)}` : ''
-    const status = p.skipped ? `skipped (${p.error})` : p.ok ? 'ok' : `FAILED: ${p.error}`
-    lines.push(`  ${p.name}: ${status}; ${p.seconds.toFixed(1)} s, tracked peak ${gb(p.trackedPeakBytes)}${heap}, peak RSS ${gb(p.peakRssBytes)}`)
-  }
+  for (const p of r.phases) lines.push(`  ${formatPhase(p)}`)
   lines.push('what fits:', ...r.fits.map(l => `  ${l}`))
   return lines.join('\n')
 }

@@ -39,11 +39,11 @@ the 4 GB wasm heap or needs the tensorflow backend. Exit 0 when every phase ran,
     const {args, flags} = await this.parse(CheckWeights)
     const {initBackend} = await import('../backend/index.js')
     await initBackend(flags.backend as 'auto')
-    const {checkWeights, formatCheckReport} = await import('../check/check-weights.js')
+    const {checkWeights, formatCheckReport, formatPhase} = await import('../check/check-weights.js')
     const report = await checkWeights(args.folder, {
       size: flags.size, captions: flags.captions, seqLen: flags['seq-len'], condTokens: flags['cond-tokens'],
       train: flags.train, loraRank: flags.rank, checkpoint: flags.checkpoint as 'auto', seed: flags.seed,
-    })
+    }, p => process.stderr.write(`check-weights: ${formatPhase(p)}\n`))
     this.log(flags.json ? JSON.stringify(report, null, 2) : formatCheckReport(report))
     // A phase that failed is reported above; the exit status says so too.
     if (report.phases.some(p => !p.ok && !p.skipped)) process.exitCode = ExitCode.failure

@@ -69,7 +69,9 @@ describe('check-weights on the public layouts (tiny random weights)', function (
   it('PixArt as one fp32 file, --no-train: the LoRA step is reported as skipped', async () => {
     const folder = join(dir, 'pixart-fp32')
     await writePixArtFolder(folder, PIXART, 'F32')
-    const r = await checkWeights(folder, {size: 32, train: false})
+    const seen: string[] = []
+    const r = await checkWeights(folder, {size: 32, train: false}, p => seen.push(p.name))
+    expect(seen, 'each phase is handed over as it ends').to.deep.equal(r.phases.map(p => p.name))
     expect(r.layout).to.equal('single')
     expect(r.dtype).to.equal('F32')
     expect(r.fileBytes).to.be.greaterThan(4 * r.parameters)
