@@ -1,7 +1,7 @@
 // Shared flags and error handling for every command: --config/--set/--run-dir/--seed/--backend,
 // and user mistakes printed as one line with their exit code instead of a stack trace.
 import {Args, Command, Flags} from '@oclif/core'
-import {ExitCode, UserError, describeNodeError} from '../errors.js'
+import {ExitCode, UserError, describeNodeError, printable} from '../errors.js'
 import {loadConfig} from '../config/load.js'
 import {setReadLimits} from '../io/limits.js'
 import type {MedgenConfig} from '../config/schema.js'
@@ -84,7 +84,8 @@ export abstract class MedgenCommand extends Command {
 
   protected async catch(err: Error & {exitCode?: number, oclif?: {exit?: number}}): Promise<any> {
     if (err instanceof UserError) {
-      process.stderr.write(`medgen: ${err.message.split('\n')[0]}\n`)
+      // messages quote names from users' files: control characters are shown escaped, never sent to the terminal
+      process.stderr.write(`medgen: ${printable(err.message.split('\n')[0])}\n`)
       process.exitCode = err.exitCode
       this.exit(err.exitCode)
     }

@@ -9,7 +9,7 @@ import {crc32, deflateRawSync, deflateSync} from 'node:zlib'
 import {tmpDir} from '../helpers/tmp.js'
 import {npy, zip} from '../eval/helpers.js'
 import {torchZip} from '../io/torch-writer.js'
-import {UserError, describeNodeError} from '../../src/errors.js'
+import {UserError, describeNodeError, printable} from '../../src/errors.js'
 import {readSafetensorsHeader, writeSafetensors} from '../../src/io/safetensors.js'
 import {loadFeatureFile} from '../../src/metrics/feature-files.js'
 import {readCaptionLines} from '../../src/caption/store.js'
@@ -78,6 +78,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       let eexist: unknown
       try { mkdirSync(join(dir, 'plain-file')) } catch (err) { eexist = err }
       expect(describeNodeError(eexist)!.message).to.equal(`${join(dir, 'plain-file')}: already exists and is not a directory`)
+      expect(printable('dx\x1b[2J\0\r')).to.equal('dx\\x1b[2J\\x00\\x0d') // what the top-level handler prints
       let bug: unknown
       try { readFileSync(undefined as unknown as string) } catch (err) { bug = err }
       expect(describeNodeError(bug)).to.equal(null)
