@@ -62,7 +62,7 @@ function pngDeclaring(width: number, height: number): Buffer {
 }
 
 describe('hostile inputs: readers of user files (issue 23)', function () {
-  this.timeout(30_000)
+  this.timeout(120_000)
   const dir = tmpDir('medgen-hostile-')
 
   describe('class 1: boundary validation, one line naming the file, key or line', () => {
@@ -193,13 +193,14 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       {file: 'pytorch_model_legacy.bin', read: readTorchCheckpoint, regions: () => [[0, 8192]]},
     ]
     for (const c of cases) {
-      it(`${c.file}: 150 seeded mutations of its structure`, async () => {
+      it(`${c.file}: 100 seeded mutations of its structure`, async function () {
+        this.timeout(180_000) // ~1 s alone; minutes on a loaded 2-core machine
         const original = readFileSync(join(golden, c.file))
         let seed = 12345
         const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
         const outcomes = {ok: 0, userError: 0}
         const path = join(dir, `fuzz-${c.file}`)
-        for (let k = 0; k < 150; k++) {
+        for (let k = 0; k < 100; k++) {
           const bytes = Buffer.from(original)
           const regions = c.regions(bytes.length)
           for (let m = 0; m < 1 + Math.floor(next() * 4); m++) {
