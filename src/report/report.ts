@@ -10,6 +10,7 @@ import {runLayout, stageFiles} from '../run/layout.js'
 import {readManifest, type StageManifest} from '../stages/manifest.js'
 import {controlSection} from './control-section.js'
 import {summarySection} from './summary-section.js'
+import {nearChanceWarningHtml} from '../stages/classify/report.js'
 
 function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;'}[c]!))
@@ -68,6 +69,7 @@ export async function buildReport(runDir: string): Promise<string> {
     const parts: string[] = [`<h2 id="${esc(stage)}">${esc(stage)}</h2>`]
     for (const png of await listPngs(dir)) parts.push(await imageTag(png, `${dirOf[stage]}/${png.split('/').pop()}`))
     const metrics = await readJson(join(dir, stageFiles.metrics))
+    if (stage === 'classify' && metrics) parts.push(nearChanceWarningHtml(metrics))
     if (metrics) parts.push(`<details open><summary>${esc(dirOf[stage])}/${stageFiles.metrics}</summary>${metricsTable(metrics)}</details>`)
     if (m.notes) parts.push(`<details><summary>notes</summary>${metricsTable(m.notes)}</details>`)
     parts.push(`<details><summary>config and hashes</summary><pre>${esc(JSON.stringify({config: m.config, inputs: m.inputs, outputs: m.outputs}, null, 1))}</pre></details>`)

@@ -17,7 +17,7 @@ import type {StageContext, StageResult, StageSpec} from './stage.js'
 import {concatSets, setLength, subset, type LabeledSet} from './classify/batches.js'
 import {chooseSynthetic, decodeSet, realSplits, syntheticFiles} from './classify/data.js'
 import {predictSet, trainClassifier} from './classify/train.js'
-import {comparisonTable, headline, summarise, writeConfusionPng, type SeedResult} from './classify/report.js'
+import {chanceBacc, comparisonTable, headline, nearChance, summarise, writeConfusionPng, type SeedResult} from './classify/report.js'
 import {saveClassifyModel} from './classify/model-file.js'
 import {datasetPathOf, runLayout} from '../run/layout.js'
 
@@ -31,7 +31,7 @@ async function loadSets(config: MedgenConfig, runDir: string): Promise<Sets> {
   const {classes, files} = splits
   if (files.test.length === 0) throw new UserError(`${datasetPathOf(config)}: the test split is empty; raise data.testFraction`)
   if (files.train.length === 0) throw new UserError(`${datasetPathOf(config)}: the train split is empty`)
-  const size = config.data.imageSize
+  const size = config.classify.imageSize || config.data.imageSize
   const needSynthetic = config.classify.protocols.some(p => p !== 'real')
   let synthetic: LabeledSet | null = null
   if (needSynthetic) {
@@ -71,7 +71,7 @@ async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: nu
   const {train, val, syntheticPerClass} = protocolSets(p, sets, ctx.config)
   const outcome = await trainClassifier(train, val, {
     preset: c.preset, numClasses: sets.classes.length, epochs: c.epochs, batchSize: c.batchSize, lr: c.lr, weightDecay: c.weightDecay,
-    balanced: c.balanced, augment: c.augment, patience: c.patience, seed, dir, resume: ctx.resume, checkpointEvery: c.checkpointEvery,
+    balanced: c.balanced, standardize: c.standardize, augment: c.augment, patience: c.patience, seed, dir, resume: ctx.resume, checkpointEvery: c.checkpointEvery,
     label: `classify ${p} seed ${seed}`,
   })
   const {prob} = await predictSet(outcome.model, sets.test, c.batchSize * 2)
@@ -120,16 +120,22 @@ async function work(ctx: StageContext): Promise<StageResult> {
     const png = runLayout(ctx.runDir).classify.confusion(slug(p as Protocol))
     await writeConfusionPng(png, cmSum, sets.classes, `${p}: confusion matrix, summed over ${results.length} seed(s)`)
     outputs.push(png)
-    protocols[p] = {summary, confusionMatrixSummed: cmSum, seeds: results}
+    protocols[p] = {summary, nearChance: nearChance(summary.balancedAccuracy.mean, k), confusionMatrixSummed: cmSum, seeds: results}
   }
-  const table = comparisonTable(byProtocol)
+  const k = sets.classes.length
+  const flagged = Object.keys(byProtocol).filter(p => (protocols[p] as {nearChance: boolean}).nearChance)
+  const chanceLine = `Chance BACC (a predictor that ignores the image): 1/${k} = ${chanceBacc(k).toFixed(3)}.` +
+    (flagged.length ? ` **Within 1.5x of chance (has not learned): ${flagged.join(', ')}.**` : '') + '\n\n'
+  const table = chanceLine + comparisonTable(byProtocol)
   const tablePath = runLayout(ctx.runDir).classify.table
   await writeFileAtomic(tablePath, `# classify: ${c.preset}, ${c.seeds} seed(s), tested on the real test split (${setLength(sets.test)} images)\n\n` + table)
   const metricsPath = runLayout(ctx.runDir).classify.metrics
   await writeJsonAtomic(metricsPath, {
     definitions: {...classificationDefinitions, mean: 'mean over seeds', std: 'sample standard deviation over seeds (ddof 1)',
+      chance: 'balancedAccuracy of a predictor that ignores the image (all one class, or random): 1/k',
+      nearChance: 'true when the mean balancedAccuracy is below 1.5 x chance: the classifier has not learned',
       protocols: 'real: real train split; real+synthetic: real train + round(syntheticRatio x n_train) generated images (seeded draw, per-class counts in syntheticPerClass); synthetic: generated images only, validated on a 10% generated hold-out. All tested on the real test split.'},
-    classes: sets.classes, preset: c.preset, imageSize: ctx.config.data.imageSize,
+    classes: sets.classes, preset: c.preset, imageSize: sets.test.size, chance: {balancedAccuracy: chanceBacc(sets.classes.length)},
     nTrain: setLength(sets.train), nVal: setLength(sets.val), nTest: setLength(sets.test), nSyntheticPool: sets.synthetic ? setLength(sets.synthetic) : 0,
     testClassCounts: sets.classes.map((_, i) => sets.test.labels.filter(y => y === i).length),
     protocols,

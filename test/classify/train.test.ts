@@ -6,7 +6,9 @@ import {join} from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
-import {toySet} from './helpers.js'
+import {subtleImbalancedSet, toySet} from './helpers.js'
+import {classificationReport} from '../../src/metrics/classification.js'
+import {nearChance} from '../../src/stages/classify/report.js'
 import {predictSet, trainClassifier, type TrainOptions} from '../../src/stages/classify/train.js'
 import {epochOrder, subset} from '../../src/stages/classify/batches.js'
 import {disposeClassifier, createClassifier, classifierForward} from '../../src/models/classifier/index.js'
@@ -14,7 +16,7 @@ import {resnet18Shapes} from '../../src/models/classifier/resnet18.js'
 import {Rng} from '../../src/util/rng.js'
 
 const base = (dir: string): TrainOptions => ({preset: 'small-cnn', numClasses: 3, epochs: 4, batchSize: 16, lr: 3e-3, weightDecay: 1e-4,
-  balanced: false, augment: true, patience: 10, seed: 5, dir, resume: true, checkpointEvery: 1000})
+  balanced: false, standardize: false, augment: true, patience: 10, seed: 5, dir, resume: true, checkpointEvery: 1000})
 
 async function weightsOf(m: {params: Map<string, tf.Variable>}): Promise<number[]> {
   const out: number[] = []
@@ -52,6 +54,21 @@ describe('classify/train', function () {
     expect(resumed.history.length).to.equal(2)
     expect(await weightsOf(resumed.model)).to.deep.equal(await weightsOf(full.model))
     disposeClassifier(full.model); disposeClassifier(resumed.model)
+  })
+
+  it('on imbalanced data with subtle colour cues, the balanced standardised classifier beats chance clearly; an all-majority predictor sits at chance', async () => {
+    const train = subtleImbalancedSet([64, 8, 8], 12, 11), val = subtleImbalancedSet([16, 2, 2], 12, 12), test = subtleImbalancedSet([10, 10, 10], 12, 13)
+    const r = await trainClassifier(train, val, {...base(tmpDir()), epochs: 4, balanced: true, standardize: true, patience: 8})
+    const {prob} = await predictSet(r.model, test, 32)
+    disposeClassifier(r.model)
+    const yPred = Int32Array.from({length: 30}, (_, i) => { const row = Array.from(prob.subarray(i * 3, i * 3 + 3)); return row.indexOf(Math.max(...row)) })
+    const learned = classificationReport({yTrue: test.labels, yPred, numClasses: 3}).balancedAccuracy
+    const majority = classificationReport({yTrue: test.labels, yPred: new Int32Array(30), numClasses: 3}).balancedAccuracy
+    console.log(`      BACC balanced+standardised ${learned.toFixed(3)}, all-majority ${majority.toFixed(3)} (chance 0.333)`)
+    expect(majority).to.be.closeTo(1 / 3, 1e-9)
+    expect(nearChance(majority, 3)).to.equal(true)
+    expect(learned).to.be.greaterThan(0.7)
+    expect(nearChance(learned, 3)).to.equal(false)
   })
 
   it('class-balanced sampling draws each class about equally from an imbalanced set', () => {

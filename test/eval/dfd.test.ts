@@ -25,7 +25,7 @@ describe('eval dfd', function () {
     const runDir = tmpDir()
     const train = toySet(60, 16, 11)
     const r = await trainClassifier(train, null, {preset: 'small-cnn', numClasses: 3, epochs: 2, batchSize: 16, lr: 3e-3, weightDecay: 0,
-      balanced: false, augment: false, patience: 5, seed: 1, dir: join(runDir, 'tmp'), resume: false, checkpointEvery: 100})
+      balanced: false, standardize: false, augment: false, patience: 5, seed: 1, dir: join(runDir, 'tmp'), resume: false, checkpointEvery: 100})
     await saveClassifyModel(runLayout(runDir).classify.model, r.model, {preset: 'small-cnn', classes: ['a', 'b', 'c'], imageSize: 16, protocol: 'real', seed: 1})
     const loaded = await loadClassifyModel(runLayout(runDir).classify.model)
     const a = await predictSet(r.model, train, 32), b = await predictSet(loaded.model, train, 32)

@@ -24,6 +24,25 @@ export interface ClassifierModel {
   params: Map<string, tf.Variable>
   /** BatchNorm running statistics (not trained by the optimizer) */
   buffers: Map<string, tf.Variable>
+  /** per-channel input standardisation (x - mean) / std, fixed from the training set; absent = raw [0,1] input */
+  inputNorm?: InputNorm
+}
+
+export interface InputNorm { mean: [number, number, number], std: [number, number, number] }
+
+/**
+ * Per-channel mean and std of NHWC images in [0,1]. Why: the lesion colours that tell the
+ * classes apart differ by ~0.1 on a skin background near (0.8, 0.6, 0.5); without BatchNorm
+ * the small CNN did not move off ln(7) in 184 steps on raw input, and does once standardised
+ * (docs/RESULTS.md, classify).
+ */
+export function channelStats(images: Float32Array): InputNorm {
+  const sum = [0, 0, 0], sq = [0, 0, 0]
+  for (let i = 0; i < images.length; i++) { sum[i % 3] += images[i]; sq[i % 3] += images[i] * images[i] }
+  const n = Math.max(1, images.length / 3)
+  const mean = sum.map(s => s / n) as InputNorm['mean']
+  const std = sq.map((q, c) => Math.max(1e-3, Math.sqrt(Math.max(0, q / n - mean[c] ** 2)))) as InputNorm['std']
+  return {mean, std}
 }
 
 export function createClassifier(preset: ClassifierPreset, numClasses: number, rng: Rng): ClassifierModel {
@@ -52,7 +71,9 @@ export function classifierForward(m: ClassifierModel, x: tf.Tensor4D, training: 
     if (!t) throw new Error(`classifier has no parameter ${name}`)
     return t
   }
-  const {logits, features, bufferUpdates} = m.net.forward(lookup, x, training)
+  // callers run inside tf.tidy / tf.variableGrads, which free the standardised copy
+  const input = m.inputNorm ? x.sub(tf.tensor1d(m.inputNorm.mean)).div(tf.tensor1d(m.inputNorm.std)) as tf.Tensor4D : x
+  const {logits, features, bufferUpdates} = m.net.forward(lookup, input, training)
   if (bufferUpdates) for (const [name, value] of bufferUpdates) m.buffers.get(name)!.assign(value)
   return {logits, features}
 }

@@ -31,6 +31,26 @@ export function summarise(results: SeedResult[], key: Headline): Summary {
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(3))
 
+/** Balanced accuracy of a predictor that ignores the image (one class for all, or at random): 1/k. */
+export const chanceBacc = (numClasses: number): number => 1 / numClasses
+
+/**
+ * True when a protocol's mean BACC is within 1.5x of chance: the classifier has not learned
+ * (e.g. it predicts the majority class for every image, BACC exactly 1/k).
+ */
+export function nearChance(meanBacc: number | null, numClasses: number): boolean {
+  return meanBacc === null || meanBacc < 1.5 * chanceBacc(numClasses)
+}
+
+/** report.html's warning for the protocols of classify/metrics.json flagged nearChance ('' when none). */
+export function nearChanceWarningHtml(metrics: unknown): string {
+  const m = metrics as {chance?: {balancedAccuracy: number}, protocols?: Record<string, {nearChance?: boolean, summary?: {balancedAccuracy?: Summary}}>}
+  const flagged = Object.entries(m?.protocols ?? {}).filter(([, p]) => p.nearChance)
+  if (flagged.length === 0 || !m.chance) return ''
+  const items = flagged.map(([name, p]) => `${esc(name)} (BACC ${fmt(p.summary?.balancedAccuracy?.mean ?? null)})`).join(', ')
+  return `<p class="warning" style="color:#a00;font-weight:bold">⚠ classify: ${items} within 1.5× of chance (BACC ${fmt(m.chance.balancedAccuracy)} = 1/${Math.round(1 / m.chance.balancedAccuracy)}): this classifier has not learned; its comparison says nothing.</p>`
+}
+
 export function comparisonTable(byProtocol: Record<string, SeedResult[]>): string {
   const cols: Array<[Headline, string]> = [['f1Weighted', 'F1 (weighted)'], ['balancedAccuracy', 'BACC'], ['aucOvrMacro', 'AUC (OvR macro)'],
     ['accuracy', 'accuracy'], ['f1Macro', 'F1 (macro)']]

@@ -11,7 +11,7 @@ import {readSafetensors, writeSafetensors} from '../../io/safetensors.js'
 import {pathExists} from '../../io/atomic.js'
 import type {TensorMap} from '../../io/tensor-map.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
-import {classifierForward, createClassifier, disposeClassifier, type ClassifierModel, type ClassifierPreset} from '../../models/classifier/index.js'
+import {channelStats, classifierForward, createClassifier, disposeClassifier, type ClassifierModel, type ClassifierPreset} from '../../models/classifier/index.js'
 import {epochOrder, makeBatch, setLength, type LabeledSet} from './batches.js'
 
 export interface TrainOptions {
@@ -22,6 +22,8 @@ export interface TrainOptions {
   lr: number
   weightDecay: number
   balanced: boolean
+  /** standardise inputs per channel with the training set's mean and std (kept with the model) */
+  standardize: boolean
   augment: boolean
   /** epochs without validation improvement before stopping */
   patience: number
@@ -84,6 +86,7 @@ export async function predictSet(m: ClassifierModel, s: LabeledSet, batchSize: n
 
 export async function trainClassifier(train: LabeledSet, val: LabeledSet | null, o: TrainOptions): Promise<TrainOutcome> {
   const model = createClassifier(o.preset, o.numClasses, new Rng(deriveSeed(o.seed, 'init')))
+  if (o.standardize) model.inputNorm = channelStats(train.images)
   const optimizer = new AdamW(model.params, {lr: o.lr, weightDecay: o.weightDecay})
   const ckpt = new CheckpointManager(join(o.dir, 'checkpoints'), 2)
   const bestPath = join(o.dir, 'best.safetensors')
