@@ -40,6 +40,10 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<{lastCheckpoint
         // Fault injection for the reliability suite: die like kill -9 would, mid-run.
         process.kill(process.pid, 'SIGKILL')
       }
+      // Yield to the event loop so a pending SIGTERM/SIGUSR1/SIGINT handler runs now: a step whose
+      // awaits are all resolved promises never does, and the signal would wait for the next
+      // periodic checkpoint (issue 23 item 8).
+      await new Promise<void>(resolve => setImmediate(resolve))
       const sig = signals.requested()
       if (stepsDone % opts.checkpointEvery === 0 || stepsDone === opts.totalSteps || sig) {
         lastCheckpoint = await opts.checkpoint(stepsDone)
