@@ -26,9 +26,9 @@ import type {AnatomyVectorKind} from '../src/stages/visual/anatomy-descriptors.j
 import {loadVisualData} from '../src/stages/visual/load.js'
 import {writeFeatures} from '../src/stages/visual/outputs.js'
 import {renderCaption} from '../src/caption/vocab.js'
-import {loadAlignmentInputs} from '../src/text/alignment-data.js'
+import {loadAlignmentInputs} from '../src/stages/align-text/data.js'
 import {loadTextConditioner} from '../src/text/conditioner.js'
-import {linearProbe} from '../src/text/probe.js'
+import {linearProbe} from '../src/stages/align-text/probe.js'
 
 const args = process.argv.slice(2)
 const compare = args.includes('--compare')

@@ -1,6 +1,6 @@
 // What every captioner (measured, Ollama) takes and gives, and the bounded retry with
 // exponential backoff that the Ollama path uses for lost connections, timeouts and 5xx.
-import type {CaptionRecord} from './store.js'
+import type {CaptionRecord} from './records.js'
 
 /** One image to caption. */
 export interface CaptionItem {

@@ -27,7 +27,7 @@ that every part is present and that no two parts overlap.`
       log.info(`merged ${r.parts} parts: ${r.images} images -> ${config.run.dir}/samples/`)
       return
     }
-    const {mergeCaptionParts} = await import('../caption/merge.js')
+    const {mergeCaptionParts} = await import('../stages/caption/merge.js')
     const summary = await mergeCaptionParts(config.run.dir)
     log.info(`merged ${summary.parts} parts: ${summary.captions} captions, ${summary.failures} failures -> ${config.run.dir}/captions/`)
   }

@@ -46,7 +46,7 @@ const info: Record<StageName, Omit<StageInfo, 'name'>> = {
     summary: 'Caption every image of a dataset with anatomy and style attributes (paper §2.1).',
     example: 'medgen caption ./ham10000', reads: 'dataset',
     writes: [
-      {path: at.captions.jsonl, content: 'one JSON per image: `{id, file, class, split, attributes, anatomy, style, caption, source, model?}`; readers validate with `captionLineSchema` (src/caption/store.ts). A rerun under other settings stages its lines in `.captions.jsonl.next` until complete'},
+      {path: at.captions.jsonl, content: 'one JSON per image: `{id, file, class, split, attributes, anatomy, style, caption, source, model?}`; readers validate with `captionLineSchema` (src/caption/records.ts). A rerun under other settings stages its lines in `.captions.jsonl.next` until complete'},
       {path: at.captions.metadataCsv, content: '`file_name,text` (the Hugging Face imagefolder convention)'},
     ],
     load: async () => (await import('./caption.js')).captionStage,

@@ -7,13 +7,13 @@ import {tmpDir} from '../helpers/tmp.js'
 import {startFakeOllama, type FakeOllama, type Fault} from './fake-ollama.js'
 import {dermoscopyAnswerFor, indexOfImage, makeImageFolder} from './helpers.js'
 import {OllamaCaptioner, type OllamaCaptionerOptions} from '../../src/caption/ollama-captioner.js'
-import {CaptionStore} from '../../src/caption/store.js'
-import {captionAll} from '../../src/caption/runner.js'
+import {CaptionStore} from '../../src/stages/caption/store.js'
+import {captionAll} from '../../src/stages/caption/runner.js'
 import {vocabularies, renderCaption} from '../../src/caption/vocab.js'
 import {freePrompt} from '../../src/caption/prompts.js'
 import {UserError} from '../../src/errors.js'
 import type {CaptionItem} from '../../src/caption/captioner.js'
-import type {FailureRecord} from '../../src/caption/store.js'
+import type {FailureRecord} from '../../src/caption/records.js'
 
 
 const sampling = {temperature: 0.8, top_k: 50, top_p: 0.9, num_ctx: 4096, num_predict: 150}

@@ -9,7 +9,7 @@ import {tmpDir} from '../helpers/tmp.js'
 import {startFakeOllama} from './fake-ollama.js'
 import {dermoscopyAnswerFor, indexOfImage, makeImageFolder} from './helpers.js'
 import {readJsonl} from '../../src/io/atomic.js'
-import type {CaptionRecord} from '../../src/caption/store.js'
+import type {CaptionRecord} from '../../src/caption/records.js'
 import type {CaptionItem} from '../../src/caption/captioner.js'
 
 const script = fileURLToPath(new URL('./fixtures/caption-items.ts', import.meta.url))

@@ -5,12 +5,12 @@ import {join} from 'node:path'
 import {promises as fs} from 'node:fs'
 import {tmpDir} from '../helpers/tmp.js'
 import {inShard, parseShard, partName, shardOfId} from '../../src/util/shard.js'
-import {mergeCaptionParts} from '../../src/caption/merge.js'
+import {mergeCaptionParts} from '../../src/stages/caption/merge.js'
 import {runLayout} from '../../src/run/layout.js'
 import {writeManifest, readManifest} from '../../src/stages/manifest.js'
 import {readJsonl} from '../../src/io/atomic.js'
 import {UserError} from '../../src/errors.js'
-import type {CaptionRecord} from '../../src/caption/store.js'
+import type {CaptionRecord} from '../../src/caption/records.js'
 
 const ids = Array.from({length: 200}, (_, k) => ({id: `ISIC_${String(24306 + k).padStart(7, '0')}`}))
 

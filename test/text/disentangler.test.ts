@@ -5,7 +5,7 @@ import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {Rng} from '../../src/util/rng.js'
 import {initTextDisentangler, textDisentanglerConfig, textDisentanglerConfigFrom, textDisentanglerForward} from '../../src/models/text-disentangler.js'
-import {cosineEmbeddingLoss, trainTextDisentangler, type AlignmentData, type TextTrainOptions} from '../../src/text/train-disentangler.js'
+import {cosineEmbeddingLoss, trainTextDisentangler, type AlignmentData, type TextTrainOptions} from '../../src/stages/align-text/trainer.js'
 
 /** Embeddings whose first 8 dims carry the anatomy target and next 8 the style target, plus noise. */
 function toyData(n: number, embedDim: number, seed: number): AlignmentData {

@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import sharp from 'sharp'
 import {Rng} from '../../src/util/rng.js'
 import {neighbourAgreement, tsne} from '../../src/util/tsne.js'
-import {tsneFigureSvg} from '../../src/text/tsne-figure.js'
+import {tsneFigureSvg} from '../../src/stages/align-text/tsne-figure.js'
 
 function clusters(perCluster: number, k: number, d: number, seed: number): {x: Float32Array, labels: number[]} {
   const rng = new Rng(seed)

@@ -7,7 +7,7 @@
 import {promises as fs} from 'node:fs'
 import {createHash} from 'node:crypto'
 import {UserError, describeFsError} from '../../errors.js'
-import {readCaptionLines} from '../../caption/store.js'
+import {readCaptionLines} from '../../caption/records.js'
 import {checkFileName} from '../../io/paths.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {log} from '../../util/log.js'

@@ -2,8 +2,8 @@
 // after training, per split), linear probes of the caption attributes from each head, and
 // the t-SNE panels with their neighbour statistics.
 import {linearProbe, type ProbeResult} from './probe.js'
-import {neighbourAgreement, tsne} from '../util/tsne.js'
-import {Rng} from '../util/rng.js'
+import {neighbourAgreement, tsne} from '../../util/tsne.js'
+import {Rng} from '../../util/rng.js'
 import type {TsnePanelData} from './tsne-figure.js'
 
 /** paper §2.1: Anatomy = shape, border, symmetry, size; Style = colour distribution, texture */

@@ -3,12 +3,13 @@
 // what is written. SIGINT/SIGTERM/SIGUSR1 stop new requests, abort those in flight and exit
 // with 130 (SIGINT) or 75 (requeue), as docs/DESIGN.md's reliability contract asks. A server that
 // keeps failing on the connection stops the run instead of failing every remaining image.
-import {ExitCode, UserError} from '../errors.js'
-import {writeFileAtomic} from '../io/atomic.js'
-import {progress} from '../util/progress.js'
-import {log} from '../util/log.js'
-import {CaptionFailure, CaptionStopped, type CaptionItem, type Captioner} from './captioner.js'
-import type {CaptionRecord, CaptionStore} from './store.js'
+import {ExitCode, UserError} from '../../errors.js'
+import {writeFileAtomic} from '../../io/atomic.js'
+import {progress} from '../../util/progress.js'
+import {log} from '../../util/log.js'
+import {CaptionFailure, CaptionStopped, type CaptionItem, type Captioner} from '../../caption/captioner.js'
+import type {CaptionStore} from './store.js'
+import type {CaptionRecord} from '../../caption/records.js'
 
 export interface CaptionRunOptions {
   items: CaptionItem[]

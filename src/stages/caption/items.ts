@@ -1,11 +1,11 @@
 // The dataset as the caption stage sees it: one CaptionItem per image, with its split.
 // Reads the dataset through src/data (layout readers, split.json) and nothing else.
-import type {MedgenConfig} from '../config/schema.js'
-import {loadDataset} from '../data/dataset.js'
-import {ensureSplit, splitOptionsOf} from '../data/split.js'
-import type {CaptionItem} from './captioner.js'
-import type {DatasetKind} from '../data/attributes.js'
-import {datasetPathOf} from '../run/layout.js'
+import type {MedgenConfig} from '../../config/schema.js'
+import {loadDataset} from '../../data/dataset.js'
+import {ensureSplit, splitOptionsOf} from '../../data/split.js'
+import type {CaptionItem} from '../../caption/captioner.js'
+import type {DatasetKind} from '../../data/attributes.js'
+import {datasetPathOf} from '../../run/layout.js'
 
 
 export interface CaptionItems {

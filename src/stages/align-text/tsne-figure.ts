@@ -1,8 +1,8 @@
 // The alignment figure (paper Fig. 3): t-SNE of text and visual features before and after
 // alignment, one row per state, coloured by modality (left) and by class (right). Text points
 // are triangles, visual points circles. Drawn as SVG, rendered to PNG.
-import {svgToPng} from '../io/images.js'
-import {writeFileAtomic} from '../io/atomic.js'
+import {svgToPng} from '../../io/images.js'
+import {writeFileAtomic} from '../../io/atomic.js'
 
 export interface TsnePanelData {
   title: string

@@ -1,73 +1,13 @@
 // The caption files of one run (or one shard): captions.jsonl, failures.jsonl and the state
 // that lets a rerun resume. Every finished image is appended durably at once, so a kill -9
 // loses at most the images in flight, and a rerun skips what is already written
-// (docs/DESIGN.md "Reliability contract"; DEVELOPING.md contract for captions/captions.jsonl).
+// (docs/DESIGN.md "Reliability contract"; the line format is src/caption/records.ts).
 import {promises as fs} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
-import {appendLineDurable, readJsonl, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
-import {z} from '../io/validate.js'
-import {staysInside} from '../io/paths.js'
-
-/** One row of captions/captions.jsonl. */
-export interface CaptionRecord {
-  id: string
-  /** image path relative to the dataset folder, e.g. `mel/ISIC_0024310.jpg` */
-  file: string
-  class: string
-  split: string
-  /** attribute name -> vocabulary value; null in free-text mode (the authors' prompt) */
-  attributes: Record<string, string> | null
-  /** sentence about symmetry, border and shape (paper §2.1 "Anatomy"); null in free-text mode */
-  anatomy: string | null
-  /** sentence about colour and texture (paper §2.1 "Style"); null in free-text mode */
-  style: string | null
-  caption: string
-  /** measured | ollama-structured | ollama-free */
-  source: string
-  model?: string
-  digest?: string
-  /** attributes that could not be determined (e.g. anatomy without a mask), said so here */
-  unknown?: string[]
-  /** Ollama seed of the accepted answer */
-  seed?: number
-  /** true when the refinement model rewrote the caption (the paper's T5 step) */
-  refined?: boolean
-}
-
-/** One row of captions/failures.jsonl: an image that got no caption, and why. */
-export interface FailureRecord {
-  id: string
-  file: string
-  reason: string
-  attempts: number
-  /** the last answer the model gave, when it was rejected (truncated) */
-  lastAnswer?: string
-}
-
-/** An image id as a caption line holds it (a number in a hand-made file is read as its digits). */
-const idSchema = z.union([z.string().min(1), z.number().transform(String)])
-
-/**
- * What every reader of a captions.jsonl line may rely on (the contract in docs/DEVELOPING.md):
- * `id` and `caption` are required; the other fields, when present, have their documented types.
- */
-export const captionLineSchema = z.looseObject({
-  id: idSchema,
-  caption: z.string(),
-  file: z.string().refine(staysInside, 'must be a relative path inside the dataset folder').optional(),
-  class: z.string().min(1).optional(),
-  split: z.string().optional(),
-  attributes: z.record(z.string(), z.string()).nullable().optional(),
-  anatomy: z.string().nullable().optional(),
-  style: z.string().nullable().optional(),
-  source: z.string().optional(),
-})
-export type CaptionLine = z.output<typeof captionLineSchema>
-
-/** captions.jsonl lines, validated (one UserError naming file:line for a bad one). */
-export async function readCaptionLines(path: string): Promise<CaptionLine[]> {
-  return readJsonl(path, captionLineSchema, 'caption')
-}
+import {appendLineDurable, readJsonl, writeFileAtomic, writeJsonAtomic} from '../../io/atomic.js'
+import {captionLineSchema, idSchema, type CaptionRecord, type FailureRecord} from '../../caption/records.js'
+import {z} from '../../io/validate.js'
+import {staysInside} from '../../io/paths.js'
 
 /** The store's own files also need the image path (metadata.csv is built from it). */
 const storedCaptionSchema = captionLineSchema.extend({file: z.string().refine(staysInside, 'must be a relative path inside the dataset folder'), class: z.string(), split: z.string()})

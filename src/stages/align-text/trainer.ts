@@ -5,13 +5,13 @@
 // weights, Adam moments and curves so a resumed run continues bit for bit. The shuffle order
 // and the dropout masks are functions of (seed, epoch, step), so no RNG state needs saving.
 import * as tf from '@tensorflow/tfjs'
-import {AdamW} from '../train/adamw.js'
-import {CheckpointManager} from '../train/checkpoint.js'
-import {trainLoop} from '../train/loop.js'
-import {Rng, deriveSeed} from '../util/rng.js'
-import {log} from '../util/log.js'
-import type {ParamMap} from '../models/params.js'
-import {initTextDisentangler, textDisentanglerForward, type TextDisentanglerConfig} from '../models/text-disentangler.js'
+import {AdamW} from '../../train/adamw.js'
+import {CheckpointManager} from '../../train/checkpoint.js'
+import {trainLoop} from '../../train/loop.js'
+import {Rng, deriveSeed} from '../../util/rng.js'
+import {log} from '../../util/log.js'
+import type {ParamMap} from '../../models/params.js'
+import {initTextDisentangler, textDisentanglerForward, type TextDisentanglerConfig} from '../../models/text-disentangler.js'
 
 export interface AlignmentData {
   /** text embeddings E [n*embedDim] */

@@ -3,12 +3,12 @@
 // style mu [N,S], __metadata__.ids). The widths are read from the tensors' shapes.
 // Captions without visual features are skipped with a warning, as the authors' dataset does
 // (docs/REFERENCE.md §4.2).
-import {UserError} from '../errors.js'
-import {readCaptionLines} from '../caption/store.js'
-import {readSafetensors, readSafetensorsMetadata} from '../io/safetensors.js'
-import {toFloat32} from '../io/tensor-map.js'
-import {log} from '../util/log.js'
-import {runLayout} from '../run/layout.js'
+import {UserError} from '../../errors.js'
+import {readCaptionLines} from '../../caption/records.js'
+import {readSafetensors, readSafetensorsMetadata} from '../../io/safetensors.js'
+import {toFloat32} from '../../io/tensor-map.js'
+import {log} from '../../util/log.js'
+import {runLayout} from '../../run/layout.js'
 
 export interface CaptionRow {
   id: string

@@ -3,12 +3,13 @@
 // after checking that every part 0..n-1 is present and complete, that all parts were made
 // with the same settings, and that no image appears in two parts.
 import {promises as fs} from 'node:fs'
-import {UserError} from '../errors.js'
-import {writeFileAtomic} from '../io/atomic.js'
-import {readManifest, writeManifest, hashOutputs, medgenVersion, type StageManifest} from '../stages/manifest.js'
-import {parsePartName, shardOfId} from '../util/shard.js'
-import {metadataCsv, readFailureLines, readStoredCaptions, type CaptionRecord, type FailureRecord} from './store.js'
-import {runLayout, stageDirs, stageManifest} from '../run/layout.js'
+import {UserError} from '../../errors.js'
+import {writeFileAtomic} from '../../io/atomic.js'
+import {readManifest, writeManifest, hashOutputs, medgenVersion, type StageManifest} from '../manifest.js'
+import {parsePartName, shardOfId} from '../../util/shard.js'
+import {metadataCsv, readFailureLines, readStoredCaptions} from './store.js'
+import type {CaptionRecord, FailureRecord} from '../../caption/records.js'
+import {runLayout, stageDirs, stageManifest} from '../../run/layout.js'
 
 export interface MergeSummary { parts: number, captions: number, failures: number }
 
