@@ -91,7 +91,8 @@ const info: Record<StageName, Omit<StageInfo, 'name'>> = {
     example: 'medgen generate', reads: 'text + dit (+ prompts, captions or attribute grid)',
     writes: [
       {path: at.samples.image('<class>', '<id>'), content: 'the generated image'},
-      {path: at.samples.manifest, content: 'one line per image: `{id, file, class, prompt, seed, sampler, steps, guidance, seconds}`'},
+      {path: at.samples.manifest, content: 'one line per image: `{id, file, class, prompt, seed, sampler, steps, guidance, seconds, source, attributes?}`; `source` `swap` = triples `<stem>-base/-style/-anatomy` on one seed (generate.swapPairs), `control-grid` = cells `control-r<row>-c<col>`'},
+      {path: at.samples.controlGrid, content: 'the control figure (generate.controlGrid): one seed, rows change size / shape, columns colour'},
     ],
     alsoWrites: '`samples/summary.json`, a contact sheet per class',
     load: async () => (await import('./generate.js')).generateStage,
@@ -111,7 +112,7 @@ const info: Record<StageName, Omit<StageInfo, 'name'>> = {
     dir: stageDirs.eval, section: 'eval', paper: 'Table 1',
     summary: 'Score generated images: FID, KID, HFD (two definitions), domain FD and controllability.',
     example: 'medgen eval', reads: 'samples + real test split (+ classifier for `dfd`)',
-    writes: [{path: at.eval.metrics, content: 'every value with its definition'}],
+    writes: [{path: at.eval.metrics, content: 'every value with its definition; `metrics.control` holds accuracy, `shuffled.{withinClass,all}`, `ceiling.{real,decoded}`, `gain.{anatomy,style,perAttribute}` and the swap metrics (src/stages/eval/control.ts)'}],
     load: async () => (await import('./eval.js')).evalStage,
   },
 }
