@@ -89,7 +89,7 @@ const cases: Case[] = [
     }},
   {name: 'unknown forward architecture', exit: 2, message: /--arch resnet-9000: unknown architecture; known:/,
     setup: d => ['forward', '--arch', 'resnet-9000', '--weights', d, '--inputs', join(d, 'x'), '--out', join(d, 'y')]},
-  {name: 'unknown --from stage', exit: 2, message: /--from painting: unknown stage/,
+  {name: 'unknown --from stage', exit: 2, message: /--from=painting to be one of: synth, caption, train-visual/,
     setup: d => {
       writeFileSync(join(d, 'c.yaml'), `run:\n  dir: ${join(d, 'run')}\n`)
       return ['run', join(d, 'c.yaml'), '--from', 'painting']
