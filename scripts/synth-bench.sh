@@ -20,6 +20,8 @@ extra=("$@")
 medgen() { node bin/run.js "$@"; }
 start=$(date +%s)
 shared=$base/shared
+# the one-step DiT of the shared dir is only there to train the VAE: never resume it
+rm -rf "$shared/dit/checkpoints"
 medgen run $config --set run.dir=$shared --to finetune-dit --set dit.steps=1 --set dit.warmupSteps=0 --no-report "${extra[@]}"
 for seed in $seeds; do
   for mode in $modes; do
