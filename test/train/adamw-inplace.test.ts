@@ -41,7 +41,7 @@ describe('AdamW in place on wasm', () => {
     if (tf.getBackend() !== 'wasm') this.skip()
     const p = tf.variable(tf.tensor1d([1, 2, 3]))
     const g = tf.tensor1d([1, -1, 1])
-    const opt = new AdamW(new Map([['p', p]]), {lr: 0.1})
+    const opt = new AdamW(new Map([['p', p]]), {lr: 0.1, inPlace: true})
     opt.applyGradients(new Map([['p', g]])) // first step makes the moments (zerosLike kernels)
     const info = await tf.profile(() => { opt.applyGradients(new Map([['p', g]])) })
     expect(info.kernels.map(k => k.name)).to.deep.equal([])
