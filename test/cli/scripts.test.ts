@@ -30,16 +30,22 @@ describe('medgen exit codes and output for scripts (built)', function () {
     await makeImageFolder(data, 4)
     const server = await startFakeOllama({chat: () => 'no JSON here'})
     const run = tmpDir()
+    // the info lines are what this test reads: another test of the same process may have set MEDGEN_QUIET
+    const quiet = process.env.MEDGEN_QUIET
+    delete process.env.MEDGEN_QUIET
     try {
       const args = ['caption', data, '--run-dir', run, '--captioner', 'ollama', '--host', server.url, '--set', 'caption.retries=1', '--set', 'caption.backoffMs=0']
       const r = await medgenAsync(args)
       expect(r.status, r.stderr).to.equal(3)
       const lines = r.stderr.trim().split('\n')
       expect(lines.at(-1)).to.match(/^medgen: 4 of 4 images got no caption .*--allow-failures 4 accepts this$/)
-      expect(lines.find(l => l.includes('captions in'))).to.match(/0 new, 0 kept, 4 failed\); the server needed 4 retries$/)
+      expect(lines.find(l => l.includes('captions in')), r.stderr).to.match(/0 new, 0 kept, 4 failed\); the server needed 4 retries$/)
       const lenient = await medgenAsync([...args, '--allow-failures', '4'])
       expect(lenient.status, lenient.stderr).to.equal(0)
-    } finally { await server.close() }
+    } finally {
+      await server.close()
+      if (quiet !== undefined) process.env.MEDGEN_QUIET = quiet
+    }
   })
 
   it('eval GEN_DIR REAL_DIR: FID without Inception weights exits 3; --metric hfd prints the value on stdout; --json', async () => {

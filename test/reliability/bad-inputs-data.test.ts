@@ -105,7 +105,7 @@ const cases: Case[] = [
     }},
   {name: 'Ollama server answering junk to /api/tags', exit: 2, message: /Ollama at http:\/\/127\.0\.0\.1:\d+/,
     setup: c => caption(c, '--captioner', 'ollama', '--host', `http://127.0.0.1:${c.port}/junk`, '--set', 'caption.retries=0', '--set', 'caption.backoffMs=1')},
-  {name: 'Ollama server whose captions are junk: every failure recorded, exit 0 with one warning', exit: 0,
+  {name: 'Ollama server whose captions are junk: every failure recorded, exit 3 (nothing captioned) with one warning', exit: 3,
     message: /warning: 8 of 8 images got no caption; reasons in .*failures\.jsonl/, pick: lines => lines.filter(l => /warning/.test(l)),
     check: c => {
       const failures = readFileSync(join(c.run, 'captions', 'failures.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l))
@@ -123,7 +123,7 @@ const cases: Case[] = [
     setup: c => { writeFileSync(join(c.data, SEG, firstImage.replace('.jpg', '_segmentation.png')), pngDeclaring(12000, 12000)); return caption(c) }},
   {name: 'NUL byte in a path from the config (run.dir)', exit: 2, message: /invalid path .*bad\\x00dir.*: contains a NUL byte/,
     setup: c => { writeFileSync(join(c.dir, 'nul.yaml'), `run:\n  dir: "${c.dir}/bad\\0dir"\n`); return ['caption', c.data, '-c', join(c.dir, 'nul.yaml')] }},
-  {name: 'Ollama server streaming garbage NDJSON: medgen\'s one warning, no client-library "invalid json" lines', exit: 0,
+  {name: 'Ollama server streaming garbage NDJSON: medgen\'s one warning, no client-library "invalid json" lines, exit 3', exit: 3,
     message: /warning: 8 of 8 images got no caption; reasons in .*failures\.jsonl/, pick: lines => lines.filter(l => /warning/.test(l)),
     check: c => {
       const failures = readFileSync(join(c.run, 'captions', 'failures.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l))
