@@ -63,7 +63,7 @@ describe('check-weights on the public layouts (tiny random weights)', function (
     // per block 8 attention projections + 2 FF; then proj_out, adaln linear, 2 timestep + 2 caption linears, the patch conv (`proj`)
     expect(step.detail.adapters).to.equal(2 * 10 + 7)
     expect(step.peakRssBytes).to.be.greaterThan(0)
-    if (backend === 'wasm') expect(step.wasmHeapBytes).to.be.greaterThan(0)
+    if (r.backend === 'wasm') expect(step.wasmHeapBytes).to.be.greaterThan(0)
     else expect(step.wasmHeapBytes).to.equal(null)
     expect(r.fits.join('\n')).to.match(/LoRA at 512 px needs ~[\d.]+ GB/)
     expect(formatCheckReport(r)).to.include(`${r.parameters.toLocaleString('en-US')} parameters`)
