@@ -61,8 +61,10 @@ export function installKernelRecorder(backendName: string = tf.getBackend()): Ke
 /** Bytes of the wasm module's linear memory (it only grows, so this is the heap's high-water mark); null on other backends. */
 export function wasmHeapBytes(): number | null {
   if (tf.getBackend() !== 'wasm') return null
-  const wasm = (tf.backend() as unknown as {wasm?: {wasmMemory?: {buffer: ArrayBufferLike}}}).wasm
-  return wasm?.wasmMemory?.buffer.byteLength ?? null
+  // the threaded build exposes its Memory; the single-threaded one (run.threads 1, chosen under
+  // load) only its heap views, which cover the same memory
+  const wasm = (tf.backend() as unknown as {wasm?: {wasmMemory?: {buffer: ArrayBufferLike}, HEAP8?: Int8Array}}).wasm
+  return wasm?.wasmMemory?.buffer.byteLength ?? wasm?.HEAP8?.buffer.byteLength ?? null
 }
 
 /** wasm32 addresses at most 4 GiB: the ceiling of the wasm backend's heap. */
