@@ -1,42 +1,16 @@
 // The built CLI (issue 2, items 1-3 and 9): `medgen --help` lists every command quickly, stubbed
 // stages exit 2, `forward` with an unknown architecture and config typos are one-line exit-2 errors.
 import {expect} from 'chai'
-import {spawnSync} from 'node:child_process'
-import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
-import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
+import {ensureBuilt, medgen as runMedgen, repoRoot} from '../helpers/cli.js'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
+const root = repoRoot
 const COMMANDS = ['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'eval', 'classify', 'run', 'config', 'forward', 'check-weights']
 
-function newestSource(dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, {withFileTypes: true})) {
-    const path = join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : entry.name.endsWith('.ts') ? statSync(path).mtimeMs : 0)
-  }
-  return newest
-}
-
-/** Compiles dist/ and the oclif manifest when they are missing or older than src/. */
-function ensureBuilt(): void {
-  const stamp = join(root, 'oclif.manifest.json')
-  if (existsSync(join(root, 'dist', 'commands')) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(join(root, 'src'))) return
-  // tsc emits even when some file has type errors (the typecheck step of `npm test` reports those);
-  // the manifest step needs the emitted commands only.
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {cwd: root, encoding: 'utf8'})
-  if (tsc.status !== 0) console.warn(`      (tsc reported type errors; testing the emitted JavaScript)\n${tsc.stdout.split('\n').slice(0, 5).join('\n')}`)
-  const manifest = spawnSync(process.execPath, ['scripts/manifest.mjs'], {cwd: root, encoding: 'utf8'})
-  if (manifest.status !== 0) throw new Error(`building the oclif manifest failed: ${manifest.stderr}`)
-}
-
-function medgen(...args: string[]): {status: number | null, stdout: string, stderr: string, ms: number} {
-  const t0 = performance.now()
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), ...args], {cwd: root, encoding: 'utf8', env: {...process.env, MEDGEN_DEBUG: ''}})
-  return {status: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0}
-}
+/** The built CLI with variadic arguments, as this file's cases read. */
+const medgen = (...args: string[]) => runMedgen(args)
 
 describe('medgen CLI (built)', function () {
   this.timeout(300_000)
