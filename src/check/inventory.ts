@@ -2,7 +2,7 @@
 // from config.json, the weight files (one file or shards named by an index), and the parameter
 // count per stored dtype. Used by `medgen check-weights` before it loads anything.
 import {promises as fs} from 'node:fs'
-import {basename, dirname, join} from 'node:path'
+import {basename, join} from 'node:path'
 import {UserError, describeFsError} from '../errors.js'
 import {readSafetensorsHeader} from '../io/safetensors.js'
 import {readTorchTensorInfo} from '../io/torch.js'

@@ -209,17 +209,21 @@ async function readLegacyCheckpoint(handle: FileHandle, size: number): Promise<{
   }
 }
 
-/** Names, storage dtypes and shapes of a torch.save checkpoint, without reading tensor data. */
-export async function readTorchTensorInfo(path: string): Promise<Map<string, {dtype: DType, shape: number[]}>> {
+/**
+ * Opens a torch.save checkpoint (zip or legacy), parses its pickle and hands it to `use`; every
+ * failure becomes one line naming the file (truncated/corrupt archive, limits, file system).
+ */
+async function withTorchCheckpoint<T>(path: string, use: (ckpt: Awaited<ReturnType<typeof readZipCheckpoint>>) => Promise<T>): Promise<T> {
   let handle: FileHandle
   try { handle = await fs.open(path, 'r') } catch (err) { throw describeFsError(err, path) ?? err }
   try {
     const {size} = await handle.stat()
     if (size === 0) throw new UserError(`${path}: empty file, expected a PyTorch checkpoint`)
     const ckpt = (await isZip(handle)) ? await readZipCheckpoint(handle) : await readLegacyCheckpoint(handle, size)
-    return new Map([...ckpt.tensors].map(([name, ref]) => [name, {dtype: ref.storage.dtype, shape: ref.size}]))
+    return await use(ckpt)
   } catch (err) {
-    if (err instanceof UserError) throw err
+    // limits (src/io/limits.ts) name the zip entry; the line names the file too
+    if (err instanceof UserError) throw err.message.startsWith(path) ? err : new UserError(`${path}: ${err.message}`, err.exitCode)
     if (err instanceof CorruptCheckpoint || err instanceof PickleError || err instanceof ZipFormatError || err instanceof RangeError) {
       throw new UserError(`${path}: truncated or corrupt PyTorch checkpoint (${(err as Error).message})`)
     }
@@ -227,14 +231,14 @@ export async function readTorchTensorInfo(path: string): Promise<Map<string, {dt
   } finally { await handle.close() }
 }
 
+/** Names, storage dtypes and shapes of a torch.save checkpoint, without reading tensor data. */
+export async function readTorchTensorInfo(path: string): Promise<Map<string, {dtype: DType, shape: number[]}>> {
+  return withTorchCheckpoint(path, async ckpt => new Map([...ckpt.tensors].map(([name, ref]) => [name, {dtype: ref.storage.dtype, shape: ref.size}])))
+}
+
 /** Reads every tensor (or those whose names pass `filter`) of a torch.save checkpoint. */
 export async function readTorchCheckpoint(path: string, filter?: (name: string) => boolean): Promise<TensorMap> {
-  let handle: FileHandle
-  try { handle = await fs.open(path, 'r') } catch (err) { throw describeFsError(err, path) ?? err }
-  try {
-    const {size} = await handle.stat()
-    if (size === 0) throw new UserError(`${path}: empty file, expected a PyTorch checkpoint`)
-    const ckpt = (await isZip(handle)) ? await readZipCheckpoint(handle) : await readLegacyCheckpoint(handle, size)
+  return withTorchCheckpoint(path, async ckpt => {
     const out: TensorMap = new Map()
     const cache = new Map<string, HostTensor>()
     for (const [name, ref] of ckpt.tensors) {
@@ -246,12 +250,5 @@ export async function readTorchCheckpoint(path: string, filter?: (name: string) 
       out.set(name, t)
     }
     return out
-  } catch (err) {
-    // limits (src/io/limits.ts) name the zip entry; the line names the file too
-    if (err instanceof UserError) throw err.message.startsWith(path) ? err : new UserError(`${path}: ${err.message}`, err.exitCode)
-    if (err instanceof CorruptCheckpoint || err instanceof PickleError || err instanceof ZipFormatError || err instanceof RangeError) {
-      throw new UserError(`${path}: truncated or corrupt PyTorch checkpoint (${(err as Error).message})`)
-    }
-    throw describeFsError(err, path) ?? err
-  } finally { await handle.close() }
+  })
 }

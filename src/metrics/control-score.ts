@@ -3,16 +3,14 @@
 // the fine-grained prompt would score (prompts shuffled within class) or every prompt (shuffled
 // across all), and the gain on the scale between that and the measurement's own ceiling.
 // Pure functions over attribute records, so they are tested on cases with known answers.
-import type {Attributes} from '../data/attributes.js'
-
-export const UNKNOWN_VALUE = 'unknown'
+import {UNKNOWN, type Attributes} from '../data/attributes.js'
 
 /** One scored image: what its prompt asked for, what was measured, and its permutation group. */
 export interface ScoredImage { wanted: Attributes, measured: Attributes, group: string }
 
 export type PerAttribute = Record<string, number>
 
-const asked = (v: string | undefined): v is string => v !== undefined && v !== UNKNOWN_VALUE
+const asked = (v: string | undefined): v is string => v !== undefined && v !== UNKNOWN
 
 /** Fraction of images whose measured value equals the prompted one, per attribute (unknown prompts skipped). */
 export function attributeAccuracy(images: ScoredImage[], names: string[]): PerAttribute {

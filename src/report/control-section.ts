@@ -3,8 +3,8 @@
 // first thing a reader of a controllable-generation result looks for.
 import {promises as fs} from 'node:fs'
 import {runLayout} from '../run/layout.js'
+import {esc} from './html.js'
 
-const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;'}[c]!))
 const num = (v: unknown): string => (typeof v === 'number' ? v.toFixed(3) : '–')
 
 interface Group { anatomy?: number | null, style?: number | null, perAttribute?: Record<string, number | null> }

@@ -11,10 +11,8 @@ import {readManifest, type StageManifest} from '../stages/manifest.js'
 import {controlSection} from './control-section.js'
 import {summarySection} from './summary-section.js'
 import {nearChanceWarningHtml} from '../stages/classify/report.js'
+import {esc} from './html.js'
 
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;'}[c]!))
-}
 
 function fmt(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(5)

@@ -3,10 +3,8 @@
 // reader sees the results before the per-stage figures. A section is an HTML string or null.
 import {promises as fs} from 'node:fs'
 import {runLayout} from '../run/layout.js'
+import {esc} from './html.js'
 
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;'}[c]!))
-}
 
 async function readText(path: string): Promise<string | null> {
   try { return await fs.readFile(path, 'utf8') } catch { return null }

@@ -33,9 +33,8 @@ function phase(r: CheckReport, prefix: string) {
 
 describe('check-weights on the public layouts (tiny random weights)', function () {
   this.timeout(120_000)
-  let backend: string
   const dir = tmpDir('medgen-check-')
-  before(async () => { backend = await useTestBackend() })
+  before(async () => { await useTestBackend() })
 
   it('PixArt as fp16 shards + index: counts, forward and one LoRA step', async () => {
     const folder = join(dir, 'pixart-fp16', 'transformer')

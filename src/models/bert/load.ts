@@ -3,7 +3,7 @@
 // Checkpoints come as bare BertModel/DistilBertModel state_dicts or wrapped in a pretraining
 // head (Bio_ClinicalBERT ships BertForPreTraining: `bert.` prefix plus `cls.*`, README-text-metrics.md):
 // the prefix is stripped, heads and `*.position_ids` buffers ignored, legacy gamma/beta renamed.
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {readSafetensors} from '../../io/safetensors.js'

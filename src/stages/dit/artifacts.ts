@@ -45,6 +45,11 @@ export interface DitMeta {
 /** Linear weights go back to [out,in], convs to OIHW (src/models/params.ts). */
 const torchKinds = (name: string, t: tf.Tensor): ReturnType<typeof kindOf> => kindOf(t.shape, name)
 
+/** The VAE folder a latent DiT decodes through: its own (dit.vae.train, under <run>/dit), the recorded folder, else weights.vae; '' when none. */
+export function ditVaeFolder(runDir: string, meta: DitMeta, configuredVae: string): string {
+  return meta.vaeTrained ? join(runLayout(runDir).dit.dir, meta.vae) : meta.vae || configuredVae
+}
+
 export async function saveDitArtifacts(runDir: string, model: DitModel, meta: DitMeta): Promise<string[]> {
   const layout = runLayout(runDir).dit
   const outputs: string[] = []

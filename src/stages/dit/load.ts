@@ -16,7 +16,6 @@
 //
 // LoRA is merged into the base weights (W' = W + scale * B A), so sampling costs nothing extra.
 import * as tf from '@tensorflow/tfjs'
-import {join} from 'node:path'
 import {UserError} from '../../errors.js'
 import {pathExists} from '../../io/atomic.js'
 import {readSafetensors} from '../../io/safetensors.js'
@@ -28,7 +27,7 @@ import {loadLora, mergeLora, disposeLora} from '../../models/lora.js'
 import {loadVae} from '../../models/vae/load.js'
 import {vaeDecode} from '../../models/vae/autoencoder.js'
 import {conditionerConfigFrom, conditionTokens, nullCondition, type Condition, type ConditionInputs} from '../../models/hffm.js'
-import type {DitMeta} from './artifacts.js'
+import {ditVaeFolder, type DitMeta} from './artifacts.js'
 import {encodeTexts} from './data.js'
 import {DdpmSchedule} from '../../diffusion/noise-schedule.js'
 import {runLayout} from '../../run/layout.js'
@@ -88,7 +87,7 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
 
   let vae: Awaited<ReturnType<typeof loadVae>> | null = null
   if (meta.space === 'latent') {
-    const folder = meta.vaeTrained ? join(layout.dir, meta.vae) : meta.vae || config.weights.vae
+    const folder = ditVaeFolder(runDir, meta, config.weights.vae)
     if (!folder) throw new UserError(`${metaPath}: a latent-space DiT needs weights.vae to decode`)
     vae = await loadVae(folder)
   }

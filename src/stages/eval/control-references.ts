@@ -6,13 +6,14 @@
 import {join} from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import type {MedgenConfig} from '../../config/schema.js'
-import {pathExists, readJsonl} from '../../io/atomic.js'
+import {pathExists} from '../../io/atomic.js'
+import {readCaptionLines} from '../../caption/records.js'
 import {readJsonFile} from '../../models/pixart/load.js'
 import {datasetPathOf, runLayout} from '../../run/layout.js'
 import {loadVae} from '../../models/vae/load.js'
 import {vaeDecode, vaeEncode} from '../../models/vae/autoencoder.js'
 import type {Attributes} from '../../data/attributes.js'
-import type {DitMeta} from '../dit/artifacts.js'
+import {ditVaeFolder, type DitMeta} from '../dit/artifacts.js'
 import type {ControlImage} from './control.js'
 
 /** Test-split caption rows that carry attributes (measured or synth captions), at most config.eval.controlReal. */
@@ -20,7 +21,7 @@ export async function realControlSet(config: MedgenConfig, runDir: string): Prom
   const limit = config.eval.controlReal
   const captions = runLayout(runDir).captions.jsonl
   if (limit === 0 || !(await pathExists(captions))) return undefined
-  const rows = await readJsonl<{id: string, file?: string, split?: string, attributes?: Attributes | null}>(captions)
+  const rows = await readCaptionLines(captions)
   const root = datasetPathOf(config)
   const seen = new Set<string>()
   const paths: string[] = [], attributes: Attributes[] = []
@@ -51,7 +52,7 @@ export async function decoderRoundTrip(config: MedgenConfig, runDir: string): Pr
   if (meta.space !== 'latent') {
     return {size: latentSide, description: `pixel-space DiT: real images resized to ${latentSide} px`, apply: async img => img, dispose: () => {}}
   }
-  const folder = meta.vaeTrained ? join(runLayout(runDir).dit.dir, meta.vae) : meta.vae || config.weights.vae
+  const folder = ditVaeFolder(runDir, meta, config.weights.vae)
   if (!folder) return null
   const vae = await loadVae(folder)
   const size = latentSide * 2 ** (vae.config.block_out_channels.length - 1)
