@@ -3,13 +3,14 @@
 // training step and batch-2 inference on bench/bench-tiny.json, bench-demo.json (the demo's DiT,
 // pixart-demo-latent at configs/demo.yaml's batch 8) and bench-small.json; the SDNet step
 // (sdnet-small, batch 8, 64 px; medgen only) and Inception features at 299 px. Prints the
-// ratios, the backend's 512^3 matmul GFLOP/s, the load average and peak RSS, and appends a dated
-// section to docs/BENCHMARKS.md.
+// ratios, the backend's 512^3 matmul GFLOP/s, the load average and peak RSS, and writes a dated
+// section at the top of docs/BENCHMARKS.md's history (after <!-- bench:history -->; at the end
+// if the marker is gone), so the history stays newest first.
 // Flags: --iters N --warmup N --only tiny|demo|small|sdnet|inception (comma list) --no-torch
 //   --no-write --torch-passive (OMP_WAIT_POLICY=PASSIVE for torch: on a loaded machine its
 //   spinning OpenMP threads otherwise make it 10-20x slower, see docs/BENCHMARKS.md)
 import {spawnSync} from 'node:child_process'
-import {appendFileSync, existsSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg, totalmem} from 'node:os'
 import {join} from 'node:path'
 import {activeWasmThreads, initBackend} from '../src/backend/index.js'
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   console.log(`peak RSS: ${rssMb().toFixed(0)} MB; load average after ${loadAfter}${blas ? `; ${blas}` : ''}`)
   if (has('no-write')) return
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
-  appendFileSync(join(repo, 'docs/BENCHMARKS.md'), `
+  const section = `
 ## ${new Date().toISOString().slice(0, 16)}Z: npm run bench (${backend}${activeWasmThreads() ? `, ${activeWasmThreads()} threads` : ''})
 Machine: ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average ${loadBefore} before, ${loadAfter} after.
 Iterations: ${iters} after ${warmup} warm-up (medians). Backend matmul 512x512x512: ${gflops.toFixed(2)} GFLOP/s.${blas ? ` PyTorch: ${blas}.` : ''}
@@ -99,7 +100,12 @@ Iterations: ${iters} after ${warmup} warm-up (medians). Backend matmul 512x512x5
 ${rows.join('\n')}
 
 ${sdnetMs !== null ? `SDNet training step (sdnet-small, batch 8, 64 px): ${sdnetMs.toFixed(0)} ms.\n` : ''}${inception !== null ? `Inception (FID variant) features: ${inception.toFixed(2)} images/s at 299 px.\n` : ''}Peak RSS of the bench process: ${rssMb().toFixed(0)} MB.
-`)
+`
+  const doc = join(repo, 'docs/BENCHMARKS.md')
+  const text = readFileSync(doc, 'utf8')
+  const marker = '<!-- bench:history -->'
+  const at = text.indexOf(marker)
+  writeFileSync(doc, at < 0 ? text + section : text.slice(0, at + marker.length) + '\n' + section + text.slice(at + marker.length))
 }
 
 await main()
