@@ -87,7 +87,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   // colour loss works on pixels in [-1, 1]: decode latents, or undo the pixel centring
   const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z.div(spec.latentScale) as tf.Tensor4D)
     : pixelNormalization ? (x: tf.Tensor4D) => x.mul(pixelNormalization.scale).add(pixelNormalization.mean) as tf.Tensor4D : undefined
-  // v-prediction for from-scratch models (scripts/demo-dit-sweep.ts); a pretrained PixArt predicts epsilon
+  // v-prediction for from-scratch models (scripts/experiments/demo-dit-sweep.ts); a pretrained PixArt predicts epsilon
   const prediction: 'epsilon' | 'v' = dit.prediction === 'auto' ? (model.fromScratch ? 'v' : 'epsilon') : dit.prediction
   const trainer = new DitTrainer(model, set, {
     prediction,

@@ -84,7 +84,7 @@ export function assembleBatch(set: DitTrainingSet, indices: number[], rng: Rng):
  * DDPM must guess from pure noise at high t (an uncentred from-scratch model drifted to grey on
  * synthetic dermoscopy). Scaling by the spread matters as much: the earlier (1 + |m_c|) divisor left
  * the data with std ~0.16 in model units, so every timestep's SNR was ~40x below the schedule's
- * and samples came out as saturated noise (scripts/demo-dit-sweep.ts, GAIN). 2 s_c gives a
+ * and samples came out as saturated noise (scripts/experiments/demo-dit-sweep.ts, GAIN). 2 s_c gives a
  * per-channel std of 0.5, like [-1, 1] images. Plays the role the VAE scaling factor plays in
  * latent space. clipRange = max |x'| over the set: the data range the samplers clip x0 to.
  */

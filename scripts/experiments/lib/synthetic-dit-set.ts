@@ -2,9 +2,9 @@
 // synthetic dermoscopy images drawn at 64 px and resized to `side`, pixels in [-1, 1], with
 // class one-hot as "style" and lesion area as "anatomy" features (no SDNet or text stage needed).
 import sharp from 'sharp'
-import {drawSample} from '../../src/data/synth/sample.js'
-import type {Placement} from '../../src/data/synth/shape.js'
-import type {DitTrainingSet} from '../../src/stages/dit/batch.js'
+import {drawSample} from '../../../src/data/synth/sample.js'
+import type {Placement} from '../../../src/data/synth/shape.js'
+import type {DitTrainingSet} from '../../../src/stages/dit/batch.js'
 
 export async function syntheticDitExamples(n: number, side: number, placement: Placement = 'anywhere'): Promise<{samples: Float32Array[], examples: DitTrainingSet['examples'], classes: string[]}> {
   const samples: Float32Array[] = []

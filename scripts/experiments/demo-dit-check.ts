@@ -3,22 +3,22 @@
 // -> saveDitArtifacts -> loadTrainedDit (v -> eps, clipRange) -> sampleLatents with the x0 clip ->
 // decode; writes one grid PNG per guidance value: a row per class, PER_CLASS samples then 2 real.
 // Not a test (minutes of CPU).
-//   STEPS=300 PRED=v GUIDANCE=3,4.5 OUT=/tmp/fx/grid.png node --import tsx scripts/demo-dit-check.ts
+//   STEPS=300 PRED=v GUIDANCE=3,4.5 OUT=/tmp/fx/grid.png node --import tsx scripts/experiments/demo-dit-check.ts
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
-import {initBackend} from '../src/backend/index.js'
-import {Rng} from '../src/util/rng.js'
-import {pixartPreset} from '../src/models/pixart/config.js'
-import {buildDitModel, type DitModelSpec} from '../src/stages/dit/model.js'
-import {DitTrainer, lossSummary} from '../src/stages/dit/trainer.js'
-import {centrePixels, type DitTrainingSet} from '../src/stages/dit/batch.js'
+import {initBackend} from '../../src/backend/index.js'
+import {Rng} from '../../src/util/rng.js'
+import {pixartPreset} from '../../src/models/pixart/config.js'
+import {buildDitModel, type DitModelSpec} from '../../src/stages/dit/model.js'
+import {DitTrainer, lossSummary} from '../../src/stages/dit/trainer.js'
+import {centrePixels, type DitTrainingSet} from '../../src/stages/dit/batch.js'
 import {syntheticDitExamples} from './lib/synthetic-dit-set.js'
-import {saveDitArtifacts} from '../src/stages/dit/artifacts.js'
-import {loadTrainedDit} from '../src/stages/dit/load.js'
-import {createScheduler} from '../src/diffusion/index.js'
-import {defaultSchedulerOptions} from '../src/diffusion/scheduler.js'
-import {sampleLatents} from '../src/diffusion/sample.js'
-import type {MedgenConfig} from '../src/config/schema.js'
+import {saveDitArtifacts} from '../../src/stages/dit/artifacts.js'
+import {loadTrainedDit} from '../../src/stages/dit/load.js'
+import {createScheduler} from '../../src/diffusion/index.js'
+import {defaultSchedulerOptions} from '../../src/diffusion/scheduler.js'
+import {sampleLatents} from '../../src/diffusion/sample.js'
+import type {MedgenConfig} from '../../src/config/schema.js'
 
 const env = process.env
 const steps = Number(env.STEPS ?? 300)

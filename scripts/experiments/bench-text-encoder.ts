@@ -1,11 +1,11 @@
 // Throughput of the frozen caption encoders at full size with random weights (no download):
 // BERT-base (Bio_ClinicalBERT shape) and DistilBERT (medicalai/ClinicalBERT shape), batch 16
-// of 64-token captions, mean pooling. Usage: node --import tsx scripts/bench-text-encoder.ts [bert|distilbert] [batches]
+// of 64-token captions, mean pooling. Usage: node --import tsx scripts/experiments/bench-text-encoder.ts [bert|distilbert] [batches]
 import * as tf from '@tensorflow/tfjs'
-import {initBackend} from '../src/backend/index.js'
-import {parseTextEncoderConfig, expectedParameterNames, BERT_POOLER} from '../src/models/bert/config.js'
-import {meanPool} from '../src/models/bert/layers.js'
-import {runEncoder} from '../src/models/bert/run.js'
+import {initBackend} from '../../src/backend/index.js'
+import {parseTextEncoderConfig, expectedParameterNames, BERT_POOLER} from '../../src/models/bert/config.js'
+import {meanPool} from '../../src/models/bert/layers.js'
+import {runEncoder} from '../../src/models/bert/run.js'
 
 const arch = process.argv[2] ?? 'bert'
 const batches = Number(process.argv[3] ?? 3)

@@ -1,22 +1,22 @@
 // Sizing experiment for the pixart-demo preset (issue 7): trains it from scratch on synthetic
 // dermoscopy (src/data/synth) in pixel space and samples a few images per class, to check that
 // the demo's finetune-dit budget gives lesion-like images. Not a test (minutes of CPU).
-//   node --import tsx scripts/demo-dit-experiment.ts [steps=400] [n=400] [outDir=/tmp/dit-demo] [lr=1e-3]
+//   node --import tsx scripts/experiments/demo-dit-experiment.ts [steps=400] [n=400] [outDir=/tmp/dit-demo] [lr=1e-3]
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
-import {initBackend} from '../src/backend/index.js'
-import {Rng} from '../src/util/rng.js'
-import {drawSample} from '../src/data/synth/sample.js'
-import {pixartPreset} from '../src/models/pixart/config.js'
-import {buildDitModel, type DitModelSpec} from '../src/stages/dit/model.js'
-import {DitTrainer, lossSummary} from '../src/stages/dit/trainer.js'
-import {centrePixels, type DitTrainingSet} from '../src/stages/dit/batch.js'
-import {conditionTokens, nullCondition} from '../src/models/hffm.js'
-import {pixartForward} from '../src/models/pixart/transformer.js'
-import {createScheduler} from '../src/diffusion/index.js'
-import {sampleLatents} from '../src/diffusion/sample.js'
+import {initBackend} from '../../src/backend/index.js'
+import {Rng} from '../../src/util/rng.js'
+import {drawSample} from '../../src/data/synth/sample.js'
+import {pixartPreset} from '../../src/models/pixart/config.js'
+import {buildDitModel, type DitModelSpec} from '../../src/stages/dit/model.js'
+import {DitTrainer, lossSummary} from '../../src/stages/dit/trainer.js'
+import {centrePixels, type DitTrainingSet} from '../../src/stages/dit/batch.js'
+import {conditionTokens, nullCondition} from '../../src/models/hffm.js'
+import {pixartForward} from '../../src/models/pixart/transformer.js'
+import {createScheduler} from '../../src/diffusion/index.js'
+import {sampleLatents} from '../../src/diffusion/sample.js'
 
 const steps = Number(process.argv[2] ?? 400)
 const n = Number(process.argv[3] ?? 400)
@@ -81,8 +81,8 @@ for (const [ci, cls] of classes.entries()) {
   await sharp(row).resize(32 * rows.length * 2 * 3, 96, {kernel: 'nearest'}).png().toFile(join(outDir, `gen-${cls}.png`))
   tf.dispose([cond.tokens, cond.mask])
 }
-const {exportParams, kindOf} = await import('../src/models/params.js')
-const {writeSafetensors} = await import('../src/io/safetensors.js')
+const {exportParams, kindOf} = await import('../../src/models/params.js')
+const {writeSafetensors} = await import('../../src/io/safetensors.js')
 await writeSafetensors(join(outDir, 'transformer.safetensors'), await exportParams(model.base, (k, t) => kindOf(t.shape, k)))
 await writeSafetensors(join(outDir, 'hffm.safetensors'), await exportParams(model.cond, (k, t) => kindOf(t.shape, k)))
 console.log(JSON.stringify({backend, steps, n, lr, msPerStep, norm, classes, loss: lossSummary(trainer.history), out: outDir}))

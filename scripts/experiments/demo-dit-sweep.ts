@@ -5,25 +5,25 @@
 // class, `perClass` generated images then 2 real ones. Not a test (minutes of CPU).
 //   PRESET='{"sample_size":16,"patch_size":2}' SECONDS=180 LR=2e-3 BATCH=8 COLOUR_EVERY=4 \
 //   SAMPLER=dpm-solver++ SAMPLE_STEPS=20 GUIDANCE=4.5 N=1000 OUT=/tmp/sweep/a.png \
-//   node --import tsx scripts/demo-dit-sweep.ts
+//   node --import tsx scripts/experiments/demo-dit-sweep.ts
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import {promises as fs} from 'node:fs'
 import {dirname} from 'node:path'
-import {initBackend} from '../src/backend/index.js'
-import {Rng} from '../src/util/rng.js'
-import {pixartPreset, countPixArtParams, type PixArtConfig} from '../src/models/pixart/config.js'
-import {buildDitModel, type DitModelSpec} from '../src/stages/dit/model.js'
-import {DitTrainer, lossSummary} from '../src/stages/dit/trainer.js'
-import {centrePixels, type DitTrainingSet} from '../src/stages/dit/batch.js'
+import {initBackend} from '../../src/backend/index.js'
+import {Rng} from '../../src/util/rng.js'
+import {pixartPreset, countPixArtParams, type PixArtConfig} from '../../src/models/pixart/config.js'
+import {buildDitModel, type DitModelSpec} from '../../src/stages/dit/model.js'
+import {DitTrainer, lossSummary} from '../../src/stages/dit/trainer.js'
+import {centrePixels, type DitTrainingSet} from '../../src/stages/dit/batch.js'
 import {syntheticDitExamples} from './lib/synthetic-dit-set.js'
-import {conditionTokens, dropCondition, nullCondition} from '../src/models/hffm.js'
-import {assembleBatch} from '../src/stages/dit/batch.js'
-import {conditionInputsFor, conditionOf, predictNoise} from '../src/stages/dit/model.js'
-import {clipByGlobalNorm} from '../src/train/clip.js'
-import {pixartForward} from '../src/models/pixart/transformer.js'
-import {createScheduler} from '../src/diffusion/index.js'
-import {sampleLatents} from '../src/diffusion/sample.js'
+import {conditionTokens, dropCondition, nullCondition} from '../../src/models/hffm.js'
+import {assembleBatch} from '../../src/stages/dit/batch.js'
+import {conditionInputsFor, conditionOf, predictNoise} from '../../src/stages/dit/model.js'
+import {clipByGlobalNorm} from '../../src/train/clip.js'
+import {pixartForward} from '../../src/models/pixart/transformer.js'
+import {createScheduler} from '../../src/diffusion/index.js'
+import {sampleLatents} from '../../src/diffusion/sample.js'
 
 const env = process.env
 const seconds = Number(env.SECONDS ?? 180)

@@ -1,9 +1,9 @@
 // Training speed of a small conv net on the wasm backend (with medgen's gradient kernels) vs the
-// pure-JS cpu backend. Run: node --import tsx scripts/bench-wasm-conv.ts [steps]
+// pure-JS cpu backend. Run: node --import tsx scripts/experiments/bench-wasm-conv.ts [steps]
 import * as tf from '@tensorflow/tfjs'
-import {initBackend} from '../src/backend/index.js'
-import {registerCpuKernelFixes} from '../src/backend/wasm-kernels.js'
-import {Rng} from '../src/util/rng.js'
+import {initBackend} from '../../src/backend/index.js'
+import {registerCpuKernelFixes} from '../../src/backend/wasm-kernels.js'
+import {Rng} from '../../src/util/rng.js'
 
 const steps = Number(process.argv[2] ?? 5)
 const [B, S, C] = [4, 16, 16] // batch, image size, base channels: small enough for the cpu backend
