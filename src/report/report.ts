@@ -12,6 +12,9 @@ import {controlSection} from './control-section.js'
 import {summarySection} from './summary-section.js'
 import {nearChanceWarningHtml} from '../stages/classify/report.js'
 import {esc} from './html.js'
+import {imageSize} from '../io/images.js'
+import {stageLossFigures} from './loss-curves.js'
+import {visualGridColumns} from '../stages/visual/grid-columns.js'
 
 
 function fmt(v: unknown): string {
@@ -35,10 +38,20 @@ async function listPngs(dir: string): Promise<string[]> {
   } catch { return [] }
 }
 
-async function imageTag(path: string, caption: string): Promise<string> {
+async function imageTag(path: string, caption: string, columns?: readonly string[]): Promise<string> {
   const data = await fs.readFile(path)
-  return `<figure><img alt="${esc(caption)}" src="data:image/png;base64,${data.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`
+  // a grid figure gets a row of column names over the image, one per equal-width column; the
+  // figure is as wide as the image (at least ~100 px a column, so the names stay readable)
+  const head = columns ? `<div class="columns" style="grid-template-columns:repeat(${columns.length},1fr)">${columns.map(c => `<span>${esc(c)}</span>`).join('')}</div>` : ''
+  const width = columns ? Math.max((await imageSize(path)).width, 100 * columns.length) : 0
+  return `<figure${columns ? ` class="grid" style="width:${width}px;max-width:100%"` : ''}>${head}<img alt="${esc(caption)}" src="data:image/png;base64,${data.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`
 }
+
+const reportLayout = runLayout('')
+/** PNG loss curves a stage draws itself; the report draws them from losses.jsonl instead when the stage logged one. */
+const lossPngs = new Set([reportLayout.visual.lossCurves, reportLayout.dit.lossPlot])
+/** Figures whose columns the report names. */
+const gridColumns: Record<string, readonly string[]> = {[reportLayout.visual.grid]: visualGridColumns}
 
 function metricsTable(json: unknown): string {
   const rows = flatten(json).slice(0, 400)
@@ -65,7 +78,13 @@ export async function buildReport(runDir: string): Promise<string> {
   for (const [stage, m] of manifests) {
     const dir = join(runDir, dirOf[stage])
     const parts: string[] = [`<h2 id="${esc(stage)}">${esc(stage)}</h2>`]
-    for (const png of await listPngs(dir)) parts.push(await imageTag(png, `${dirOf[stage]}/${png.split('/').pop()}`))
+    const losses = await stageLossFigures(stage, runDir, dirOf[stage])
+    parts.push(...losses.html)
+    for (const png of await listPngs(dir)) {
+      const name = `${dirOf[stage]}/${png.split('/').pop()}`
+      if (losses.fromLogs && lossPngs.has(name)) continue
+      parts.push(await imageTag(png, name, gridColumns[name]))
+    }
     const metrics = await readJson(join(dir, stageFiles.metrics))
     if (stage === 'classify' && metrics) parts.push(nearChanceWarningHtml(metrics))
     if (metrics) parts.push(`<details open><summary>${esc(dirOf[stage])}/${stageFiles.metrics}</summary>${metricsTable(metrics)}</details>`)
@@ -82,6 +101,8 @@ export async function buildReport(runDir: string): Promise<string> {
 figure{display:inline-block;margin:.5em;vertical-align:top}figure img{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
 figcaption{font-size:.8em;color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 8px;font-size:.85em;text-align:left}
 caption{text-align:left;font-weight:600;padding:.3em 0}
+figure.grid .columns{display:grid;font-size:.75em;color:#333;text-align:center;align-items:end}figure.grid img{display:block;width:100%}
+figure.loss img{image-rendering:auto;border:none}
 pre{font-size:.75em;max-height:20em;overflow:auto;background:#f6f6f6;padding:.5em}</style></head><body>
 <h1>${esc(title)}</h1>
 <p>VG-MedGen pipeline (captions → disentangled anatomy/style → text heads → HFFM-conditioned PixArt-α with LoRA → samples → metrics).

@@ -19,7 +19,7 @@ export interface ContactSheetOptions {
   columns?: number
   /** at most this many images (the first ones) */
   maxImages?: number
-  /** text lines under each tile */
+  /** text lines under each tile (default 6: both halves of a caption fit a 128-px tile) */
   labelLines?: number
 }
 
@@ -56,15 +56,39 @@ export function wrapText(text: string, maxChars: number, maxLines: number): stri
   return lines
 }
 
+/**
+ * The anatomy and style halves of a caption in medgen's form (`<seed sentence>. Anatomy: ….
+ * Style: ….`, src/caption/vocab.ts), or null for free text. The seed sentence is left out: the
+ * sheet's title names the class it repeats.
+ */
+export function captionHalves(caption: string): {anatomy: string, style: string} | null {
+  const m = /\bAnatomy:\s*(.*?)\.?\s+Style:\s*(.*?)\.?\s*$/s.exec(caption)
+  return m ? {anatomy: m[1].trim(), style: m[2].trim()} : null
+}
+
+/**
+ * The text lines under a tile: a caption with anatomy and style halves shows both, each from
+ * its start (the anatomy half gets the lines the style half leaves, the style half at least
+ * two), instead of a prefix that the style half never reaches; other text is wrapped as it is.
+ */
+export function labelLines(label: string, maxChars: number, maxLines: number): string[] {
+  const halves = captionHalves(label)
+  if (!halves || maxLines < 2) return wrapText(label, maxChars, maxLines)
+  const style = wrapText(`Style: ${halves.style}`, maxChars, maxLines)
+  const anatomy = wrapText(`Anatomy: ${halves.anatomy}`, maxChars, maxLines)
+  const styleLines = Math.min(style.length, Math.max(Math.min(2, maxLines - 1), maxLines - anatomy.length))
+  return [...wrapText(`Anatomy: ${halves.anatomy}`, maxChars, maxLines - styleLines), ...wrapText(`Style: ${halves.style}`, maxChars, styleLines)]
+}
+
 export async function writeContactSheet(path: string, entries: ContactSheetEntry[], options: ContactSheetOptions = {}): Promise<{images: number, width: number, height: number}> {
   const tile = options.tile ?? 128
   const shown = entries.slice(0, options.maxImages ?? 64)
   if (shown.length === 0) throw new Error(`contact sheet ${path}: no images`)
   const columns = Math.min(options.columns ?? 8, Math.ceil(Math.sqrt(shown.length)))
   const rows = Math.ceil(shown.length / columns)
-  const labelLines = options.labelLines ?? 4
+  const lineCount = options.labelLines ?? 6
   const cellW = tile + margin
-  const cellH = tile + labelLines * lineHeight + margin
+  const cellH = tile + lineCount * lineHeight + margin
   const width = columns * cellW + margin
   const titleLines = options.title ? wrapText(options.title, Math.max(8, Math.floor((width - 2 * margin) / (fontSize * 0.6))), 3) : []
   const titleH = titleLines.length ? titleLines.length * lineHeight + 2 * margin : 0
@@ -80,7 +104,7 @@ export async function writeContactSheet(path: string, entries: ContactSheetEntry
     const enlarging = (await imageSize(entry.file)).width < tile
     const thumb = await readRgb8(entry.file, {size: tile, fit: 'contain', background: '#ffffff', kernel: enlarging ? 'nearest' : 'lanczos3', alpha: 'drop'})
     composites.push({input: await encodePng(thumb.data, thumb.width, thumb.height, 3), left, top})
-    wrapText(entry.label, maxChars, labelLines).forEach((line, j) => {
+    labelLines(entry.label, maxChars, lineCount).forEach((line, j) => {
       texts.push(`<text x="${left}" y="${top + tile + (j + 1) * lineHeight - 2}">${escapeXml(line)}</text>`)
     })
   }

@@ -2,7 +2,8 @@
 import {join} from 'node:path'
 import {expect} from 'chai'
 import sharp from 'sharp'
-import {escapeXml, wrapText, writeContactSheet} from '../../src/util/contact-sheet.js'
+import {captionHalves, escapeXml, labelLines, wrapText, writeContactSheet} from '../../src/util/contact-sheet.js'
+import {renderCaption} from '../../src/caption/vocab.js'
 import {tmpDir} from '../helpers/tmp.js'
 
 describe('generate: contact sheet', () => {
@@ -10,6 +11,25 @@ describe('generate: contact sheet', () => {
     expect(wrapText('one two three four five', 9, 2)).to.deep.equal(['one two', 'three…'])
     expect(wrapText('short', 20, 3)).to.deep.equal(['short'])
     expect(escapeXml('a<b & "c"\u0001')).to.equal('a&lt;b &amp; &quot;c&quot; ')
+  })
+
+  it('a caption label shows its anatomy and its style half, each from its start, not a truncated prefix', () => {
+    const {caption, anatomy, style} = renderCaption('dermoscopy', 'mel', {shape: 'irregular', symmetry: 'asymmetric', border: 'blurred', size: 'large',
+      colour: 'dark brown', secondaryColour: 'blue-grey', texture: 'reticular'})
+    expect(captionHalves(caption)).to.deep.equal({anatomy, style})
+    expect(captionHalves('a dark lesion, free text')).to.equal(null)
+    const lines = labelLines(caption, 21, 6)
+    expect(lines).to.have.length.at.most(6)
+    for (const l of lines) expect(l.length).to.be.at.most(21)
+    const styleAt = lines.findIndex(l => l.startsWith('Style: '))
+    expect(lines[0]).to.match(/^Anatomy: irregular,/)
+    expect(styleAt, lines.join(' | ')).to.be.greaterThan(0)
+    expect(lines.slice(styleAt).join(' ')).to.include('dark brown')
+    // four lines: the style half still gets two
+    const four = labelLines(caption, 21, 4)
+    expect(four.map(l => l.split(':')[0]).filter(h => h === 'Anatomy' || h === 'Style')).to.deep.equal(['Anatomy', 'Style'])
+    expect(four.findIndex(l => l.startsWith('Style: '))).to.equal(2)
+    expect(labelLines('one two three four five', 9, 2)).to.deep.equal(['one two', 'three…'])
   })
 
   it('lays out tiles with their prompts as text', async () => {

@@ -3,6 +3,7 @@
 // are triangles, visual points circles. Drawn as SVG, rendered to PNG.
 import {svgToPng} from '../../io/images.js'
 import {writeFileAtomic} from '../../io/atomic.js'
+import {plotStyle} from '../../util/plot.js'
 
 export interface TsnePanelData {
   title: string
@@ -12,8 +13,9 @@ export interface TsnePanelData {
   classes: string[]
 }
 
-const MODALITY_COLOURS = {text: '#e4572e', visual: '#1f77b4'}
-const CLASS_COLOURS = ['#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e', '#e6ab02', '#a6761d', '#666666', '#17becf', '#bcbd22']
+// medgen's one plot style (src/util/plot.ts): its font, and its palette for modalities and classes
+const MODALITY_COLOURS = {text: plotStyle.palette[1], visual: plotStyle.palette[0]}
+const CLASS_COLOURS = plotStyle.palette
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
@@ -36,7 +38,7 @@ function panel(data: TsnePanelData, colourBy: 'modality' | 'class', x0: number, 
   const sx = (v: number) => x0 + pad + (v - minX) / spanX * (size - 2 * pad)
   const sy = (v: number) => y0 + pad + 12 + (v - minY) / spanY * (size - 2 * pad - 12)
   const parts = [`<rect x="${x0 + 4}" y="${y0 + 4}" width="${size - 8}" height="${size - 8}" fill="#ffffff" stroke="#999999"/>`,
-    `<text x="${x0 + size / 2}" y="${y0 + 22}" font-family="sans-serif" font-size="14" text-anchor="middle">${esc(data.title)} — by ${colourBy}</text>`]
+    `<text x="${x0 + size / 2}" y="${y0 + 22}" font-family="${plotStyle.font}" font-size="14" text-anchor="middle">${esc(data.title)} — by ${colourBy}</text>`]
   // visual points first, so the text triangles drawn over them stay visible once aligned
   const order = [...Array(n).keys()].sort((a, b) => (data.modality[a] === 'visual' ? 0 : 1) - (data.modality[b] === 'visual' ? 0 : 1))
   for (const i of order) {
@@ -51,7 +53,7 @@ function legend(classOrder: string[], y: number, width: number): string {
     ...classOrder.map((c, i) => [c, CLASS_COLOURS[i % CLASS_COLOURS.length], 'visual'] as [string, string, 'visual'])]
   const step = Math.min(110, width / Math.max(1, items.length))
   return items.map(([label, colour, m], i) =>
-    `${marker(16 + i * step, y, colour, m)}<text x="${26 + i * step}" y="${y + 4}" font-family="sans-serif" font-size="12">${esc(label)}</text>`).join('\n')
+    `${marker(16 + i * step, y, colour, m)}<text x="${26 + i * step}" y="${y + 4}" font-family="${plotStyle.font}" font-size="12">${esc(label)}</text>`).join('\n')
 }
 
 export function tsneFigureSvg(panels: TsnePanelData[]): string {

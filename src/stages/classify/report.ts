@@ -1,6 +1,7 @@
 // classify's written results: mean ± std across seeds per protocol, the markdown comparison
 // table (with per-seed values), and the confusion matrix as a PNG (an SVG rendered to PNG).
 import {svgToPng} from '../../io/images.js'
+import {plotStyle} from '../../util/plot.js'
 import {writeFileAtomic} from '../../io/atomic.js'
 import type {ClassificationReport} from '../../metrics/classification.js'
 
@@ -73,18 +74,18 @@ export async function writeConfusionPng(path: string, cm: number[][], classes: s
   const k = classes.length, cell = 44, left = 90, top = 60
   const w = left + k * cell + 20, h = top + k * cell + 50
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${w / 2}" y="22" font-family="sans-serif" font-size="14" text-anchor="middle">${esc(title)}</text>`]
+    `<text x="${w / 2}" y="22" font-family="${plotStyle.font}" font-size="14" text-anchor="middle">${esc(title)}</text>`]
   for (let i = 0; i < k; i++) {
     const rowSum = cm[i].reduce((a, b) => a + b, 0)
     for (let j = 0; j < k; j++) {
       const frac = rowSum > 0 ? cm[i][j] / rowSum : 0
       const shade = Math.round(255 - 200 * frac)
       parts.push(`<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="rgb(${shade},${shade},255)" stroke="#999"/>`)
-      parts.push(`<text x="${left + j * cell + cell / 2}" y="${top + i * cell + cell / 2 + 5}" font-family="sans-serif" font-size="12" text-anchor="middle" fill="${frac > 0.6 ? 'white' : 'black'}">${cm[i][j]}</text>`)
+      parts.push(`<text x="${left + j * cell + cell / 2}" y="${top + i * cell + cell / 2 + 5}" font-family="${plotStyle.font}" font-size="12" text-anchor="middle" fill="${frac > 0.6 ? 'white' : 'black'}">${cm[i][j]}</text>`)
     }
-    parts.push(`<text x="${left - 6}" y="${top + i * cell + cell / 2 + 5}" font-family="sans-serif" font-size="12" text-anchor="end">${esc(classes[i])}</text>`)
-    parts.push(`<text x="${left + i * cell + cell / 2}" y="${top - 8}" font-family="sans-serif" font-size="11" text-anchor="middle">${esc(classes[i])}</text>`)
+    parts.push(`<text x="${left - 6}" y="${top + i * cell + cell / 2 + 5}" font-family="${plotStyle.font}" font-size="12" text-anchor="end">${esc(classes[i])}</text>`)
+    parts.push(`<text x="${left + i * cell + cell / 2}" y="${top - 8}" font-family="${plotStyle.font}" font-size="11" text-anchor="middle">${esc(classes[i])}</text>`)
   }
-  parts.push(`<text x="${left + k * cell / 2}" y="${h - 18}" font-family="sans-serif" font-size="12" text-anchor="middle">predicted (columns) · true (rows)</text></svg>`)
+  parts.push(`<text x="${left + k * cell / 2}" y="${h - 18}" font-family="${plotStyle.font}" font-size="12" text-anchor="middle">predicted (columns) · true (rows)</text></svg>`)
   await writeFileAtomic(path, await svgToPng(parts.join('')))
 }

@@ -11,6 +11,7 @@ import {gatherBatch, type VisualData} from './data.js'
 import type {AnatomyVectorKind} from './anatomy-descriptors.js'
 import {extractFeatures} from './evaluate.js'
 import type {TrainHistory} from './trainer.js'
+import {visualGridColumns} from './grid-columns.js'
 
 export async function writeModel(path: string, model: SDNet, extra: Record<string, unknown> = {}): Promise<void> {
   await writeSafetensors(path, await model.stateDict(), {format: 'pt', config: JSON.stringify({...model.config, ...extra})})
@@ -32,13 +33,14 @@ const ANATOMY_COLOURS = [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 
 const toByte = (v: number) => Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)))
 
 /**
- * A PNG grid, one row per image: input | anatomy channels coloured | predicted mask |
- * reconstruction | reconstruction with the next row's style code. Tiles are scaled by `zoom`.
+ * A PNG grid, one row per image, the columns of visualGridColumns: input | anatomy channels
+ * coloured | predicted mask | reconstruction | reconstruction with the next row's style code.
+ * Tiles are scaled by `zoom`.
  */
 export async function writeGrid(path: string, model: SDNet, data: VisualData, indices: number[], zoom = 2): Promise<void> {
   const rows = indices.length
   const s = data.size
-  const cols = 5
+  const cols = visualGridColumns.length
   const {x, mask} = gatherBatch(data, indices)
   const [anat, lesion, reco, swapped] = tf.tidy(() => {
     const ctx = model.context(false)
