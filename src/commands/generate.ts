@@ -17,7 +17,7 @@ Free-text prompts go to samples/prompt/ unless --class names one class.`)
 
   static examples = [
     '<%= config.bin %> generate --prompt "irregular asymmetric lesion with blurred border, dark brown reticular"',
-    '<%= config.bin %> generate --per-class 16 --sampler dpm-solver++ --steps 20 --guidance 4.5',
+    '<%= config.bin %> generate --per-class 16 --sampler dpm-solver++ --sampling-steps 20 --guidance 4.5',
     '<%= config.bin %> generate --from-captions test --shard auto',
     '<%= config.bin %> generate --grid --class mel',
   ]

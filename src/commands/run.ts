@@ -17,6 +17,8 @@ stages after it rerun too. Writes <run>/report.html at the end.`
     '<%= config.bin %> run configs/demo.yaml --set run.dir=runs/demo2 --force',
   ]
 
+  static enableJsonFlag = true
+
   static args = {config: Args.string({description: 'run config (YAML)', required: true})}
 
   static flags = {
@@ -31,7 +33,7 @@ stages after it rerun too. Writes <run>/report.html at the end.`
   // `medgen caption DIR` must not replace the one its synth stage writes.
   protected recallsDataset = false
 
-  async run(): Promise<void> {
+  async run(): Promise<Record<string, unknown>> {
     const {args, flags} = await this.parse(Run)
     if (flags.config !== undefined && flags.config !== args.config) {
       throw new UserError(`medgen run ${args.config} -c ${flags.config}: two configs; give one (layer settings on it with --set)`)
@@ -39,5 +41,9 @@ stages after it rerun too. Writes <run>/report.html at the end.`
     const config = this.loadRunConfig({...flags, config: args.config})
     const {runPipeline} = await import('../stages/run-pipeline.js')
     await runPipeline(config, {from: flags.from, to: flags.to, force: flags.force, report: !flags['no-report'], configFile: args.config})
+    // --json: the run record (config, backend, per-stage timings) and where the results are
+    const {runLayout} = await import('../run/layout.js')
+    const layout = runLayout(config.run.dir)
+    return {...this.readResult(layout.runRecord), report: flags['no-report'] ? null : layout.report, eval: layout.eval.metrics}
   }
 }

@@ -3,7 +3,7 @@
 // so that `sbatch --dependency=afterok` stops; the pytorch-fid form `medgen eval GEN REAL`
 // prints the value on stdout; --json; pytorch-fid's cached Inception weights; OLLAMA_HOST.
 import {expect} from 'chai'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import sharp from 'sharp'
 import {parse} from 'yaml'
@@ -64,6 +64,17 @@ describe('medgen exit codes and output for scripts (built)', function () {
     const result = JSON.parse(json.stdout)
     expect(result.metrics.hfd.value).to.equal(Number(hfd.stdout.split(/\s+/)[1]))
     expect(result.nGen).to.equal(6)
+    // FID named with --metric next to a metric that runs: the other is written, the exit is still 3
+    const named = medgen(['eval', 'gen', 'real', '--run-dir', 'named', '--metric', 'fid,hfd'], {cwd: dir, env})
+    expect(named.status, named.stderr).to.equal(3)
+    expect(named.stdout).to.match(/^HFD: /)
+    const written = JSON.parse(readFileSync(join(dir, 'named', 'eval', 'metrics.json'), 'utf8')).metrics
+    expect(written.fid.skipped).to.match(/weights\.inception/)
+    expect(written.hfd.value).to.be.a('number')
+    const help = medgen(['eval', '--help']).stdout.replace(/\s+/g, ' ')
+    expect(help).to.include('pytorch-fid\'s bilinear resize')
+    expect(help).to.include('not clean-fid\'s')
+    expect(help).to.include('$TORCH_HOME/hub/checkpoints')
     const unknown = medgen(['eval', '--metric', 'fd'], {cwd: dir, env})
     expect(unknown.status).to.equal(2)
     expect(unknown.stderr).to.include('Expected --metric=fd to be one of: fid, kid, hfd, dfd, control')
