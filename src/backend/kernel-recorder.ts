@@ -6,7 +6,8 @@
 // are all seen; uninstall() puts the originals back.
 import * as tf from '@tensorflow/tfjs'
 
-export interface KernelRecord { name: string, dtypes: string[] }
+/** A kernel as dispatched: its name and each input's dtype (`inputs` by tfjs input name: x, indices, a, b, ...). */
+export interface KernelRecord { name: string, dtypes: string[], inputs: Record<string, string> }
 
 export interface KernelRecorder {
   /** distinct (name, input dtypes) pairs seen, in first-dispatch order */
@@ -30,9 +31,15 @@ export function installKernelRecorder(backendName: string = tf.getBackend()): Ke
     tf.registerKernel({
       ...config,
       kernelFunc: args => {
-        const dtypes = Object.values(args.inputs).filter(t => t != null).map(t => (t as tf.TensorInfo).dtype)
-        const key = `${config.kernelName}:${dtypes.join(',')}`
-        if (!seen.has(key)) seen.set(key, {name: config.kernelName, dtypes})
+        const inputs: Record<string, string> = {}
+        for (const [input, t] of Object.entries(args.inputs)) {
+          // Concat/AddN take a list under one name: name them tensors.0, tensors.1, ...
+          if (Array.isArray(t)) t.forEach((u, i) => { if (u != null) inputs[`${input}.${i}`] = (u as tf.TensorInfo).dtype })
+          else if (t != null) inputs[input] = (t as tf.TensorInfo).dtype
+        }
+        const dtypes = Object.values(inputs)
+        const key = `${config.kernelName}:${Object.entries(inputs).map(([n, d]) => `${n}=${d}`).join(',')}`
+        if (!seen.has(key)) seen.set(key, {name: config.kernelName, dtypes, inputs})
         count++
         const out = inner(args)
         // the outputs are not yet counted by the engine; add their bytes so the peak includes them

@@ -35,6 +35,12 @@ export interface CheckOptions {
   /** PixArt LoRA step: recompute blocks in the backward pass */
   checkpoint: 'auto' | 'on' | 'off'
   seed: number
+  /**
+   * A PixArt phase estimated to need more than this is not run but reported as not fitting
+   * (default: the 4 GB wasm heap on wasm, none elsewhere): a wasm module that runs out of memory
+   * aborts, and can run nothing after, so trying costs the run and proves nothing.
+   */
+  memoryLimitBytes?: number
 }
 
 export const defaultCheckOptions: CheckOptions = {size: 256, captions: 16, seqLen: 32, condTokens: 2, train: true, loraRank: 8, checkpoint: 'auto', seed: 0}
@@ -43,6 +49,8 @@ export interface PhaseReport {
   name: string
   ok: boolean
   skipped?: boolean
+  /** skipped because its estimate is past the backend's memory (counts as a failure: it does not fit) */
+  pastMemoryLimit?: boolean
   error?: string
   seconds: number
   /** process peak RSS so far (bytes) */
@@ -105,8 +113,16 @@ async function runPhase(name: string, rec: KernelRecorder, estimatedBytes: numbe
   }
 }
 
-function skipped(name: string, why: string): PhaseReport {
-  return {name, ok: false, skipped: true, error: why, seconds: 0, peakRssBytes: peakRss(), trackedPeakBytes: 0, wasmHeapBytes: wasmHeapBytes(), detail: {}}
+/** A phase not run; `neededBytes` when the reason is that it does not fit. */
+function skipped(name: string, why: string, neededBytes?: number): PhaseReport {
+  return {name, ok: false, skipped: true, error: why, seconds: 0, peakRssBytes: peakRss(), trackedPeakBytes: 0, wasmHeapBytes: wasmHeapBytes(), detail: {},
+    ...(neededBytes !== undefined && {pastMemoryLimit: true, estimatedBytes: neededBytes})}
+}
+
+/** The reason a phase is not run: its estimate is past the memory the backend can have. */
+function pastLimit(estimatedBytes: number, o: CheckOptions): string | null {
+  const limit = o.memoryLimitBytes ?? (activeBackend() === 'wasm' ? WASM_HEAP_LIMIT_BYTES : Infinity)
+  return estimatedBytes > limit ? `not run: needs ~${gb(estimatedBytes)}, past the ${gb(limit)} ${o.memoryLimitBytes === undefined ? 'wasm heap' : 'memory limit'}` : null
 }
 
 function assertFinite(values: Float32Array | Int32Array | Uint8Array, what: string): void {
@@ -139,7 +155,9 @@ async function checkPixArt(inv: WeightsInventory, o: CheckOptions, rec: KernelRe
   const x = tf.tensor4d(rng.normalArray(side * side * cfg.in_channels), [1, side, side, cfg.in_channels])
   const context = tf.tensor3d(rng.normalArray(o.condTokens * cfg.caption_channels), [1, o.condTokens, cfg.caption_channels])
   const forwardEst = pixartForwardBytes(cfg, inv.parameters, o.size).total
-  phases.push(await runPhase(`forward ${o.size} px`, rec, forwardEst, async () => {
+  const forwardTooBig = pastLimit(forwardEst, o)
+  if (forwardTooBig) phases.push(skipped(`forward ${o.size} px`, forwardTooBig, forwardEst))
+  else phases.push(await runPhase(`forward ${o.size} px`, rec, forwardEst, async () => {
     const out = tf.tidy(() => pixartForward({params}, cfg, {x, timesteps: 500, context}).sample)
     const values = await out.data() as Float32Array
     const shape = out.shape
@@ -148,10 +166,12 @@ async function checkPixArt(inv: WeightsInventory, o: CheckOptions, rec: KernelRe
     return {tokens: tokensAt(cfg, o.size), outputShape: shape}
   }))
   const checkpoint = o.checkpoint === 'on' || (o.checkpoint === 'auto' && pixartLoraStepBytes(cfg, inv.parameters, o.size, false).activations > GiB)
+  const stepEst = pixartLoraStepBytes(cfg, inv.parameters, o.size, checkpoint).total
+  const stepTooBig = pastLimit(stepEst, o)
   if (!o.train) phases.push(skipped(`LoRA step ${o.size} px`, 'not asked (--no-train)'))
-  else if (!phases.at(-1)!.ok) phases.push(skipped(`LoRA step ${o.size} px`, 'the forward pass failed'))
+  else if (!phases.at(-1)!.ok) phases.push(skipped(`LoRA step ${o.size} px`, `the forward pass ${phases.at(-1)!.skipped ? 'was not run' : 'failed'}`))
+  else if (stepTooBig) phases.push(skipped(`LoRA step ${o.size} px`, stepTooBig, stepEst))
   else {
-    const stepEst = pixartLoraStepBytes(cfg, inv.parameters, o.size, checkpoint).total
     phases.push(await runPhase(`LoRA step ${o.size} px`, rec, stepEst, async () => {
       const lora = createLora(adaptableModules(pixartParamShapes(cfg)), BROAD_TARGETS, o.loraRank, o.loraRank, rng.fork('lora'))
       const trainable = new Map([...loraParams(lora)].map(([k, v]) => [k, v as tf.Variable]))
@@ -229,6 +249,7 @@ export function fitsLines(report: CheckReport, cfg: PixArtConfig | null, checkpo
   const ram = totalmem()
   const native = 'use the tensorflow backend (npm install @tensorflow/tfjs-node, or tfjs-node-gpu with a GPU; --backend tensorflow)'
   for (const p of report.phases) {
+    if (p.pastMemoryLimit) lines.push(`${report.model} ${p.name} on ${report.backend}: ${p.error}: ${native}`)
     if (p.skipped || (p.name === 'load' && p.ok)) continue
     const used = Math.max(p.trackedPeakBytes, p.wasmHeapBytes ?? 0)
     if (p.ok) lines.push(`${report.model} ${p.name} on ${report.backend}: ran in ${p.seconds.toFixed(1)} s, peak ${gb(used)} of backend memory, peak RSS ${gb(p.peakRssBytes)}`)
@@ -276,6 +297,9 @@ export async function checkWeights(folder: string, options: Partial<CheckOptions
   report.fits = fitsLines(report, cfg, checkpoint)
   return report
 }
+
+/** Did this phase fail, or not fit? (`check-weights` exits 1 then.) */
+export const phaseFailed = (p: PhaseReport): boolean => !p.ok && (!p.skipped || p.pastMemoryLimit === true)
 
 export function formatPhase(p: PhaseReport): string {
   const heap = p.wasmHeapBytes !== null ? `, wasm heap ${gb(p.wasmHeapBytes)}` : ''

@@ -11,8 +11,9 @@ BERT/DistilBERT folders with model.safetensors or pytorch_model.bin; fp32, fp16 
 parameter count, dtype, bytes, peak RSS and backend memory, runs one forward pass (PixArt at --size
 px plus one LoRA training step; the VAE encodes and decodes a --size px image; BERT encodes
 --captions random captions) and prints what fits: e.g. whether a PixArt LoRA step at 512 px fits
-the 4 GB wasm heap or needs the tensorflow backend. Exit 0 when every phase ran, 1 when one failed
-(out of memory, say: the report says what it needed), 2 for a folder it cannot read.`
+the 4 GB wasm heap or needs the tensorflow backend. A PixArt phase estimated past the 4 GB wasm heap is
+not run but reported with what it needs. Exit 0 when every phase ran, 1 when one failed or did not
+fit (out of memory, say: the report says what it needed), 2 for a folder it cannot read.`
 
   static examples = [
     '<%= config.bin %> check-weights ./PixArt-XL-2-512x512/transformer --size 256',
@@ -39,13 +40,13 @@ the 4 GB wasm heap or needs the tensorflow backend. Exit 0 when every phase ran,
     const {args, flags} = await this.parse(CheckWeights)
     const {initBackend} = await import('../backend/index.js')
     await initBackend(flags.backend as 'auto')
-    const {checkWeights, formatCheckReport, formatPhase} = await import('../check/check-weights.js')
+    const {checkWeights, formatCheckReport, formatPhase, phaseFailed} = await import('../check/check-weights.js')
     const report = await checkWeights(args.folder, {
       size: flags.size, captions: flags.captions, seqLen: flags['seq-len'], condTokens: flags['cond-tokens'],
       train: flags.train, loraRank: flags.rank, checkpoint: flags.checkpoint as 'auto', seed: flags.seed,
     }, p => process.stderr.write(`check-weights: ${formatPhase(p)}\n`))
     this.log(flags.json ? JSON.stringify(report, null, 2) : formatCheckReport(report))
-    // A phase that failed is reported above; the exit status says so too.
-    if (report.phases.some(p => !p.ok && !p.skipped)) process.exitCode = ExitCode.failure
+    // A phase that failed or was past the backend's memory is reported above; the exit status says so too.
+    if (report.phases.some(phaseFailed)) process.exitCode = ExitCode.failure
   }
 }

@@ -21,9 +21,21 @@ export function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15)
 }
 
-export function decodeTensorBytes(dtype: DType, bytes: Buffer): HostTensor['data'] {
-  // Copy into an aligned ArrayBuffer: Buffer slices may start at odd offsets.
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+/** Every half-precision bit pattern as float32 (256 KB, built on first use): widening a 1.2 GB fp16 checkpoint is one lookup per value. */
+let halfTable: Float32Array | null = null
+function halfToFloatTable(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536)
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h)
+  }
+  return halfTable
+}
+
+/**
+ * Typed values of raw little-endian tensor bytes. `ab` must be the tensor's own ArrayBuffer (aligned,
+ * exactly its bytes): F32 and the integer types are views of it (no copy); F16/BF16 are widened to float32.
+ */
+function decodeOwnedBytes(dtype: DType, ab: ArrayBuffer): HostTensor['data'] {
   switch (dtype) {
     case 'F32': return new Float32Array(ab)
     case 'F64': return new Float64Array(ab)
@@ -35,7 +47,8 @@ export function decodeTensorBytes(dtype: DType, bytes: Buffer): HostTensor['data
     case 'F16': {
       const src = new Uint16Array(ab)
       const out = new Float32Array(src.length)
-      for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i])
+      const table = halfToFloatTable()
+      for (let i = 0; i < src.length; i++) out[i] = table[src[i]]
       return out
     }
     case 'BF16': {
@@ -46,6 +59,11 @@ export function decodeTensorBytes(dtype: DType, bytes: Buffer): HostTensor['data
       return out
     }
   }
+}
+
+export function decodeTensorBytes(dtype: DType, bytes: Buffer): HostTensor['data'] {
+  // Copy into an aligned ArrayBuffer: Buffer slices may start at odd offsets.
+  return decodeOwnedBytes(dtype, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
 }
 
 /** The header is a JSON object of tensor entries plus an optional `__metadata__` of strings. */
@@ -103,24 +121,34 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   } finally { await handle.close() }
 }
 
-/** Reads all tensors, or only those whose names pass `filter`. */
-export async function readSafetensors(path: string, filter?: (name: string) => boolean): Promise<TensorMap> {
+/**
+ * Hands each tensor (or each whose name passes `filter`) to `each` as soon as it is read, in the
+ * header's order, so a caller that converts and drops it never holds the whole file: each tensor's
+ * bytes are read straight into its own buffer (float32 is a view of it, fp16/bf16 widened once).
+ */
+export async function forEachSafetensor(path: string, each: (name: string, tensor: HostTensor) => void | Promise<void>, filter?: (name: string) => boolean): Promise<void> {
   const header = await readSafetensorsHeader(path)
   const handle = await fs.open(path, 'r')
-  const out: TensorMap = new Map()
   try {
     for (const [name, e] of header.entries) {
       if (filter && !filter(name)) continue
-      const buf = Buffer.alloc(e.end - e.begin)
+      const ab = new ArrayBuffer(e.end - e.begin)
+      const view = new Uint8Array(ab)
       let done = 0
-      while (done < buf.length) {
-        const {bytesRead} = await handle.read(buf, done, buf.length - done, header.dataStart + e.begin + done)
+      while (done < view.length) {
+        const {bytesRead} = await handle.read(view, done, view.length - done, header.dataStart + e.begin + done)
         if (bytesRead === 0) throw new UserError(`${path}: truncated while reading tensor ${name}`)
         done += bytesRead
       }
-      out.set(name, {dtype: e.dtype === 'F16' || e.dtype === 'BF16' ? 'F32' : e.dtype, shape: e.shape, data: decodeTensorBytes(e.dtype, buf)})
+      await each(name, {dtype: e.dtype === 'F16' || e.dtype === 'BF16' ? 'F32' : e.dtype, shape: e.shape, data: decodeOwnedBytes(e.dtype, ab)})
     }
   } finally { await handle.close() }
+}
+
+/** Reads all tensors, or only those whose names pass `filter`. */
+export async function readSafetensors(path: string, filter?: (name: string) => boolean): Promise<TensorMap> {
+  const out: TensorMap = new Map()
+  await forEachSafetensor(path, (name, t) => { out.set(name, t) }, filter)
   return out
 }
 

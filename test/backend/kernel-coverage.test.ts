@@ -15,14 +15,40 @@ import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {tinyConfigYaml} from '../reliability/fixtures.js'
 import {writeBertFolder, writePixArtFolder, writeVaeFolder} from '../helpers/model-folders.js'
-import {installKernelRecorder, type KernelRecorder} from '../../src/backend/kernel-recorder.js'
+import {installKernelRecorder, type KernelRecord, type KernelRecorder} from '../../src/backend/kernel-recorder.js'
 import {medgenKernelNames} from '../../src/backend/wasm-kernels.js'
 import {loadConfig} from '../../src/config/load.js'
 import {runPipeline} from '../../src/stages/run-pipeline.js'
 import {checkWeights} from '../../src/check/check-weights.js'
 
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/backends/tfjs-node-4.22.0-kernels.json', import.meta.url), 'utf8')) as {version: string, kernels: string[]}
+interface JsDtypeFacts { ops?: string[], T?: string, converts?: Record<string, string> }
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/backends/tfjs-node-4.22.0-kernels.json', import.meta.url), 'utf8')) as
+  {version: string, kernels: string[], dtypes: Record<string, JsDtypeFacts>}
 const nativeKernels = new Set(fixture.kernels)
+/** What libtensorflow 2.9.1 (the library tfjs-node 4.22.0 binds) registers on CPU, by kernel and input, for the non-float32 inputs medgen sends. */
+const nativeTypes = JSON.parse(readFileSync(new URL('../fixtures/backends/libtensorflow-2.9.1-cpu-types.json', import.meta.url), 'utf8')) as
+  {kernels: Record<string, {op: string, source: string, inputs: Record<string, string[]>}>}
+
+/**
+ * The (kernel, input, dtype) triples that tfjs-node would reject or that nothing here vouches for:
+ * a kernel whose JavaScript fixes T must get that dtype; other inputs, after the conversions its
+ * JavaScript makes, are float32 (every numeric TensorFlow kernel is registered for float) or
+ * listed for that input in the libtensorflow table.
+ */
+function dtypeProblems(records: Iterable<KernelRecord>): string[] {
+  const problems = new Set<string>()
+  for (const r of records) {
+    const js = fixture.dtypes[r.name] ?? {}
+    for (const [input, dtype] of Object.entries(r.inputs)) {
+      const sent = js.converts?.[dtype] ?? dtype
+      if (js.T) { if (sent !== js.T) problems.add(`${r.name}(${input}: ${dtype}): its tfjs-node kernel always asks TensorFlow for T=${js.T}`); continue }
+      if (sent === 'float32') continue
+      const listed = nativeTypes.kernels[r.name]?.inputs[input.replace(/\.\d+$/, '')]
+      if (!listed?.includes(sent)) problems.add(`${r.name}(${input}: ${dtype}${sent !== dtype ? ` -> ${sent}` : ''}): ${listed ? `libtensorflow registers ${nativeTypes.kernels[r.name].op} only for ${listed.join(', ')}` : 'not in libtensorflow-2.9.1-cpu-types.json (check the op\'s CPU registration and add it)'}`)
+    }
+  }
+  return [...problems].sort()
+}
 
 describe('kernel coverage: every kernel the stages dispatch is registered by tfjs-node 4.22.0', function () {
   this.timeout(600_000)
@@ -57,6 +83,20 @@ describe('kernel coverage: every kernel the stages dispatch is registered by tfj
     console.log(`      ${names.size} distinct kernels (${rec.seen.size} name/dtype pairs, ${rec.dispatches()} dispatches) on ${backend}; tfjs-node ${fixture.version} registers ${nativeKernels.size}`)
     expect(names.size, 'the pipeline ran: many kernels were dispatched').to.be.greaterThan(40)
     expect(missing, `kernels dispatched on ${backend} that @tensorflow/tfjs-node ${fixture.version} does not register`).to.deep.equal([])
+  })
+
+  it('every (kernel, input dtype) dispatched is one tfjs-node passes to a TensorFlow kernel registered for it', () => {
+    const nonFloat = [...rec.seen.values()].filter(r => Object.values(r.inputs).some(d => d !== 'float32'))
+    console.log(`      ${nonFloat.length} name/dtype pairs with an input other than float32: ${[...new Set(nonFloat.map(r => `${r.name}(${Object.entries(r.inputs).map(([n, d]) => `${n}:${d}`).join(',')})`))].join(' ')}`)
+    expect(nonFloat.length, 'int32/bool inputs were dispatched (token ids, masks, indices)').to.be.greaterThan(0)
+    expect(dtypeProblems(rec.seen.values()), `kernel inputs on ${backend} that @tensorflow/tfjs-node ${fixture.version} would not run`).to.deep.equal([])
+  })
+
+  it('the dtype check catches what tfjs-node rejects (a check that cannot fail checks nothing)', () => {
+    const rec = (name: string, inputs: Record<string, string>): KernelRecord => ({name, inputs, dtypes: Object.values(inputs)})
+    expect(dtypeProblems([rec('Conv2DBackpropInput', {dy: 'float32', filter: 'float32'}), rec('ArgMax', {x: 'bool'}), rec('Exp', {x: 'int32'})])).to.deep.equal([])
+    expect(dtypeProblems([rec('Conv2DBackpropFilter', {x: 'int32', dy: 'float32'})])).to.deep.equal(['Conv2DBackpropFilter(x: int32): its tfjs-node kernel always asks TensorFlow for T=float32'])
+    expect(dtypeProblems([rec('Sqrt', {x: 'int32'})])[0]).to.match(/^Sqrt\(x: int32\): (libtensorflow registers Sqrt only for|not in libtensorflow)/)
   })
 
   it('every kernel medgen registers itself has a native counterpart and a cpu one', () => {

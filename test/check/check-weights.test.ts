@@ -11,11 +11,11 @@ import {fileURLToPath} from 'node:url'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {writeBertFolder, writePixArtFolder, writeVaeFolder, bertPretrainingShapes, type BertSize} from '../helpers/model-folders.js'
-import {checkWeights, fitsLines, formatCheckReport, isOutOfMemory, type CheckReport} from '../../src/check/check-weights.js'
+import {checkWeights, fitsLines, formatCheckReport, isOutOfMemory, phaseFailed, type CheckReport} from '../../src/check/check-weights.js'
 import {countPixArtParams, pixartPreset, type PixArtConfig} from '../../src/models/pixart/config.js'
 import {vaeParamShapes} from '../../src/models/vae/init.js'
 import type {VaeConfig} from '../../src/models/vae/autoencoder.js'
-import {GiB, pixartLoraStepBytes} from '../../src/check/estimate.js'
+import {GiB, pixartForwardBytes, pixartLoraStepBytes} from '../../src/check/estimate.js'
 import {UserError} from '../../src/errors.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -66,6 +66,24 @@ describe('check-weights on the public layouts (tiny random weights)', function (
     else expect(step.wasmHeapBytes).to.equal(null)
     expect(r.fits.join('\n')).to.match(/LoRA at 512 px needs ~[\d.]+ GB/)
     expect(formatCheckReport(r)).to.include(`${r.parameters.toLocaleString('en-US')} parameters`)
+  })
+
+  it('a phase estimated past the backend memory is not run: reported as not fitting, with what it needs', async () => {
+    const folder = join(dir, 'pixart-fp16', 'transformer')
+    const parameters = countPixArtParams(PIXART)
+    const forwardNeeds = pixartForwardBytes(PIXART, parameters, 64).total
+    const r = await checkWeights(folder, {size: 64, checkpoint: 'on', memoryLimitBytes: forwardNeeds + 1})
+    expect(phase(r, 'forward 64 px').ok).to.equal(true)
+    const step = phase(r, 'LoRA step 64 px')
+    expect(step).to.include({ok: false, skipped: true, pastMemoryLimit: true, seconds: 0})
+    expect(step.estimatedBytes).to.equal(pixartLoraStepBytes(PIXART, parameters, 64, true).total)
+    expect(phaseFailed(step), 'check-weights exits 1 for a phase that does not fit').to.equal(true)
+    expect(r.fits.join('\n')).to.match(/LoRA step 64 px on \w+: not run: needs ~[\d.]+ GB, past the [\d.]+ GB (wasm heap|memory limit): use the tensorflow backend/)
+    const none = await checkWeights(folder, {size: 64, memoryLimitBytes: 1})
+    expect(none.phases.map(p => [p.name, p.ok, p.skipped, p.error?.slice(0, 20)])).to.deep.equal([
+      ['load', true, undefined, undefined], ['forward 64 px', false, true, 'not run: needs ~0.00'], ['LoRA step 64 px', false, true, 'the forward pass was'],
+    ])
+    expect(phaseFailed(none.phases[2]), 'a step skipped after a skipped forward is not a second failure').to.equal(false)
   })
 
   it('PixArt as one fp32 file, --no-train: the LoRA step is reported as skipped', async () => {

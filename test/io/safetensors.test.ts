@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 import {readFileSync, readdirSync, statSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync} from 'node:fs'
 import {join} from 'node:path'
-import {readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, encodeSafetensors, writeSafetensors} from '../../src/io/safetensors.js'
+import {forEachSafetensor, halfToFloat, readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, encodeSafetensors, writeSafetensors} from '../../src/io/safetensors.js'
 import {UserError} from '../../src/errors.js'
 import {numel} from '../../src/io/tensor-map.js'
 import {goldenDir, tmpDir} from '../helpers/tmp.js'
@@ -83,6 +83,26 @@ describe('safetensors', () => {
     expect(Array.from(t.get('int')!.data as Int32Array)).to.deep.equal(Array.from(i32))
     expect(t.get('long')!.data).to.be.instanceOf(BigInt64Array)
     expect(Array.from(t.get('long')!.data as BigInt64Array)).to.deep.equal(Array.from(i64))
+  })
+
+  it('widens every one of the 65,536 F16 bit patterns exactly as halfToFloat does (the lookup table)', async () => {
+    const path = join(tmpDir(), 'all-halves.safetensors')
+    const bits = Uint16Array.from({length: 65536}, (_, i) => i)
+    rawFile(path, {all: {dtype: 'F16', shape: [65536], data_offsets: [0, 131072]}}, new Uint8Array(bits.buffer))
+    const got = (await readSafetensors(path)).get('all')!.data as Float32Array
+    const want = Float32Array.from(bits, halfToFloat)
+    expect(got.length).to.equal(65536)
+    for (let i = 0; i < 65536; i++) if (!Object.is(got[i], want[i])) expect.fail(`0x${i.toString(16)}: ${got[i]} != ${want[i]}`)
+  })
+
+  it('forEachSafetensor hands over one tensor at a time, float32 as a view of its own buffer', async () => {
+    const path = join(tmpDir(), 'stream.safetensors')
+    await writeSafetensors(path, {a: {dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3])}, b: {dtype: 'F32', shape: [2], data: new Float32Array([4, 5])}})
+    const seen: Array<[string, number[], number]> = []
+    await forEachSafetensor(path, (name, t) => { seen.push([name, Array.from(t.data as Float32Array), t.data.buffer.byteLength]) }, name => name !== 'c')
+    // no copy: each tensor's buffer is exactly its bytes
+    expect(seen).to.deep.equal([['a', [1, 2, 3], 12], ['b', [4, 5], 8]])
+    await expectUserError(forEachSafetensor(path, () => { throw new UserError('stop') }), 'stop')
   })
 
   it('writes metadata and every dtype it reads back', async () => {
