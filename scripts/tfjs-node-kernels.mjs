@@ -27,7 +27,8 @@ if (coreVersion !== version) console.warn(`warning: resolving kernel-name consta
  * What one kernel's JavaScript says about dtypes: `ops`, the TensorFlow ops it executes (given
  * as a string or a tfjs-core constant); `T`, the value of the type attribute T where the source
  * fixes it ('float32') instead of passing an input's dtype; `converts`, input dtypes it converts
- * before the native call (`if (x.dtype === 'bool') { x = x.toInt() }` -> {bool: 'int32'}).
+ * before the native call (`if (x.dtype === 'bool') { x = x.toInt() }` -> {bool: 'int32'});
+ * `passThrough`, a kernel that returns its input's data without running a native op.
  */
 function dtypeFacts(source) {
   const facts = {}
@@ -39,6 +40,8 @@ function dtypeFacts(source) {
   const converts = {}
   for (const m of source.matchAll(/if \(\w+\.dtype === '(\w+)'\) \{\s*\w+ = \w+\.(toInt|toFloat)\(\)/g)) converts[m[1]] = m[2] === 'toInt' ? 'int32' : 'float32'
   if (Object.keys(converts).length) facts.converts = converts
+  // Identity hands back its input's data (incRef): no native op, so any dtype passes
+  if (!ops.size && /\.incRef\(/.test(source) && !/execute|tidy/.test(source)) facts.passThrough = true
   return facts
 }
 
