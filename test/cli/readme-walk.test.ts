@@ -52,6 +52,12 @@ describe('the README pipeline table, run command by command (built CLI)', functi
       }
     }
     expect(readFileSync(join(cwd, 'runs/medgen/visual/manifest.json'), 'utf8'), 'medgen run redid train-visual').to.equal(visualManifest)
+    // --json on run too: the run record (every stage, up to date now) and where the report is, on stdout
+    const json = medgen(['run', 'walk.yaml', '--json', ...tinySets], {cwd, env: {MEDGEN_QUIET: '1'}})
+    expect(json.status, json.stderr).to.equal(0)
+    const record = JSON.parse(json.stdout)
+    expect(record.stages.map((s: {stage: string}) => s.stage)).to.include.members(['caption', 'eval'])
+    expect(record.report).to.equal(join('runs/medgen', 'report.html'))
     for (const file of ['captions/captions.jsonl', 'visual/features.safetensors', 'text/model.safetensors', 'dit/metrics.json',
       'samples/manifest.jsonl', 'classify/metrics.json', 'eval/metrics.json', 'report.html']) {
       expect(existsSync(join(cwd, 'runs/medgen', file)), file).to.equal(true)
@@ -74,6 +80,12 @@ describe('the README pipeline table, run command by command (built CLI)', functi
     // without the memory this said "runs/medgen/data: missing"
     const later = medgen(['train-visual', '--set', 'visual.epochs=1', '--set', 'data.imageSize=16', '--set', 'visual.imageSize=16'], {cwd, env: {MEDGEN_QUIET: '1'}})
     expect(later.status, later.stderr).to.equal(0)
+    // a data-reading command also takes the folder as its argument, and that run dir remembers it
+    const given = medgen(['train-visual', './flat-folder', '--run-dir', 'runs/other', '--set', 'visual.epochs=1', '--set', 'data.imageSize=16', '--set', 'visual.imageSize=16'],
+      {cwd, env: {MEDGEN_QUIET: '1'}})
+    expect(given.status, given.stderr).to.equal(0)
+    expect(JSON.parse(readFileSync(join(cwd, 'runs/other/dataset.json'), 'utf8')).path).to.equal(flat)
+    expect(existsSync(join(cwd, 'runs/other/visual/model.safetensors'))).to.equal(true)
   })
 })
 
