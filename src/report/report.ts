@@ -82,7 +82,7 @@ export async function buildReport(runDir: string): Promise<string> {
     parts.push(...losses.html)
     for (const png of await listPngs(dir)) {
       const name = `${dirOf[stage]}/${png.split('/').pop()}`
-      if (losses.fromLogs && lossPngs.has(name)) continue
+      if (losses.ownLog && lossPngs.has(name)) continue
       parts.push(await imageTag(png, name, gridColumns[name]))
     }
     const metrics = await readJson(join(dir, stageFiles.metrics))

@@ -52,6 +52,8 @@ describe('report.html loss curves and figures', function () {
     // finetune-dit: a log whose last line training was still writing
     writeFileSync(join(runDir, 'dit', 'losses.jsonl'), lossLines(30, ['mse']) + '{"step": 31, "lo')
     writeFileSync(join(runDir, 'dit', 'checkpoints', 'checkpoint-4', 'losses.jsonl'), lossLines(4, ['mse']))
+    // ... and the demo VAE's log beside it, long enough to be drawn as moving means
+    writeFileSync(join(runDir, 'dit', 'vae-losses.jsonl'), lossLines(300, ['l1', 'kl']))
     await sharp({create: {width: 30, height: 20, channels: 3, background: {r: 0, g: 255, b: 0}}}).png().toFile(join(runDir, 'dit', 'loss.png'))
     // classify: one log per protocol x seed run
     writeFileSync(join(runDir, 'classify', 'runs', 'real', 'seed-0', 'losses.jsonl'), lossLines(12, ['val_loss']))
@@ -70,17 +72,18 @@ describe('report.html loss curves and figures', function () {
     expect(log.unreadLines).to.equal(2)
   })
 
-  it('finds the stage\'s log and per-run logs, not the copies inside checkpoints', async () => {
-    expect(await findLossLogs(join(runDir, 'dit'))).to.deep.equal([join(runDir, 'dit', 'losses.jsonl')])
+  it('finds the stage\'s logs and per-run logs, not the copies inside checkpoints', async () => {
+    expect(await findLossLogs(join(runDir, 'dit'))).to.deep.equal([join(runDir, 'dit', 'losses.jsonl'), join(runDir, 'dit', 'vae-losses.jsonl')])
     expect(await findLossLogs(join(runDir, 'classify'))).to.deep.equal([join(runDir, 'classify', 'runs', 'real', 'seed-0', 'losses.jsonl')])
     expect(await findLossLogs(join(runDir, 'eval'))).to.deep.equal([])
   })
 
   it('draws each stage\'s curves from its log, align-text\'s from its history, in place of the stage\'s PNG', () => {
     const html = readFileSync(join(runDir, 'report.html'), 'utf8')
-    for (const stage of ['train-visual', 'finetune-dit', 'classify', 'align-text']) {
-      expect(html, stage).to.match(new RegExp(`<img alt="${stage} training loss" src="data:image/svg\\+xml;base64,`))
+    for (const title of ['train-visual training loss', 'finetune-dit training loss', 'finetune-dit vae training loss', 'classify training loss, per run', 'align-text training loss']) {
+      expect(html, title).to.match(new RegExp(`<img alt="${title}" src="data:image/svg\\+xml;base64,`))
     }
+    expect(html).to.include('the losses.jsonl of 1 run under classify/, total loss: 12 logged steps')
     expect(html).to.include('dit/losses.jsonl: 30 logged steps; lr 1.00e-5 to 1.00e-4; 1 line(s) not readable, left out')
     expect(html).to.include('text/metrics.json (training.history, per epoch): 3 logged steps')
     expect(html).to.not.include('alt="dit/loss.png"')
@@ -89,6 +92,10 @@ describe('report.html loss curves and figures', function () {
     const svg = Buffer.from(/<img alt="align-text training loss" src="data:image\/svg\+xml;base64,([^"]+)"/.exec(html)![1], 'base64').toString('utf8')
     const legend = [...svg.matchAll(/<text x="[^"]+" y="[^"]+">([^<]+)<\/text>/g)].map(m => m[1])
     expect(legend).to.deep.equal(['loss (total)', 'align', 'reconstruction'])
+    // 300 steps: the raw total in grey, then each term's moving mean over 1/20 of the run
+    const vae = Buffer.from(/<img alt="finetune-dit vae training loss" src="data:image\/svg\+xml;base64,([^"]+)"/.exec(html)![1], 'base64').toString('utf8')
+    expect([...vae.matchAll(/<text x="[^"]+" y="[^"]+">([^<]+)<\/text>/g)].map(m => m[1]))
+      .to.deep.equal(['loss (total), per step', 'loss (total), mean of 15', 'l1, mean of 15', 'kl, mean of 15'])
   })
 
   it('names the columns of the visual grid over the image', () => {
@@ -139,7 +146,7 @@ describe('report.html loss curves and figures', function () {
       `--user-data-dir=${join(runDir, 'profile')}`, '--virtual-time-budget=5000', '--dump-dom', `file://${probe}`], {encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore']})
     const images = /data-images="(\d+)\/(\d+)"/.exec(dom)
     expect(images, 'the probe script ran').to.not.equal(null)
-    expect(Number(images![1])).to.equal(5) // 4 loss curves + the grid
+    expect(Number(images![1])).to.equal(6) // 5 loss curves + the grid
     expect(images![2], 'images decoded').to.equal(images![1])
     // each column label starts where its fifth of the image starts
     const [lefts, width] = /data-column-lefts="([^"]+)"/.exec(dom)![1].split(';')
