@@ -17,7 +17,8 @@ import type {StageContext, StageResult, StageSpec} from './stage.js'
 import {concatSets, setLength, subset, type LabeledSet} from './classify/batches.js'
 import {chooseSynthetic, decodeSet, realSplits, syntheticFiles} from './classify/data.js'
 import {predictSet, trainClassifier} from './classify/train.js'
-import {chanceBacc, comparisonTable, headline, nearChance, summarise, writeConfusionPng, type SeedResult} from './classify/report.js'
+import {baccBootstrap, type BaccBootstrap} from '../metrics/bacc-bootstrap.js'
+import {bootstrapTable, chanceBacc, comparisonTable, headline, nearChance, summarise, writeConfusionPng, type SeedResult} from './classify/report.js'
 import {saveClassifyModel} from './classify/model-file.js'
 import {datasetPathOf, runLayout} from '../run/layout.js'
 
@@ -90,7 +91,7 @@ async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: nu
   }
   const report = classificationReport({yTrue: sets.test.labels, yPred, yProb, numClasses: k})
   const result: SeedResult = {seed, report, epochsRun: outcome.epochsRun, bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly,
-    trainImages: setLength(train), ...(syntheticPerClass ? {syntheticPerClass} : {})}
+    trainImages: setLength(train), ...(syntheticPerClass ? {syntheticPerClass} : {}), testPredictions: Array.from(yPred)}
   if (p === 'real' && seedIndex === 0 || (!c.protocols.includes('real') && seedIndex === 0 && p === c.protocols[0])) {
     await saveClassifyModel(runLayout(ctx.runDir).classify.model, outcome.model, {preset: c.preset, classes: sets.classes, imageSize: sets.test.size, protocol: p, seed})
   }
@@ -126,23 +127,36 @@ async function work(ctx: StageContext): Promise<StageResult> {
   const flagged = Object.keys(byProtocol).filter(p => (protocols[p] as {nearChance: boolean}).nearChance)
   const chanceLine = `Chance BACC (a predictor that ignores the image): 1/${k} = ${chanceBacc(k).toFixed(3)}.` +
     (flagged.length ? ` **Within 1.5x of chance (has not learned): ${flagged.join(', ')}.**` : '') + '\n\n'
-  const table = chanceLine + comparisonTable(byProtocol)
+  const bootstrap = testSetInterval(byProtocol, sets.test.labels, k, ctx.config.run.seed)
+  const table = chanceLine + comparisonTable(byProtocol) + (bootstrap ? '\n' + bootstrapTable(bootstrap) : '')
   const tablePath = runLayout(ctx.runDir).classify.table
   await writeFileAtomic(tablePath, `# classify: ${c.preset}, ${c.seeds} seed(s), tested on the real test split (${setLength(sets.test)} images)\n\n` + table)
   const metricsPath = runLayout(ctx.runDir).classify.metrics
   await writeJsonAtomic(metricsPath, {
     definitions: {...classificationDefinitions, mean: 'mean over seeds', std: 'sample standard deviation over seeds (ddof 1)',
       chance: 'balancedAccuracy of a predictor that ignores the image (all one class, or random): 1/k',
+      testSetBootstrap: 'BACC and BACC(protocol) - BACC(reference) with 95% percentile intervals from a stratified bootstrap over the real test images (each class resampled within itself), paired across protocols; seeds pooled (predictions of every seed scored together)',
       nearChance: 'true when the mean balancedAccuracy is below 1.5 x chance: the classifier has not learned',
       protocols: 'real: real train split; real+synthetic: real train + round(syntheticRatio x n_train) generated images (seeded draw, per-class counts in syntheticPerClass); synthetic: generated images only, validated on a 10% generated hold-out. All tested on the real test split.'},
     classes: sets.classes, preset: c.preset, imageSize: sets.test.size, chance: {balancedAccuracy: chanceBacc(sets.classes.length)},
     nTrain: setLength(sets.train), nVal: setLength(sets.val), nTest: setLength(sets.test), nSyntheticPool: sets.synthetic ? setLength(sets.synthetic) : 0,
     testClassCounts: sets.classes.map((_, i) => sets.test.labels.filter(y => y === i).length),
     protocols,
+    ...(bootstrap ? {testSetBootstrap: bootstrap} : {}),
   })
   outputs.push(metricsPath, tablePath)
   if (await pathExists(runLayout(ctx.runDir).classify.model)) outputs.push(runLayout(ctx.runDir).classify.model)
   return {outputs, notes: {protocols: c.protocols, seeds: c.seeds}}
+}
+
+/** The test-set bootstrap of BACC over the seeds' pooled predictions (null when a seed has none, e.g. an older run). */
+function testSetInterval(byProtocol: Record<string, SeedResult[]>, testLabels: Int32Array, k: number, seed: number): BaccBootstrap | null {
+  const names = Object.keys(byProtocol)
+  if (names.some(p => byProtocol[p].some(r => r.testPredictions?.length !== testLabels.length))) return null
+  const seeds = byProtocol[names[0]].length
+  const yTrue = Int32Array.from({length: seeds * testLabels.length}, (_, i) => testLabels[i % testLabels.length])
+  const predictions = Object.fromEntries(names.map(p => [p, Int32Array.from(byProtocol[p].flatMap(r => r.testPredictions!))]))
+  return baccBootstrap(yTrue, predictions, k, names.includes('real') ? 'real' : names[0], seed)
 }
 
 export const classifyStage: StageSpec = {

@@ -61,9 +61,24 @@ describe('classify stage (synthetic dermoscopy)', function () {
     expect(added, JSON.stringify({nTrain: metrics.nTrain, perClass: mixed.syntheticPerClass, pool: metrics.nSyntheticPool})).to.equal(Math.min(metrics.nSyntheticPool, Math.round(0.5 * metrics.nTrain)))
     expect(mixed.trainImages).to.equal(metrics.nTrain + added)
     expect(metrics.definitions.f1Weighted).to.match(/support-weighted/)
+    // the test-set interval: each protocol's pooled BACC is the mean recall of its summed confusion
+    // matrix, and the difference is taken against real on the same resamples
+    const boot = metrics.testSetBootstrap
+    expect(boot.reference).to.equal('real')
+    for (const p of ['real', 'real+synthetic']) {
+      const cm: number[][] = metrics.protocols[p].confusionMatrixSummed
+      const present = cm.map(r => r.reduce((a, b) => a + b, 0)).map((n, c) => [n, c]).filter(([n]) => n > 0)
+      const pooled = present.reduce((a, [n, c]) => a + cm[c][c] / n, 0) / present.length
+      expect(boot.protocols[p].value).to.be.closeTo(pooled, 1e-9)
+      expect(boot.protocols[p].lo).to.be.at.most(boot.protocols[p].value)
+      expect(boot.protocols[p].hi).to.be.at.least(boot.protocols[p].value)
+    }
+    expect(boot.differences['real+synthetic'].value).to.be.closeTo(boot.protocols['real+synthetic'].value - boot.protocols.real.value, 1e-12)
+    expect(boot.differences.real).to.equal(undefined)
     const table = readFileSync(join(runDir, 'classify', 'table.md'), 'utf8')
     expect(table).to.match(/\| real \| [0-9.]+ ± [0-9.]+ \|/)
     expect(table).to.match(/\| real\+synthetic \| 43 \|/)
+    expect(table).to.match(/\| real\+synthetic \| [0-9.]+ \[[0-9.]+, [0-9.]+\] \| -?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\] \|/)
     console.log(table.split('\n').filter(l => l.startsWith('| real')).map(l => '      ' + l).join('\n'))
     const png = await sharp(join(runDir, 'classify', 'confusion-real.png')).metadata()
     expect(png.format).to.equal('png')

@@ -4,6 +4,7 @@ import {svgToPng} from '../../io/images.js'
 import {plotStyle} from '../../util/plot.js'
 import {writeFileAtomic} from '../../io/atomic.js'
 import type {ClassificationReport} from '../../metrics/classification.js'
+import type {BaccBootstrap} from '../../metrics/bacc-bootstrap.js'
 
 export const headline = ['f1Weighted', 'balancedAccuracy', 'aucOvrMacro', 'accuracy', 'f1Macro', 'aucOvrWeighted', 'aucOvoMacro'] as const
 export type Headline = typeof headline[number]
@@ -16,6 +17,8 @@ export interface SeedResult {
   stoppedEarly: boolean
   trainImages: number
   syntheticPerClass?: Record<string, number>
+  /** predicted class of every real test image, in test-set order (for the BACC bootstrap) */
+  testPredictions?: number[]
 }
 
 export interface Summary { mean: number | null, std: number | null, perSeed: Array<number | null> }
@@ -64,6 +67,15 @@ export function comparisonTable(byProtocol: Record<string, SeedResult[]>): strin
   for (const [protocol, results] of Object.entries(byProtocol)) {
     for (const r of results) lines.push(`| ${protocol} | ${r.seed} | ${cols.map(([k]) => fmt(r.report[k] as number | null)).join(' | ')} | ${r.trainImages} | ${r.bestEpoch} |`)
   }
+  return lines.join('\n') + '\n'
+}
+
+/** The test-set bootstrap as markdown: how much of a BACC difference the test set alone could make. */
+export function bootstrapTable(b: BaccBootstrap): string {
+  const ci = (v: {value: number, lo: number, hi: number}) => `${fmt(v.value)} [${fmt(v.lo)}, ${fmt(v.hi)}]`
+  const lines = [`BACC with its 95% interval over the test set (stratified bootstrap, ${b.rounds} resamples, seeds pooled):`, '',
+    `| protocol | BACC [95% interval] | minus ${b.reference} [paired 95% interval] |`, '| --- | --- | --- |']
+  for (const [p, v] of Object.entries(b.protocols)) lines.push(`| ${p} | ${ci(v)} | ${b.differences[p] ? ci(b.differences[p]) : '–'} |`)
   return lines.join('\n') + '\n'
 }
 
