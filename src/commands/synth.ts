@@ -18,7 +18,7 @@ colour, texture per image. Class labels follow documented rules over the attribu
     kind: Flags.string({description: configHelp('synth.kind', 'modality and layout'), options: ['dermoscopy', 'polyp', 'ultrasound']}),
     n: Flags.integer({description: configHelp('synth.n', 'number of images')}),
     size: Flags.integer({description: configHelp('synth.size', 'image side in pixels')}),
-    placement: Flags.string({description: configHelp('synth.placement', 'lesion position: anywhere or centred, as dermoscopy is framed'), options: ['anywhere', 'centred']}),
+    placement: Flags.string({description: configHelp('synth.placement', 'lesion position: anywhere, centred (as dermoscopy is framed) or centred-aligned (centred, major axis horizontal)'), options: ['anywhere', 'centred', 'centred-aligned']}),
     out: Flags.string({description: configHelp('synth.out', 'output folder; empty = <run-dir>/data')}),
   }
 

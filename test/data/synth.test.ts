@@ -104,6 +104,31 @@ describe('data: medgen synth', () => {
     expect(farAnywhere, 'anywhere places some lesions well off centre').to.be.above(5)
   })
 
+  it('placement `centred-aligned` lays every outline with its major axis horizontal and keeps the centred sample otherwise', () => {
+    // second moments of the mask: the major axis of an oval lies along x when its x variance is the larger
+    const moments = (mask: Uint8Array, size: number) => {
+      let c = 0, mx = 0, my = 0
+      for (let i = 0; i < mask.length; i++) if (mask[i]) { mx += i % size; my += Math.floor(i / size); c++ }
+      mx /= c; my /= c
+      let xx = 0, yy = 0, xy = 0
+      for (let i = 0; i < mask.length; i++) if (mask[i]) { const dx = i % size - mx, dy = Math.floor(i / size) - my; xx += dx * dx; yy += dy * dy; xy += dx * dy }
+      return {xx: xx / c, yy: yy / c, xy: xy / c}
+    }
+    let ovals = 0, verticalWhenRotated = 0
+    for (let seed = 0; seed < 60; seed++) {
+      const centred = drawSample('dermoscopy', seed, 64, 'centred')
+      const aligned = drawSample('dermoscopy', seed, 64, 'centred-aligned')
+      expect(aligned.attributes).to.deep.equal(centred.attributes)
+      if (aligned.attributes.shape !== 'oval') continue
+      ovals++
+      const a = moments(aligned.mask, 64), r = moments(centred.mask, 64)
+      expect(a.xx, `seed ${seed}`).to.be.greaterThan(1.5 * a.yy)
+      if (r.yy > r.xx) verticalWhenRotated++
+    }
+    expect(ovals).to.be.above(5)
+    expect(verticalWhenRotated, 'centred keeps random orientations').to.be.above(0)
+  })
+
   it('replaces its own earlier output but never a foreign non-empty folder', async () => {
     const dir = tmpDir()
     const out = join(dir, 'data')

@@ -34,8 +34,10 @@ export const sizeRanges: Record<string, [number, number]> = {
  * (HAM10000's lesions sit near the centre of their images). A model conditioned only on the
  * anatomy occupancy vector (docs/REFERENCE.md §4.2) is not told where the lesion is; centring makes
  * that condition complete, which the short from-scratch demo DiT needs (docs/RESULTS.md).
+ * `centred-aligned` also lays every outline with its major axis horizontal (rotation 0): no
+ * attribute names the orientation either, so a generator must otherwise invent one per lesion.
  */
-export type Placement = 'anywhere' | 'centred'
+export type Placement = 'anywhere' | 'centred' | 'centred-aligned'
 export const CENTRED_JITTER = 0.05
 
 const TABLE = 720
@@ -88,11 +90,10 @@ export function drawShape(a: Attributes, rng: Rng, placement: Placement = 'anywh
   if (radius * maxR > limit) radius = limit / maxR
   const fits = Math.max(0, 0.5 - radius * maxR - 0.04)
   // the same two draws either way, so `centred` changes only the position of each seed's lesion
-  const room = placement === 'centred' ? Math.min(fits, CENTRED_JITTER) : fits
-  return {
-    cx: 0.5 + rng.range(-room, room), cy: 0.5 + rng.range(-room, room),
-    radius, axisRatio, rotation: rng.range(0, Math.PI), harmonics, areaFraction: radius * radius * area,
-  }
+  const room = placement === 'anywhere' ? fits : Math.min(fits, CENTRED_JITTER)
+  const cx = 0.5 + rng.range(-room, room), cy = 0.5 + rng.range(-room, room)
+  const rotation = rng.range(0, Math.PI) // drawn either way, so the next draws stay the same
+  return {cx, cy, radius, axisRatio, rotation: placement === 'centred-aligned' ? 0 : rotation, harmonics, areaFraction: radius * radius * area}
 }
 
 /** Evaluates the outline: signed distance in pixels (negative inside) at pixel centres. */
