@@ -19,7 +19,7 @@ export interface ContactSheetOptions {
   columns?: number
   /** at most this many images (the first ones) */
   maxImages?: number
-  /** text lines under each tile (default 6: both halves of a caption fit a 128-px tile) */
+  /** text lines under each tile (default 7: both halves of a caption fit under a 128-px tile) */
   labelLines?: number
 }
 
@@ -86,7 +86,7 @@ export async function writeContactSheet(path: string, entries: ContactSheetEntry
   if (shown.length === 0) throw new Error(`contact sheet ${path}: no images`)
   const columns = Math.min(options.columns ?? 8, Math.ceil(Math.sqrt(shown.length)))
   const rows = Math.ceil(shown.length / columns)
-  const lineCount = options.labelLines ?? 6
+  const lineCount = options.labelLines ?? 7
   const cellW = tile + margin
   const cellH = tile + lineCount * lineHeight + margin
   const width = columns * cellW + margin
