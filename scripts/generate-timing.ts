@@ -47,7 +47,7 @@ if (values['run-dir']) {
 }
 for (const [sampler, guidance] of [['dpm-solver++', 4.5], ['dpm-solver++', 1], ['ddim', 4.5]] as const) {
   const config = loadConfig({file: values.config, sets: [...sets, `generate.sampler=${sampler}`, `generate.guidance=${guidance}`]})
-  const request = await resolveRequest({perClass: Number(values['per-class'])}, 8)
+  const request = await resolveRequest({perClass: Number(values['per-class'])}, {perClass: 8})
   await runStage(generateStageFor(request), config, {force: true})
   const m = JSON.parse(readFileSync(join(config.run.dir, 'samples', 'manifest.json'), 'utf8'))
   console.log(`${sampler}, guidance ${guidance}, ${config.generate.steps} steps, batch ${config.generate.batchSize}, ${m.notes.generated} images: ` +

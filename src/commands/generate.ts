@@ -58,7 +58,7 @@ Free-text prompts go to samples/prompt/ unless --class names one class.`)
       prompts: flags.prompt, promptsFile: flags.prompts, fromCaptions: flags['from-captions'],
       perClass: flags['per-class'], grid: flags.grid, classes: flags.class, imagesPerPrompt: flags['num-images'],
       swapPairs: flags['swap-pairs'], controlGrid: flags['control-grid'],
-    }, config.generate.perClass)
+    }, config.generate)
     // Unknown classes, splits and ids are reported before anything loads.
     await buildItems(request, {runDir: config.run.dir, runSeed: config.run.seed, dataKind: config.data.kind})
     await initBackend(config.run.backend, config.run.threads)

@@ -89,15 +89,28 @@ describe('medgen CLI conventions (built)', function () {
   })
 
   it('generate --prompt P --seed 7 has the seed in the id (no overwrite); --num-images N gives N ids', async () => {
-    const request = await resolveRequest({prompts: ['dark lesion']}, 8)
+    const request = await resolveRequest({prompts: ['dark lesion']}, {perClass: 8})
     const ctx = {runDir: tmpDir(), dataKind: 'auto' as const}
     const [a] = await buildItems(request, {...ctx, runSeed: 42})
     const [b] = await buildItems(request, {...ctx, runSeed: 7})
     expect(a.id).to.match(/^prompt-0-[0-9a-f]+-s42$/)
     expect(b.id).to.match(/-s7$/)
     expect(a.seed).to.not.equal(b.seed)
-    const three = await buildItems(await resolveRequest({prompts: ['dark lesion'], imagesPerPrompt: 3}, 8), {...ctx, runSeed: 7})
+    const three = await buildItems(await resolveRequest({prompts: ['dark lesion'], imagesPerPrompt: 3}, {perClass: 8}), {...ctx, runSeed: 7})
     expect(three.map(i => i.id.replace(/^prompt-0-[0-9a-f]+-/, 'prompt-0-H-'))).to.deep.equal(['prompt-0-H-s7-0', 'prompt-0-H-s7-1', 'prompt-0-H-s7-2'])
     expect(new Set(three.map(i => i.seed)).size).to.equal(3)
+  })
+
+  it('generate with no prompt flags makes what medgen run makes (the config\'s swap pairs and control grid); any prompt flag makes only what it asks', async () => {
+    const defaults = {perClass: 8, swapPairs: 2, controlGrid: true}
+    const bare = await resolveRequest({}, defaults)
+    expect(bare).to.include({perClass: 8, swapPairs: 2, controlGrid: true})
+    const prompt = await resolveRequest({prompts: ['dark lesion']}, defaults)
+    expect(prompt.perClass).to.equal(undefined)
+    expect(prompt.swapPairs).to.equal(undefined)
+    expect(prompt.controlGrid).to.equal(undefined)
+    const onlyGrid = await resolveRequest({controlGrid: true}, defaults)
+    expect(onlyGrid.swapPairs).to.equal(undefined)
+    expect(onlyGrid.perClass).to.equal(undefined)
   })
 })

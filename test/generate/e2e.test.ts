@@ -58,7 +58,7 @@ describe('generate: end to end on a tiny trained run (real text conditioner and 
   })
 
   it('images for every class and a free-text prompt; mean seconds per image in the manifest; reproducible', async () => {
-    const request = await resolveRequest({perClass: 1, prompts: ['irregular asymmetric lesion with blurred border, dark brown and blue-grey, reticular network']}, 8)
+    const request = await resolveRequest({perClass: 1, prompts: ['irregular asymmetric lesion with blurred border, dark brown and blue-grey, reticular network']}, {perClass: 8})
     const result = await runStage(generateStageFor(request), config)
     expect(result.skipped).to.equal(false)
     const records = readFileSync(join(runDir, 'samples', 'manifest.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as SampleRecord)

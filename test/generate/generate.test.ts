@@ -205,7 +205,7 @@ describe('generate: sampling plumbing (fake DiT)', function () {
     const gen = (r: ResolvedRequest) => generateSamples({config, runDir: dir, request: r, shard: null, force: false, loadModels: fakeModels()})
     await expectUserError(gen(request({perClass: 1, classes: ['melanoma']})), /--class melanoma: unknown class; the classes in .*captions\.jsonl are mel, nv/)
     await expectUserError(gen(request({fromCaptions: 'validation'})), /--from-captions validation: no captions in that split; .* has test, train/)
-    await expectUserError(resolveRequest({perClass: 0}, 8), /--per-class 0/)
+    await expectUserError(resolveRequest({perClass: 0}, {perClass: 8}), /--per-class 0/)
 
     const bare = tmpDir()
     await expectUserError(runStage(generateStageFor(request({prompts: [{prompt: 'x'}]})), configFor(bare)), /text\/model\.safetensors: missing; run `medgen align-text` first/)

@@ -97,7 +97,10 @@ export async function readPromptFile(path: string): Promise<PromptEntry[]> {
   return entries
 }
 
-export async function resolveRequest(request: GenerateRequest, defaultPerClass: number): Promise<ResolvedRequest> {
+/** What `generate` makes when the command line asks for nothing: the config's request, as `medgen run` makes it. */
+export interface DefaultRequest { perClass: number, swapPairs?: number, controlGrid?: boolean }
+
+export async function resolveRequest(request: GenerateRequest, defaults: DefaultRequest): Promise<ResolvedRequest> {
   const prompts: PromptEntry[] = []
   for (const p of request.prompts ?? []) {
     if (!p.trim()) throw new UserError('--prompt: empty prompt')
@@ -118,10 +121,10 @@ export async function resolveRequest(request: GenerateRequest, defaultPerClass: 
   return {
     prompts,
     fromCaptions: request.fromCaptions,
-    perClass: nothingAsked ? defaultPerClass : request.perClass,
+    perClass: nothingAsked ? defaults.perClass : request.perClass,
     grid: !!request.grid,
-    ...(request.swapPairs ? {swapPairs: request.swapPairs} : {}),
-    ...(request.controlGrid ? {controlGrid: true} : {}),
+    ...(nothingAsked && defaults.swapPairs ? {swapPairs: defaults.swapPairs} : request.swapPairs ? {swapPairs: request.swapPairs} : {}),
+    ...(nothingAsked && defaults.controlGrid || request.controlGrid ? {controlGrid: true} : {}),
     classes: [...new Set(request.classes ?? [])],
     ...(perPrompt > 1 ? {imagesPerPrompt: perPrompt} : {}),
   }
