@@ -15,11 +15,15 @@ export function distilbertForward(c: TextEncoderConfig, w: Weights, inputs: Enco
     const mask = additiveMask(inputs.attentionMask)
     for (let i = 0; i < c.layers; i++) {
       const p = `transformer.layer.${i}`
-      const {context} = attend(linear(w, `${p}.attention.q_lin`, x), linear(w, `${p}.attention.k_lin`, x),
-        linear(w, `${p}.attention.v_lin`, x), c.heads, mask)
-      const sa = layerNorm(w, `${p}.sa_layer_norm`, linear(w, `${p}.attention.out_lin`, context).add(x), c.layerNormEps)
-      const ffn = linear(w, `${p}.ffn.lin2`, activation(c.activation, linear(w, `${p}.ffn.lin1`, sa)))
-      x = layerNorm(w, `${p}.output_layer_norm`, ffn.add(sa), c.layerNormEps)
+      const input = x
+      // one tidy per layer, as in bert.ts: the outer one would keep every layer's intermediates
+      x = tf.tidy(() => {
+        const {context} = attend(linear(w, `${p}.attention.q_lin`, input), linear(w, `${p}.attention.k_lin`, input),
+          linear(w, `${p}.attention.v_lin`, input), c.heads, mask)
+        const sa = layerNorm(w, `${p}.sa_layer_norm`, linear(w, `${p}.attention.out_lin`, context).add(input), c.layerNormEps)
+        const ffn = linear(w, `${p}.ffn.lin2`, activation(c.activation, linear(w, `${p}.ffn.lin1`, sa)))
+        return layerNorm(w, `${p}.output_layer_norm`, ffn.add(sa), c.layerNormEps)
+      })
     }
     return x as tf.Tensor3D
   })

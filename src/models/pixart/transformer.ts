@@ -84,7 +84,11 @@ export function pixartForward(w: Weights, cfg: PixArtConfig, inp: PixArtInputs, 
   keep('inter.caption_projection', ctx)
 
   for (let i = 0; i < cfg.num_layers; i++) {
-    x = (inp.checkpointBlocks ? checkpointedPixartBlock : pixartBlock)(w, cfg, i, x, t6, ctx, bias)
+    // Each block in a tidy of its own: a caller's tidy around the whole forward would otherwise keep
+    // every block's intermediates until the end (PixArt-XL-2 at 256 px: ~1.4 GB over the weights;
+    // at 512 px past the 4 GB wasm heap). A gradient tape keeps what it needs (tfjs saves a kept copy).
+    const input = x
+    x = inp.checkpointBlocks ? checkpointedPixartBlock(w, cfg, i, x, t6, ctx, bias) : tf.tidy(() => pixartBlock(w, cfg, i, input, t6, ctx, bias))
     keep(`inter.block_${i}`, x)
   }
 

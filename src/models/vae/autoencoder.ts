@@ -72,18 +72,27 @@ function midBlock(w: Weights, path: string, x: tf.Tensor4D, groups: number): tf.
   return resnet(w, `${path}.resnets.1`, x, groups)
 }
 
+/**
+ * One resnet or mid block in a tidy of its own: a caller's tidy around the whole encode/decode
+ * would keep every block's intermediates (at 256 px the decoder's last blocks make 32 MB tensors
+ * by the dozen). A gradient tape keeps what it needs (tfjs saves a kept copy).
+ */
+function block(run: () => tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(run)
+}
+
 /** encoder(image) -> [B,h,w,2*latent] before quant_conv (image in [-1,1], NHWC). */
 export function vaeEncoder(w: Weights, cfg: VaeConfig, image: tf.Tensor4D): tf.Tensor4D {
   const g = cfg.norm_num_groups
   let x = conv(w, 'encoder.conv_in', image)
   cfg.block_out_channels.forEach((_, i) => {
-    for (let j = 0; j < cfg.layers_per_block; j++) x = resnet(w, `encoder.down_blocks.${i}.resnets.${j}`, x, g)
+    for (let j = 0; j < cfg.layers_per_block; j++) x = block(() => resnet(w, `encoder.down_blocks.${i}.resnets.${j}`, x, g))
     if (i < cfg.block_out_channels.length - 1) {
       // Downsample2D: pad (0,1,0,1) with zeros, then 3x3 stride 2 without padding.
       x = conv(w, `encoder.down_blocks.${i}.downsamplers.0.conv`, tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]), 2, 'valid')
     }
   })
-  x = midBlock(w, 'encoder.mid_block', x, g)
+  x = block(() => midBlock(w, 'encoder.mid_block', x, g))
   return conv(w, 'encoder.conv_out', silu(groupNorm(w, 'encoder.conv_norm_out', x, g)) as tf.Tensor4D)
 }
 
@@ -101,10 +110,10 @@ export function vaeEncode(w: Weights, cfg: VaeConfig, image: tf.Tensor4D): Poste
 export function vaeDecode(w: Weights, cfg: VaeConfig, z: tf.Tensor4D): tf.Tensor4D {
   const g = cfg.norm_num_groups
   let x = conv(w, 'decoder.conv_in', conv(w, 'post_quant_conv', z))
-  x = midBlock(w, 'decoder.mid_block', x, g)
+  x = block(() => midBlock(w, 'decoder.mid_block', x, g))
   const n = cfg.block_out_channels.length
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= cfg.layers_per_block; j++) x = resnet(w, `decoder.up_blocks.${i}.resnets.${j}`, x, g)
+    for (let j = 0; j <= cfg.layers_per_block; j++) x = block(() => resnet(w, `decoder.up_blocks.${i}.resnets.${j}`, x, g))
     if (i < n - 1) {
       const [, h, wd] = x.shape
       x = conv(w, `decoder.up_blocks.${i}.upsamplers.0.conv`, tf.image.resizeNearestNeighbor(x, [2 * h, 2 * wd]))
