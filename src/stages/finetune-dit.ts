@@ -82,7 +82,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   const model = buildDitModel(spec, base, new Rng(config.run.seed).fork('finetune-dit'))
   const trainable = countTrainable(model)
   log.info(`finetune-dit: ${set.examples.length} training images, ${space} space ${set.modelShape.join('x')}, ` +
-    (model.fromScratch ? `transformer (${countPixArtParams(cfg)} params) trained from scratch` : `frozen base + LoRA r=${dit.lora.rank} alpha=${spec.lora.alpha} scale ${(spec.lora.alpha / dit.lora.rank).toPrecision(3)} (${dit.lora.targets})`) +
+    (model.fromScratch ? `transformer (${countPixArtParams(cfg)} params) trained from scratch` : `frozen base + ${loraDescription(dit.lora.rank, spec.lora.alpha, dit.lora.targets)}`) +
     `, ${dit.conditioning} conditioning, ${trainable} trainable parameters`)
   // colour loss works on pixels in [-1, 1]: decode latents, or undo the pixel centring
   const decode = vae ? (z: tf.Tensor4D) => vaeDecode({params: vae.params}, vae.config, z.div(spec.latentScale) as tf.Tensor4D)
@@ -132,6 +132,11 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   log.info(`finetune-dit: loss ${summary.firstTenthMean.toFixed(4)} (first 10%) -> ${summary.lastTenthMean.toFixed(4)} (last 10%) in ${seconds.toFixed(0)} s`)
   trainer.optimizer.dispose()
   return {outputs, notes: {trainedFromScratch: model.fromScratch, space, trainableParameters: trainable, loss: summary}}
+}
+
+/** The log's words for the adapter: its rank, alpha and the scale alpha / rank they give (issue 21: the scale is said, not implied). */
+export function loraDescription(rank: number, alpha: number, targets: string): string {
+  return `LoRA r=${rank} alpha=${alpha} scale ${(alpha / rank).toPrecision(3)} (${targets})`
 }
 
 export function finetuneDitStageFor(opts: FinetuneDitOptions = {}): StageSpec {

@@ -11,6 +11,7 @@ import {readSafetensors} from '../../src/io/safetensors.js'
 import {createLora, loadLora, saveLora} from '../../src/models/lora.js'
 import {loadConfig} from '../../src/config/load.js'
 import {Rng} from '../../src/util/rng.js'
+import {loraDescription} from '../../src/stages/finetune-dit.js'
 
 describe('dit: the LoRA folder loads with PeftModel.from_pretrained', () => {
   before(async () => { await useTestBackend() })
@@ -39,8 +40,10 @@ describe('dit: the LoRA folder loads with PeftModel.from_pretrained', () => {
     expect([back.rank, back.scale, [...back.adapters.keys()].sort()]).to.deep.equal([4, 1, [...set.adapters.keys()].sort()])
   })
 
-  it('dit.lora.alpha is null by default (= the rank, scale 1) and can be set', () => {
+  it('dit.lora.alpha is null by default (= the rank, scale 1) and can be set; the log says the scale', () => {
     expect(loadConfig({sets: ['dit.lora.rank=4']}).dit.lora.alpha).to.equal(null)
     expect(loadConfig({sets: ['dit.lora.rank=4', 'dit.lora.alpha=8']}).dit.lora.alpha).to.equal(8)
+    expect(loraDescription(4, 4, 'attention')).to.equal('LoRA r=4 alpha=4 scale 1.00 (attention)')
+    expect(loraDescription(4, 8, 'attention')).to.equal('LoRA r=4 alpha=8 scale 2.00 (attention)')
   })
 })
