@@ -30,6 +30,12 @@ for seed in $seeds; do
     for d in data captions visual text split.json cache; do
       [ -e "$shared/$d" ] && [ ! -e "$dir/$d" ] && cp -r "$shared/$d" "$dir/$d"
     done
+    # classify's `real` protocol depends on the seed, not on the mode: the first mode of a seed trains
+    # it, the others read its result (classify skips a seed run whose result.json exists).
+    first=$base/${modes%% *}-s$seed/classify/runs/real
+    if [ "$dir" != "$base/${modes%% *}-s$seed" ] && [ -f "$first/seed-0/result.json" ] && [ ! -e "$dir/classify/runs/real" ]; then
+      mkdir -p "$dir/classify/runs" && cp -r "$first" "$dir/classify/runs/real"
+    fi
     echo "synth-bench: $mode, seed $seed ($(( $(date +%s) - start )) s so far)"
     medgen run $config --set run.dir=$dir --set run.seed=$seed --set dit.conditioning=$mode \
       --set dit.vae.train=false --set weights.vae=$shared/dit/vae --from finetune-dit --no-report "${extra[@]}"
