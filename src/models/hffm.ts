@@ -8,7 +8,7 @@
 // cond_dropout during training, so classifier-free guidance has an unconditional branch.
 import * as tf from '@tensorflow/tfjs'
 import {trainableFromTorch, xavierUniformValues} from './params.js'
-import {dense, geluExact, layerNormAffine, param, type Weights} from './pixart/layers.js'
+import {dense, geluExact, layerNormAffine, param, type Weights} from './layers.js'
 import type {Rng} from '../util/rng.js'
 
 export type ConditioningMode = 'hffm' | 'concat' | 'text' | 'class'

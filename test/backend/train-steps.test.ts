@@ -13,12 +13,12 @@ import {textDisentanglerConfig} from '../../src/models/text-disentangler.js'
 import {trainTextDisentangler} from '../../src/stages/align-text/trainer.js'
 import {buildDitModel} from '../../src/stages/dit/model.js'
 import {DitTrainer} from '../../src/stages/dit/trainer.js'
-import {initPixArtParams} from '../../src/models/pixart/load.js'
 import {trainClassifier} from '../../src/stages/classify/train.js'
 import {disposeClassifier} from '../../src/models/classifier/index.js'
 import {syntheticVisualData} from '../visual/synthetic.js'
 import {syntheticSet, tinySpec} from '../dit/synthetic.js'
 import {toySet} from '../classify/helpers.js'
+import {initPixArtParams} from '../../src/models/pixart/transformer.js'
 
 process.env.MEDGEN_QUIET = '1'
 

@@ -5,9 +5,8 @@ import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {Rng} from '../../src/util/rng.js'
-import {pixartPreset, pixartParamShapes} from '../../src/models/pixart/config.js'
-import {initPixArtParams} from '../../src/models/pixart/load.js'
-import {pixartForward} from '../../src/models/pixart/transformer.js'
+import {pixartPreset} from '../../src/models/pixart/config.js'
+import {pixartForward, pixartParamShapes, initPixArtParams} from '../../src/models/pixart/transformer.js'
 import {adaptableModules, createLora, loraTargetList} from '../../src/models/lora.js'
 
 const cfg = {...pixartPreset('pixart-demo'), num_layers: 2, sample_size: 16}

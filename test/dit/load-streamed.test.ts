@@ -11,7 +11,8 @@ import {tmpDir} from '../helpers/tmp.js'
 import {writePixArtFolder, writeVaeFolder} from '../helpers/model-folders.js'
 import {loadPixArt} from '../../src/models/pixart/load.js'
 import {loadVae} from '../../src/models/vae/load.js'
-import {countPixArtParams, type PixArtConfig} from '../../src/models/pixart/config.js'
+import type {PixArtConfig} from '../../src/models/pixart/config.js'
+import {countPixArtParams} from '../../src/models/pixart/transformer.js'
 import {UserError} from '../../src/errors.js'
 
 const PIXART: PixArtConfig = {num_layers: 2, num_attention_heads: 2, attention_head_dim: 8, in_channels: 4, out_channels: 8, patch_size: 2,

@@ -8,11 +8,9 @@ import {goldenDir} from '../helpers/tmp.js'
 import {readSafetensors} from '../../src/io/safetensors.js'
 import {toFloat32} from '../../src/io/tensor-map.js'
 import {loadPixArt} from '../../src/models/pixart/load.js'
-import {pixartForward} from '../../src/models/pixart/transformer.js'
-import {positionTable} from '../../src/models/pixart/transformer.js'
-import {countPixArtParams, pixartPreset, innerDim} from '../../src/models/pixart/config.js'
+import {pixartForward, countPixArtParams, pixartParamShapes, positionTable} from '../../src/models/pixart/transformer.js'
+import {pixartPreset, innerDim} from '../../src/models/pixart/config.js'
 import {loadLora, mergeLora, disposeLora, adaptableModules, matchesTarget, loraTargetList} from '../../src/models/lora.js'
-import {pixartParamShapes} from '../../src/models/pixart/config.js'
 import {nchwToNhwc, expectClose} from './golden.js'
 
 async function fixture(name: string) {

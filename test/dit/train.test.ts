@@ -8,9 +8,9 @@ import {tmpDir} from '../helpers/tmp.js'
 import {Rng} from '../../src/util/rng.js'
 import {buildDitModel, type DitModelSpec} from '../../src/stages/dit/model.js'
 import {DitTrainer, lossSummary, type DitTrainOptions} from '../../src/stages/dit/trainer.js'
-import {initPixArtParams} from '../../src/models/pixart/load.js'
 import {conditionerParamShapes, type ConditioningMode} from '../../src/models/hffm.js'
 import {syntheticSet, tinySpec} from './synthetic.js'
+import {initPixArtParams} from '../../src/models/pixart/transformer.js'
 
 function options(over: Partial<DitTrainOptions> = {}): DitTrainOptions {
   return {steps: 40, batchSize: 4, lr: 3e-3, weightDecay: 0.01, warmupSteps: 4, gradClip: 1, condDropout: 0.1,

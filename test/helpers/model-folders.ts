@@ -6,7 +6,8 @@
 // memory than their largest tensor. Values are small (|w| < 0.035) so forwards stay finite.
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
-import {toDiffusersConfig, pixartParamShapes, type PixArtConfig} from '../../src/models/pixart/config.js'
+import {toDiffusersConfig, type PixArtConfig} from '../../src/models/pixart/config.js'
+import {pixartParamShapes} from '../../src/models/pixart/transformer.js'
 import {vaeDiffusersConfig, vaeParamShapes} from '../../src/models/vae/init.js'
 import type {VaeConfig} from '../../src/models/vae/autoencoder.js'
 import {torchZip, type FakeStorage, type FakeTensor} from '../io/torch-writer.js'

@@ -7,8 +7,10 @@
 // peak is one block's activations instead of all of them, for one extra forward per step.
 import * as tf from '@tensorflow/tfjs'
 import {innerDim, type PixArtConfig} from './config.js'
-import type {Weights} from './layers.js'
-import {pixartBlock} from './block.js'
+import type {Weights} from '../layers.js'
+
+/** A transformer block as the forward pass calls it: weights, tokens, modulation, context, key bias. */
+export type BlockFn = (w: Weights, x: tf.Tensor3D, t6: tf.Tensor2D, ctx: tf.Tensor3D, bias: tf.Tensor | null) => tf.Tensor3D
 
 /**
  * Rough bytes a training step keeps on the tape for the blocks at this batch size, without
@@ -50,11 +52,15 @@ function recomputeGradients(run: (inputs: tf.Tensor[]) => tf.Tensor, inputs: tf.
 }
 
 /**
- * pixartBlock with recomputation: same value and same gradients (to float rounding) for x, t6,
- * ctx and every trainable parameter the block reads (its own weights and LoRA adapters).
+ * `block` with recomputation: same value and same gradients (to float rounding) for x, t6, ctx
+ * and every trainable parameter the block reads (those named under `prefix`, e.g.
+ * `transformer_blocks.3.`, and the LoRA adapters there).
  */
-export function checkpointedPixartBlock(w: Weights, cfg: PixArtConfig, i: number, x: tf.Tensor3D, t6: tf.Tensor2D, ctx: tf.Tensor3D, bias: tf.Tensor | null): tf.Tensor3D {
-  const prefix = `transformer_blocks.${i}.`
+export function checkpointed(block: BlockFn, prefix: string): BlockFn {
+  return (w, x, t6, ctx, bias) => recomputedBlock(block, prefix, w, x, t6, ctx, bias)
+}
+
+function recomputedBlock(block: BlockFn, prefix: string, w: Weights, x: tf.Tensor3D, t6: tf.Tensor2D, ctx: tf.Tensor3D, bias: tf.Tensor | null): tf.Tensor3D {
   const paramNames = [...w.params.keys()].filter(name => name.startsWith(prefix) && isTrained(w.params.get(name)!))
   const adapterSlots: Array<{path: string, part: 'A' | 'B'}> = []
   for (const [path, adapter] of w.lora?.adapters ?? []) {
@@ -80,10 +86,10 @@ export function checkpointedPixartBlock(w: Weights, cfg: PixArtConfig, i: number
       adapterSlots.forEach(({path, part}, k) => adapters.set(path, {...adapters.get(path)!, [part]: weights[paramNames.length + k]}))
       lora = {...lora, adapters}
     }
-    return pixartBlock({params, lora}, cfg, i, xi as tf.Tensor3D, ti as tf.Tensor2D, ci as tf.Tensor3D, biasInput)
+    return block({params, lora}, xi as tf.Tensor3D, ti as tf.Tensor2D, ci as tf.Tensor3D, biasInput)
   }
 
-  const block = tf.customGrad(((...args: unknown[]) => {
+  const recomputed = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc
     const inputs = args as tf.Tensor[]
     save(inputs)
@@ -92,5 +98,5 @@ export function checkpointedPixartBlock(w: Weights, cfg: PixArtConfig, i: number
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => recomputeGradients(run, saved, dy),
     }
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor3D
-  return bias ? block(x, t6, ctx, bias, ...trained) : block(x, t6, ctx, ...trained)
+  return bias ? recomputed(x, t6, ctx, bias, ...trained) : recomputed(x, t6, ctx, ...trained)
 }

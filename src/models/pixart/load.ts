@@ -1,6 +1,6 @@
 // Loading a PixArt transformer from a diffusers `transformer/` folder (config.json +
-// diffusion_pytorch_model[.-NNNNN-of-NNNNN].safetensors) or a golden fixture folder, and a
-// seeded random init for training from scratch. Shapes are checked against the config.
+// diffusion_pytorch_model[.-NNNNN-of-NNNNN].safetensors) or a golden fixture folder. Shapes are
+// checked against the config (the seeded init for training from scratch is in ./transformer.ts).
 import * as tf from '@tensorflow/tfjs'
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
@@ -8,9 +8,9 @@ import {UserError, describeFsError} from '../../errors.js'
 import {forEachSafetensor} from '../../io/safetensors.js'
 import {readShardIndex} from '../../io/weights.js'
 import type {HostTensor, TensorMap} from '../../io/tensor-map.js'
-import {kindOf, torchToTf, trainableFromTorch, xavierUniformValues} from '../params.js'
-import type {Rng} from '../../util/rng.js'
-import {parsePixArtConfig, pixartParamShapes, type PixArtConfig} from './config.js'
+import {kindOf, torchToTf} from '../params.js'
+import {parsePixArtConfig, type PixArtConfig} from './config.js'
+import {pixartParamShapes} from './transformer.js'
 
 const WEIGHT_FILES = ['diffusion_pytorch_model.safetensors', 'model.safetensors', 'weights.safetensors']
 
@@ -96,26 +96,4 @@ export async function loadPixArt(folder: string): Promise<{config: PixArtConfig,
     await forEachDiffusersTensor(folder, (name, t) => collector.accept(name, t))
     return {config, params: collector.finish()}
   } catch (err) { collector.dispose(); throw err }
-}
-
-/**
- * Seeded init for training from scratch, following DiT/PixArt's initialize_weights: Xavier-
- * uniform Linear weights, zero biases, patch conv Xavier on its flattened view, timestep MLP
- * N(0, 0.02^2), zero-initialised adaLN modulation outputs, output projection and gates, so
- * each block starts as the identity (DiT "adaLN-Zero"). Scale/shift tables start at N(0,1)/sqrt(D) as diffusers.
- */
-export function initPixArtParams(cfg: PixArtConfig, rng: Rng): Map<string, tf.Variable> {
-  const params = new Map<string, tf.Variable>()
-  const d = cfg.num_attention_heads * cfg.attention_head_dim
-  for (const [name, shape] of pixartParamShapes(cfg)) {
-    const n = shape.reduce((a, b) => a * b, 1)
-    let values: Float32Array
-    if (name.endsWith('.bias')) values = new Float32Array(n)
-    else if (name.endsWith('scale_shift_table')) values = rng.normalArray(n, 1 / Math.sqrt(d))
-    else if (name.startsWith('adaln_single.emb.timestep_embedder') || name.startsWith('caption_projection')) values = rng.normalArray(n, 0.02)
-    else if (name === 'proj_out.weight' || name === 'adaln_single.linear.weight') values = new Float32Array(n)
-    else values = xavierUniformValues(n, n / shape[0], shape[0], rng)
-    params.set(name, trainableFromTorch(name, shape, values))
-  }
-  return params
 }

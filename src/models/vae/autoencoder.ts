@@ -3,7 +3,7 @@
 // diffusers state_dict keys; every size comes from the diffusers config.
 import * as tf from '@tensorflow/tfjs'
 import {UserError} from '../../errors.js'
-import {dense, param, silu, type Weights} from '../pixart/layers.js'
+import {dense, param, silu, type Weights} from '../layers.js'
 
 export interface VaeConfig {
   in_channels: number

@@ -1,9 +1,8 @@
 // The DiT being trained: a PixArt transformer (frozen base + LoRA, or a small one trained from
 // scratch when no base weights are given) plus the condition-token module (HFFM or an ablation).
 import * as tf from '@tensorflow/tfjs'
-import {pixartParamShapes, type PixArtConfig} from '../../models/pixart/config.js'
-import {initPixArtParams} from '../../models/pixart/load.js'
-import {pixartForward} from '../../models/pixart/transformer.js'
+import type {PixArtConfig} from '../../models/pixart/config.js'
+import {pixartForward, pixartParamShapes, initPixArtParams} from '../../models/pixart/transformer.js'
 import {adaptableModules, createLora, loraParams, type LoraSet} from '../../models/lora.js'
 import {conditionTokens, initConditioner, type Condition, type ConditionerConfig, type ConditionInputs} from '../../models/hffm.js'
 import type {Rng} from '../../util/rng.js'

@@ -1,8 +1,9 @@
-// The small building blocks of the PixArt transformer: Linear (with an optional LoRA branch),
-// the non-affine LayerNorm, the GELU variants and multi-head attention. Weights are looked up
-// by their diffusers state_dict names in tfjs layout (Linear [in,out], Conv HWIO).
+// The small layers the PixArt transformer, the HFFM conditioner and the VAE share: Linear (with
+// an optional LoRA branch), LayerNorm with and without affine parameters, the GELU variants and
+// SiLU. Weights are looked up by their diffusers state_dict names in tfjs layout (Linear
+// [in,out], Conv HWIO).
 import * as tf from '@tensorflow/tfjs'
-import type {LoraSet} from '../lora.js'
+import type {LoraSet} from './lora.js'
 
 /** Parameters of one model plus the LoRA adapters applied on top of it (unmerged). */
 export interface Weights {
@@ -53,7 +54,7 @@ export function layerNormAffine(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor
   return layerNorm(x, eps).mul(weight).add(bias)
 }
 
-export {geluTanh} from '../activations.js'
+export {geluTanh} from './activations.js'
 
 /** GELU, exact erf form (HFFM, docs/REFERENCE.md §5.2). */
 export function geluExact(x: tf.Tensor): tf.Tensor {
@@ -62,25 +63,4 @@ export function geluExact(x: tf.Tensor): tf.Tensor {
 
 export function silu(x: tf.Tensor): tf.Tensor {
   return x.mul(tf.sigmoid(x))
-}
-
-/**
- * diffusers Attention with AttnProcessor: q from x, k/v from ctx (x for self-attention),
- * scores q k^T / sqrt(head_dim) + bias (bias [B,1,M] broadcast over heads and queries),
- * softmax over keys, then `to_out.0`.
- */
-export function attention(w: Weights, path: string, x: tf.Tensor3D, ctx: tf.Tensor3D, bias: tf.Tensor | null, heads: number, headDim: number): tf.Tensor3D {
-  const [b, n] = x.shape
-  const m = ctx.shape[1]
-  const split = (t: tf.Tensor, len: number): tf.Tensor4D => t.reshape([b, len, heads, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D
-  const q = split(linear(w, `${path}.to_q`, x), n)
-  const k = split(linear(w, `${path}.to_k`, ctx), m)
-  const v = split(linear(w, `${path}.to_v`, ctx), m)
-  // q is scaled rather than the scores: the same product, but the tape then keeps a [b,h,n,d]
-  // tensor instead of a second [b,h,n,m] one (bench-small at batch 8 ran out of wasm memory)
-  let scores: tf.Tensor = tf.matMul(q.mul(1 / Math.sqrt(headDim)), k, false, true)
-  if (bias) scores = scores.add(bias.reshape([b, 1, 1, m]))
-  const probs = tf.softmax(scores, -1)
-  const out = tf.matMul(probs as tf.Tensor4D, v).transpose([0, 2, 1, 3]).reshape([b, n, heads * headDim])
-  return linear(w, `${path}.to_out.0`, out) as tf.Tensor3D
 }
