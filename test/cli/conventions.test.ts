@@ -71,6 +71,15 @@ describe('medgen CLI conventions (built)', function () {
     expect(oneLine(lr)).to.equal('medgen: --learning-rate fast: expected a number > 0, e.g. 1e-4')
   })
 
+  it('every command that produces results takes --json (oclif\'s flag; check-weights has its own)', async () => {
+    for (const name of ['caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval', 'run']) {
+      const command = (await import(`../../src/commands/${name}.js`)).default as {enableJsonFlag?: boolean}
+      expect(command.enableJsonFlag, name).to.equal(true)
+    }
+    const check = (await import('../../src/commands/check-weights.js')).default as {flags: Record<string, unknown>}
+    expect(check.flags).to.have.property('json')
+  })
+
   it('run a.yaml -c b.yaml is an error naming both, not a silent choice', () => {
     const dir = tmpDir()
     writeFileSync(join(dir, 'a.yaml'), 'run:\n  seed: 1\n')
