@@ -15,8 +15,9 @@ export const stageDirs = {
 /** File names of a diffusers model folder (config.json + weights), as the demo VAE and exported DiT write them. */
 export const diffusersFiles = {config: 'config.json', weights: 'diffusion_pytorch_model.safetensors'} as const
 
-/** Files every stage folder may hold: its manifest (runStage) and its measured figures. */
-export const stageFiles = {manifest: 'manifest.json', metrics: 'metrics.json'} as const
+/** Files every stage folder may hold: its manifest (runStage), its measured figures and, for a
+ *  training stage, its per-step losses (src/train/losses-log.ts). */
+export const stageFiles = {manifest: 'manifest.json', metrics: 'metrics.json', losses: 'losses.jsonl'} as const
 
 /** <stage>/manifest.json for a stage folder given relative to the run directory. */
 export const stageManifest = (runDir: string, stageDir: string): string => join(runDir, stageDir, stageFiles.manifest)
@@ -70,6 +71,7 @@ export function runLayout(runDir: string) {
       grid: join(visual, 'grid.png'),
       lossCurves: join(visual, 'loss-curves.png'),
       diceCurve: join(visual, 'dice-curve.png'),
+      losses: join(visual, stageFiles.losses),
       checkpoints: join(visual, 'checkpoints'),
     },
     text: {
@@ -78,6 +80,7 @@ export function runLayout(runDir: string) {
       features: join(text, 'features.safetensors'),
       metrics: join(text, stageFiles.metrics),
       tsne: join(text, 'tsne.png'),
+      losses: join(text, stageFiles.losses),
       checkpoints: join(text, 'checkpoints'),
     },
     dit: {
@@ -89,9 +92,12 @@ export function runLayout(runDir: string) {
       hffm: join(dit, 'hffm.safetensors'),
       metrics: join(dit, stageFiles.metrics),
       lossPlot: join(dit, 'loss.png'),
+      losses: join(dit, stageFiles.losses),
       checkpoints: join(dit, 'checkpoints'),
-      /** the demo's VAE when dit.vae.train (a diffusers folder) */
+      /** the demo's VAE when dit.vae.train (a diffusers folder), its per-step losses and checkpoints */
       vae: join(dit, 'vae'),
+      vaeLosses: join(dit, 'vae-losses.jsonl'),
+      vaeCheckpoints: join(dit, 'vae-checkpoints'),
       /** the whole transformer when trained from scratch (a diffusers folder) */
       transformer: join(dit, 'transformer'),
     },
@@ -118,11 +124,11 @@ export function runLayout(runDir: string) {
       metrics: join(classify, stageFiles.metrics),
       table: join(classify, 'table.md'),
       confusion: (protocol: string): string => join(classify, `confusion-${protocol}.png`),
-      /** one protocol x seed training: result.json once done (a rerun reuses it) and its own checkpoints */
+      /** one protocol x seed training: result.json once done (a rerun reuses it), losses.jsonl and its own checkpoints */
       runs: join(classify, 'runs'),
       seedRun: (protocol: string, seedIndex: number) => {
         const dir = join(classify, 'runs', protocol, `seed-${seedIndex}`)
-        return {dir, result: join(dir, 'result.json')}
+        return {dir, result: join(dir, 'result.json'), losses: join(dir, stageFiles.losses), checkpoints: join(dir, 'checkpoints')}
       },
     },
     eval: {

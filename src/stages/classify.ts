@@ -4,7 +4,6 @@
 // this) — for several seeds, always tests on the real test split, and writes
 // classify/metrics.json (every value with its definition, per seed and mean ± std),
 // classify/table.md, confusion-<protocol>.png and model.safetensors (for eval's dfd).
-import {join} from 'node:path'
 import {promises as fs} from 'node:fs'
 import type {MedgenConfig} from '../config/schema.js'
 import {UserError} from '../errors.js'
@@ -66,7 +65,7 @@ function protocolSets(p: Protocol, s: Sets, config: MedgenConfig): {train: Label
 
 async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: number): Promise<SeedResult> {
   const c = ctx.config.classify
-  const {dir, result: resultPath} = runLayout(ctx.runDir).classify.seedRun(slug(p), seedIndex)
+  const {dir, result: resultPath, checkpoints} = runLayout(ctx.runDir).classify.seedRun(slug(p), seedIndex)
   if (await pathExists(resultPath)) return JSON.parse(await fs.readFile(resultPath, 'utf8')) as SeedResult
   const seed = ctx.config.run.seed + seedIndex
   const {train, val, syntheticPerClass} = protocolSets(p, sets, ctx.config)
@@ -98,7 +97,7 @@ async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: nu
   disposeClassifier(outcome.model)
   await writeJsonAtomic(resultPath, result)
   // The checkpoints are only needed to resume this seed.
-  await fs.rm(join(dir, 'checkpoints'), {recursive: true, force: true})
+  await fs.rm(checkpoints, {recursive: true, force: true})
   log.info(`classify ${p} seed ${seed}: weighted F1 ${report.f1Weighted.toFixed(3)}, BACC ${report.balancedAccuracy.toFixed(3)}, AUC ${report.aucOvrMacro?.toFixed(3) ?? 'n/a'}`)
   return result
 }

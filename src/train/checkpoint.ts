@@ -95,6 +95,11 @@ export class CheckpointManager {
     return {step: state.step, params, optimizer, state}
   }
 
+  /** Removes every checkpoint (a fresh start must not leave later-step ones to be resumed from). */
+  async clear(): Promise<void> {
+    for (const {path} of await this.list()) await fs.rm(path, {recursive: true, force: true})
+  }
+
   /** Resolves `--resume` values: true/'latest' -> newest complete checkpoint; a path -> that one. */
   async resolve(resume: boolean | string | undefined): Promise<string | null> {
     if (!resume) return null

@@ -1,12 +1,13 @@
 // Trains one classifier (one protocol, one seed): AdamW, softmax cross-entropy, optional
 // class-balanced sampling and flips/crops, validation after each epoch with early stopping on
-// the validation loss, checkpoints every N steps and resume through src/train (the stage's
-// reliability contract). The best-validation weights are the result.
+// the validation loss, checkpoints, resume and losses.jsonl through src/train/trainer.ts (the
+// stage's reliability contract). The best-validation weights are the result.
 import {join} from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import {AdamW} from '../../train/adamw.js'
-import {CheckpointManager} from '../../train/checkpoint.js'
-import {trainLoop} from '../../train/loop.js'
+import {gradientsByParamName} from '../../train/gradients.js'
+import {loadVariables, runTrainer, type StepOutcome} from '../../train/trainer.js'
+import {stageFiles} from '../../run/layout.js'
 import {readSafetensors, writeSafetensors} from '../../io/safetensors.js'
 import {pathExists} from '../../io/atomic.js'
 import type {TensorMap} from '../../io/tensor-map.js'
@@ -33,6 +34,10 @@ export interface TrainOptions {
   resume: boolean
   checkpointEvery: number
   label?: string
+  /** per-step losses (default <dir>/losses.jsonl) */
+  losses?: string
+  /** test hook: end after this many steps without their checkpoint, as kill -9 would */
+  crashAfter?: number
 }
 
 export interface TrainOutcome {
@@ -44,7 +49,17 @@ export interface TrainOutcome {
   history: Array<{epoch: number, trainLoss: number, valLoss: number | null}>
 }
 
-class EarlyStop extends Error {}
+/** Training state saved in each checkpoint's state.json: early stopping and the curves. */
+interface ClassifyState {
+  bestValLoss: number | null
+  bestEpoch: number
+  badEpochs: number
+  /** running sums of the current epoch's training loss */
+  epochLossSum: number
+  epochSteps: number
+  history: TrainOutcome['history']
+  stoppedEarly: boolean
+}
 
 async function snapshot(m: ClassifierModel): Promise<TensorMap> {
   const out: TensorMap = new Map()
@@ -88,27 +103,17 @@ export async function trainClassifier(train: LabeledSet, val: LabeledSet | null,
   const model = createClassifier(o.preset, o.numClasses, new Rng(deriveSeed(o.seed, 'init')))
   if (o.standardize) model.inputNorm = channelStats(train.images)
   const optimizer = new AdamW(model.params, {lr: o.lr, weightDecay: o.weightDecay})
-  const ckpt = new CheckpointManager(join(o.dir, 'checkpoints'), 2)
+  const tensors = new Map([...model.params, ...model.buffers])
   const bestPath = join(o.dir, 'best.safetensors')
   const n = setLength(train)
   const stepsPerEpoch = Math.max(1, Math.ceil(n / o.batchSize))
-  const totalSteps = o.epochs * stepsPerEpoch
-  let state = {bestValLoss: null as number | null, bestEpoch: -1, badEpochs: 0, epochLossSum: 0, epochSteps: 0,
-    history: [] as TrainOutcome['history'], stoppedEarly: false}
-  let startStep = 0
-  const resumeFrom = o.resume ? await ckpt.latest() : null
-  if (resumeFrom) {
-    const c = await ckpt.load(resumeFrom)
-    restore(model, c.params)
-    optimizer.importState(c.optimizer)
-    state = {...state, ...c.state.train}
-    startStep = c.step
-  }
-  let order = epochOrder(train, o.numClasses, o.seed, Math.floor(startStep / stepsPerEpoch), o.balanced)
-  const step = async (i: number): Promise<number> => {
+  let state: ClassifyState = {bestValLoss: null, bestEpoch: -1, badEpochs: 0, epochLossSum: 0, epochSteps: 0, history: [], stoppedEarly: false}
+  let order: Int32Array = new Int32Array(0)
+  let orderEpoch = -1
+  const step = async (i: number): Promise<StepOutcome> => {
     const epoch = Math.floor(i / stepsPerEpoch)
     const within = i % stepsPerEpoch
-    if (within === 0) order = epochOrder(train, o.numClasses, o.seed, epoch, o.balanced)
+    if (orderEpoch !== epoch) { order = epochOrder(train, o.numClasses, o.seed, epoch, o.balanced); orderEpoch = epoch }
     const rows = order.subarray(within * o.batchSize, Math.min(n, (within + 1) * o.batchSize))
     const {x, y} = makeBatch(train, rows, o.augment, o.seed, i)
     const {value, grads} = tf.variableGrads(() => {
@@ -116,16 +121,15 @@ export async function trainClassifier(train: LabeledSet, val: LabeledSet | null,
       return tf.losses.softmaxCrossEntropy(tf.oneHot(y, o.numClasses), logits) as tf.Scalar
     }, [...model.params.values()])
     const loss = (await value.data())[0]
-    const named = new Map<string, tf.Tensor>()
-    for (const [name, v] of model.params) named.set(name, grads[v.name])
-    optimizer.applyGradients(named, o.lr)
+    optimizer.applyGradients(gradientsByParamName(model.params, grads), o.lr)
     tf.dispose([x, y, value, ...Object.values(grads)])
     state.epochLossSum += loss
     state.epochSteps += 1
-    if (within === stepsPerEpoch - 1) await endEpoch(epoch)
-    return loss
+    const finished = within === stepsPerEpoch - 1 && await endEpoch(epoch)
+    return {loss, lr: o.lr, terms: {crossEntropy: loss}, finished}
   }
-  const endEpoch = async (epoch: number): Promise<void> => {
+  /** Validation, best weights and early stopping; true when training should stop. */
+  const endEpoch = async (epoch: number): Promise<boolean> => {
     const trainLoss = state.epochLossSum / Math.max(1, state.epochSteps)
     state.epochLossSum = 0; state.epochSteps = 0
     const valLoss = val && setLength(val) > 0 ? (await predictSet(model, val, o.batchSize * 2)).loss : null
@@ -135,21 +139,34 @@ export async function trainClassifier(train: LabeledSet, val: LabeledSet | null,
     if (improved) {
       state.bestValLoss = valLoss; state.bestEpoch = epoch; state.badEpochs = 0
       await writeSafetensors(bestPath, await snapshot(model), {epoch: String(epoch)})
-    } else if (++state.badEpochs >= o.patience) {
-      state.stoppedEarly = true
-      throw new EarlyStop()
-    }
+    } else if (++state.badEpochs >= o.patience) state.stoppedEarly = true
+    return state.stoppedEarly
   }
   try {
-    await trainLoop({
-      label: o.label ?? 'classify', totalSteps, startStep, checkpointEvery: o.checkpointEvery, lastCheckpoint: resumeFrom,
-      step,
-      checkpoint: async done => ckpt.save(done, {params: await snapshot(model), optimizer: await optimizer.exportState(), state: {train: state}}),
+    await runTrainer<ClassifyState>({
+      label: o.label ?? 'classify', totalSteps: o.epochs * stepsPerEpoch, optimizer, step,
+      checkpoints: {dir: join(o.dir, 'checkpoints'), every: o.checkpointEvery, keep: 2},
+      resume: o.resume,
+      // lr, weight decay, epochs and patience may change on resume (e.g. after a non-finite loss)
+      identity: {preset: o.preset, numClasses: o.numClasses, trainImages: n, batchSize: o.batchSize, seed: o.seed,
+        balanced: o.balanced, standardize: o.standardize, augment: o.augment},
+      losses: o.losses ?? join(o.dir, stageFiles.losses),
+      tensors: () => snapshot(model),
+      loadTensors: (saved, path) => loadVariables(tensors, saved, path),
+      state: () => state,
+      loadState: saved => { state = {...state, ...pickState(saved)} },
+      crashAfter: o.crashAfter,
     })
   } catch (err) {
-    if (!(err instanceof EarlyStop)) { optimizer.dispose(); disposeClassifier(model); throw err }
-  }
-  optimizer.dispose()
+    disposeClassifier(model)
+    throw err
+  } finally { optimizer.dispose() }
   if (await pathExists(bestPath)) restore(model, await readSafetensors(bestPath))
   return {model, epochsRun: state.history.length, bestEpoch: state.bestEpoch, bestValLoss: state.bestValLoss, stoppedEarly: state.stoppedEarly, history: state.history}
+}
+
+/** The classify fields of a checkpoint's state.json (beside the frame's step and identity). */
+function pickState(saved: ClassifyState): ClassifyState {
+  const {bestValLoss, bestEpoch, badEpochs, epochLossSum, epochSteps, history, stoppedEarly} = saved
+  return {bestValLoss, bestEpoch, badEpochs, epochLossSum, epochSteps, history, stoppedEarly}
 }
