@@ -13,7 +13,10 @@ const source = id && /^[a-z-]+$/.test(id) ? join(root, 'src', 'commands', `${id}
 if (source && existsSync(source)) {
   const command = (await import(pathToFileURL(source).href)).default
   command.id = id
-  await command.run(argv, root).then(() => flush(), (err) => handle(err))
+  await command.run(argv, root).then(
+    () => flush(),
+    err => handle(err)
+  )
 } else {
   await execute({development: true, dir: import.meta.url})
 }

@@ -32,10 +32,20 @@ const started = Date.now()
 await runStage(alignTextStage, config, {force: true})
 const m = JSON.parse(readFileSync(join(runDir, 'text', 'metrics.json'), 'utf8'))
 const f = (v: number) => v.toFixed(3)
-console.log(`encoder ${encoder}, ${m.captions.total} captions (train ${m.captions.train}, val ${m.captions.val}, test ${m.captions.test}), ${m.training.steps} steps, ${((Date.now() - started) / 1000).toFixed(0)} s`)
-console.log(`final epoch loss ${f(m.training.finalEpoch.loss)} (align ${f(m.training.finalEpoch.align)}, recon ${m.training.finalEpoch.reconstruction.toExponential(2)}); first epoch ${f(m.training.history[0].loss)}`)
-for (const k of ['heldOut', 'val', 'test', 'train', 'beforeHeldOut']) console.log(`cosine ${k}: anatomy ${f(m.cosine[k].anatomy)} style ${f(m.cosine[k].style)} (n=${m.cosine[k].n})`)
+console.log(
+  `encoder ${encoder}, ${m.captions.total} captions (train ${m.captions.train}, val ${m.captions.val}, test ${m.captions.test}), ${m.training.steps} steps, ${((Date.now() - started) / 1000).toFixed(0)} s`
+)
+console.log(
+  `final epoch loss ${f(m.training.finalEpoch.loss)} (align ${f(m.training.finalEpoch.align)}, recon ${m.training.finalEpoch.reconstruction.toExponential(2)}); first epoch ${f(m.training.history[0].loss)}`
+)
+for (const k of ['heldOut', 'val', 'test', 'train', 'beforeHeldOut'])
+  console.log(`cosine ${k}: anatomy ${f(m.cosine[k].anatomy)} style ${f(m.cosine[k].style)} (n=${m.cosine[k].n})`)
 for (const [name, p] of Object.entries<any>(m.probes)) {
-  console.log(`probe ${name} [${p.group}]: anatomy head ${f(p.fromAnatomyHead.accuracy)}  style head ${f(p.fromStyleHead.accuracy)}  chance ${f(p.fromAnatomyHead.chance)}  (n test ${p.fromAnatomyHead.nTest})`)
+  console.log(
+    `probe ${name} [${p.group}]: anatomy head ${f(p.fromAnatomyHead.accuracy)}  style head ${f(p.fromStyleHead.accuracy)}  chance ${f(p.fromAnatomyHead.chance)}  (n test ${p.fromAnatomyHead.nTest})`
+  )
 }
-if (m.tsne) console.log(`t-SNE modality neighbour agreement: before ${f(m.tsne.before.modalityNeighbourAgreement)} after ${f(m.tsne.after.modalityNeighbourAgreement)}; class: before ${f(m.tsne.before.classNeighbourAgreement)} after ${f(m.tsne.after.classNeighbourAgreement)} (${m.tsne.after.points} points) -> ${join(runDir, 'text', 'tsne.png')}`)
+if (m.tsne)
+  console.log(
+    `t-SNE modality neighbour agreement: before ${f(m.tsne.before.modalityNeighbourAgreement)} after ${f(m.tsne.after.modalityNeighbourAgreement)}; class: before ${f(m.tsne.before.classNeighbourAgreement)} after ${f(m.tsne.after.classNeighbourAgreement)} (${m.tsne.after.points} points) -> ${join(runDir, 'text', 'tsne.png')}`
+  )

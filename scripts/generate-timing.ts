@@ -18,14 +18,19 @@ import {runStage} from '../src/stages/stage.js'
 import {generateStageFor} from '../src/stages/generate.js'
 import {resolveRequest} from '../src/stages/generate/items.js'
 
-const {values} = parseArgs({options: {'run-dir': {type: 'string'}, 'per-class': {type: 'string', default: '8'}, config: {type: 'string'}}})
+const {values} = parseArgs({
+  options: {'run-dir': {type: 'string'}, 'per-class': {type: 'string', default: '8'}, config: {type: 'string'}}
+})
 process.env.MEDGEN_QUIET = '1'
 let sets: string[]
 const backend = await initBackend('auto')
 if (values['run-dir']) {
   const copy = mkdtempSync(join(tmpdir(), 'medgen-timing-'))
   for (const part of ['captions', 'text', 'dit']) {
-    cpSync(join(values['run-dir'], part), join(copy, part), {recursive: true, filter: src => !src.includes('checkpoints')})
+    cpSync(join(values['run-dir'], part), join(copy, part), {
+      recursive: true,
+      filter: src => !src.includes('checkpoints')
+    })
   }
   sets = [`run.dir=${copy}`]
 } else {
@@ -35,21 +40,44 @@ if (values['run-dir']) {
   const runDir = mkdtempSync(join(tmpdir(), 'medgen-timing-'))
   const dataDir = mkdtempSync(join(tmpdir(), 'medgen-timing-data-'))
   await writeSyntheticAlignmentRun(runDir, 30, 4)
-  for (const line of readFileSync(join(runDir, 'captions', 'captions.jsonl'), 'utf8').trim().split('\n')) {
+  for (const line of readFileSync(join(runDir, 'captions', 'captions.jsonl'), 'utf8')
+    .trim()
+    .split('\n')) {
     const r = JSON.parse(line)
     mkdirSync(join(dataDir, r.class), {recursive: true})
-    await sharp({create: {width: 36, height: 36, channels: 3, background: r.class === 'mel' ? '#503020' : '#c0a080'}}).png().toFile(join(dataDir, r.file))
+    await sharp({create: {width: 36, height: 36, channels: 3, background: r.class === 'mel' ? '#503020' : '#c0a080'}})
+      .png()
+      .toFile(join(dataDir, r.file))
   }
-  sets = [`run.dir=${runDir}`, `data.path=${dataDir}`, 'text.encoder=hashed', 'text.hashedDim=64', 'text.epochs=2', 'text.tsnePoints=0',
-    'dit.steps=2', 'dit.batchSize=4', 'dit.warmupSteps=1', 'dit.checkpointingSteps=2']
+  sets = [
+    `run.dir=${runDir}`,
+    `data.path=${dataDir}`,
+    'text.encoder=hashed',
+    'text.hashedDim=64',
+    'text.epochs=2',
+    'text.tsnePoints=0',
+    'dit.steps=2',
+    'dit.batchSize=4',
+    'dit.warmupSteps=1',
+    'dit.checkpointingSteps=2'
+  ]
   await runStage(alignTextStage, loadConfig({sets}))
   await runStage(finetuneDitStageFor(), loadConfig({sets}))
 }
-for (const [sampler, guidance] of [['dpm-solver++', 4.5], ['dpm-solver++', 1], ['ddim', 4.5]] as const) {
-  const config = loadConfig({file: values.config, sets: [...sets, `generate.sampler=${sampler}`, `generate.guidance=${guidance}`]})
+for (const [sampler, guidance] of [
+  ['dpm-solver++', 4.5],
+  ['dpm-solver++', 1],
+  ['ddim', 4.5]
+] as const) {
+  const config = loadConfig({
+    file: values.config,
+    sets: [...sets, `generate.sampler=${sampler}`, `generate.guidance=${guidance}`]
+  })
   const request = await resolveRequest({perClass: Number(values['per-class'])}, {perClass: 8})
   await runStage(generateStageFor(request), config, {force: true})
   const m = JSON.parse(readFileSync(join(config.run.dir, 'samples', 'manifest.json'), 'utf8'))
-  console.log(`${sampler}, guidance ${guidance}, ${config.generate.steps} steps, batch ${config.generate.batchSize}, ${m.notes.generated} images: ` +
-    `mean ${m.notes.meanSecondsPerImage.toFixed(3)} s per image (${backend}; model load ${m.notes.loadSeconds.toFixed(2)} s)`)
+  console.log(
+    `${sampler}, guidance ${guidance}, ${config.generate.steps} steps, batch ${config.generate.batchSize}, ${m.notes.generated} images: ` +
+      `mean ${m.notes.meanSecondsPerImage.toFixed(3)} s per image (${backend}; model load ${m.notes.loadSeconds.toFixed(2)} s)`
+  )
 }

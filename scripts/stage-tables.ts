@@ -20,7 +20,7 @@ export function pipelineTable(): string {
     '| command | paper | reads | writes (under the run dir) |',
     '| --- | --- | --- | --- |',
     ...rows,
-    `| ${code('medgen run CONFIG')} | — | a config | all of the above, in this order, + ${code(runLayout('').report)} |`,
+    `| ${code('medgen run CONFIG')} | — | a config | all of the above, in this order, + ${code(runLayout('').report)} |`
   ].join('\n')
 }
 
@@ -31,14 +31,14 @@ export function contractsTable(): string {
     '| artifact | producer | content |',
     '| --- | --- | --- |',
     split,
-    ...stages.flatMap(s => s.writes.map(w => `| ${code(w.path)} | ${s.name} | ${w.content} |`)),
+    ...stages.flatMap(s => s.writes.map(w => `| ${code(w.path)} | ${s.name} | ${w.content} |`))
   ].join('\n')
 }
 
 export const generatedTables = [
   {file: 'README.md', name: 'pipeline', render: pipelineTable},
   {file: 'docs/DESIGN.md', name: 'pipeline', render: pipelineTable},
-  {file: 'docs/DEVELOPING.md', name: 'contracts', render: contractsTable},
+  {file: 'docs/DEVELOPING.md', name: 'contracts', render: contractsTable}
 ]
 
 /** The text with the block between the markers replaced; throws when the markers are missing. */

@@ -12,20 +12,38 @@ import {initBackend} from '../src/backend/index.js'
 import {runSynth} from '../src/stages/synth.js'
 import {runTrainVisual} from '../src/stages/train-visual.js'
 
-const {values: a} = parseArgs({options: {
-  adain: {type: 'string', default: 'scalar'}, n: {type: 'string', default: '1000'}, size: {type: 'string', default: '64'},
-  epochs: {type: 'string'}, batch: {type: 'string'}, lr: {type: 'string'}, backend: {type: 'string', default: 'wasm'},
-  dir: {type: 'string', default: '/tmp/medgen-visual-dice'}, out: {type: 'string'}, seed: {type: 'string', default: '42'},
-}})
+const {values: a} = parseArgs({
+  options: {
+    adain: {type: 'string', default: 'scalar'},
+    n: {type: 'string', default: '1000'},
+    size: {type: 'string', default: '64'},
+    epochs: {type: 'string'},
+    batch: {type: 'string'},
+    lr: {type: 'string'},
+    backend: {type: 'string', default: 'wasm'},
+    dir: {type: 'string', default: '/tmp/medgen-visual-dice'},
+    out: {type: 'string'},
+    seed: {type: 'string', default: '42'}
+  }
+})
 const dataDir = join(a.dir!, `data-${a.n}-${a.size}`)
 const runDir = join(a.dir!, `run-${a.adain}`)
-const config = loadConfig({overrides: {
-  'run.dir': runDir, 'run.seed': Number(a.seed), 'run.backend': a.backend,
-  'synth.kind': 'dermoscopy', 'synth.n': Number(a.n), 'synth.size': Number(a.size), 'synth.out': dataDir,
-  'visual.adain': a.adain, 'visual.imageSize': Number(a.size),
-  'visual.epochs': a.epochs ? Number(a.epochs) : undefined, 'visual.batchSize': a.batch ? Number(a.batch) : undefined,
-  'visual.lr': a.lr ? Number(a.lr) : undefined,
-}})
+const config = loadConfig({
+  overrides: {
+    'run.dir': runDir,
+    'run.seed': Number(a.seed),
+    'run.backend': a.backend,
+    'synth.kind': 'dermoscopy',
+    'synth.n': Number(a.n),
+    'synth.size': Number(a.size),
+    'synth.out': dataDir,
+    'visual.adain': a.adain,
+    'visual.imageSize': Number(a.size),
+    'visual.epochs': a.epochs ? Number(a.epochs) : undefined,
+    'visual.batchSize': a.batch ? Number(a.batch) : undefined,
+    'visual.lr': a.lr ? Number(a.lr) : undefined
+  }
+})
 const backend = await initBackend(config.run.backend, config.run.threads)
 await runSynth(config)
 const load0 = loadavg()[0]
@@ -36,9 +54,19 @@ const cpu = process.cpuUsage(cpu0)
 const metrics = JSON.parse(readFileSync(join(runDir, 'visual', 'metrics.json'), 'utf8'))
 delete metrics.definitions
 const figures = {
-  backend, adain: a.adain, n: Number(a.n), size: Number(a.size), epochs: config.visual.epochs, batch: config.visual.batchSize, lr: config.visual.lr,
-  stageWallSeconds: (performance.now() - wall0) / 1000, stageCpuSeconds: (cpu.user + cpu.system) / 1e6, cores: cpus().length,
-  loadAverageAtStart: load0, loadAverageAtEnd: loadavg()[0], metrics,
+  backend,
+  adain: a.adain,
+  n: Number(a.n),
+  size: Number(a.size),
+  epochs: config.visual.epochs,
+  batch: config.visual.batchSize,
+  lr: config.visual.lr,
+  stageWallSeconds: (performance.now() - wall0) / 1000,
+  stageCpuSeconds: (cpu.user + cpu.system) / 1e6,
+  cores: cpus().length,
+  loadAverageAtStart: load0,
+  loadAverageAtEnd: loadavg()[0],
+  metrics
 }
 console.log(JSON.stringify(figures, null, 2))
 if (a.out) writeFileSync(a.out, JSON.stringify(figures, null, 2) + '\n')

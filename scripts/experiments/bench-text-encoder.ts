@@ -10,24 +10,53 @@ import {runEncoder} from '../../src/models/bert/run.js'
 const arch = process.argv[2] ?? 'bert'
 const batches = Number(process.argv[3] ?? 3)
 const backend = await initBackend((process.env.MEDGEN_BACKEND as any) ?? 'auto')
-const config = parseTextEncoderConfig(arch === 'bert'
-  ? {model_type: 'bert', vocab_size: 28996, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512}
-  : {model_type: 'distilbert', vocab_size: 119547, dim: 768, n_layers: 6, n_heads: 12, hidden_dim: 3072, max_position_embeddings: 512}, arch)
+const config = parseTextEncoderConfig(
+  arch === 'bert'
+    ? {
+        model_type: 'bert',
+        vocab_size: 28996,
+        hidden_size: 768,
+        num_hidden_layers: 12,
+        num_attention_heads: 12,
+        intermediate_size: 3072,
+        max_position_embeddings: 512
+      }
+    : {
+        model_type: 'distilbert',
+        vocab_size: 119547,
+        dim: 768,
+        n_layers: 6,
+        n_heads: 12,
+        hidden_dim: 3072,
+        max_position_embeddings: 512
+      },
+  arch
+)
 const weights = new Map<string, tf.Tensor>()
 const names = arch === 'bert' ? [...expectedParameterNames(config), ...BERT_POOLER] : expectedParameterNames(config)
 let count = 0
 for (const name of names) {
   const h = config.hidden
-  const shape = name.includes('word_embeddings') ? [config.vocabSize, h] : name.includes('position_embeddings') ? [config.maxPositions, h]
-    : name.includes('token_type') ? [config.typeVocabSize, h]
-    : /(intermediate\.dense|ffn\.lin1)\.weight$/.test(name) ? [h, config.intermediate]
-    : /(layer\.\d+\.output\.dense|ffn\.lin2)\.weight$/.test(name) ? [config.intermediate, h]
-    : /(intermediate\.dense|ffn\.lin1)\.bias$/.test(name) ? [config.intermediate]
-    : name.endsWith('.weight') && !/LayerNorm|layer_norm/.test(name) ? [h, h] : [h]
+  const shape = name.includes('word_embeddings')
+    ? [config.vocabSize, h]
+    : name.includes('position_embeddings')
+      ? [config.maxPositions, h]
+      : name.includes('token_type')
+        ? [config.typeVocabSize, h]
+        : /(intermediate\.dense|ffn\.lin1)\.weight$/.test(name)
+          ? [h, config.intermediate]
+          : /(layer\.\d+\.output\.dense|ffn\.lin2)\.weight$/.test(name)
+            ? [config.intermediate, h]
+            : /(intermediate\.dense|ffn\.lin1)\.bias$/.test(name)
+              ? [config.intermediate]
+              : name.endsWith('.weight') && !/LayerNorm|layer_norm/.test(name)
+                ? [h, h]
+                : [h]
   weights.set(name, tf.randomNormal(shape, 0, 0.02, 'float32', 1))
   count += shape.reduce((a, b) => a * b, 1)
 }
-const b = 16, l = 64
+const b = 16,
+  l = 64
 const ids = tf.randomUniform([b, l], 5, 1000, 'int32', 2) as tf.Tensor2D
 const mask = tf.ones([b, l], 'int32') as tf.Tensor2D
 console.log(`${arch}: ${(count / 1e6).toFixed(1)}M parameters, backend ${backend}`)

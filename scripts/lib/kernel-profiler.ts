@@ -21,15 +21,22 @@ export interface KernelStat {
   flops: number
 }
 
-export interface ShapeStat { signature: string, calls: number, inclusiveMs: number, flops: number }
+export interface ShapeStat {
+  signature: string
+  calls: number
+  inclusiveMs: number
+  flops: number
+}
 
 type Attrs = Record<string, unknown>
 type Ins = Record<string, TensorInfo>
 
-function batchOf(shape: number[]): number { return util.sizeFromShape(shape.slice(0, -2)) }
+function batchOf(shape: number[]): number {
+  return util.sizeFromShape(shape.slice(0, -2))
+}
 
 /** FLOPs and a shape signature for the matmul/conv kernels; null for everything else. */
-export function kernelFlops(name: string, inputs: Ins, attrs: Attrs): {flops: number, signature: string} | null {
+export function kernelFlops(name: string, inputs: Ins, attrs: Attrs): {flops: number; signature: string} | null {
   if (name === 'BatchMatMul' || name === '_FusedMatMul') {
     const {a, b} = inputs
     const ta = Boolean(attrs.transposeA)
@@ -38,28 +45,58 @@ export function kernelFlops(name: string, inputs: Ins, attrs: Attrs): {flops: nu
     const k = a.shape[a.shape.length - (ta ? 2 : 1)]
     const n = b.shape[b.shape.length - (tb ? 2 : 1)]
     const batch = Math.max(batchOf(a.shape), batchOf(b.shape))
-    return {flops: 2 * batch * m * k * n, signature: `${name} [${a.shape}]${ta ? 'T' : ''} x [${b.shape}]${tb ? 'T' : ''}`}
+    return {
+      flops: 2 * batch * m * k * n,
+      signature: `${name} [${a.shape}]${ta ? 'T' : ''} x [${b.shape}]${tb ? 'T' : ''}`
+    }
   }
   const conv = (x: number[], f: number[], depthwise: boolean) => {
-    const info = backend_util.computeConv2DInfo(x as never, f as never, attrs.strides as never, (attrs.dilations ?? 1) as never, attrs.pad as never,
-      attrs.dimRoundingMode as never, depthwise)
+    const info = backend_util.computeConv2DInfo(
+      x as never,
+      f as never,
+      attrs.strides as never,
+      (attrs.dilations ?? 1) as never,
+      attrs.pad as never,
+      attrs.dimRoundingMode as never,
+      depthwise
+    )
     const taps = info.filterHeight * info.filterWidth * (depthwise ? 1 : info.inChannels)
     return 2 * info.batchSize * info.outHeight * info.outWidth * info.outChannels * taps
   }
   const sig = (parts: number[][]) => `${name} ${parts.map(p => `[${p}]`).join(' ')} s${String(attrs.strides)}`
   switch (name) {
-    case 'Conv2D': case 'FusedConv2D':
-      return {flops: conv(inputs.x.shape, inputs.filter.shape, false), signature: sig([inputs.x.shape, inputs.filter.shape])}
-    case 'DepthwiseConv2dNative': case 'FusedDepthwiseConv2D':
-      return {flops: conv(inputs.x.shape, inputs.filter.shape, true), signature: sig([inputs.x.shape, inputs.filter.shape])}
+    case 'Conv2D':
+    case 'FusedConv2D':
+      return {
+        flops: conv(inputs.x.shape, inputs.filter.shape, false),
+        signature: sig([inputs.x.shape, inputs.filter.shape])
+      }
+    case 'DepthwiseConv2dNative':
+    case 'FusedDepthwiseConv2D':
+      return {
+        flops: conv(inputs.x.shape, inputs.filter.shape, true),
+        signature: sig([inputs.x.shape, inputs.filter.shape])
+      }
     case 'Conv2DBackpropInput':
-      return {flops: conv(attrs.inputShape as number[], inputs.filter.shape, false), signature: sig([attrs.inputShape as number[], inputs.filter.shape])}
+      return {
+        flops: conv(attrs.inputShape as number[], inputs.filter.shape, false),
+        signature: sig([attrs.inputShape as number[], inputs.filter.shape])
+      }
     case 'Conv2DBackpropFilter':
-      return {flops: conv(inputs.x.shape, attrs.filterShape as number[], false), signature: sig([inputs.x.shape, attrs.filterShape as number[]])}
+      return {
+        flops: conv(inputs.x.shape, attrs.filterShape as number[], false),
+        signature: sig([inputs.x.shape, attrs.filterShape as number[]])
+      }
     case 'DepthwiseConv2dNativeBackpropInput':
-      return {flops: conv(attrs.inputShape as number[], inputs.filter.shape, true), signature: sig([attrs.inputShape as number[], inputs.filter.shape])}
+      return {
+        flops: conv(attrs.inputShape as number[], inputs.filter.shape, true),
+        signature: sig([attrs.inputShape as number[], inputs.filter.shape])
+      }
     case 'DepthwiseConv2dNativeBackpropFilter':
-      return {flops: conv(inputs.x.shape, attrs.filterShape as number[], true), signature: sig([inputs.x.shape, attrs.filterShape as number[]])}
+      return {
+        flops: conv(inputs.x.shape, attrs.filterShape as number[], true),
+        signature: sig([inputs.x.shape, attrs.filterShape as number[]])
+      }
     default:
       return null
   }
@@ -70,7 +107,7 @@ export class KernelProfiler {
   private readonly stats = new Map<string, KernelStat>()
   private readonly shapes = new Map<string, ShapeStat>()
   /** active calls: key, start, time spent in children, whether a flop kernel is open above */
-  private readonly stack: Array<{key: string, name: string, start: number, childMs: number}> = []
+  private readonly stack: Array<{key: string; name: string; start: number; childMs: number}> = []
   private flopDepth = 0
   enabled = false
 
@@ -92,7 +129,10 @@ export class KernelProfiler {
     this.originals.length = 0
   }
 
-  reset(): void { this.stats.clear(); this.shapes.clear() }
+  reset(): void {
+    this.stats.clear()
+    this.shapes.clear()
+  }
 
   private wrap(name: string, fn: KernelFunc): KernelFunc {
     return args => {
@@ -116,7 +156,12 @@ export class KernelProfiler {
         s.inclusiveMs += ms
         if (counted) {
           s.flops += counted.flops
-          const sh = this.shapes.get(counted.signature) ?? {signature: counted.signature, calls: 0, inclusiveMs: 0, flops: 0}
+          const sh = this.shapes.get(counted.signature) ?? {
+            signature: counted.signature,
+            calls: 0,
+            inclusiveMs: 0,
+            flops: 0
+          }
           sh.calls++
           sh.inclusiveMs += ms
           sh.flops += counted.flops
@@ -127,6 +172,10 @@ export class KernelProfiler {
     }
   }
 
-  kernels(): KernelStat[] { return [...this.stats.values()] }
-  shapeStats(): ShapeStat[] { return [...this.shapes.values()] }
+  kernels(): KernelStat[] {
+    return [...this.stats.values()]
+  }
+  shapeStats(): ShapeStat[] {
+    return [...this.shapes.values()]
+  }
 }

@@ -10,11 +10,16 @@ export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
 export type BackendChoice = BackendName | 'auto'
 
 const require = createRequire(import.meta.url)
-let active: {name: BackendName, tf: typeof import('@tensorflow/tfjs')} | null = null
+let active: {name: BackendName; tf: typeof import('@tensorflow/tfjs')} | null = null
 let wasmThreads = 0
 
 async function tryImport(name: string): Promise<boolean> {
-  try { await import(name); return true } catch { return false }
+  try {
+    await import(name)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -33,11 +38,13 @@ export function autoWasmThreads(cores = availableParallelism(), load = loadavg()
 export async function initBackend(choice: BackendChoice = 'auto', threads = 0): Promise<BackendName> {
   const wanted = (process.env.MEDGEN_BACKEND as BackendChoice | undefined) || choice
   if (active) {
-    if (wanted !== 'auto' && wanted !== active.name) throw new Error(`backend ${active.name} already initialised, cannot switch to ${wanted}`)
+    if (wanted !== 'auto' && wanted !== active.name)
+      throw new Error(`backend ${active.name} already initialised, cannot switch to ${wanted}`)
     return active.name
   }
   const tf = await import('@tensorflow/tfjs')
-  const order: BackendName[] = wanted === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [wanted as BackendName]
+  const order: BackendName[] =
+    wanted === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [wanted as BackendName]
   if (!['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(wanted)) {
     throw new UserError(`backend "${wanted}": unknown; use one of auto, tensorflow-gpu, tensorflow, wasm, cpu`)
   }
@@ -46,10 +53,16 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
       // tfjs-node registers the 'tensorflow' backend on import (the GPU build uses the same name).
       const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'
       if (!(await tryImport(pkg))) {
-        if (wanted !== 'auto') throw new UserError(`backend ${name}: ${pkg} is not installed or failed to load (it needs libtensorflow; see README "GPU")`)
+        if (wanted !== 'auto')
+          throw new UserError(
+            `backend ${name}: ${pkg} is not installed or failed to load (it needs libtensorflow; see README "GPU")`
+          )
         continue
       }
-      if (await tf.setBackend('tensorflow')) { active = {name, tf}; break }
+      if (await tf.setBackend('tensorflow')) {
+        active = {name, tf}
+        break
+      }
     } else if (name === 'wasm') {
       const wasm = await import('@tensorflow/tfjs-backend-wasm')
       const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/'
@@ -61,7 +74,11 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
       const {registerWasmGradientKernels} = await import('./wasm-kernels.js')
       registerWasmGradientKernels()
       const {withNodeWasmThreads, unrefPoolWorkers} = await import('./wasm-threads.js')
-      const ok = await withNodeWasmThreads(count, () => tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true), () => tf.setBackend('wasm'))
+      const ok = await withNodeWasmThreads(
+        count,
+        () => tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true),
+        () => tf.setBackend('wasm')
+      )
       if (ok) {
         unrefPoolWorkers((tf.backend() as unknown as {wasm?: unknown}).wasm)
         active = {name, tf}
@@ -73,7 +90,10 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
       // tfjs-backend-cpu's nearest-upsample gradient is wrong for batch > 1; replace it.
       const {registerCpuKernelFixes} = await import('./wasm-kernels.js')
       registerCpuKernelFixes()
-      if (await tf.setBackend('cpu')) { active = {name, tf}; break }
+      if (await tf.setBackend('cpu')) {
+        active = {name, tf}
+        break
+      }
     }
   }
   if (!active) throw new UserError(`no tfjs backend could be initialised (tried ${order.join(', ')})`)
@@ -81,7 +101,11 @@ export async function initBackend(choice: BackendChoice = 'auto', threads = 0): 
   return active.name
 }
 
-export function activeBackend(): BackendName | null { return active?.name ?? null }
+export function activeBackend(): BackendName | null {
+  return active?.name ?? null
+}
 
 /** The thread count the wasm backend was started with (0 when another backend is active). */
-export function activeWasmThreads(): number { return active?.name === 'wasm' ? wasmThreads : 0 }
+export function activeWasmThreads(): number {
+  return active?.name === 'wasm' ? wasmThreads : 0
+}

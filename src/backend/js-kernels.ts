@@ -32,7 +32,7 @@ function output(backend: unknown, shape: number[], dtype: DataType, values: Floa
 
 /** Gradient of tf.gather: rows of x summed into their segment; ids outside [0, n) are dropped, as in TF. */
 export const unsortedSegmentSum: KernelFunc = ({inputs, backend, attrs}) => {
-  const {x, segmentIds} = inputs as {x: TensorInfo, segmentIds: TensorInfo}
+  const {x, segmentIds} = inputs as {x: TensorInfo; segmentIds: TensorInfo}
   const {numSegments} = attrs as never as {numSegments: number}
   const values = read(backend, x)
   const ids = read(backend, segmentIds)
@@ -51,14 +51,28 @@ export const unsortedSegmentSum: KernelFunc = ({inputs, backend, attrs}) => {
 
 /** dy of each pooling window goes to the window's first maximum (TF's tie rule), padding excluded. */
 export const maxPoolGrad: KernelFunc = ({inputs, backend, attrs}) => {
-  const {dy, input} = inputs as {dy: TensorInfo, input: TensorInfo}
+  const {dy, input} = inputs as {dy: TensorInfo; input: TensorInfo}
   const {filterSize, strides, pad, dimRoundingMode} = attrs as never as {
-    filterSize: number | [number, number], strides: number | [number, number], pad: never, dimRoundingMode: never
+    filterSize: number | [number, number]
+    strides: number | [number, number]
+    pad: never
+    dimRoundingMode: never
   }
   const info = backend_util.computePool2DInfo(input.shape as never, filterSize, strides, 1, pad, dimRoundingMode)
   const x = read(backend, input)
   const g = read(backend, dy)
-  const {batchSize, inHeight, inWidth, inChannels: ch, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth} = info
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels: ch,
+    outHeight,
+    outWidth,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth
+  } = info
   const {top, left} = info.padInfo
   const dx = new Float32Array(util.sizeFromShape(input.shape))
   for (let b = 0; b < batchSize; b++) {
@@ -75,7 +89,10 @@ export const maxPoolGrad: KernelFunc = ({inputs, backend, attrs}) => {
               const iw = ow * strideWidth - left + kw
               if (iw < 0 || iw >= inWidth) continue
               const at = ((b * inHeight + ih) * inWidth + iw) * ch + c
-              if (x[at] > bestValue || best < 0) { bestValue = x[at]; best = at }
+              if (x[at] > bestValue || best < 0) {
+                bestValue = x[at]
+                best = at
+              }
             }
           }
           if (best >= 0) dx[best] += g[dyBase + c]
@@ -87,7 +104,13 @@ export const maxPoolGrad: KernelFunc = ({inputs, backend, attrs}) => {
 }
 
 /** Source pixel of a nearest-neighbour resize, exactly as tfjs's forward kernel picks it. */
-function nearestSource(outIndex: number, scale: number, inSize: number, alignCorners: boolean, halfPixelCenters: boolean): number {
+function nearestSource(
+  outIndex: number,
+  scale: number,
+  inSize: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean
+): number {
   const frac = halfPixelCenters ? scale * (outIndex + 0.5) : scale * outIndex
   let src = Math.min(inSize - 1, alignCorners ? Math.round(frac) : Math.floor(frac))
   if (halfPixelCenters) src = Math.max(0, src)
@@ -96,8 +119,11 @@ function nearestSource(outIndex: number, scale: number, inSize: number, alignCor
 
 /** Each dy pixel is added to the input pixel the forward pass copied it from. */
 export const resizeNearestNeighborGrad: KernelFunc = ({inputs, backend, attrs}) => {
-  const {images, dy} = inputs as {images: TensorInfo, dy: TensorInfo}
-  const {alignCorners = false, halfPixelCenters = false} = attrs as never as {alignCorners?: boolean, halfPixelCenters?: boolean}
+  const {images, dy} = inputs as {images: TensorInfo; dy: TensorInfo}
+  const {alignCorners = false, halfPixelCenters = false} = attrs as never as {
+    alignCorners?: boolean
+    halfPixelCenters?: boolean
+  }
   const [batch, inH, inW, ch] = images.shape
   const [, outH, outW] = dy.shape
   const g = read(backend, dy)

@@ -7,7 +7,11 @@
 import * as tf from '@tensorflow/tfjs'
 
 /** A kernel as dispatched: its name and each input's dtype (`inputs` by tfjs input name: x, indices, a, b, ...). */
-export interface KernelRecord { name: string, dtypes: string[], inputs: Record<string, string> }
+export interface KernelRecord {
+  name: string
+  dtypes: string[]
+  inputs: Record<string, string>
+}
 
 export interface KernelRecorder {
   /** distinct (name, input dtypes) pairs seen, in first-dispatch order */
@@ -34,11 +38,16 @@ export function installKernelRecorder(backendName: string = tf.getBackend()): Ke
         const inputs: Record<string, string> = {}
         for (const [input, t] of Object.entries(args.inputs)) {
           // Concat/AddN take a list under one name: name them tensors.0, tensors.1, ...
-          if (Array.isArray(t)) t.forEach((u, i) => { if (u != null) inputs[`${input}.${i}`] = (u as tf.TensorInfo).dtype })
+          if (Array.isArray(t))
+            t.forEach((u, i) => {
+              if (u != null) inputs[`${input}.${i}`] = (u as tf.TensorInfo).dtype
+            })
           else if (t != null) inputs[input] = (t as tf.TensorInfo).dtype
         }
         const dtypes = Object.values(inputs)
-        const key = `${config.kernelName}:${Object.entries(inputs).map(([n, d]) => `${n}=${d}`).join(',')}`
+        const key = `${config.kernelName}:${Object.entries(inputs)
+          .map(([n, d]) => `${n}=${d}`)
+          .join(',')}`
         if (!seen.has(key)) seen.set(key, {name: config.kernelName, dtypes, inputs})
         count++
         const out = inner(args)
@@ -48,20 +57,22 @@ export function installKernelRecorder(backendName: string = tf.getBackend()): Ke
         for (const o of outs) outBytes += o.shape.reduce((a, b) => a * b, 1) * (o.dtype === 'complex64' ? 8 : 4)
         peak = Math.max(peak, tf.memory().numBytes + outBytes)
         return out
-      },
+      }
     })
   }
   return {
     seen,
     dispatches: () => count,
     peakBytes: () => peak,
-    resetPeak: () => { peak = tf.memory().numBytes },
+    resetPeak: () => {
+      peak = tf.memory().numBytes
+    },
     uninstall: () => {
       for (const config of originals) {
         tf.unregisterKernel(config.kernelName, backendName)
         tf.registerKernel(config)
       }
-    },
+    }
   }
 }
 
@@ -70,7 +81,7 @@ export function wasmHeapBytes(): number | null {
   if (tf.getBackend() !== 'wasm') return null
   // the threaded build exposes its Memory; the single-threaded one (run.threads 1, chosen under
   // load) only its heap views, which cover the same memory
-  const wasm = (tf.backend() as unknown as {wasm?: {wasmMemory?: {buffer: ArrayBufferLike}, HEAP8?: Int8Array}}).wasm
+  const wasm = (tf.backend() as unknown as {wasm?: {wasmMemory?: {buffer: ArrayBufferLike}; HEAP8?: Int8Array}}).wasm
   return wasm?.wasmMemory?.buffer.byteLength ?? wasm?.HEAP8?.buffer.byteLength ?? null
 }
 

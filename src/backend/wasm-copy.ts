@@ -23,9 +23,18 @@ const offset = (heap: Heap, t: TensorInfo): number => heap.dataIdMap.get(t.dataI
  * (stride dstStride, starting at dstStart): short rows element by element (set() costs more than
  * the copy below ~32 floats), long ones with copyWithin.
  */
-function copyRows(heap: Float32Array, rows: number, width: number, srcStart: number, srcStride: number, dstStart: number, dstStride: number): void {
+function copyRows(
+  heap: Float32Array,
+  rows: number,
+  width: number,
+  srcStart: number,
+  srcStride: number,
+  dstStart: number,
+  dstStride: number
+): void {
   if (width >= 32) {
-    for (let r = 0; r < rows; r++) heap.copyWithin(dstStart + r * dstStride, srcStart + r * srcStride, srcStart + r * srcStride + width)
+    for (let r = 0; r < rows; r++)
+      heap.copyWithin(dstStart + r * dstStride, srcStart + r * srcStride, srcStart + r * srcStride + width)
     return
   }
   for (let r = 0; r < rows; r++) {
@@ -40,11 +49,20 @@ export function concatKernel(native: () => KernelFunc): KernelFunc {
     const inputs = args.inputs as unknown as TensorInfo[]
     if (inputs.length < 2 || inputs.some(t => t.dtype !== 'float32')) return native()(args)
     const axis = util.parseAxisParam((args.attrs as {axis: number}).axis, inputs[0].shape)[0]
-    backend_util.assertParamsConsistent(inputs.map(t => t.shape), axis)
+    backend_util.assertParamsConsistent(
+      inputs.map(t => t.shape),
+      axis
+    )
     const parts = inputs.filter(t => util.sizeFromShape(t.shape) > 0)
     if (parts.length < 2) return native()(args)
     const heap = args.backend as unknown as Heap
-    const out = heap.makeOutput(backend_util.computeOutShape(inputs.map(t => t.shape), axis), 'float32')
+    const out = heap.makeOutput(
+      backend_util.computeOutShape(
+        inputs.map(t => t.shape),
+        axis
+      ),
+      'float32'
+    )
     const rows = util.sizeFromShape(parts[0].shape.slice(0, axis))
     const widths = parts.map(t => util.sizeFromShape(t.shape.slice(axis)))
     const total = widths.reduce((a, b) => a + b, 0)
@@ -63,14 +81,19 @@ export function splitVKernel(native: () => KernelFunc): KernelFunc {
   return args => {
     const x = (args.inputs as {x: TensorInfo}).x
     if (x.dtype !== 'float32') return native()(args)
-    const {numOrSizeSplits, axis} = args.attrs as unknown as {numOrSizeSplits: number | number[], axis: number}
+    const {numOrSizeSplits, axis} = args.attrs as unknown as {numOrSizeSplits: number | number[]; axis: number}
     const ax = util.parseAxisParam(axis, x.shape)[0]
     const sizes = backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax)
     const heap = args.backend as unknown as Heap
     const rows = util.sizeFromShape(x.shape.slice(0, ax))
     const inner = util.sizeFromShape(x.shape.slice(ax + 1))
     const total = x.shape[ax] * inner
-    const outs = sizes.map(s => heap.makeOutput(x.shape.map((d, i) => (i === ax ? s : d)), 'float32'))
+    const outs = sizes.map(s =>
+      heap.makeOutput(
+        x.shape.map((d, i) => (i === ax ? s : d)),
+        'float32'
+      )
+    )
     const f32 = heap.wasm.HEAPF32
     const src = offset(heap, x)
     let col = 0

@@ -16,7 +16,10 @@ interface WasmBackendHeap {
  * Reshape and our Identity share buffers, and writing one would change the other); else null.
  * The views are valid until the next allocation on the heap (it may grow and move).
  */
-export function wasmHeapViews(read: tf.Tensor[], writable: tf.Tensor[]): {read: Float32Array[], write: Float32Array[]} | null {
+export function wasmHeapViews(
+  read: tf.Tensor[],
+  writable: tf.Tensor[]
+): {read: Float32Array[]; write: Float32Array[]} | null {
   if (tf.getBackend() !== 'wasm') return null
   const backend = tf.backend() as unknown as WasmBackendHeap
   if (typeof backend.refCount !== 'function' || !backend.dataIdMap) return null

@@ -22,17 +22,48 @@ import {concatKernel, splitVKernel} from './wasm-copy.js'
 const {backend_util, util} = tf
 
 /** x[:, top + i*sh, left + j*sw, :] for i < outH, j < outW: the input seen by one filter tap. */
-function tapSlice(s: Scratch, x: TensorInfo, top: number, left: number, outH: number, outW: number, sh: number, sw: number): TensorInfo {
+function tapSlice(
+  s: Scratch,
+  x: TensorInfo,
+  top: number,
+  left: number,
+  outH: number,
+  outW: number,
+  sh: number,
+  sw: number
+): TensorInfo {
   const [b, , , c] = x.shape
-  return s.run('StridedSlice', {x}, {
-    begin: [0, top, left, 0], end: [b, top + (outH - 1) * sh + 1, left + (outW - 1) * sw + 1, c], strides: [1, sh, sw, 1],
-    beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-  })
+  return s.run(
+    'StridedSlice',
+    {x},
+    {
+      begin: [0, top, left, 0],
+      end: [b, top + (outH - 1) * sh + 1, left + (outW - 1) * sw + 1, c],
+      strides: [1, sh, sw, 1],
+      beginMask: 0,
+      endMask: 0,
+      ellipsisMask: 0,
+      newAxisMask: 0,
+      shrinkAxisMask: 0
+    }
+  )
 }
 
 function padSpatial(s: Scratch, x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
   if (top === 0 && bottom === 0 && left === 0 && right === 0) return x
-  return s.run('PadV2', {x}, {paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0})
+  return s.run(
+    'PadV2',
+    {x},
+    {
+      paddings: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0]
+      ],
+      constantValue: 0
+    }
+  )
 }
 
 /**
@@ -40,18 +71,52 @@ function padSpatial(s: Scratch, x: TensorInfo, top: number, bottom: number, left
  * input), plus the bottom/right padding that makes the stride-1 correlation cover the input;
  * rows/columns past the input (odd sizes with padding) are cropped instead.
  */
-function spreadForTransposedConv(s: Scratch, dy: TensorInfo, info: ReturnType<typeof backend_util.computeConv2DInfo>, top: number, left: number): {spread: TensorInfo, bottom: number, right: number} {
-  const {batchSize: b, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw} = info
+function spreadForTransposedConv(
+  s: Scratch,
+  dy: TensorInfo,
+  info: ReturnType<typeof backend_util.computeConv2DInfo>,
+  top: number,
+  left: number
+): {spread: TensorInfo; bottom: number; right: number} {
+  const {
+    batchSize: b,
+    inHeight: h,
+    inWidth: w,
+    outHeight: oh,
+    outWidth: ow,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw
+  } = info
   const co = dy.shape[3]
   let spread = dy
   if (sh > 1 || sw > 1) {
-    const padded = s.run('PadV2', {x: s.reshape(dy, [b, oh, 1, ow, 1, co])}, {paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0})
+    const padded = s.run(
+      'PadV2',
+      {x: s.reshape(dy, [b, oh, 1, ow, 1, co])},
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0]
+        ],
+        constantValue: 0
+      }
+    )
     spread = s.reshape(padded, [b, oh * sh, ow * sw, co])
   }
   let bottom = h - spread.shape[1] - top + fh - 1
   let right = w - spread.shape[2] - left + fw - 1
   if (bottom < 0 || right < 0) {
-    spread = s.run('Slice', {x: spread}, {begin: [0, 0, 0, 0], size: [b, spread.shape[1] + Math.min(0, bottom), spread.shape[2] + Math.min(0, right), co]})
+    spread = s.run(
+      'Slice',
+      {x: spread},
+      {begin: [0, 0, 0, 0], size: [b, spread.shape[1] + Math.min(0, bottom), spread.shape[2] + Math.min(0, right), co]}
+    )
     bottom = Math.max(0, bottom)
     right = Math.max(0, right)
   }
@@ -72,29 +137,67 @@ function requireChannelsLast(dataFormat: unknown, kernel: string): void {
  * BatchMatMul are slow: measured 1.4 s vs 0.12 s for x [8,64,64,32], 3x3x32x32).
  */
 const conv2DBackpropFilter: KernelFunc = ({inputs, backend, attrs}) => {
-  const {x, dy} = inputs as {x: TensorInfo, dy: TensorInfo}
+  const {x, dy} = inputs as {x: TensorInfo; dy: TensorInfo}
   const {strides, pad, dataFormat, dimRoundingMode, filterShape} = attrs as never as {
-    strides: number | [number, number], pad: never, dataFormat: string, dimRoundingMode: never, filterShape: [number, number, number, number]
+    strides: number | [number, number]
+    pad: never
+    dataFormat: string
+    dimRoundingMode: never
+    filterShape: [number, number, number, number]
   }
   requireChannelsLast(dataFormat, 'Conv2DBackpropFilter')
-  const info = backend_util.computeConv2DInfo(x.shape as never, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast')
+  const info = backend_util.computeConv2DInfo(
+    x.shape as never,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast'
+  )
   const s = new Scratch(backend as never)
-  const {inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw} = info
+  const {
+    inHeight: h,
+    inWidth: w,
+    outHeight: oh,
+    outWidth: ow,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw
+  } = info
   const {top, left} = info.padInfo
   // rows/columns past what the last output position reads are cropped (valid padding leftovers)
   let bottom = fh + (oh - 1) * sh - h - top
   let right = fw + (ow - 1) * sw - w - left
   let xs = x
   if (bottom < 0 || right < 0) {
-    xs = s.run('Slice', {x}, {begin: [0, 0, 0, 0], size: [x.shape[0], h + Math.min(0, bottom), w + Math.min(0, right), x.shape[3]]})
+    xs = s.run(
+      'Slice',
+      {x},
+      {begin: [0, 0, 0, 0], size: [x.shape[0], h + Math.min(0, bottom), w + Math.min(0, right), x.shape[3]]}
+    )
     bottom = Math.max(0, bottom)
     right = Math.max(0, right)
   }
   const xt = s.run('Transpose', {x: xs}, {perm: [3, 1, 2, 0]})
   const dyt = s.run('Transpose', {x: dy}, {perm: [1, 2, 0, 3]})
-  const grad = s.run('Conv2D', {x: xt, filter: dyt}, {
-    strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dilations: [sh, sw], dataFormat: 'NHWC',
-  })
+  const grad = s.run(
+    'Conv2D',
+    {x: xt, filter: dyt},
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0]
+      ],
+      dilations: [sh, sw],
+      dataFormat: 'NHWC'
+    }
+  )
   return s.finish(s.run('Transpose', {x: grad}, {perm: [1, 2, 0, 3]}))
 }
 
@@ -105,41 +208,94 @@ const conv2DBackpropFilter: KernelFunc = ({inputs, backend, attrs}) => {
  * dy [8,64,64,32], 3x3x32x32).
  */
 const conv2DBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
-  const {dy, filter} = inputs as {dy: TensorInfo, filter: TensorInfo}
+  const {dy, filter} = inputs as {dy: TensorInfo; filter: TensorInfo}
   const {strides, pad, dataFormat, dimRoundingMode, inputShape} = attrs as never as {
-    strides: number | [number, number], pad: never, dataFormat: string, dimRoundingMode: never, inputShape: [number, number, number, number]
+    strides: number | [number, number]
+    pad: never
+    dataFormat: string
+    dimRoundingMode: never
+    inputShape: [number, number, number, number]
   }
   requireChannelsLast(dataFormat, 'Conv2DBackpropInput')
-  const info = backend_util.computeConv2DInfo(inputShape, filter.shape as never, strides, 1, pad, dimRoundingMode, false, 'channelsLast')
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as never,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast'
+  )
   const s = new Scratch(backend as never)
   const {filterHeight: fh, filterWidth: fw} = info
   const top = fh - 1 - info.padInfo.top
   const left = fw - 1 - info.padInfo.left
-  if (top < 0 || left < 0) { // padding wider than the filter: rare, left to wasm's own kernel
+  if (top < 0 || left < 0) {
+    // padding wider than the filter: rare, left to wasm's own kernel
     const native = replacedKernels.get('wasm/Conv2DBackpropInput')
     if (!native) throw new Error('Conv2DBackpropInput: padding wider than the filter is not supported')
     return native({inputs, backend, attrs})
   }
   const flipped = s.run('Transpose', {x: s.run('Reverse', {x: filter}, {dims: [0, 1]})}, {perm: [0, 1, 3, 2]})
   const {spread, bottom, right} = spreadForTransposedConv(s, dy, info, top, left)
-  return s.finish(s.run('Conv2D', {x: spread, filter: flipped}, {
-    strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dilations: [1, 1], dataFormat: 'NHWC',
-  }))
+  return s.finish(
+    s.run(
+      'Conv2D',
+      {x: spread, filter: flipped},
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0]
+        ],
+        dilations: [1, 1],
+        dataFormat: 'NHWC'
+      }
+    )
+  )
 }
 
 /** Same as above for depthwise filters [fh,fw,ci,m]: dy channel ci*m + j pairs with input channel ci. */
 const depthwiseBackpropFilter: KernelFunc = ({inputs, backend, attrs}) => {
-  const {x, dy} = inputs as {x: TensorInfo, dy: TensorInfo}
+  const {x, dy} = inputs as {x: TensorInfo; dy: TensorInfo}
   const {strides, dilations, pad, dimRoundingMode, filterShape} = attrs as never as {
-    strides: number | [number, number], dilations: number | [number, number], pad: never, dimRoundingMode: never, filterShape: [number, number, number, number]
+    strides: number | [number, number]
+    dilations: number | [number, number]
+    pad: never
+    dimRoundingMode: never
+    filterShape: [number, number, number, number]
   }
-  const info = backend_util.computeConv2DInfo(x.shape as never, filterShape, strides, dilations, pad, dimRoundingMode, true)
+  const info = backend_util.computeConv2DInfo(
+    x.shape as never,
+    filterShape,
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true
+  )
   return depthwiseFilterGradient(new Scratch(backend as never), x, dy, info)
 }
 
 /** One strided slice + batched matmul per filter tap (depthwise convs are rare in medgen's models). */
-function depthwiseFilterGradient(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ReturnType<typeof backend_util.computeConv2DInfo>): TensorInfo {
-  const {batchSize: b, outHeight: oh, outWidth: ow, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw} = info
+function depthwiseFilterGradient(
+  s: Scratch,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: ReturnType<typeof backend_util.computeConv2DInfo>
+): TensorInfo {
+  const {
+    batchSize: b,
+    outHeight: oh,
+    outWidth: ow,
+    inChannels: ci,
+    outChannels: co,
+    filterHeight: fh,
+    filterWidth: fw
+  } = info
   const n = b * oh * ow
   const m = co / ci
   const padded = padSpatial(s, x, info.padInfo.top, info.padInfo.bottom, info.padInfo.left, info.padInfo.right)
@@ -148,9 +304,22 @@ function depthwiseFilterGradient(s: Scratch, x: TensorInfo, dy: TensorInfo, info
   const taps: TensorInfo[] = []
   for (let kh = 0; kh < fh; kh++) {
     for (let kw = 0; kw < fw; kw++) {
-      const patch = tapSlice(s, padded, kh * info.dilationHeight, kw * info.dilationWidth, oh, ow, info.strideHeight, info.strideWidth)
+      const patch = tapSlice(
+        s,
+        padded,
+        kh * info.dilationHeight,
+        kw * info.dilationWidth,
+        oh,
+        ow,
+        info.strideHeight,
+        info.strideWidth
+      )
       const patchT = s.run('Transpose', {x: s.reshape(patch, [n, ci])}, {perm: [1, 0]})
-      const tap = s.run('BatchMatMul', {a: s.reshape(patchT, [ci, 1, n]), b: dyMat}, {transposeA: false, transposeB: false})
+      const tap = s.run(
+        'BatchMatMul',
+        {a: s.reshape(patchT, [ci, 1, n]), b: dyMat},
+        {transposeA: false, transposeB: false}
+      )
       taps.push(s.reshape(tap, [1, ci * m]))
     }
   }
@@ -164,24 +333,50 @@ function depthwiseFilterGradient(s: Scratch, x: TensorInfo, dy: TensorInfo, info
  * channels that came from the same input channel are summed.
  */
 const depthwiseBackpropInput: KernelFunc = ({inputs, backend, attrs}) => {
-  const {dy, filter} = inputs as {dy: TensorInfo, filter: TensorInfo}
+  const {dy, filter} = inputs as {dy: TensorInfo; filter: TensorInfo}
   const {strides, dilations, pad, dimRoundingMode, inputShape} = attrs as never as {
-    strides: number | [number, number], dilations: number | [number, number], pad: never, dimRoundingMode: never, inputShape: [number, number, number, number]
+    strides: number | [number, number]
+    dilations: number | [number, number]
+    pad: never
+    dimRoundingMode: never
+    inputShape: [number, number, number, number]
   }
-  const info = backend_util.computeConv2DInfo(inputShape, filter.shape as never, strides, dilations, pad, dimRoundingMode, true)
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as never,
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true
+  )
   const {batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outChannels: co} = info
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: dilation must be 1')
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: dilation must be 1')
   const fh = info.filterHeight
   const fw = info.filterWidth
   const top = fh - 1 - info.padInfo.top
   const left = fw - 1 - info.padInfo.left
-  if (top < 0 || left < 0) throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: padding wider than the filter is not supported')
+  if (top < 0 || left < 0)
+    throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: padding wider than the filter is not supported')
   const s = new Scratch(backend as never)
   const flipped = s.reshape(s.run('Reverse', {x: filter}, {dims: [0, 1]}), [fh, fw, co, 1])
   const {spread, bottom, right} = spreadForTransposedConv(s, dy, info, top, left)
-  const perChannel = s.run('DepthwiseConv2dNative', {x: spread, filter: flipped}, {
-    strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dilations: [1, 1], dataFormat: 'NHWC',
-  })
+  const perChannel = s.run(
+    'DepthwiseConv2dNative',
+    {x: spread, filter: flipped},
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0]
+      ],
+      dilations: [1, 1],
+      dataFormat: 'NHWC'
+    }
+  )
   if (co === ci) return s.finish(perChannel)
   return s.finish(s.run('Sum', {x: s.reshape(perChannel, [b, h, w, ci, co / ci])}, {axis: [4], keepDims: false}))
 }
@@ -222,7 +417,7 @@ const einsum: KernelFunc = ({inputs, backend, attrs}) => {
  * step did not fit the 4 GB heap). Sharing is safe: kernels never write their inputs, and
  * wasm's Reshape already shares the same way (refcounted disposeData).
  */
-function identityShared(args: {inputs: NamedTensorInfoMap, backend: unknown, attrs?: NamedAttrMap}): TensorInfo {
+function identityShared(args: {inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap}): TensorInfo {
   const x = args.inputs.x as TensorInfo
   if (x.dtype === 'string') return replacedKernels.get('wasm/Identity')!(args as never) as TensorInfo
   ;(args.backend as {incRef(dataId: unknown): void}).incRef(x.dataId)
@@ -235,7 +430,7 @@ const MISSING_ON_WASM: Record<string, KernelFunc> = {
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
   UnsortedSegmentSum: unsortedSegmentSum,
-  Einsum: einsum,
+  Einsum: einsum
 }
 /** Present but wrong (MaxPoolGrad, see ./js-kernels.ts), about 10x slower than needed, or copying needlessly: replaced. */
 const REPLACED_ON_WASM: Record<string, KernelFunc> = {
@@ -244,11 +439,15 @@ const REPLACED_ON_WASM: Record<string, KernelFunc> = {
   Identity: identityShared as KernelFunc,
   BatchMatMul: batchMatMulKernel(() => replacedKernels.get('wasm/BatchMatMul')!),
   Concat: concatKernel(() => replacedKernels.get('wasm/Concat')!),
-  SplitV: splitVKernel(() => replacedKernels.get('wasm/SplitV')!),
+  SplitV: splitVKernel(() => replacedKernels.get('wasm/SplitV')!)
 }
 const WRONG_ON_CPU: Record<string, KernelFunc> = {ResizeNearestNeighborGrad: resizeNearestNeighborGrad}
 
-const ours = new Set<KernelFunc>([...Object.values(MISSING_ON_WASM), ...Object.values(REPLACED_ON_WASM), ...Object.values(WRONG_ON_CPU)])
+const ours = new Set<KernelFunc>([
+  ...Object.values(MISSING_ON_WASM),
+  ...Object.values(REPLACED_ON_WASM),
+  ...Object.values(WRONG_ON_CPU)
+])
 
 /** The kernels we replaced, by backend/name, for fallbacks. */
 const replacedKernels = new Map<string, KernelFunc>()
@@ -281,6 +480,6 @@ export function registerCpuKernelFixes(): string[] {
 }
 
 /** Names of every kernel medgen registers itself, per backend (the kernel-coverage test checks each has a native counterpart). */
-export function medgenKernelNames(): {wasm: string[], cpu: string[]} {
+export function medgenKernelNames(): {wasm: string[]; cpu: string[]} {
   return {wasm: [...Object.keys(MISSING_ON_WASM), ...Object.keys(REPLACED_ON_WASM)], cpu: Object.keys(WRONG_ON_CPU)}
 }

@@ -33,11 +33,11 @@ function swapLastTwo(rank: number): number[] {
 
 /** The parts of tfjs-backend-wasm's BackendWasm (backend_wasm.js) used to make zero-copy views. */
 interface WasmHeap {
-  dataIdMap: {get(dataId: object): {id: number, memoryOffset: number} | undefined, delete(dataId: object): boolean}
+  dataIdMap: {get(dataId: object): {id: number; memoryOffset: number} | undefined; delete(dataId: object): boolean}
   /** With a memoryOffset, registers a tensor over existing memory instead of allocating. */
   makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number): TensorInfo
   disposeData(dataId: object): boolean
-  wasm: {HEAPF32: Float32Array, tfjs: {disposeData(id: number): void}}
+  wasm: {HEAPF32: Float32Array; tfjs: {disposeData(id: number): void}}
 }
 
 /** Unregisters a view without freeing the memory it points into (disposeData would free it). */
@@ -61,9 +61,10 @@ function broadcastBatch(s: Scratch, x: TensorInfo, outBatch: number[]): TensorIn
 export function batchMatMulKernel(native: () => KernelFunc): KernelFunc {
   return args => {
     const {inputs, backend, attrs} = args
-    const {a, b} = inputs as {a: TensorInfo, b: TensorInfo}
-    const {transposeA, transposeB} = attrs as {transposeA: boolean, transposeB: boolean}
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return native()(args)
+    const {a, b} = inputs as {a: TensorInfo; b: TensorInfo}
+    const {transposeA, transposeB} = attrs as {transposeA: boolean; transposeB: boolean}
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2)
+      return native()(args)
     const s = new Scratch(backend as WasmBackendLike)
     /** The native kernel on untransposed operands; the caller owns the result. */
     const nativeProduct = (x: TensorInfo, y: TensorInfo): TensorInfo => {

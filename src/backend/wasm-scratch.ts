@@ -32,11 +32,12 @@ export class Scratch {
     this.held.push(out)
     return out
   }
-  reshape(x: TensorInfo, shape: number[]): TensorInfo { return this.run('Reshape', {x}, {shape}) }
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', {x}, {shape})
+  }
   /** Frees every intermediate except `keep`, which is handed to the engine as the result. */
   finish(keep: TensorInfo): TensorInfo {
     for (const t of this.held) if (t !== keep) this.backend.disposeData(t.dataId)
     return keep
   }
 }
-

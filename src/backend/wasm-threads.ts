@@ -18,7 +18,8 @@ import os from 'node:os'
 import {join} from 'node:path'
 import {Worker} from 'node:worker_threads'
 
-const FACTORY_PRELUDE = "var commonjsGlobal=globalThis,require$$0=require('fs'),require$$1=require('path'),require$$3=require('perf_hooks'),require$$4=require('os');"
+const FACTORY_PRELUDE =
+  "var commonjsGlobal=globalThis,require$$0=require('fs'),require$$1=require('path'),require$$3=require('perf_hooks'),require$$4=require('os');"
 
 type TextBlob = Blob & {medgenText?: string}
 
@@ -61,14 +62,17 @@ export async function withNodeWasmThreads<T>(threads: number, setFlag: () => voi
     workerPatched = true
     const post = Worker.prototype.postMessage
     Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: never) {
-      const msg = message as {cmd?: string, urlOrBlob?: TextBlob} | null
+      const msg = message as {cmd?: string; urlOrBlob?: TextBlob} | null
       if (msg?.cmd === 'load' && msg.urlOrBlob?.medgenText !== undefined) {
         message = {...msg, urlOrBlob: scriptFile(FACTORY_PRELUDE + msg.urlOrBlob.medgenText)}
       }
       return post.call(this, message, transfer)
     }
   }
-  os.cpus = () => { const cpus = originalCpus(); return [...cpus, ...cpus] }
+  os.cpus = () => {
+    const cpus = originalCpus()
+    return [...cpus, ...cpus]
+  }
   // Emscripten's Node glue rethrows from process-wide error handlers, which prints its whole
   // minified source line for any uncaught error; medgen reports errors itself.
   const events = ['uncaughtException', 'unhandledRejection']
@@ -80,7 +84,8 @@ export async function withNodeWasmThreads<T>(threads: number, setFlag: () => voi
     URL.createObjectURL = originalCreate
     os.cpus = originalCpus
     events.forEach((e, i) => {
-      for (const listener of process.listeners(e as 'uncaughtException')) if (!before[i].has(listener)) process.removeListener(e, listener)
+      for (const listener of process.listeners(e as 'uncaughtException'))
+        if (!before[i].has(listener)) process.removeListener(e, listener)
     })
   }
 }

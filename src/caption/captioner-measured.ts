@@ -11,7 +11,10 @@ import {CaptionFailure, type CaptionItem, type CaptionOutcome, type Captioner} f
 import type {DatasetKind} from '../data/attributes.js'
 
 export class MeasuredCaptioner implements Captioner {
-  constructor(private readonly kind: DatasetKind, private readonly onCorrupt: 'error' | 'skip' = 'error') {}
+  constructor(
+    private readonly kind: DatasetKind,
+    private readonly onCorrupt: 'error' | 'skip' = 'error'
+  ) {}
 
   get notes(): Record<string, unknown> {
     return {captioner: 'measured', kind: this.kind, model: null, digest: null}
@@ -27,7 +30,10 @@ export class MeasuredCaptioner implements Captioner {
       attributes = measureAttributes(image, mask, this.kind).attributes
     } catch (err) {
       // Unreadable files already carry a one-line message naming the file (src/data/image-io.ts).
-      if (this.onCorrupt === 'error') throw err instanceof UserError ? err : new UserError(`${item.file}: cannot measure: ${String((err as Error)?.message ?? err).split('\n')[0]}`)
+      if (this.onCorrupt === 'error')
+        throw err instanceof UserError
+          ? err
+          : new UserError(`${item.file}: cannot measure: ${String((err as Error)?.message ?? err).split('\n')[0]}`)
       throw new CaptionFailure(String((err as Error)?.message ?? err).split('\n')[0], 1)
     }
     // Without a mask the anatomy cannot be measured: those attributes are "unknown", the
@@ -35,8 +41,12 @@ export class MeasuredCaptioner implements Captioner {
     const unknown = Object.keys(attributes).filter(name => attributes[name] === UNKNOWN)
     const rendered = vocabularies[this.kind].render(item.className, attributes)
     return {
-      attributes, anatomy: rendered.anatomy, style: rendered.style, caption: rendered.caption, source: 'measured',
-      ...(unknown.length > 0 ? {unknown} : {}),
+      attributes,
+      anatomy: rendered.anatomy,
+      style: rendered.style,
+      caption: rendered.caption,
+      source: 'measured',
+      ...(unknown.length > 0 ? {unknown} : {})
     }
   }
 }

@@ -28,9 +28,13 @@ export interface Captioner {
 
 /** An image that gets no caption: recorded in failures.jsonl, retried by the next run. */
 export class CaptionFailure extends Error {
-  constructor(readonly reason: string, readonly attempts: number, readonly lastAnswer?: string,
+  constructor(
+    readonly reason: string,
+    readonly attempts: number,
+    readonly lastAnswer?: string,
     /** true when the last attempt failed on the connection, not on the answer */
-    readonly transient = false) {
+    readonly transient = false
+  ) {
     super(reason)
     this.name = 'CaptionFailure'
   }
@@ -38,7 +42,10 @@ export class CaptionFailure extends Error {
 
 /** Raised inside workers when the run is being stopped (signal or lost server). */
 export class CaptionStopped extends Error {
-  constructor() { super('stopped'); this.name = 'CaptionStopped' }
+  constructor() {
+    super('stopped')
+    this.name = 'CaptionStopped'
+  }
 }
 
 export interface BackoffOptions {
@@ -56,8 +63,14 @@ export function backoffDelay(transientFailures: number, opts: BackoffOptions): n
 export function sleep(ms: number, stop?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stop?.aborted) return reject(new CaptionStopped())
-    const timer = setTimeout(() => { stop?.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = () => { clearTimeout(timer); reject(new CaptionStopped()) }
+    const timer = setTimeout(() => {
+      stop?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new CaptionStopped())
+    }
     stop?.addEventListener('abort', onAbort, {once: true})
   })
 }

@@ -5,20 +5,34 @@ const BIG = 1e20
 
 function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
   let k = 0
-  v[0] = 0; z[0] = -BIG; z[1] = BIG
+  v[0] = 0
+  z[0] = -BIG
+  z[1] = BIG
   for (let q = 1; q < n; q++) {
-    let s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k])
-    while (s <= z[k]) { k--; s = ((f[q] + q * q) - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]) }
-    k++; v[k] = q; z[k] = s; z[k + 1] = BIG
+    let s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k])
+    while (s <= z[k]) {
+      k--
+      s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k])
+    }
+    k++
+    v[k] = q
+    z[k] = s
+    z[k + 1] = BIG
   }
   k = 0
-  for (let q = 0; q < n; q++) { while (z[k + 1] < q) k++; d[q] = (q - v[k]) * (q - v[k]) + f[v[k]] }
+  for (let q = 0; q < n; q++) {
+    while (z[k + 1] < q) k++
+    d[q] = (q - v[k]) * (q - v[k]) + f[v[k]]
+  }
 }
 
 /** Distance from every pixel to the nearest pixel where `target(i)` holds (0 there). */
 function distanceTo(target: (i: number) => boolean, width: number, height: number): Float64Array {
   const n = Math.max(width, height)
-  const f = new Float64Array(n), d = new Float64Array(n), v = new Int32Array(n), z = new Float64Array(n + 1)
+  const f = new Float64Array(n),
+    d = new Float64Array(n),
+    v = new Int32Array(n),
+    z = new Float64Array(n + 1)
   const grid = new Float64Array(width * height)
   for (let i = 0; i < grid.length; i++) grid[i] = target(i) ? 0 : BIG
   for (let x = 0; x < width; x++) {
@@ -48,14 +62,15 @@ export function boxBlur(src: Float32Array, width: number, height: number, passes
   let a = src
   for (let p = 0; p < passes; p++) {
     const out = new Float32Array(a.length)
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-      let s = 0
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = Math.min(height - 1, Math.max(0, y + dy))
-        for (let dx = -1; dx <= 1; dx++) s += a[yy * width + Math.min(width - 1, Math.max(0, x + dx))]
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        let s = 0
+        for (let dy = -1; dy <= 1; dy++) {
+          const yy = Math.min(height - 1, Math.max(0, y + dy))
+          for (let dx = -1; dx <= 1; dx++) s += a[yy * width + Math.min(width - 1, Math.max(0, x + dx))]
+        }
+        out[y * width + x] = s / 9
       }
-      out[y * width + x] = s / 9
-    }
     a = out
   }
   return a
@@ -66,19 +81,28 @@ export function boxBlur(src: Float32Array, width: number, height: number, passes
  * the mean-intensity profile against signed distance. A step edge gives ~1 px, a ramp of
  * width w about w/1.5 (smoothstep). Null when there is no contrast to measure.
  */
-export function edgeWidth(intensity: Float32Array, sd: Float32Array, exclude?: Uint8Array): {width: number, contrast: number} | null {
-  const BIN = 0.5, LO = -12, NB = 48
-  const sum = new Float64Array(NB), cnt = new Float64Array(NB)
+export function edgeWidth(
+  intensity: Float32Array,
+  sd: Float32Array,
+  exclude?: Uint8Array
+): {width: number; contrast: number} | null {
+  const BIN = 0.5,
+    LO = -12,
+    NB = 48
+  const sum = new Float64Array(NB),
+    cnt = new Float64Array(NB)
   for (let i = 0; i < sd.length; i++) {
     if (exclude && exclude[i]) continue
     const b = Math.floor((sd[i] - LO) / BIN)
     if (b < 0 || b >= NB) continue
-    sum[b] += intensity[i]; cnt[b]++
+    sum[b] += intensity[i]
+    cnt[b]++
   }
   const centre = (b: number) => LO + (b + 0.5) * BIN
-  const bins: Array<{d: number, v: number}> = []
+  const bins: Array<{d: number; v: number}> = []
   for (let b = 0; b < NB; b++) if (cnt[b] >= 3) bins.push({d: centre(b), v: sum[b] / cnt[b]})
-  const inner = bins.filter(p => p.d < 0), outer = bins.filter(p => p.d > 0)
+  const inner = bins.filter(p => p.d < 0),
+    outer = bins.filter(p => p.d > 0)
   if (inner.length === 0 || outer.length === 0) return null
   const deepest = inner[0].d
   const inVals = inner.filter(p => p.d <= Math.min(-1, deepest / 2 + 0)).map(p => p.v)
@@ -89,13 +113,14 @@ export function edgeWidth(intensity: Float32Array, sd: Float32Array, exclude?: U
   const contrast = vout - vin
   if (Math.abs(contrast) < 1e-6) return null
   let slope = 0
-  for (let i = 0; i < bins.length; i++) for (let j = i + 1; j < bins.length; j++) {
-    const span = bins[j].d - bins[i].d
-    if (span < 0.9 || span > 1.6) continue
-    const mid = (bins[i].d + bins[j].d) / 2
-    if (mid < -3.5 || mid > 3.5) continue
-    slope = Math.max(slope, (bins[j].v - bins[i].v) / span * Math.sign(contrast))
-  }
+  for (let i = 0; i < bins.length; i++)
+    for (let j = i + 1; j < bins.length; j++) {
+      const span = bins[j].d - bins[i].d
+      if (span < 0.9 || span > 1.6) continue
+      const mid = (bins[i].d + bins[j].d) / 2
+      if (mid < -3.5 || mid > 3.5) continue
+      slope = Math.max(slope, ((bins[j].v - bins[i].v) / span) * Math.sign(contrast))
+    }
   if (slope <= 0) return null
   return {width: Math.abs(contrast) / slope, contrast}
 }
@@ -114,18 +139,29 @@ export function median(values: number[]): number {
  */
 export function valleyDepth(intensity: Float32Array, width: number, height: number, reach: number): Float32Array {
   const out = new Float32Array(intensity.length)
-  const dirs = [[1, 0], [0, 1], [1, 1], [1, -1]]
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const c = intensity[y * width + x]
-    let best = 0
-    for (const [dx, dy] of dirs) for (let k = 1; k <= reach; k++) {
-      const x1 = x - k * dx, y1 = y - k * dy, x2 = x + k * dx, y2 = y + k * dy
-      if (x1 < 0 || y1 < 0 || x2 < 0 || y2 < 0 || x1 >= width || x2 >= width || y1 >= height || y2 >= height) continue
-      const v = Math.min(intensity[y1 * width + x1], intensity[y2 * width + x2]) - c
-      if (v > best) best = v
+  const dirs = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+    [1, -1]
+  ]
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const c = intensity[y * width + x]
+      let best = 0
+      for (const [dx, dy] of dirs)
+        for (let k = 1; k <= reach; k++) {
+          const x1 = x - k * dx,
+            y1 = y - k * dy,
+            x2 = x + k * dx,
+            y2 = y + k * dy
+          if (x1 < 0 || y1 < 0 || x2 < 0 || y2 < 0 || x1 >= width || x2 >= width || y1 >= height || y2 >= height)
+            continue
+          const v = Math.min(intensity[y1 * width + x1], intensity[y2 * width + x2]) - c
+          if (v > best) best = v
+        }
+      out[y * width + x] = best
     }
-    out[y * width + x] = best
-  }
   return out
 }
 
@@ -135,42 +171,72 @@ export function valleyDepth(intensity: Float32Array, width: number, height: numb
  * (a pigment network is one connected mesh, dots are many small blobs), the mean component
  * size and the standard deviation of intensity minus its 3×3 mean (texture contrast).
  */
-export function darkStructure(intensity: Float32Array, width: number, height: number, region: Uint8Array, threshold: number, reach = 1):
-  {darkFraction: number, largestShare: number, components: number, meanComponent: number, residualStd: number, count: number} {
+export function darkStructure(
+  intensity: Float32Array,
+  width: number,
+  height: number,
+  region: Uint8Array,
+  threshold: number,
+  reach = 1
+): {
+  darkFraction: number
+  largestShare: number
+  components: number
+  meanComponent: number
+  residualStd: number
+  count: number
+} {
   const blurred = boxBlur(intensity, width, height, 1)
   const valley = valleyDepth(intensity, width, height, reach)
   const dark = new Uint8Array(region.length)
-  let count = 0, nDark = 0, s2 = 0
+  let count = 0,
+    nDark = 0,
+    s2 = 0
   for (let i = 0; i < region.length; i++) {
     if (!region[i]) continue
     const r = intensity[i] - blurred[i]
-    count++; s2 += r * r
-    if (valley[i] > threshold) { dark[i] = 1; nDark++ }
+    count++
+    s2 += r * r
+    if (valley[i] > threshold) {
+      dark[i] = 1
+      nDark++
+    }
   }
-  let largest = 0, components = 0
+  let largest = 0,
+    components = 0
   const seen = new Uint8Array(region.length)
   const stack: number[] = []
   for (let i = 0; i < dark.length; i++) {
     if (!dark[i] || seen[i]) continue
     components++
     let size = 0
-    stack.push(i); seen[i] = 1
+    stack.push(i)
+    seen[i] = 1
     while (stack.length) {
       const j = stack.pop()!
       size++
-      const x = j % width, y = (j - x) / width
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-        const xx = x + dx, yy = y + dy
-        if (xx < 0 || yy < 0 || xx >= width || yy >= height) continue
-        const k = yy * width + xx
-        if (dark[k] && !seen[k]) { seen[k] = 1; stack.push(k) }
-      }
+      const x = j % width,
+        y = (j - x) / width
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx,
+            yy = y + dy
+          if (xx < 0 || yy < 0 || xx >= width || yy >= height) continue
+          const k = yy * width + xx
+          if (dark[k] && !seen[k]) {
+            seen[k] = 1
+            stack.push(k)
+          }
+        }
     }
     largest = Math.max(largest, size)
   }
   return {
-    darkFraction: count ? nDark / count : 0, largestShare: nDark ? largest / nDark : 0, components,
+    darkFraction: count ? nDark / count : 0,
+    largestShare: nDark ? largest / nDark : 0,
+    components,
     meanComponent: components ? nDark / components : 0,
-    residualStd: count ? Math.sqrt(s2 / count) : 0, count,
+    residualStd: count ? Math.sqrt(s2 / count) : 0,
+    count
   }
 }

@@ -15,38 +15,63 @@ import type {ImageInput} from './measure.js'
 
 function morph(mask: Uint8Array, w: number, h: number, erode: boolean): Uint8Array {
   const out = new Uint8Array(mask.length)
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    let v = erode ? 1 : 0
-    for (let dy = -1; dy <= 1 && v === (erode ? 1 : 0); dy++) for (let dx = -1; dx <= 1; dx++) {
-      const xx = Math.min(w - 1, Math.max(0, x + dx)), yy = Math.min(h - 1, Math.max(0, y + dy))
-      const m = mask[yy * w + xx]
-      if (erode && !m) { v = 0; break }
-      if (!erode && m) { v = 1; break }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let v = erode ? 1 : 0
+      for (let dy = -1; dy <= 1 && v === (erode ? 1 : 0); dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = Math.min(w - 1, Math.max(0, x + dx)),
+            yy = Math.min(h - 1, Math.max(0, y + dy))
+          const m = mask[yy * w + xx]
+          if (erode && !m) {
+            v = 0
+            break
+          }
+          if (!erode && m) {
+            v = 1
+            break
+          }
+        }
+      out[y * w + x] = v
     }
-    out[y * w + x] = v
-  }
   return out
 }
 
 /** Largest 4-connected component, with enclosed holes filled. */
 function largestFilled(mask: Uint8Array, w: number, h: number): Uint8Array {
   const label = new Int32Array(mask.length).fill(-1)
-  let best = -1, bestSize = 0, next = 0
+  let best = -1,
+    bestSize = 0,
+    next = 0
   const stack: number[] = []
   for (let i = 0; i < mask.length; i++) {
     if (!mask[i] || label[i] >= 0) continue
     let size = 0
-    label[i] = next; stack.push(i)
+    label[i] = next
+    stack.push(i)
     while (stack.length) {
-      const j = stack.pop()!; size++
-      const x = j % w, y = (j - x) / w
-      for (const [xx, yy] of [[x - 1, y], [x + 1, y], [x, y - 1], [x, y + 1]]) {
+      const j = stack.pop()!
+      size++
+      const x = j % w,
+        y = (j - x) / w
+      for (const [xx, yy] of [
+        [x - 1, y],
+        [x + 1, y],
+        [x, y - 1],
+        [x, y + 1]
+      ]) {
         if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue
         const k = yy * w + xx
-        if (mask[k] && label[k] < 0) { label[k] = next; stack.push(k) }
+        if (mask[k] && label[k] < 0) {
+          label[k] = next
+          stack.push(k)
+        }
       }
     }
-    if (size > bestSize) { bestSize = size; best = next }
+    if (size > bestSize) {
+      bestSize = size
+      best = next
+    }
     next++
   }
   const out = new Uint8Array(mask.length)
@@ -54,16 +79,27 @@ function largestFilled(mask: Uint8Array, w: number, h: number): Uint8Array {
   // fill holes: background reachable from the frame stays background
   const outside = new Uint8Array(mask.length)
   for (let i = 0; i < mask.length; i++) {
-    const x = i % w, y = (i - x) / w
+    const x = i % w,
+      y = (i - x) / w
     if ((x === 0 || y === 0 || x === w - 1 || y === h - 1) && label[i] !== best && !outside[i]) {
-      outside[i] = 1; stack.push(i)
+      outside[i] = 1
+      stack.push(i)
       while (stack.length) {
         const j = stack.pop()!
-        const jx = j % w, jy = (j - jx) / w
-        for (const [xx, yy] of [[jx - 1, jy], [jx + 1, jy], [jx, jy - 1], [jx, jy + 1]]) {
+        const jx = j % w,
+          jy = (j - jx) / w
+        for (const [xx, yy] of [
+          [jx - 1, jy],
+          [jx + 1, jy],
+          [jx, jy - 1],
+          [jx, jy + 1]
+        ]) {
           if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue
           const k = yy * w + xx
-          if (label[k] !== best && !outside[k]) { outside[k] = 1; stack.push(k) }
+          if (label[k] !== best && !outside[k]) {
+            outside[k] = 1
+            stack.push(k)
+          }
         }
       }
     }
@@ -84,23 +120,29 @@ export function estimateMask(image: ImageInput, kind: DatasetKind): Uint8Array {
   const {L, A, B} = rgbToLabPlanes(rgb, n)
   // speckle needs more smoothing than skin texture
   const passes = Math.max(1, Math.round(Math.min(w, h) / 64)) * (kind === 'ultrasound' ? 3 : 1)
-  const l = boxBlur(L, w, h, passes), a = boxBlur(A, w, h, passes), b = boxBlur(B, w, h, passes)
+  const l = boxBlur(L, w, h, passes),
+    a = boxBlur(A, w, h, passes),
+    b = boxBlur(B, w, h, passes)
   // Background: dermoscopy, the median colour of the image; polyp, the median of a ring just
   // inside the endoscope's dark vignette (a large polyp can fill the centre); ultrasound, the
   // 70th percentile of each row (tissue brightness falls with depth; masses are darker).
-  const radius = (i: number) => Math.hypot((i % w + 0.5) / w - 0.5, (Math.floor(i / w) + 0.5) / h - 0.5)
+  const radius = (i: number) => Math.hypot(((i % w) + 0.5) / w - 0.5, (Math.floor(i / w) + 0.5) / h - 0.5)
   const idx: number[] = []
   for (let i = 0; i < n; i++) if (kind !== 'polyp' || radius(i) < 0.42) idx.push(i)
   const ring = kind === 'polyp' ? idx.filter(i => radius(i) > 0.32) : idx
   const bg = [median(ring.map(i => l[i])), median(ring.map(i => a[i])), median(ring.map(i => b[i]))]
   const rowLevel = new Float32Array(h)
-  if (kind === 'ultrasound') for (let y = 0; y < h; y++) {
-    const row = Array.from(l.subarray(y * w, (y + 1) * w)).sort((p, q) => p - q)
-    rowLevel[y] = row[Math.floor(0.7 * (w - 1))]
-  }
+  if (kind === 'ultrasound')
+    for (let y = 0; y < h; y++) {
+      const row = Array.from(l.subarray(y * w, (y + 1) * w)).sort((p, q) => p - q)
+      rowLevel[y] = row[Math.floor(0.7 * (w - 1))]
+    }
   const dist = new Float32Array(idx.length)
   idx.forEach((i, k) => {
-    dist[k] = kind === 'ultrasound' ? Math.max(0, rowLevel[Math.floor(i / w)] - l[i]) : Math.hypot(l[i] - bg[0], a[i] - bg[1], b[i] - bg[2])
+    dist[k] =
+      kind === 'ultrasound'
+        ? Math.max(0, rowLevel[Math.floor(i / w)] - l[i])
+        : Math.hypot(l[i] - bg[0], a[i] - bg[1], b[i] - bg[2])
   })
   // robust spread of the background (median + 3.5 MAD over the background sample, never
   // below MIN_SEPARATION): nothing within it counts as lesion
@@ -114,7 +156,9 @@ export function estimateMask(image: ImageInput, kind: DatasetKind): Uint8Array {
   if (above.length < 0.005 * n) return new Uint8Array(n)
   const threshold = Math.max(floor, 0.5 * (med + median(above)))
   const raw = new Uint8Array(n)
-  idx.forEach((i, k) => { raw[i] = dist[k] > threshold ? 1 : 0 })
+  idx.forEach((i, k) => {
+    raw[i] = dist[k] > threshold ? 1 : 0
+  })
   const opened = morph(morph(raw, w, h, true), w, h, false)
   const mask = largestFilled(opened, w, h)
   let area = 0

@@ -10,7 +10,15 @@ import {acceptsFreeCaption, freePrompt, llavaSystemPrompt, refinePrompt, structu
 import {type DatasetKind} from '../data/attributes.js'
 import {attributeSchema, parseStructuredAnswer, type CaptionVocabulary} from './structured.js'
 import {checkModel, describeError, isTransient, makeClient, type ModelInfo} from './ollama-client.js'
-import {CaptionFailure, CaptionStopped, backoffDelay, sleep, type CaptionItem, type CaptionOutcome, type Captioner} from './captioner.js'
+import {
+  CaptionFailure,
+  CaptionStopped,
+  backoffDelay,
+  sleep,
+  type CaptionItem,
+  type CaptionOutcome,
+  type Captioner
+} from './captioner.js'
 
 /** Ollama's sampling options, named as the REST API names them. */
 export interface OllamaSampling {
@@ -36,7 +44,7 @@ export interface OllamaCaptionerOptions {
   backoffMs: number
   stream: boolean
   /** second text model that shortens long captions (the paper's T5 step); null = off */
-  refine: {model: string, aboveWords: number} | null
+  refine: {model: string; aboveWords: number} | null
   /** aborts requests in flight and waits when the run stops */
   stop?: AbortSignal
 }
@@ -57,27 +65,41 @@ export class OllamaCaptioner implements Captioner {
 
   async prepare(): Promise<void> {
     this.model = await checkModel(this.client, this.opts.host, this.opts.model, true)
-    if (this.opts.refine) this.refineModel = await checkModel(this.client, this.opts.host, this.opts.refine.model, false)
+    if (this.opts.refine)
+      this.refineModel = await checkModel(this.client, this.opts.host, this.opts.refine.model, false)
   }
 
   get notes(): Record<string, unknown> {
     const o = this.opts
     return {
-      captioner: 'ollama', host: o.host, mode: o.mode, kind: o.kind,
-      model: o.model, digest: this.model?.digest ?? null, modelDetails: this.model,
-      options: {seed: o.seed, ...o.sampling}, retries: o.retries, retriesUsed: this.retriesUsed, timeoutMs: o.timeoutMs, stream: o.stream,
-      refine: o.refine ? {...o.refine, digest: this.refineModel?.digest ?? null} : null,
+      captioner: 'ollama',
+      host: o.host,
+      mode: o.mode,
+      kind: o.kind,
+      model: o.model,
+      digest: this.model?.digest ?? null,
+      modelDetails: this.model,
+      options: {seed: o.seed, ...o.sampling},
+      retries: o.retries,
+      retriesUsed: this.retriesUsed,
+      timeoutMs: o.timeoutMs,
+      stream: o.stream,
+      refine: o.refine ? {...o.refine, digest: this.refineModel?.digest ?? null} : null
     }
   }
 
   async caption(item: CaptionItem): Promise<CaptionOutcome> {
     let image: string
-    try { image = (await fs.readFile(item.image)).toString('base64') } catch (err) {
+    try {
+      image = (await fs.readFile(item.image)).toString('base64')
+    } catch (err) {
       throw new CaptionFailure(`cannot read image: ${describeError(err)}`, 0)
     }
     const o = this.opts
     const structured = o.mode === 'structured'
-    const prompt = structured ? structuredPrompt(o.kind, item.className, o.vocabulary.groups) : freePrompt(o.kind, item.className)
+    const prompt = structured
+      ? structuredPrompt(o.kind, item.className, o.vocabulary.groups)
+      : freePrompt(o.kind, item.className)
     const format = structured ? attributeSchema(o.vocabulary.groups) : undefined
     let transientFailures = 0
     let lastReason = 'no attempt made'
@@ -86,14 +108,16 @@ export class OllamaCaptioner implements Captioner {
     const attempts = o.retries + 1
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) this.retriesUsed++
-      if (lastTransient) await sleep(backoffDelay(transientFailures, {baseMs: o.backoffMs, maxMs: maxBackoffMs}), o.stop)
+      if (lastTransient)
+        await sleep(backoffDelay(transientFailures, {baseMs: o.backoffMs, maxMs: maxBackoffMs}), o.stop)
       const seed = o.seed + attempt
       let text: string
       try {
         text = await this.chat(prompt, image, format, seed)
       } catch (err) {
         if (o.stop?.aborted) throw new CaptionStopped()
-        if (!isTransient(err)) throw new CaptionFailure(`Ollama refused the request: ${describeError(err)}`, attempt + 1)
+        if (!isTransient(err))
+          throw new CaptionFailure(`Ollama refused the request: ${describeError(err)}`, attempt + 1)
         transientFailures++
         lastTransient = true
         lastReason = `request failed: ${describeError(err)}`
@@ -103,13 +127,22 @@ export class OllamaCaptioner implements Captioner {
       lastAnswer = text
       if (structured) {
         const parsed = parseStructuredAnswer(text, o.vocabulary.groups)
-        if (!parsed.ok) { lastReason = `rejected answer: ${parsed.reason}`; continue }
+        if (!parsed.ok) {
+          lastReason = `rejected answer: ${parsed.reason}`
+          continue
+        }
         const rendered = o.vocabulary.render(item.className, parsed.attributes)
         const refined = await this.maybeRefine(item, rendered.caption, seed)
         return {
-          attributes: parsed.attributes, anatomy: rendered.anatomy, style: rendered.style,
-          caption: refined.caption, source: 'ollama-structured', model: o.model,
-          digest: this.model?.digest, seed, ...(o.refine ? {refined: refined.refined} : {}),
+          attributes: parsed.attributes,
+          anatomy: rendered.anatomy,
+          style: rendered.style,
+          caption: refined.caption,
+          source: 'ollama-structured',
+          model: o.model,
+          digest: this.model?.digest,
+          seed,
+          ...(o.refine ? {refined: refined.refined} : {})
         }
       }
       const caption = text.trim()
@@ -119,8 +152,15 @@ export class OllamaCaptioner implements Captioner {
       }
       const refined = await this.maybeRefine(item, caption, seed)
       return {
-        attributes: null, anatomy: null, style: null, caption: refined.caption, source: 'ollama-free',
-        model: o.model, digest: this.model?.digest, seed, ...(o.refine ? {refined: refined.refined} : {}),
+        attributes: null,
+        anatomy: null,
+        style: null,
+        caption: refined.caption,
+        source: 'ollama-free',
+        model: o.model,
+        digest: this.model?.digest,
+        seed,
+        ...(o.refine ? {refined: refined.refined} : {})
       }
     }
     throw new CaptionFailure(lastReason, attempts, lastAnswer?.slice(0, 500), lastTransient)
@@ -132,10 +172,10 @@ export class OllamaCaptioner implements Captioner {
       model: o.model,
       messages: [
         {role: 'system', content: llavaSystemPrompt},
-        {role: 'user', content: prompt, images: [image]},
+        {role: 'user', content: prompt, images: [image]}
       ],
       ...(format ? {format} : {}),
-      options: {seed, ...o.sampling},
+      options: {seed, ...o.sampling}
     }
     if (!o.stream) {
       const response = await this.client.chat({...request, stream: false})
@@ -151,14 +191,23 @@ export class OllamaCaptioner implements Captioner {
    * a text model. The authors' acceptance test made their T5 output unusable; here a shortened
    * caption is kept when it still starts with the seed sentence, else the original stays.
    */
-  private async maybeRefine(item: CaptionItem, caption: string, seed: number): Promise<{caption: string, refined: boolean}> {
+  private async maybeRefine(
+    item: CaptionItem,
+    caption: string,
+    seed: number
+  ): Promise<{caption: string; refined: boolean}> {
     const o = this.opts
-    if (!o.refine || caption.split(/\s+/).filter(Boolean).length <= o.refine.aboveWords) return {caption, refined: false}
+    if (!o.refine || caption.split(/\s+/).filter(Boolean).length <= o.refine.aboveWords)
+      return {caption, refined: false}
     let transientFailures = 0
     for (let attempt = 0; attempt <= o.retries; attempt++) {
       if (attempt > 0) this.retriesUsed++
       try {
-        const request = {model: o.refine.model, prompt: refinePrompt(caption, o.refine.aboveWords), options: {seed, ...o.sampling}}
+        const request = {
+          model: o.refine.model,
+          prompt: refinePrompt(caption, o.refine.aboveWords),
+          options: {seed, ...o.sampling}
+        }
         let text = ''
         if (o.stream) {
           for await (const part of await this.client.generate({...request, stream: true})) text += part.response ?? ''
@@ -166,10 +215,18 @@ export class OllamaCaptioner implements Captioner {
           text = (await this.client.generate({...request, stream: false})).response ?? ''
         }
         text = text.trim()
-        return text && acceptsFreeCaption(o.kind, item.className, text) ? {caption: text, refined: true} : {caption, refined: false}
+        return text && acceptsFreeCaption(o.kind, item.className, text)
+          ? {caption: text, refined: true}
+          : {caption, refined: false}
       } catch (err) {
         if (o.stop?.aborted) throw new CaptionStopped()
-        if (!isTransient(err) || attempt === o.retries) throw new CaptionFailure(`refinement with ${o.refine.model} failed: ${describeError(err)}`, attempt + 1, undefined, isTransient(err))
+        if (!isTransient(err) || attempt === o.retries)
+          throw new CaptionFailure(
+            `refinement with ${o.refine.model} failed: ${describeError(err)}`,
+            attempt + 1,
+            undefined,
+            isTransient(err)
+          )
         transientFailures++
         await sleep(backoffDelay(transientFailures, {baseMs: o.backoffMs, maxMs: maxBackoffMs}), o.stop)
       }

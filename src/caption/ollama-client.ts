@@ -8,7 +8,10 @@ import {z} from '../io/validate.js'
 
 /** An HTTP error status from the server; 5xx and 429 are worth retrying. */
 export class OllamaHttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
     super(`HTTP ${status}: ${message}`)
     this.name = 'OllamaHttpError'
   }
@@ -34,12 +37,14 @@ export class OllamaProtocolError extends Error {
  * prints "invalid json" to the console for every bad line and carries on (twenty lines of noise
  * for a server streaming garbage); here the first bad line fails the request with one error.
  */
-function ndjsonChecker(): {push: (chunk: Uint8Array) => void, end: () => void} {
+function ndjsonChecker(): {push: (chunk: Uint8Array) => void; end: () => void} {
   const decoder = new TextDecoder('utf-8')
   let pending = ''
   const check = (line: string) => {
     if (line.trim() === '') return
-    try { JSON.parse(line) } catch {
+    try {
+      JSON.parse(line)
+    } catch {
       throw new OllamaProtocolError(`server streamed a line that is not JSON: ${JSON.stringify(line.slice(0, 60))}`)
     }
   }
@@ -50,7 +55,10 @@ function ndjsonChecker(): {push: (chunk: Uint8Array) => void, end: () => void} {
       pending = lines.pop() ?? ''
       lines.forEach(check)
     },
-    end() { pending += decoder.decode(); check(pending) },
+    end() {
+      pending += decoder.decode()
+      check(pending)
+    }
   }
 }
 
@@ -73,7 +81,10 @@ export function fetchWithTimeout(timeoutMs: number, stop?: AbortSignal): typeof 
       controller.abort(new OllamaTimeoutError(timeoutMs))
       bodyReader?.cancel(new OllamaTimeoutError(timeoutMs)).catch(() => {})
     }, timeoutMs)
-    const finish = () => { clearTimeout(timer); void signal } // `signal` stays reachable until here
+    const finish = () => {
+      clearTimeout(timer)
+      void signal
+    } // `signal` stays reachable until here
     let response: Response
     try {
       response = await fetch(input, {...init, signal})
@@ -86,12 +97,21 @@ export function fetchWithTimeout(timeoutMs: number, stop?: AbortSignal): typeof 
       let message = response.statusText
       try {
         const text = await response.text()
-        try { message = (JSON.parse(text) as {error?: string}).error ?? text } catch { message = text || message }
-      } catch { /* body lost with the connection (or timed out); the status says enough */ }
+        try {
+          message = (JSON.parse(text) as {error?: string}).error ?? text
+        } catch {
+          message = text || message
+        }
+      } catch {
+        /* body lost with the connection (or timed out); the status says enough */
+      }
       finish()
       throw new OllamaHttpError(response.status, message.slice(0, 200))
     }
-    if (!response.body) { finish(); return response }
+    if (!response.body) {
+      finish()
+      return response
+    }
     const reader = response.body.getReader()
     bodyReader = reader
     const ndjson = /ndjson/i.test(response.headers.get('content-type') ?? '') ? ndjsonChecker() : null
@@ -114,7 +134,10 @@ export function fetchWithTimeout(timeoutMs: number, stop?: AbortSignal): typeof 
           out.error(timedOut ? new OllamaTimeoutError(timeoutMs) : err)
         }
       },
-      cancel(reason) { finish(); return reader.cancel(reason) },
+      cancel(reason) {
+        finish()
+        return reader.cancel(reason)
+      }
     })
     return new Response(body, {status: response.status, statusText: response.statusText, headers: response.headers})
   }
@@ -128,7 +151,7 @@ export function makeClient(host: string, timeoutMs: number, stop?: AbortSignal):
 export function isTransient(err: unknown): boolean {
   if (err instanceof OllamaTimeoutError) return true
   if (err instanceof OllamaHttpError) return err.status >= 500 || err.status === 429
-  const e = err as {name?: string, message?: string, cause?: {code?: string}}
+  const e = err as {name?: string; message?: string; cause?: {code?: string}}
   if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return true
   if (e?.cause?.code) return true // ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, ...
   const msg = String(e?.message ?? '')
@@ -137,20 +160,30 @@ export function isTransient(err: unknown): boolean {
 
 /** A short description of an error for logs and failures.jsonl. */
 export function describeError(err: unknown): string {
-  const e = err as {message?: string, cause?: {code?: string, message?: string}}
+  const e = err as {message?: string; cause?: {code?: string; message?: string}}
   if (e?.cause?.code) return `${e.message ?? 'error'} (${e.cause.code})`
   if ((e as {name?: string})?.name === 'TimeoutError') return 'timed out'
-  return String(e?.message ?? err).split('\n')[0].slice(0, 200)
+  return String(e?.message ?? err)
+    .split('\n')[0]
+    .slice(0, 200)
 }
 
 function connectionHint(err: unknown): string {
   const code = (err as {cause?: {code?: string}})?.cause?.code
   switch (code) {
-    case 'ECONNREFUSED': return 'connection refused'
-    case 'ENOTFOUND': case 'EAI_AGAIN': return 'host not found'
-    case 'ECONNRESET': case 'UND_ERR_SOCKET': return 'connection reset'
-    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'host unreachable'
-    default: return err instanceof OllamaTimeoutError ? err.message : describeError(err)
+    case 'ECONNREFUSED':
+      return 'connection refused'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found'
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection reset'
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable'
+    default:
+      return err instanceof OllamaTimeoutError ? err.message : describeError(err)
   }
 }
 
@@ -166,8 +199,13 @@ export interface ModelInfo {
 
 /** /api/tags as the documented API answers it; anything else is not an Ollama server we can use. */
 const tagsSchema = z.object({
-  models: z.array(z.looseObject({name: z.string().optional(), model: z.string().optional(), digest: z.string().optional()})
-    .refine(m => m.name !== undefined || m.model !== undefined, 'a model without a name')).default([]),
+  models: z
+    .array(
+      z
+        .looseObject({name: z.string().optional(), model: z.string().optional(), digest: z.string().optional()})
+        .refine(m => m.name !== undefined || m.model !== undefined, 'a model without a name')
+    )
+    .default([])
 })
 
 /** Ollama's own rule: a name without a tag means `:latest`. */
@@ -181,18 +219,26 @@ function sameModel(listed: string, wanted: string): boolean {
  * server reports capabilities, /api/show) it accepts images. Any problem is a one-line
  * UserError with the command that fixes it.
  */
-export async function checkModel(client: Ollama, host: string, model: string, needsVision: boolean): Promise<ModelInfo> {
+export async function checkModel(
+  client: Ollama,
+  host: string,
+  model: string,
+  needsVision: boolean
+): Promise<ModelInfo> {
   let listed: Awaited<ReturnType<Ollama['list']>>
   try {
     listed = await client.list()
   } catch (err) {
-    if (err instanceof OllamaHttpError) throw new UserError(`Ollama at ${host} answered /api/tags with ${err.message}; is this an Ollama server?`)
+    if (err instanceof OllamaHttpError)
+      throw new UserError(`Ollama at ${host} answered /api/tags with ${err.message}; is this an Ollama server?`)
     throw new UserError(`cannot reach Ollama at ${host}: ${connectionHint(err)}; start it with: ollama serve`)
   }
   const tags = tagsSchema.safeParse(listed)
   if (!tags.success) {
     const issue = tags.error.issues[0]
-    throw new UserError(`Ollama at ${host} answered /api/tags with an unexpected shape (${issue.path.join('.') || 'body'}: ${issue.message}); is this an Ollama server?`)
+    throw new UserError(
+      `Ollama at ${host} answered /api/tags with an unexpected shape (${issue.path.join('.') || 'body'}: ${issue.message}); is this an Ollama server?`
+    )
   }
   const entry = tags.data.models.find(m => sameModel(m.name ?? m.model!, model) || sameModel(m.model ?? m.name!, model))
   if (!entry) throw new UserError(`model ${model} not found on ${host}; run: ollama pull ${model}`)
@@ -202,14 +248,18 @@ export async function checkModel(client: Ollama, host: string, model: string, ne
     info.family = shown.details?.family
     info.parameterSize = shown.details?.parameter_size
     info.quantization = shown.details?.quantization_level
-    info.capabilities = Array.isArray(shown.capabilities) ? shown.capabilities.filter(c => typeof c === 'string') : undefined
+    info.capabilities = Array.isArray(shown.capabilities)
+      ? shown.capabilities.filter(c => typeof c === 'string')
+      : undefined
     const digest = (shown as unknown as {digest?: string}).digest
     if (digest) info.digest = digest
   } catch (err) {
     throw new UserError(`Ollama at ${host}: /api/show ${model} failed: ${describeError(err)}`)
   }
   if (needsVision && info.capabilities && info.capabilities.length > 0 && !info.capabilities.includes('vision')) {
-    throw new UserError(`model ${model} on ${host} does not accept images (capabilities: ${info.capabilities.join(', ')}); use a vision model such as llava:13b`)
+    throw new UserError(
+      `model ${model} on ${host} does not accept images (capabilities: ${info.capabilities.join(', ')}); use a vision model such as llava:13b`
+    )
   }
   return info
 }

@@ -57,7 +57,7 @@ export const captionLineSchema = z.looseObject({
   attributes: z.record(z.string(), z.string()).nullable().optional(),
   anatomy: z.string().nullable().optional(),
   style: z.string().nullable().optional(),
-  source: z.string().optional(),
+  source: z.string().optional()
 })
 export type CaptionLine = z.output<typeof captionLineSchema>
 

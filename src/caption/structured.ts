@@ -7,7 +7,7 @@ import type {AttributeGroups} from '../data/attributes.js'
 export interface CaptionVocabulary {
   groups: AttributeGroups
   /** anatomy text, style text and the full caption rendered from attribute values */
-  render(className: string, attributes: Record<string, string>): {anatomy: string, style: string, caption: string}
+  render(className: string, attributes: Record<string, string>): {anatomy: string; style: string; caption: string}
 }
 
 export function attributeNames(groups: AttributeGroups): string[] {
@@ -23,9 +23,7 @@ export function attributeSchema(groups: AttributeGroups): Record<string, unknown
   return {type: 'object', properties, required: attributeNames(groups), additionalProperties: false}
 }
 
-export type ParsedAnswer =
-  | {ok: true, attributes: Record<string, string>}
-  | {ok: false, reason: string}
+export type ParsedAnswer = {ok: true; attributes: Record<string, string>} | {ok: false; reason: string}
 
 /**
  * Parses and validates a structured answer. Tolerates a Markdown code fence around the JSON and
@@ -33,10 +31,18 @@ export type ParsedAnswer =
  * missing attribute, or a value outside the vocabulary.
  */
 export function parseStructuredAnswer(text: string, groups: AttributeGroups): ParsedAnswer {
-  const body = text.trim().replace(/^```(?:json)?\s*/i, '').replace(/\s*```$/, '')
+  const body = text
+    .trim()
+    .replace(/^```(?:json)?\s*/i, '')
+    .replace(/\s*```$/, '')
   let value: unknown
-  try { value = JSON.parse(body) } catch { return {ok: false, reason: 'invalid JSON'} }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {ok: false, reason: 'answer is not a JSON object'}
+  try {
+    value = JSON.parse(body)
+  } catch {
+    return {ok: false, reason: 'invalid JSON'}
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return {ok: false, reason: 'answer is not a JSON object'}
   const answer = value as Record<string, unknown>
   const attributes: Record<string, string> = {}
   for (const [name, allowed] of [...Object.entries(groups.anatomy), ...Object.entries(groups.style)]) {
@@ -44,7 +50,8 @@ export function parseStructuredAnswer(text: string, groups: AttributeGroups): Pa
     if (given === undefined) return {ok: false, reason: `missing attribute "${name}"`}
     if (typeof given !== 'string') return {ok: false, reason: `attribute "${name}" is not a string`}
     const canonical = allowed.find(v => v.toLowerCase() === given.trim().toLowerCase())
-    if (canonical === undefined) return {ok: false, reason: `attribute "${name}": "${given.slice(0, 40)}" is not one of ${allowed.join(', ')}`}
+    if (canonical === undefined)
+      return {ok: false, reason: `attribute "${name}": "${given.slice(0, 40)}" is not one of ${allowed.join(', ')}`}
     attributes[name] = canonical
   }
   return {ok: true, attributes}

@@ -10,8 +10,12 @@ import type {CaptionVocabulary} from './structured.js'
 const lesionNoun: Record<DatasetKind, string> = {dermoscopy: 'lesion', polyp: 'polyp', ultrasound: 'mass'}
 const borderNoun: Record<DatasetKind, string> = {dermoscopy: 'border', polyp: 'border', ultrasound: 'margin'}
 const texturePhrase: Record<string, string> = {
-  'smooth': 'smooth, structureless', 'reticular': 'reticular network', 'dotted-globular': 'dotted-globular pattern',
-  'granular': 'granular surface', 'low speckle': 'low speckle', 'high speckle': 'high speckle',
+  'smooth': 'smooth, structureless',
+  'reticular': 'reticular network',
+  'dotted-globular': 'dotted-globular pattern',
+  'granular': 'granular surface',
+  'low speckle': 'low speckle',
+  'high speckle': 'high speckle'
 }
 
 const known = (v: string | undefined): v is string => v !== undefined && v !== UNKNOWN && v !== NONE && v !== ''
@@ -34,21 +38,32 @@ export function styleText(kind: DatasetKind, a: Attributes): string {
     return [colour, a.texture === 'smooth' ? 'smooth surface' : texture].filter(Boolean).join(', ')
   }
   if (kind === 'ultrasound') {
-    return [known(a.colour) ? a.colour : '', texture + (a.shape === NONE && texture ? ' background' : '')].filter(Boolean).join(', ')
+    return [known(a.colour) ? a.colour : '', texture + (a.shape === NONE && texture ? ' background' : '')]
+      .filter(Boolean)
+      .join(', ')
   }
   const colours = [a.colour, a.secondaryColour].filter(known).join(' and ')
   return [colours, texture].filter(Boolean).join(', ')
 }
 
 /** The full caption: the authors' seed sentence (docs/REFERENCE.md §2.1), then Anatomy and Style. */
-export function renderCaption(kind: DatasetKind, className: string, a: Attributes): {anatomy: string, style: string, caption: string} {
+export function renderCaption(
+  kind: DatasetKind,
+  className: string,
+  a: Attributes
+): {anatomy: string; style: string; caption: string} {
   const anatomy = anatomyText(kind, a)
   const style = styleText(kind, a)
   const caption = `${kindPrompts[kind].seed(className)}. Anatomy: ${anatomy}. Style: ${style}.`
   return {anatomy, style, caption}
 }
 
-export const vocabularies: Record<DatasetKind, CaptionVocabulary> = Object.fromEntries(datasetKinds.map(kind => [kind, {
-  groups: attributeGroups[kind],
-  render: (className: string, attributes: Attributes) => renderCaption(kind, className, attributes),
-}])) as Record<DatasetKind, CaptionVocabulary>
+export const vocabularies: Record<DatasetKind, CaptionVocabulary> = Object.fromEntries(
+  datasetKinds.map(kind => [
+    kind,
+    {
+      groups: attributeGroups[kind],
+      render: (className: string, attributes: Attributes) => renderCaption(kind, className, attributes)
+    }
+  ])
+) as Record<DatasetKind, CaptionVocabulary>

@@ -21,7 +21,11 @@ export function blockTapeBytes(cfg: PixArtConfig, sizePx: number, batch: number)
   return 4 * batch * (40 * tokens * innerDim(cfg) + 4 * cfg.num_attention_heads * tokens * tokens)
 }
 
-export interface PixArtEstimate { weights: number, activations: number, total: number }
+export interface PixArtEstimate {
+  weights: number
+  activations: number
+  total: number
+}
 
 /** A forward pass without a tape: weights plus about one block's intermediates alive at a time. */
 export function pixartForwardBytes(cfg: PixArtConfig, parameters: number, sizePx: number, batch = 1): PixArtEstimate {
@@ -33,7 +37,13 @@ export function pixartForwardBytes(cfg: PixArtConfig, parameters: number, sizePx
  * A LoRA step: weights, plus every block's tape (no checkpointing) or each block's input and
  * two blocks' tapes (checkpointed: one recomputed block and its gradients at a time).
  */
-export function pixartLoraStepBytes(cfg: PixArtConfig, parameters: number, sizePx: number, checkpoint: boolean, batch = 1): PixArtEstimate {
+export function pixartLoraStepBytes(
+  cfg: PixArtConfig,
+  parameters: number,
+  sizePx: number,
+  checkpoint: boolean,
+  batch = 1
+): PixArtEstimate {
   const perBlock = blockTapeBytes(cfg, sizePx, batch)
   const inputs = 4 * batch * tokensAt(cfg, sizePx) * innerDim(cfg) * cfg.num_layers
   const activations = checkpoint ? inputs + 2 * perBlock : cfg.num_layers * perBlock

@@ -17,7 +17,7 @@ export interface WeightsInventory {
   config: Record<string, unknown>
   /** 'single' file or 'sharded' (an index plus shards) */
   layout: 'single' | 'sharded'
-  files: Array<{name: string, bytes: number}>
+  files: Array<{name: string; bytes: number}>
   fileBytes: number
   tensors: number
   parameters: number
@@ -32,10 +32,12 @@ export function modelKindOf(config: Record<string, unknown>, source: string): Mo
   if (/Transformer2DModel$/.test(cls) || 'caption_channels' in config) return 'pixart'
   if (cls === 'AutoencoderKL' || 'latent_channels' in config) return 'vae'
   if (type === 'bert' || type === 'distilbert') return type
-  throw new UserError(`${source}: cannot tell the model kind (_class_name "${cls}", model_type "${type}"); expected a PixArt transformer/, an AutoencoderKL vae/ or a BERT/DistilBERT folder`)
+  throw new UserError(
+    `${source}: cannot tell the model kind (_class_name "${cls}", model_type "${type}"); expected a PixArt transformer/, an AutoencoderKL vae/ or a BERT/DistilBERT folder`
+  )
 }
 
-type TensorInfo = Map<string, {dtype: DType, shape: number[]}>
+type TensorInfo = Map<string, {dtype: DType; shape: number[]}>
 
 async function tensorInfo(path: string): Promise<TensorInfo> {
   if (path.endsWith('.safetensors')) {
@@ -46,7 +48,11 @@ async function tensorInfo(path: string): Promise<TensorInfo> {
 }
 
 async function fileSize(path: string): Promise<number> {
-  try { return (await fs.stat(path)).size } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    return (await fs.stat(path)).size
+  } catch (err) {
+    throw describeFsError(err, path) ?? err
+  }
 }
 
 export async function inventoryOf(folder: string): Promise<WeightsInventory> {
@@ -54,7 +60,7 @@ export async function inventoryOf(folder: string): Promise<WeightsInventory> {
   const kind = modelKindOf(config, join(folder, 'config.json'))
   const weightsFile = await resolveWeightsFile(folder, `a ${kind} model`)
   let shardPaths = [weightsFile]
-  const files: Array<{name: string, bytes: number}> = []
+  const files: Array<{name: string; bytes: number}> = []
   if (weightsFile.endsWith('.index.json')) {
     files.push({name: basename(weightsFile), bytes: await fileSize(weightsFile)})
     // validated, and every shard inside the folder (issue 23): the one shard-index reader
@@ -73,8 +79,15 @@ export async function inventoryOf(folder: string): Promise<WeightsInventory> {
     }
   }
   return {
-    folder, kind, config, layout: weightsFile.endsWith('.index.json') ? 'sharded' : 'single', files,
-    fileBytes: files.reduce((a, f) => a + f.bytes, 0), tensors, parameters, dtypes,
+    folder,
+    kind,
+    config,
+    layout: weightsFile.endsWith('.index.json') ? 'sharded' : 'single',
+    files,
+    fileBytes: files.reduce((a, f) => a + f.bytes, 0),
+    tensors,
+    parameters,
+    dtypes
   }
 }
 

@@ -16,15 +16,23 @@ export const commonFlags = {
   set: Flags.string({description: 'override one config key, e.g. --set dit.lora.rank=4 (repeatable)', multiple: true}),
   'run-dir': Flags.string({description: configHelp('run.dir', 'run directory'), aliases: ['output-dir']}),
   seed: Flags.integer({description: configHelp('run.seed', 'random seed')}),
-  backend: Flags.string({description: configHelp('run.backend', 'tfjs backend (env MEDGEN_BACKEND)'), options: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']}),
+  backend: Flags.string({
+    description: configHelp('run.backend', 'tfjs backend (env MEDGEN_BACKEND)'),
+    options: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']
+  })
 }
 
 /** The optional dataset argument of the commands that read the dataset (config data.path). */
-export const datasetArg = {dataset: Args.string({description: 'dataset folder (config data.path; default: the one this run dir was given before, see <run>/dataset.json)'})}
+export const datasetArg = {
+  dataset: Args.string({
+    description:
+      'dataset folder (config data.path; default: the one this run dir was given before, see <run>/dataset.json)'
+  })
+}
 
 export const stageFlags = {
   ...commonFlags,
-  force: Flags.boolean({description: 'redo the stage even if its manifest says it is up to date'}),
+  force: Flags.boolean({description: 'redo the stage even if its manifest says it is up to date'})
 }
 
 /**
@@ -32,11 +40,17 @@ export const stageFlags = {
  * but received: abc\nSee more help with --help"); keep every line that says something, on one line.
  */
 export function oclifMessage(message: string, commandId?: string): string {
-  const lines = message.split('\n').map(l => l.trim()).filter(l => l && !l.startsWith('See more help'))
-  const said = lines.filter(l => !l.startsWith('Note:') && !l.startsWith('Alternatively'))
+  const lines = message
+    .split('\n')
+    .map(l => l.trim())
+    .filter(l => l && !l.startsWith('See more help'))
+  const said = lines
+    .filter(l => !l.startsWith('Note:') && !l.startsWith('Alternatively'))
     .map(l => l.replace(/[\s:]+$/, '').replace(/\s+/g, ' '))
   // The note explains why an argument went missing: a multi-value flag (--set) before it ate it.
-  const note = lines.some(l => l.startsWith('Note:')) ? ' (put arguments before multi-value flags such as --set, or end the flags with --)' : ''
+  const note = lines.some(l => l.startsWith('Note:'))
+    ? ' (put arguments before multi-value flags such as --set, or end the flags with --)'
+    : ''
   const help = commandId ? `; see medgen ${commandId.replaceAll(':', ' ')} --help` : ''
   return said.join(': ') + note + help
 }
@@ -44,13 +58,17 @@ export function oclifMessage(message: string, commandId?: string): string {
 export abstract class MedgenCommand extends Command {
   /** whether a run dir's remembered dataset (<run>/dataset.json) fills an empty data.path; `medgen run` reads only its config */
   protected recallsDataset = true
-  private datasetToRemember: {config: MedgenConfig, path: string} | null = null
+  private datasetToRemember: {config: MedgenConfig; path: string} | null = null
 
   /** The dataset argument is remembered once the command has done its work (or written what it could). */
   protected async finally(err: Error | undefined): Promise<any> {
     const done = !err || (err instanceof UserError && err.exitCode === ExitCode.incomplete)
     if (done && this.datasetToRemember) {
-      try { rememberDataset(this.datasetToRemember.config, this.datasetToRemember.path) } catch { /* the run dir is not writable: nothing to remember */ }
+      try {
+        rememberDataset(this.datasetToRemember.config, this.datasetToRemember.path)
+      } catch {
+        /* the run dir is not writable: nothing to remember */
+      }
     }
     return super.finally(err)
   }
@@ -68,8 +86,8 @@ export abstract class MedgenCommand extends Command {
         'run.dir': flags['run-dir'],
         'run.seed': flags.seed,
         'run.backend': flags.backend,
-        ...overrides,
-      },
+        ...overrides
+      }
     })
     const config = withCachedInception(given === undefined && this.recallsDataset ? withRunDataset(loaded) : loaded)
     if (given !== undefined) this.datasetToRemember = {config, path: given}
@@ -79,10 +97,14 @@ export abstract class MedgenCommand extends Command {
 
   /** A stage's JSON result file, returned by run() so that oclif's --json prints it on stdout. */
   protected readResult(path: string): Record<string, unknown> {
-    try { return {file: path, ...JSON.parse(readFileSync(path, 'utf8'))} } catch { return {file: path} }
+    try {
+      return {file: path, ...JSON.parse(readFileSync(path, 'utf8'))}
+    } catch {
+      return {file: path}
+    }
   }
 
-  protected async catch(err: Error & {exitCode?: number, oclif?: {exit?: number}}): Promise<any> {
+  protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<any> {
     if (err instanceof UserError) {
       // messages quote names from users' files: control characters are shown escaped, never sent to the terminal
       process.stderr.write(`medgen: ${printable(err.message.split('\n')[0])}\n`)
@@ -104,7 +126,9 @@ export abstract class MedgenCommand extends Command {
       process.exitCode = fsError.exitCode
       this.exit(fsError.exitCode)
     }
-    process.stderr.write(`medgen: internal error: ${err.message.split('\n')[0]} (set MEDGEN_DEBUG=1 for the stack trace)\n`)
+    process.stderr.write(
+      `medgen: internal error: ${err.message.split('\n')[0]} (set MEDGEN_DEBUG=1 for the stack trace)\n`
+    )
     this.exit(1)
   }
 }

@@ -5,12 +5,15 @@ import {configHelp} from '../cli/config-help.js'
 import {MedgenCommand, stageFlags} from '../cli/base-command.js'
 
 export default class AlignText extends MedgenCommand {
-  static description = stageHelp('align-text', `Encodes captions with ClinicalBERT (or the hashed encoder) and trains the anatomy and style text heads.
-Encoder outputs are cached under <run>/cache/text/, so reruns do not re-encode.`)
+  static description = stageHelp(
+    'align-text',
+    `Encodes captions with ClinicalBERT (or the hashed encoder) and trains the anatomy and style text heads.
+Encoder outputs are cached under <run>/cache/text/, so reruns do not re-encode.`
+  )
 
   static examples = [
     '<%= config.bin %> align-text --config configs/demo.yaml',
-    '<%= config.bin %> align-text --config configs/ham10000.yaml --set weights.text=./Bio_ClinicalBERT',
+    '<%= config.bin %> align-text --config configs/ham10000.yaml --set weights.text=./Bio_ClinicalBERT'
   ]
 
   static enableJsonFlag = true
@@ -18,7 +21,11 @@ Encoder outputs are cached under <run>/cache/text/, so reruns do not re-encode.`
   static flags = {
     ...stageFlags,
     epochs: Flags.integer({description: configHelp('text.epochs', 'training epochs')}),
-    resume: Flags.boolean({description: 'continue from the last checkpoint (--no-resume starts over)', allowNo: true, default: true}),
+    resume: Flags.boolean({
+      description: 'continue from the last checkpoint (--no-resume starts over)',
+      allowNo: true,
+      default: true
+    })
   }
 
   async run(): Promise<Record<string, unknown>> {

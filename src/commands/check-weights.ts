@@ -18,7 +18,7 @@ fit (out of memory, say: the report says what it needed), 2 for a folder it cann
   static examples = [
     '<%= config.bin %> check-weights ./PixArt-XL-2-512x512/transformer --size 256',
     '<%= config.bin %> check-weights ./PixArt-XL-2-512x512/vae --size 256 --json',
-    '<%= config.bin %> check-weights ./Bio_ClinicalBERT --captions 16',
+    '<%= config.bin %> check-weights ./Bio_ClinicalBERT --captions 16'
   ]
 
   static args = {folder: Args.string({description: 'model folder (with config.json)', required: true})}
@@ -30,10 +30,17 @@ fit (out of memory, say: the report says what it needed), 2 for a folder it cann
     'cond-tokens': Flags.integer({description: 'PixArt: condition tokens per image (the HFFM gives 2)', default: 2}),
     train: Flags.boolean({description: 'PixArt: also run one LoRA training step', default: true, allowNo: true}),
     rank: Flags.integer({description: 'PixArt: LoRA rank of the training step', default: 8}),
-    checkpoint: Flags.string({description: 'PixArt LoRA step: recompute blocks in the backward pass', options: ['auto', 'on', 'off'], default: 'auto'}),
+    checkpoint: Flags.string({
+      description: 'PixArt LoRA step: recompute blocks in the backward pass',
+      options: ['auto', 'on', 'off'],
+      default: 'auto'
+    }),
     seed: Flags.integer({description: 'seed of the random inputs', default: 0}),
-    backend: Flags.string({description: 'tfjs backend: auto, wasm, cpu, tensorflow, tensorflow-gpu (env MEDGEN_BACKEND)', default: 'auto'}),
-    json: Flags.boolean({description: 'print the report as JSON'}),
+    backend: Flags.string({
+      description: 'tfjs backend: auto, wasm, cpu, tensorflow, tensorflow-gpu (env MEDGEN_BACKEND)',
+      default: 'auto'
+    }),
+    json: Flags.boolean({description: 'print the report as JSON'})
   }
 
   async run(): Promise<void> {
@@ -41,10 +48,20 @@ fit (out of memory, say: the report says what it needed), 2 for a folder it cann
     const {initBackend} = await import('../backend/index.js')
     await initBackend(flags.backend as 'auto')
     const {checkWeights, formatCheckReport, formatPhase, phaseFailed} = await import('../check/check-weights.js')
-    const report = await checkWeights(args.folder, {
-      size: flags.size, captions: flags.captions, seqLen: flags['seq-len'], condTokens: flags['cond-tokens'],
-      train: flags.train, loraRank: flags.rank, checkpoint: flags.checkpoint as 'auto', seed: flags.seed,
-    }, p => process.stderr.write(`check-weights: ${formatPhase(p)}\n`))
+    const report = await checkWeights(
+      args.folder,
+      {
+        size: flags.size,
+        captions: flags.captions,
+        seqLen: flags['seq-len'],
+        condTokens: flags['cond-tokens'],
+        train: flags.train,
+        loraRank: flags.rank,
+        checkpoint: flags.checkpoint as 'auto',
+        seed: flags.seed
+      },
+      p => process.stderr.write(`check-weights: ${formatPhase(p)}\n`)
+    )
     this.log(flags.json ? JSON.stringify(report, null, 2) : formatCheckReport(report))
     // A phase that failed or was past the backend's memory is reported above; the exit status says so too.
     if (report.phases.some(phaseFailed)) process.exitCode = ExitCode.failure

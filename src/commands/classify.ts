@@ -8,15 +8,18 @@ import {UserError} from '../errors.js'
 const protocols = ['real', 'real+synthetic', 'synthetic']
 
 export default class Classify extends MedgenCommand {
-  static description = stageHelp('classify', `Trains a classifier under each protocol (real, real+synthetic, synthetic) for several seeds and
+  static description = stageHelp(
+    'classify',
+    `Trains a classifier under each protocol (real, real+synthetic, synthetic) for several seeds and
 always tests on the real test split. The metrics: accuracy, weighted and macro F1, balanced accuracy,
 OvR/OvO AUC, per-class recall, confusion matrix; per seed and mean ± std.
-Each seed checkpoints as it trains; --resume (default) continues an interrupted run.`)
+Each seed checkpoints as it trains; --resume (default) continues an interrupted run.`
+  )
 
   static examples = [
     '<%= config.bin %> classify --config configs/demo.yaml',
     '<%= config.bin %> classify --protocol real,real+synthetic --seeds 3',
-    '<%= config.bin %> classify --protocol synthetic --preset resnet18 --set classify.epochs=30',
+    '<%= config.bin %> classify --protocol synthetic --preset resnet18 --set classify.epochs=30'
   ]
 
   static args = datasetArg
@@ -25,21 +28,40 @@ Each seed checkpoints as it trains; --resume (default) continues an interrupted 
 
   static flags = {
     ...stageFlags,
-    protocol: Flags.string({description: configHelp('classify.protocols', 'comma list of protocols'), options: protocols, multiple: true, delimiter: ','}),
+    protocol: Flags.string({
+      description: configHelp('classify.protocols', 'comma list of protocols'),
+      options: protocols,
+      multiple: true,
+      delimiter: ','
+    }),
     seeds: Flags.integer({description: configHelp('classify.seeds', 'seeds per protocol')}),
-    preset: Flags.string({description: configHelp('classify.preset', 'classifier'), options: ['small-cnn', 'resnet18']}),
-    ratio: Flags.string({description: configHelp('classify.syntheticRatio', 'synthetic images per real training image (real+synthetic)')}),
-    resume: Flags.boolean({description: 'continue from the last checkpoint (--no-resume starts each seed over)', allowNo: true, default: true}),
+    preset: Flags.string({
+      description: configHelp('classify.preset', 'classifier'),
+      options: ['small-cnn', 'resnet18']
+    }),
+    ratio: Flags.string({
+      description: configHelp('classify.syntheticRatio', 'synthetic images per real training image (real+synthetic)')
+    }),
+    resume: Flags.boolean({
+      description: 'continue from the last checkpoint (--no-resume starts each seed over)',
+      allowNo: true,
+      default: true
+    })
   }
 
   async run(): Promise<Record<string, unknown>> {
     const {args, flags} = await this.parse(Classify)
     const list = flags.protocol
-    for (const p of list ?? []) if (!protocols.includes(p)) throw new UserError(`--protocol ${p}: unknown; use ${protocols.join(', ')}`)
+    for (const p of list ?? [])
+      if (!protocols.includes(p)) throw new UserError(`--protocol ${p}: unknown; use ${protocols.join(', ')}`)
     const ratio = flags.ratio === undefined ? undefined : Number(flags.ratio)
     if (ratio !== undefined && !(ratio >= 0)) throw new UserError(`--ratio ${flags.ratio}: expected a number >= 0`)
-    const config = this.loadRunConfig(flags, {'data.path': args.dataset,
-      'classify.protocols': list, 'classify.seeds': flags.seeds, 'classify.preset': flags.preset, 'classify.syntheticRatio': ratio,
+    const config = this.loadRunConfig(flags, {
+      'data.path': args.dataset,
+      'classify.protocols': list,
+      'classify.seeds': flags.seeds,
+      'classify.preset': flags.preset,
+      'classify.syntheticRatio': ratio
     })
     const {initBackend} = await import('../backend/index.js')
     await initBackend(config.run.backend, config.run.threads)

@@ -14,10 +14,16 @@ schema    list every key with its type, default and a one-line description`
   static examples = [
     '<%= config.bin %> config show --config configs/demo.yaml',
     '<%= config.bin %> config validate --config my.yaml --set dit.lora.rank=16',
-    '<%= config.bin %> config schema',
+    '<%= config.bin %> config schema'
   ]
 
-  static args = {action: Args.string({description: 'show, validate or schema', options: ['show', 'validate', 'schema'], required: true})}
+  static args = {
+    action: Args.string({
+      description: 'show, validate or schema',
+      options: ['show', 'validate', 'schema'],
+      required: true
+    })
+  }
 
   static flags = {...commonFlags}
 

@@ -11,10 +11,12 @@ that every part is present and that no two parts overlap.`
 
   static examples = [
     '<%= config.bin %> merge captions --run-dir runs/ham',
-    '<%= config.bin %> merge samples --run-dir runs/ham',
+    '<%= config.bin %> merge samples --run-dir runs/ham'
   ]
 
-  static args = {what: Args.string({description: 'captions or samples', options: ['captions', 'samples'], required: true})}
+  static args = {
+    what: Args.string({description: 'captions or samples', options: ['captions', 'samples'], required: true})
+  }
 
   static flags = {...commonFlags}
 
@@ -29,6 +31,8 @@ that every part is present and that no two parts overlap.`
     }
     const {mergeCaptionParts} = await import('../stages/caption/merge.js')
     const summary = await mergeCaptionParts(config.run.dir)
-    log.info(`merged ${summary.parts} parts: ${summary.captions} captions, ${summary.failures} failures -> ${config.run.dir}/captions/`)
+    log.info(
+      `merged ${summary.parts} parts: ${summary.captions} captions, ${summary.failures} failures -> ${config.run.dir}/captions/`
+    )
   }
 }

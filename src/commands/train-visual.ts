@@ -6,11 +6,14 @@ import {MedgenCommand, datasetArg, stageFlags} from '../cli/base-command.js'
 import {initBackend} from '../backend/index.js'
 
 export default class TrainVisual extends MedgenCommand {
-  static description = stageHelp('train-visual', `The features are per image: the anatomy vector (see visual.anatomyVector) and the style mu.`)
+  static description = stageHelp(
+    'train-visual',
+    `The features are per image: the anatomy vector (see visual.anatomyVector) and the style mu.`
+  )
 
   static examples = [
     '<%= config.bin %> train-visual --config configs/demo.yaml',
-    '<%= config.bin %> train-visual --config configs/ham10000.yaml --epochs 60 --resume',
+    '<%= config.bin %> train-visual --config configs/ham10000.yaml --epochs 60 --resume'
   ]
 
   static args = datasetArg
@@ -20,7 +23,10 @@ export default class TrainVisual extends MedgenCommand {
   static flags = {
     ...stageFlags,
     epochs: Flags.integer({description: configHelp('visual.epochs', 'training epochs')}),
-    resume: Flags.boolean({description: 'continue from the last checkpoint (default); --no-resume starts over', allowNo: true}),
+    resume: Flags.boolean({
+      description: 'continue from the last checkpoint (default); --no-resume starts over',
+      allowNo: true
+    })
   }
 
   async run(): Promise<Record<string, unknown>> {

@@ -21,7 +21,12 @@ export function childKeys(schema: AnySchema, path: readonly (string | number)[])
   return s?.def?.type === 'object' ? Object.keys(s.shape) : []
 }
 
-export interface KeyDoc { path: string, type: string, default: unknown, doc: string }
+export interface KeyDoc {
+  path: string
+  type: string
+  default: unknown
+  doc: string
+}
 
 function describeType(s: any): string {
   const t = s?.def?.type
@@ -44,7 +49,10 @@ export function listKeys(schema: AnySchema, prefix = ''): KeyDoc[] {
     let def: unknown
     let c = child
     while (c?.def) {
-      if (c.def.type === 'default' || c.def.type === 'prefault') { def = typeof c.def.defaultValue === 'function' ? c.def.defaultValue() : c.def.defaultValue; break }
+      if (c.def.type === 'default' || c.def.type === 'prefault') {
+        def = typeof c.def.defaultValue === 'function' ? c.def.defaultValue() : c.def.defaultValue
+        break
+      }
       c = c.def.innerType
     }
     out.push({path, type: describeType(inner), default: def, doc: child.description ?? inner.description ?? ''})
@@ -71,7 +79,10 @@ export function nearest(word: string, candidates: readonly string[]): string | n
   let bestDistance = Infinity
   for (const c of candidates) {
     const d = levenshtein(word, c)
-    if (d < bestDistance) { best = c; bestDistance = d }
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
   }
   return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 2)) ? best : null
 }

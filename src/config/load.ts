@@ -1,7 +1,7 @@
 // Loads a run config: YAML file -> --set overrides -> command flags -> schema defaults.
 // Every mistake becomes one line naming the file, the key path and the problem.
 import {readFileSync} from 'node:fs'
-import {parseDocument, parse as parseYamlValue, type YAMLParseError} from "yaml"
+import {parseDocument, parse as parseYamlValue, type YAMLParseError} from 'yaml'
 import {UserError, describeFsError} from '../errors.js'
 import {configSchema, type MedgenConfig} from './schema.js'
 import {childKeys, nearest} from './keys.js'
@@ -19,22 +19,31 @@ type Tree = Record<string, unknown>
 
 function readYaml(file: string): Tree {
   let text: string
-  try { text = readFileSync(file, 'utf8') } catch (err) { throw describeFsError(err, file) ?? err }
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw describeFsError(err, file) ?? err
+  }
   const doc = parseDocument(text, {prettyErrors: false})
   if (doc.errors.length > 0) {
     const e = doc.errors[0] as YAMLParseError
     const offset = e.pos?.[0] ?? 0
     const before = text.slice(0, offset).split('\n')
     const where = `:${before.length}:${before[before.length - 1].length + 1}`
-    throw new UserError(`${file}${where}: YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`)
+    throw new UserError(
+      `${file}${where}: YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`
+    )
   }
   let value: unknown
   // The yaml library refuses documents whose aliases expand past its maxAliasCount (a
   // "billion laughs" bomb); that guard is the user's file at fault, not a bug.
-  try { value = doc.toJS() ?? {} } catch (err) {
+  try {
+    value = doc.toJS() ?? {}
+  } catch (err) {
     throw new UserError(`${file}: YAML rejected: ${(err as Error).message.split('\n')[0]}`)
   }
-  if (typeof value !== 'object' || Array.isArray(value)) throw new UserError(`${file}: expected a mapping of sections (run:, data:, ...) at the top level`)
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new UserError(`${file}: expected a mapping of sections (run:, data:, ...) at the top level`)
   refuseForbiddenKeys(value as Tree, file, [])
   return value as Tree
 }
@@ -62,7 +71,8 @@ export function setPath(tree: Tree, path: string, value: unknown, source: string
     const next = Object.hasOwn(node, part) ? node[part] : undefined
     // Sections created here have no prototype: a user key can never land on Object.prototype.
     if (next === undefined || next === null) node[part] = Object.create(null)
-    else if (typeof next !== 'object' || Array.isArray(next)) throw new UserError(`${source}: ${path}: ${part} is not a section`)
+    else if (typeof next !== 'object' || Array.isArray(next))
+      throw new UserError(`${source}: ${path}: ${part} is not a section`)
     node = node[part] as Tree
   }
   node[parts[parts.length - 1]] = value
@@ -74,7 +84,11 @@ function parseSet(expr: string): [string, unknown] {
   const key = expr.slice(0, eq).trim()
   const raw = expr.slice(eq + 1)
   let value: unknown
-  try { value = parseYamlValue(raw) } catch { value = raw }
+  try {
+    value = parseYamlValue(raw)
+  } catch {
+    value = raw
+  }
   return [key, value ?? raw]
 }
 
@@ -86,7 +100,9 @@ function formatIssue(issue: any, source: string): string {
     const full = dotted ? `${dotted}.${key}` : key
     const siblings = childKeys(configSchema, path)
     const guess = nearest(key, siblings)
-    const hint = guess ? `did you mean ${dotted ? dotted + '.' : ''}${guess}?` : `valid keys here: ${siblings.join(', ')}`
+    const hint = guess
+      ? `did you mean ${dotted ? dotted + '.' : ''}${guess}?`
+      : `valid keys here: ${siblings.join(', ')}`
     return `${source}: ${full}: unknown key; ${hint}`
   }
   if (issue.code === 'invalid_type') {
@@ -97,7 +113,7 @@ function formatIssue(issue: any, source: string): string {
     return `${source}: ${dotted}: must be one of ${issue.values.join(', ')}`
   }
   if (issue.code === 'too_small' || issue.code === 'too_big') {
-    const bound = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : (issue.inclusive ? '<=' : '<')
+    const bound = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : issue.inclusive ? '<=' : '<'
     return `${source}: ${dotted}: out of range, must be ${bound} ${issue.minimum ?? issue.maximum}`
   }
   return `${source}: ${dotted || '(top level)'}: ${issue.message}`
@@ -118,7 +134,9 @@ export function loadConfig(opts: LoadOptions = {}): MedgenConfig {
     const issue = result.error.issues[0]
     // Say where a bad value came from: the file, or the --set that introduced it.
     const dotted = (issue.path ?? []).join('.')
-    const fromSet = (opts.sets ?? []).map(parseSet).find(([k]) => dotted.startsWith(k) || k.startsWith(dotted + '.') || k === dotted)
+    const fromSet = (opts.sets ?? [])
+      .map(parseSet)
+      .find(([k]) => dotted.startsWith(k) || k.startsWith(dotted + '.') || k === dotted)
     throw new UserError(formatIssue(issue, fromSet ? `--set ${fromSet[0]}` : source))
   }
   return result.data

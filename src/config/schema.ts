@@ -13,19 +13,21 @@ import {evalSection} from './sections/eval.js'
 import {classifySection} from './sections/classify.js'
 import {weightsSection} from './sections/weights.js'
 
-export const configSchema = z.object({
-  run: runSection,
-  weights: weightsSection,
-  synth: synthSection,
-  data: dataSection,
-  caption: captionSection,
-  visual: visualSection,
-  text: textSection,
-  dit: ditSection,
-  generate: generateSection,
-  eval: evalSection,
-  classify: classifySection,
-}).strict()
+export const configSchema = z
+  .object({
+    run: runSection,
+    weights: weightsSection,
+    synth: synthSection,
+    data: dataSection,
+    caption: captionSection,
+    visual: visualSection,
+    text: textSection,
+    dit: ditSection,
+    generate: generateSection,
+    eval: evalSection,
+    classify: classifySection
+  })
+  .strict()
 
 export type MedgenConfig = z.infer<typeof configSchema>
 export type SectionName = keyof MedgenConfig

@@ -6,7 +6,11 @@ import {z} from 'zod'
 export function section<T extends z.ZodRawShape>(shape: T, doc: string) {
   // prefault (not default): zod 4 returns a default as-is, prefault parses it, so the
   // defaults of the nested keys apply when the whole section is absent.
-  return z.object(shape).strict().prefault({} as any).describe(doc)
+  return z
+    .object(shape)
+    .strict()
+    .prefault({} as any)
+    .describe(doc)
 }
 
 export {z}

@@ -10,7 +10,10 @@ import {sha256} from '../io/atomic.js'
 
 const MAGIC = 0x3143474d // 'MGC1'
 
-export interface CachedItem { rgb: Uint8Array, mask: Uint8Array | null }
+export interface CachedItem {
+  rgb: Uint8Array
+  mask: Uint8Array | null
+}
 
 export async function cacheKey(files: string[], size: number, fit: string): Promise<string> {
   const parts: string[] = [`size=${size}`, `fit=${fit}`]
@@ -27,7 +30,11 @@ export function cachePath(dir: string, key: string): string {
 
 export async function readCached(path: string, size: number): Promise<CachedItem | null> {
   let buf: Buffer
-  try { buf = await fs.readFile(path) } catch { return null }
+  try {
+    buf = await fs.readFile(path)
+  } catch {
+    return null
+  }
   const n = size * size
   if (buf.length < 8 || buf.readUInt32LE(0) !== MAGIC) return null
   const hasMask = buf.readUInt32LE(4) === 1

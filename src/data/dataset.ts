@@ -34,7 +34,7 @@ export interface Dataset {
   /** ids of records without any mask file */
   missingMasks: string[]
   /** images that failed to decode (verify: true with onCorrupt: 'skip'); not in records */
-  corrupt: Array<{id: string, path: string, reason: string}>
+  corrupt: Array<{id: string; path: string; reason: string}>
 }
 
 export interface LoadOptions {
@@ -48,9 +48,19 @@ export interface LoadOptions {
   concurrency?: number
 }
 
-const layoutKinds: Record<LayoutName, DatasetKind> = {'ham10000': 'dermoscopy', 'kvasir-seg': 'polyp', 'busi': 'ultrasound', 'folder': 'dermoscopy', 'flat': 'dermoscopy'}
+const layoutKinds: Record<LayoutName, DatasetKind> = {
+  'ham10000': 'dermoscopy',
+  'kvasir-seg': 'polyp',
+  'busi': 'ultrasound',
+  'folder': 'dermoscopy',
+  'flat': 'dermoscopy'
+}
 const readers: Record<LayoutName, (root: string) => Promise<LayoutResult>> = {
-  'ham10000': readHam10000, 'kvasir-seg': readKvasir, 'busi': readBusi, 'folder': readFolder, 'flat': readFlat,
+  'ham10000': readHam10000,
+  'kvasir-seg': readKvasir,
+  'busi': readBusi,
+  'folder': readFolder,
+  'flat': readFlat
 }
 
 export async function detectLayout(root: string): Promise<LayoutName> {
@@ -59,27 +69,41 @@ export async function detectLayout(root: string): Promise<LayoutName> {
   if (await findBusiRoot(root)) return 'busi'
   if ((await findClassFolders(root)).length > 0) return 'folder'
   if (await hasLooseImages(root)) return 'flat'
-  throw new UserError(`${root}: no known dataset layout (expected HAM10000_metadata.csv, images/ + masks/ (Kvasir-SEG), ` +
-    'benign/ malignant/ normal/ (BUSI), <class>/<image> folders, or images directly in the folder)')
+  throw new UserError(
+    `${root}: no known dataset layout (expected HAM10000_metadata.csv, images/ + masks/ (Kvasir-SEG), ` +
+      'benign/ malignant/ normal/ (BUSI), <class>/<image> folders, or images directly in the folder)'
+  )
 }
 
 export async function loadDataset(path: string, opts: LoadOptions = {}): Promise<Dataset> {
   const root = resolve(path)
   let stat
-  try { stat = await fs.stat(root) } catch (err) { throw describeFsError(err, root) ?? err }
+  try {
+    stat = await fs.stat(root)
+  } catch (err) {
+    throw describeFsError(err, root) ?? err
+  }
   if (!stat.isDirectory()) throw new UserError(`${root}: not a folder; give the dataset's folder`)
   const layout = !opts.layout || opts.layout === 'auto' ? await detectLayout(root) : opts.layout
   const {classes, records} = await readers[layout](root)
   if (records.length === 0) throw new UserError(`${root}: empty dataset (no images found in the ${layout} layout)`)
   const kind = !opts.kind || opts.kind === 'auto' ? layoutKinds[layout] : opts.kind
-  const dataset: Dataset = {layout, kind, root, classes, records, missingMasks: records.filter(r => r.masks.length === 0).map(r => r.id), corrupt: []}
+  const dataset: Dataset = {
+    layout,
+    kind,
+    root,
+    classes,
+    records,
+    missingMasks: records.filter(r => r.masks.length === 0).map(r => r.id),
+    corrupt: []
+  }
   if (opts.verify) await verifyImages(dataset, opts.onCorrupt ?? 'error', opts.concurrency ?? 8)
   return dataset
 }
 
 /** Decodes every image (and mask) once; corrupt ones throw or are moved to `dataset.corrupt`. */
 export async function verifyImages(dataset: Dataset, onCorrupt: 'error' | 'skip', concurrency = 8): Promise<void> {
-  const bad = new Map<string, {id: string, path: string, reason: string}>()
+  const bad = new Map<string, {id: string; path: string; reason: string}>()
   let next = 0
   const worker = async () => {
     while (next < dataset.records.length) {
@@ -89,7 +113,9 @@ export async function verifyImages(dataset: Dataset, onCorrupt: 'error' | 'skip'
         for (const m of r.masks) {
           const mask = await decodeMask(m)
           if (mask.width !== image.width || mask.height !== image.height) {
-            throw new UserError(`${m}: mask is ${mask.width}×${mask.height} but its image ${r.image} is ${image.width}×${image.height}`)
+            throw new UserError(
+              `${m}: mask is ${mask.width}×${mask.height} but its image ${r.image} is ${image.width}×${image.height}`
+            )
           }
         }
       } catch (err) {
@@ -106,17 +132,27 @@ export async function verifyImages(dataset: Dataset, onCorrupt: 'error' | 'skip'
   if (dataset.records.length === 0) throw new UserError(`${dataset.root}: every image is corrupt or unreadable`)
 }
 
-export async function loadImage(record: DatasetRecord, size?: number | {width: number, height: number, fit?: 'fill' | 'cover'}): Promise<DecodedImage> {
+export async function loadImage(
+  record: DatasetRecord,
+  size?: number | {width: number; height: number; fit?: 'fill' | 'cover'}
+): Promise<DecodedImage> {
   return decodeImage(record.image, typeof size === 'number' ? {width: size, height: size} : size)
 }
 
 /** Width and height from the file header (no decoding); null when sharp cannot tell. */
-async function naturalSize(path: string): Promise<{width: number, height: number} | null> {
-  try { return await imageSize(path) } catch { return null } // damaged files are reported by the decoder with their own message
+async function naturalSize(path: string): Promise<{width: number; height: number} | null> {
+  try {
+    return await imageSize(path)
+  } catch {
+    return null
+  } // damaged files are reported by the decoder with their own message
 }
 
 /** The union of a record's masks as 0/1 (null when it has none), resized when a size is given. */
-export async function loadMask(record: DatasetRecord, size?: number | {width: number, height: number, fit?: 'fill' | 'cover'}): Promise<Uint8Array | null> {
+export async function loadMask(
+  record: DatasetRecord,
+  size?: number | {width: number; height: number; fit?: 'fill' | 'cover'}
+): Promise<Uint8Array | null> {
   if (record.masks.length === 0) return null
   const resize = typeof size === 'number' ? {width: size, height: size} : size
   // A mask drawn for another image size would be silently stretched by the resize: refuse it.
@@ -124,16 +160,23 @@ export async function loadMask(record: DatasetRecord, size?: number | {width: nu
   for (const path of record.masks) {
     const maskDims = await naturalSize(path)
     if (imageDims && maskDims && (maskDims.width !== imageDims.width || maskDims.height !== imageDims.height)) {
-      throw new UserError(`${path}: mask is ${maskDims.width}×${maskDims.height} but its image ${record.image} is ${imageDims.width}×${imageDims.height}`)
+      throw new UserError(
+        `${path}: mask is ${maskDims.width}×${maskDims.height} but its image ${record.image} is ${imageDims.width}×${imageDims.height}`
+      )
     }
   }
   let union: Uint8Array | null = null
-  let dims: {width: number, height: number} | null = null
+  let dims: {width: number; height: number} | null = null
   for (const path of record.masks) {
     const m = await decodeMask(path, resize)
-    if (!union) { union = m.data; dims = m }
-    else {
-      if (m.width !== dims!.width || m.height !== dims!.height) throw new UserError(`${path}: mask is ${m.width}×${m.height}, ${record.masks[0]} is ${dims!.width}×${dims!.height}`)
+    if (!union) {
+      union = m.data
+      dims = m
+    } else {
+      if (m.width !== dims!.width || m.height !== dims!.height)
+        throw new UserError(
+          `${path}: mask is ${m.width}×${m.height}, ${record.masks[0]} is ${dims!.width}×${dims!.height}`
+        )
       for (let i = 0; i < union.length; i++) union[i] |= m.data[i]
     }
   }

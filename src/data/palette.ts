@@ -7,13 +7,13 @@ export const dermoscopyColours: Record<string, Lab> = {
   'light brown': [63, 14, 30],
   'dark brown': [35, 15, 20],
   'reddish': [50, 44, 22],
-  'blue-grey': [52, -4, -12],
+  'blue-grey': [52, -4, -12]
 }
 
 export const polypColours: Record<string, Lab> = {
   'pale pink': [78, 16, 10],
   'pink': [63, 34, 12],
-  'red': [45, 50, 32],
+  'red': [45, 50, 32]
 }
 
 /** Lesion grey level (sRGB value in [0,1]) per echo word. */

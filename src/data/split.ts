@@ -12,13 +12,27 @@ import type {DatasetRecord} from './layouts/common.js'
 import {runLayout} from '../run/layout.js'
 
 export type SplitName = 'train' | 'val' | 'test'
-export interface SplitOptions { seed: number, testFraction: number, valFraction: number }
+export interface SplitOptions {
+  seed: number
+  testFraction: number
+  valFraction: number
+}
 
 /** The split options of a config: data.splitSeed when set, else run.seed. */
-export function splitOptionsOf(config: {run: {seed: number}, data: {splitSeed: number, testFraction: number, valFraction: number}}): SplitOptions {
-  return {seed: config.data.splitSeed >= 0 ? config.data.splitSeed : config.run.seed, testFraction: config.data.testFraction, valFraction: config.data.valFraction}
+export function splitOptionsOf(config: {
+  run: {seed: number}
+  data: {splitSeed: number; testFraction: number; valFraction: number}
+}): SplitOptions {
+  return {
+    seed: config.data.splitSeed >= 0 ? config.data.splitSeed : config.run.seed,
+    testFraction: config.data.testFraction,
+    valFraction: config.data.valFraction
+  }
 }
-export interface Split extends SplitOptions { hash: string, assignments: Record<string, SplitName> }
+export interface Split extends SplitOptions {
+  hash: string
+  assignments: Record<string, SplitName>
+}
 
 /** Hash of the assignments only, so equal splits have equal hashes whatever made them. */
 export function splitHash(assignments: Record<string, SplitName>): string {
@@ -30,14 +44,17 @@ export function splitHash(assignments: Record<string, SplitName>): string {
  * images have; groups are shuffled (seeded) and taken for the held-out side while that brings
  * its image count closer to fraction × class size.
  */
-function takeGroups(groups: Array<{key: string, size: number}>, fraction: number, rng: Rng): Set<string> {
+function takeGroups(groups: Array<{key: string; size: number}>, fraction: number, rng: Rng): Set<string> {
   const total = groups.reduce((s, g) => s + g.size, 0)
   const target = fraction * total
   const order = rng.shuffle(groups.slice())
   const taken = new Set<string>()
   let count = 0
   for (const g of order) {
-    if (Math.abs(count + g.size - target) < Math.abs(count - target) && count + g.size <= Math.ceil(target + 0.5)) { taken.add(g.key); count += g.size }
+    if (Math.abs(count + g.size - target) < Math.abs(count - target) && count + g.size <= Math.ceil(target + 0.5)) {
+      taken.add(g.key)
+      count += g.size
+    }
     if (count >= target) break
   }
   return taken
@@ -45,8 +62,12 @@ function takeGroups(groups: Array<{key: string, size: number}>, fraction: number
 
 export function makeSplit(records: DatasetRecord[], opts: SplitOptions): Split {
   const groups = new Map<string, DatasetRecord[]>()
-  for (const r of records) { const g = groups.get(r.group) ?? []; g.push(r); groups.set(r.group, g) }
-  const byClass = new Map<string, Array<{key: string, size: number}>>()
+  for (const r of records) {
+    const g = groups.get(r.group) ?? []
+    g.push(r)
+    groups.set(r.group, g)
+  }
+  const byClass = new Map<string, Array<{key: string; size: number}>>()
   for (const [key, members] of [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     const counts = new Map<string, number>()
     for (const m of members) counts.set(m.className, (counts.get(m.className) ?? 0) + 1)
@@ -65,8 +86,15 @@ export function makeSplit(records: DatasetRecord[], opts: SplitOptions): Split {
     for (const g of list) side.set(g.key, test.has(g.key) ? 'test' : val.has(g.key) ? 'val' : 'train')
   }
   const assignments: Record<string, SplitName> = {}
-  for (const r of [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) assignments[r.id] = side.get(r.group)!
-  return {seed: opts.seed, hash: splitHash(assignments), testFraction: opts.testFraction, valFraction: opts.valFraction, assignments}
+  for (const r of [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)))
+    assignments[r.id] = side.get(r.group)!
+  return {
+    seed: opts.seed,
+    hash: splitHash(assignments),
+    testFraction: opts.testFraction,
+    valFraction: opts.valFraction,
+    assignments
+  }
 }
 
 /**
@@ -75,36 +103,61 @@ export function makeSplit(records: DatasetRecord[], opts: SplitOptions): Split {
  * assignment for every record of the dataset.
  */
 const splitFileSchema = z.looseObject({
-  seed: z.number(), testFraction: z.number(), valFraction: z.number(), hash: z.string(),
-  assignments: z.record(z.string(), z.enum(['train', 'val', 'test'])),
+  seed: z.number(),
+  testFraction: z.number(),
+  valFraction: z.number(),
+  hash: z.string(),
+  assignments: z.record(z.string(), z.enum(['train', 'val', 'test']))
 })
 
-export async function ensureSplit(runDir: string, dataset: {records: DatasetRecord[]}, opts: SplitOptions): Promise<Split> {
+export async function ensureSplit(
+  runDir: string,
+  dataset: {records: DatasetRecord[]},
+  opts: SplitOptions
+): Promise<Split> {
   const path = runLayout(runDir).split
   let text: string | null = null
-  try { text = await fs.readFile(path, 'utf8') } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err }
+  try {
+    text = await fs.readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
   if (text === null) {
     const split = makeSplit(dataset.records, opts)
     await writeJsonAtomic(path, split)
     return split
   }
   let parsed: unknown
-  try { parsed = JSON.parse(text) } catch { throw new UserError(`${path}: not valid JSON; delete it to make a new split`) }
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new UserError(`${path}: not valid JSON; delete it to make a new split`)
+  }
   const checked = splitFileSchema.safeParse(parsed)
-  if (!checked.success) throw new UserError(`${path}: damaged (${checked.error.issues[0].path.join('.') || 'top level'}: ${checked.error.issues[0].message}); delete it to make a new split`)
+  if (!checked.success)
+    throw new UserError(
+      `${path}: damaged (${checked.error.issues[0].path.join('.') || 'top level'}: ${checked.error.issues[0].message}); delete it to make a new split`
+    )
   const split = checked.data as Split
   if (split.hash !== splitHash(split.assignments)) {
     throw new UserError(`${path}: damaged (hash does not match its assignments); delete it to make a new split`)
   }
   for (const key of ['seed', 'testFraction', 'valFraction'] as const) {
     if (split[key] !== opts[key]) {
-      throw new UserError(`${path}: made with ${key}=${split[key]}, the config now says ${opts[key]}; use a new run directory or delete split.json`)
+      throw new UserError(
+        `${path}: made with ${key}=${split[key]}, the config now says ${opts[key]}; use a new run directory or delete split.json`
+      )
     }
   }
   const uncovered = dataset.records.filter(r => !(r.id in split.assignments))
   if (uncovered.length > 0) {
-    throw new UserError(`${path}: does not cover ${uncovered.length} image${uncovered.length > 1 ? 's' : ''} of the dataset ` +
-      `(first: ${uncovered.slice(0, 3).map(r => r.id).join(', ')}); the dataset changed since the split was made: use a new run directory or delete split.json`)
+    throw new UserError(
+      `${path}: does not cover ${uncovered.length} image${uncovered.length > 1 ? 's' : ''} of the dataset ` +
+        `(first: ${uncovered
+          .slice(0, 3)
+          .map(r => r.id)
+          .join(', ')}); the dataset changed since the split was made: use a new run directory or delete split.json`
+    )
   }
   return split
 }

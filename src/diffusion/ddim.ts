@@ -3,7 +3,15 @@
 // Quirk kept on purpose: the "previous" timestep is t - T // n (e.g. 999 -> 949 for n = 20),
 // not the next entry of the linspace schedule (999 -> 946); golden/schedulers pins this.
 import {linspaceTimesteps} from './noise-schedule.js'
-import {defaultSchedulerOptions, f32, scheduleArrays, sqrtf, x0ClipBound, type Scheduler, type SchedulerOptions} from './scheduler.js'
+import {
+  defaultSchedulerOptions,
+  f32,
+  scheduleArrays,
+  sqrtf,
+  x0ClipBound,
+  type Scheduler,
+  type SchedulerOptions
+} from './scheduler.js'
 
 export class DdimScheduler implements Scheduler {
   readonly name = 'ddim' as const
@@ -20,7 +28,9 @@ export class DdimScheduler implements Scheduler {
 
   setTimesteps(numInferenceSteps: number): void {
     if (numInferenceSteps > this.options.numTrainTimesteps) {
-      throw new Error(`ddim: ${numInferenceSteps} steps exceed the ${this.options.numTrainTimesteps} training timesteps`)
+      throw new Error(
+        `ddim: ${numInferenceSteps} steps exceed the ${this.options.numTrainTimesteps} training timesteps`
+      )
     }
     this.numInferenceSteps = numInferenceSteps
     this.timesteps = linspaceTimesteps(this.options.numTrainTimesteps, numInferenceSteps, false)

@@ -4,7 +4,16 @@
 // clip_sample true (x0 clamped to [-1, 1]). Noise comes from a seeded NoiseSource so each
 // image's trajectory is reproducible (diffusers draws it from the pipeline's generator).
 import {addNoise, linspaceTimesteps} from './noise-schedule.js'
-import {defaultSchedulerOptions, f32, scheduleArrays, sqrtf, x0ClipBound, type NoiseSource, type Scheduler, type SchedulerOptions} from './scheduler.js'
+import {
+  defaultSchedulerOptions,
+  f32,
+  scheduleArrays,
+  sqrtf,
+  x0ClipBound,
+  type NoiseSource,
+  type Scheduler,
+  type SchedulerOptions
+} from './scheduler.js'
 
 export class DdpmScheduler implements Scheduler {
   readonly name = 'ddpm' as const
@@ -24,7 +33,9 @@ export class DdpmScheduler implements Scheduler {
 
   setTimesteps(numInferenceSteps: number): void {
     if (numInferenceSteps > this.options.numTrainTimesteps) {
-      throw new Error(`ddpm: ${numInferenceSteps} steps exceed the ${this.options.numTrainTimesteps} training timesteps`)
+      throw new Error(
+        `ddpm: ${numInferenceSteps} steps exceed the ${this.options.numTrainTimesteps} training timesteps`
+      )
     }
     this.numInferenceSteps = numInferenceSteps
     this.timesteps = linspaceTimesteps(this.options.numTrainTimesteps, numInferenceSteps, false)

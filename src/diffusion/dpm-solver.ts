@@ -5,13 +5,21 @@
 // and the update runs in lambda = log(alpha/sigma); the first step and the last (to sigma = 0)
 // are first order, the rest second-order midpoint.
 import {linspaceTimesteps} from './noise-schedule.js'
-import {defaultSchedulerOptions, f32, requireTimestep, scheduleArrays, sqrtf, type Scheduler, type SchedulerOptions} from './scheduler.js'
+import {
+  defaultSchedulerOptions,
+  f32,
+  requireTimestep,
+  scheduleArrays,
+  sqrtf,
+  type Scheduler,
+  type SchedulerOptions
+} from './scheduler.js'
 
 const logf = (x: number): number => f32(Math.log(x))
 const expf = (x: number): number => f32(Math.exp(x))
 
 /** _sigma_to_alpha_sigma_t: alpha = 1/sqrt(sigma^2+1), sigma_t = sigma*alpha (float32 scalars). */
-function alphaSigma(sigma: number): {alpha: number, sigmaT: number, lambda: number} {
+function alphaSigma(sigma: number): {alpha: number; sigmaT: number; lambda: number} {
   const alpha = f32(1 / sqrtf(f32(f32(sigma * sigma) + 1)))
   const sigmaT = f32(sigma * alpha)
   return {alpha, sigmaT, lambda: f32(logf(alpha) - logf(sigmaT))}
@@ -55,9 +63,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const x0 = this.convertModelOutput(modelOutput, sample, i)
     this.modelOutputs.shift()
     this.modelOutputs.push(x0)
-    const prev = this.lowerOrderNums < 1 || lowerOrderFinal
-      ? this.firstOrderUpdate(x0, sample, i)
-      : this.secondOrderUpdate(sample, i)
+    const prev =
+      this.lowerOrderNums < 1 || lowerOrderFinal
+        ? this.firstOrderUpdate(x0, sample, i)
+        : this.secondOrderUpdate(sample, i)
     if (this.lowerOrderNums < this.solverOrder) this.lowerOrderNums++
     this.stepIndex = i + 1
     return prev

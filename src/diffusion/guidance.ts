@@ -17,7 +17,9 @@ export function combineGuidance(out: tf.Tensor4D, scale: number, latentChannels:
   return tf.tidy(() => {
     const outChannels = out.shape[3]
     if (outChannels !== latentChannels && outChannels !== 2 * latentChannels) {
-      throw new Error(`model output has ${outChannels} channels; expected ${latentChannels} or ${2 * latentChannels} (learned sigma)`)
+      throw new Error(
+        `model output has ${outChannels} channels; expected ${latentChannels} or ${2 * latentChannels} (learned sigma)`
+      )
     }
     let guided: tf.Tensor4D = out
     if (usesGuidance(scale)) {

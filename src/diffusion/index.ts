@@ -9,8 +9,11 @@ export const samplerNames: readonly SamplerName[] = ['dpm-solver++', 'ddim', 'dd
 
 export function createScheduler(name: SamplerName, options: SchedulerOptions = defaultSchedulerOptions): Scheduler {
   switch (name) {
-    case 'dpm-solver++': return new DpmSolverMultistepScheduler(options)
-    case 'ddim': return new DdimScheduler(options)
-    case 'ddpm': return new DdpmScheduler(options)
+    case 'dpm-solver++':
+      return new DpmSolverMultistepScheduler(options)
+    case 'ddim':
+      return new DdimScheduler(options)
+    case 'ddpm':
+      return new DdpmScheduler(options)
   }
 }

@@ -26,14 +26,17 @@ const f32 = Math.fround
  */
 export function linspaceFloat32(start: number, end: number, steps: number): Float32Array {
   const out = new Float32Array(steps)
-  if (steps === 1) { out[0] = start; return out }
+  if (steps === 1) {
+    out[0] = start
+    return out
+  }
   const s = f32(start)
   const e = f32(end)
   const step = f32(f32(e - s) / (steps - 1))
   const halfway = Math.floor(steps / 2)
   const lanes = 8
   // step * idx is exact in double (24-bit x 10-bit), so one f32() gives the fused multiply-add.
-  const baseAt = (idx: number): number => idx < halfway ? f32(s + step * idx) : f32(e - step * (steps - idx - 1))
+  const baseAt = (idx: number): number => (idx < halfway ? f32(s + step * idx) : f32(e - step * (steps - idx - 1)))
   let i = 0
   for (; i <= steps - 2 * lanes; i += lanes) {
     const base = baseAt(i)
@@ -79,12 +82,19 @@ export function numpyLinspace(start: number, stop: number, num: number): number[
  */
 export function linspaceTimesteps(numTrainTimesteps: number, numInferenceSteps: number, dropLast: boolean): number[] {
   const points = dropLast ? numInferenceSteps + 1 : numInferenceSteps
-  const ts = numpyLinspace(0, numTrainTimesteps - 1, points).map(roundHalfEven).reverse()
+  const ts = numpyLinspace(0, numTrainTimesteps - 1, points)
+    .map(roundHalfEven)
+    .reverse()
   return dropLast ? ts.slice(0, -1) : ts
 }
 
 /** x_t = sqrt(acp[t]) x0 + sqrt(1 - acp[t]) eps (DDPMScheduler.add_noise), per batch item t. */
-export function addNoise(acp: Float32Array, original: Float32Array, noise: Float32Array, timesteps: readonly number[]): Float32Array {
+export function addNoise(
+  acp: Float32Array,
+  original: Float32Array,
+  noise: Float32Array,
+  timesteps: readonly number[]
+): Float32Array {
   const n = timesteps.length
   if (original.length !== noise.length || original.length % n !== 0) {
     throw new Error(`addNoise: ${original.length} samples, ${noise.length} noise values, ${n} timesteps do not match`)
@@ -115,11 +125,14 @@ export class DdpmSchedule {
   }
 
   /** [B,1,1,1] tensors sqrt(acp_t) and sqrt(1 - acp_t) for per-row timesteps. */
-  coefficients(t: readonly number[]): {signal: tf.Tensor4D, noise: tf.Tensor4D} {
+  coefficients(t: readonly number[]): {signal: tf.Tensor4D; noise: tf.Tensor4D} {
     const a = t.map(i => this.alphasCumprod[i])
     return {
       signal: tf.tensor4d(a.map(Math.sqrt), [t.length, 1, 1, 1]),
-      noise: tf.tensor4d(a.map(v => Math.sqrt(1 - v)), [t.length, 1, 1, 1]),
+      noise: tf.tensor4d(
+        a.map(v => Math.sqrt(1 - v)),
+        [t.length, 1, 1, 1]
+      )
     }
   }
 

@@ -8,7 +8,10 @@ import {combineGuidance, usesGuidance} from './guidance.js'
 import type {Scheduler} from './scheduler.js'
 
 /** Condition tokens as the DiT takes them: tokens [B, L, D], mask [B, L] (1 = attend). */
-export interface Condition { tokens: tf.Tensor3D, mask: tf.Tensor2D }
+export interface Condition {
+  tokens: tf.Tensor3D
+  mask: tf.Tensor2D
+}
 
 /** What the loop needs from a denoiser (the fine-tuned DiT, or a fake in tests). */
 export interface Denoiser {
@@ -55,7 +58,7 @@ export async function sampleLatents(req: SampleRequest): Promise<Float32Array> {
     const nul = denoiser.nullCondition(n)
     ownedCond = {
       tokens: tf.concat([nul.tokens, req.cond.tokens], 0),
-      mask: tf.concat([nul.mask, req.cond.mask], 0),
+      mask: tf.concat([nul.mask, req.cond.mask], 0)
     }
     tf.dispose([nul.tokens, nul.mask])
     cond = ownedCond
@@ -68,7 +71,7 @@ export async function sampleLatents(req: SampleRequest): Promise<Float32Array> {
         const input = guided ? tf.concat([xt, xt], 0) : xt
         return combineGuidance(denoiser.predict(input, t, cond), req.guidance, c)
       })
-      const epsHost = await eps.data() as Float32Array
+      const epsHost = (await eps.data()) as Float32Array
       eps.dispose()
       x = scheduler.step(epsHost, t, x, noise)
       req.onStep?.(index, t)

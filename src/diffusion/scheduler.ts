@@ -46,7 +46,7 @@ export const f32 = Math.fround
 export const sqrtf = (x: number): number => f32(Math.sqrt(x))
 
 /** betas and alphas_cumprod for a scheduler config, both float32 like diffusers. */
-export function scheduleArrays(config: NoiseScheduleConfig): {betas: Float32Array, alphasCumprod: Float32Array} {
+export function scheduleArrays(config: NoiseScheduleConfig): {betas: Float32Array; alphasCumprod: Float32Array} {
   const betas = linearBetas(config)
   return {betas, alphasCumprod: alphasCumprod(betas)}
 }

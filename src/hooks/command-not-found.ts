@@ -9,7 +9,9 @@ const hook: Hook.CommandNotFound = async function (opts) {
   const ids = opts.config.commands.filter(c => !c.hidden).map(c => c.id.replaceAll(':', ' '))
   const typed = opts.id.replaceAll(':', ' ')
   const guess = nearest(typed, ids) ?? nearest(typed.split(' ')[0], ids)
-  const hint = guess ? `did you mean \`${opts.config.bin} ${guess}\`?` : `\`${opts.config.bin} --help\` lists the commands`
+  const hint = guess
+    ? `did you mean \`${opts.config.bin} ${guess}\`?`
+    : `\`${opts.config.bin} --help\` lists the commands`
   process.stderr.write(`${opts.config.bin}: ${typed} is not a ${opts.config.bin} command; ${hint}\n`)
   process.exitCode = 2
   // oclif's runner throws "command not found" unless the hook reports a result.

@@ -13,8 +13,14 @@ function tempPathFor(path: string): string {
 async function fsyncDir(dir: string): Promise<void> {
   try {
     const handle = await fs.open(dir, 'r')
-    try { await handle.sync() } finally { await handle.close() }
-  } catch { /* some file systems refuse to fsync folders; rename is still atomic */ }
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    /* some file systems refuse to fsync folders; rename is still atomic */
+  }
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array | Array<Uint8Array>): Promise<void> {
@@ -26,7 +32,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
       if (Array.isArray(data)) for (const chunk of data) await handle.write(chunk)
       else await handle.writeFile(data)
       await handle.sync()
-    } finally { await handle.close() }
+    } finally {
+      await handle.close()
+    }
     await fs.rename(tmp, path)
     await fsyncDir(dirname(path))
   } catch (err) {
@@ -44,10 +52,16 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
     try {
       writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
       fsyncSync(fd)
-    } finally { closeSync(fd) }
+    } finally {
+      closeSync(fd)
+    }
     renameSync(tmp, path)
   } catch (err) {
-    try { unlinkSync(tmp) } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp)
+    } catch {
+      /* already gone */
+    }
     throw describeFsError(err, path) ?? err
   }
 }
@@ -67,7 +81,9 @@ export async function appendLineDurable(path: string, line: string): Promise<voi
     try {
       await handle.write(line.endsWith('\n') ? line : line + '\n')
       await handle.sync()
-    } finally { await handle.close() }
+    } finally {
+      await handle.close()
+    }
   } catch (err) {
     throw describeFsError(err, path) ?? err
   }
@@ -78,9 +94,15 @@ export async function appendLineDurable(path: string, line: string): Promise<voi
  * be a JSON object (and match `schema` when given); anything else is a UserError naming the
  * file and line, so a hand-edited or damaged file never surfaces as a TypeError in a stage.
  */
-export async function readJsonl<T = Record<string, unknown>>(path: string, schema?: z.ZodType<T, any>, what = 'record'): Promise<T[]> {
+export async function readJsonl<T = Record<string, unknown>>(
+  path: string,
+  schema?: z.ZodType<T, any>,
+  what = 'record'
+): Promise<T[]> {
   let text: string
-  try { text = await fs.readFile(path, 'utf8') } catch (err) {
+  try {
+    text = await fs.readFile(path, 'utf8')
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw describeFsError(err, path) ?? err
   }
@@ -90,14 +112,18 @@ export async function readJsonl<T = Record<string, unknown>>(path: string, schem
     const line = lines[i].trim()
     if (!line) continue
     let value: unknown
-    try { value = JSON.parse(line) } catch {
+    try {
+      value = JSON.parse(line)
+    } catch {
       if (i >= lines.length - 2) continue // torn last line from an interrupted append
       throw new UserError(`${path}:${i + 1}: not valid JSON; fix or delete the line`)
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new UserError(`${path}:${i + 1}: expected a JSON object per line, found ${value === null ? 'null' : Array.isArray(value) ? 'a list' : `a ${typeof value}`}`)
+      throw new UserError(
+        `${path}:${i + 1}: expected a JSON object per line, found ${value === null ? 'null' : Array.isArray(value) ? 'a list' : `a ${typeof value}`}`
+      )
     }
-    out.push(schema ? validateUserData(schema, value, {file: path, line: i + 1}, what) : value as T)
+    out.push(schema ? validateUserData(schema, value, {file: path, line: i + 1}, what) : (value as T))
   }
   return out
 }
@@ -112,7 +138,9 @@ export async function sha256File(path: string): Promise<string> {
       if (bytesRead === 0) break
       hash.update(buf.subarray(0, bytesRead))
     }
-  } finally { await handle.close() }
+  } finally {
+    await handle.close()
+  }
   return hash.digest('hex')
 }
 
@@ -125,10 +153,22 @@ export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
   if (Array.isArray(value)) return '[' + value.map(stableStringify).join(',') + ']'
   const obj = value as Record<string, unknown>
-  return '{' + Object.keys(obj).sort().filter(k => obj[k] !== undefined)
-    .map(k => JSON.stringify(k) + ':' + stableStringify(obj[k])).join(',') + '}'
+  return (
+    '{' +
+    Object.keys(obj)
+      .sort()
+      .filter(k => obj[k] !== undefined)
+      .map(k => JSON.stringify(k) + ':' + stableStringify(obj[k]))
+      .join(',') +
+    '}'
+  )
 }
 
 export async function pathExists(path: string): Promise<boolean> {
-  try { await fs.access(path); return true } catch { return false }
+  try {
+    await fs.access(path)
+    return true
+  } catch {
+    return false
+  }
 }

@@ -33,7 +33,12 @@ export interface ReadImageOptions {
   fit?: Fit
 }
 
-export interface FloatImage { data: Float32Array, width: number, height: number, channels: 1 | 3 }
+export interface FloatImage {
+  data: Float32Array
+  width: number
+  height: number
+  channels: 1 | 3
+}
 
 async function loadSharp(): Promise<typeof import('sharp')> {
   return (await import('sharp')).default
@@ -41,14 +46,19 @@ async function loadSharp(): Promise<typeof import('sharp')> {
 
 function sizePair(size: ImageSize): [number, number] {
   const [w, h] = typeof size === 'number' ? [size, size] : size
-  if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) throw new Error(`invalid image size ${JSON.stringify(size)}`)
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0)
+    throw new Error(`invalid image size ${JSON.stringify(size)}`)
   return [w, h]
 }
 
 /** Opens an image, turning missing, empty and undecodable files into one-line UserErrors. */
-async function open(path: string): Promise<{image: Sharp, sixteenBit: boolean}> {
+async function open(path: string): Promise<{image: Sharp; sixteenBit: boolean}> {
   let bytes: number
-  try { bytes = (await fs.stat(path)).size } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    bytes = (await fs.stat(path)).size
+  } catch (err) {
+    throw describeFsError(err, path) ?? err
+  }
   if (bytes === 0) throw new UserError(`${path}: empty file (0 bytes), expected an image`)
   await rejectTruncatedPng(path, bytes)
   const sharp = await loadSharp()
@@ -57,7 +67,11 @@ async function open(path: string): Promise<{image: Sharp, sixteenBit: boolean}> 
   // says so first, in words, before any pixel is allocated.
   // (metadata reads the header only, so it runs without the limit to learn the dimensions)
   let meta
-  try { meta = await sharp(path, {failOn: 'warning', limitInputPixels: false}).metadata() } catch (err) { throw unreadable(path, err) }
+  try {
+    meta = await sharp(path, {failOn: 'warning', limitInputPixels: false}).metadata()
+  } catch (err) {
+    throw unreadable(path, err)
+  }
   checkImagePixels(path, meta.width, meta.height)
   const image = sharp(path, {failOn: 'warning', autoOrient: true, ...sharpInputLimits()})
   return {image, sixteenBit: meta.depth === 'ushort'}
@@ -77,21 +91,33 @@ async function rejectTruncatedPng(path: string, bytes: number): Promise<void> {
     if (head.equals(PNG_SIGNATURE) && tail.toString('latin1', 4, 8) !== 'IEND') {
       throw new UserError(`${path}: not a readable image (truncated PNG: no IEND chunk at the end)`)
     }
-  } finally { await handle.close() }
+  } finally {
+    await handle.close()
+  }
 }
 
 function unreadable(path: string, err: unknown): UserError {
-  const reason = String((err as Error)?.message ?? err).split('\n')[0].trim()
+  const reason = String((err as Error)?.message ?? err)
+    .split('\n')[0]
+    .trim()
   return new UserError(`${path}: not a readable image (${reason})`)
 }
 
 /** Decodes to raw pixels; decoding errors of damaged files surface here, not in metadata(). */
-async function raw(path: string, image: Sharp, sixteenBit: boolean): Promise<{data: Uint8Array | Uint16Array, width: number, height: number, channels: number}> {
+async function raw(
+  path: string,
+  image: Sharp,
+  sixteenBit: boolean
+): Promise<{data: Uint8Array | Uint16Array; width: number; height: number; channels: number}> {
   try {
     const {data, info} = await image.raw({depth: sixteenBit ? 'ushort' : 'uchar'}).toBuffer({resolveWithObject: true})
-    const values = sixteenBit ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    const values = sixteenBit
+      ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     return {data: values, width: info.width, height: info.height, channels: info.channels}
-  } catch (err) { throw unreadable(path, err) }
+  } catch (err) {
+    throw unreadable(path, err)
+  }
 }
 
 /** Reads RGB, grayscale, RGBA or 16-bit PNG and JPEG files as float HWC in [0, 1]. */
@@ -103,7 +129,7 @@ export async function readImage(path: string, opts: ReadImageOptions = {}): Prom
     const [width, height] = sizePair(opts.size)
     pipeline = pipeline.resize(width, height, {fit: opts.fit ?? 'fill'})
   }
-  pipeline = pipeline.toColourspace(channels === 1 ? (sixteenBit ? 'grey16' : 'b-w') : (sixteenBit ? 'rgb16' : 'srgb'))
+  pipeline = pipeline.toColourspace(channels === 1 ? (sixteenBit ? 'grey16' : 'b-w') : sixteenBit ? 'rgb16' : 'srgb')
   const px = await raw(path, pipeline, sixteenBit)
   if (px.channels !== channels) throw new Error(`${path}: decoded ${px.channels} channels, expected ${channels}`)
   const scale = sixteenBit ? 1 / 65535 : 1 / 255
@@ -129,16 +155,23 @@ export interface ReadRgb8Options {
 export const asPytorchFid: ReadRgb8Options = {alpha: 'drop', kernel: 'linear'}
 
 /** Decodes to 8-bit RGB (grayscale expanded, 16-bit files rounded to 8), resized as asked. */
-export async function readRgb8(path: string, opts: ReadRgb8Options = {}): Promise<{data: Uint8Array, width: number, height: number}> {
+export async function readRgb8(
+  path: string,
+  opts: ReadRgb8Options = {}
+): Promise<{data: Uint8Array; width: number; height: number}> {
   const {image, sixteenBit} = await open(path)
   let pipeline = opts.alpha === 'drop' ? image.removeAlpha() : image.flatten({background: {r: 0, g: 0, b: 0}})
   if (opts.size !== undefined) {
     const [width, height] = sizePair(opts.size)
-    pipeline = pipeline.resize(width, height, {fit: opts.fit ?? 'fill', kernel: opts.kernel ?? 'lanczos3', ...(opts.background ? {background: opts.background} : {})})
+    pipeline = pipeline.resize(width, height, {
+      fit: opts.fit ?? 'fill',
+      kernel: opts.kernel ?? 'lanczos3',
+      ...(opts.background ? {background: opts.background} : {})
+    })
   }
   const px = await raw(path, pipeline.toColourspace(sixteenBit ? 'rgb16' : 'srgb'), sixteenBit)
   // 16-bit values become 8-bit as readImage's floats would: round(v / 65535 * 255)
-  const to8 = sixteenBit ? (v: number) => Math.round(v * 255 / 65535) : (v: number) => v
+  const to8 = sixteenBit ? (v: number) => Math.round((v * 255) / 65535) : (v: number) => v
   const rgb = new Uint8Array(px.width * px.height * 3)
   for (let i = 0; i < px.width * px.height; i++) {
     for (let c = 0; c < 3; c++) rgb[3 * i + c] = to8(px.data[i * px.channels + (px.channels >= 3 ? c : 0)])
@@ -151,7 +184,10 @@ export async function readMask(path: string, size?: ImageSize): Promise<Uint8Arr
   return (await readMaskWithSize(path, size)).data
 }
 
-export async function readMaskWithSize(path: string, size?: ImageSize): Promise<{data: Uint8Array, width: number, height: number}> {
+export async function readMaskWithSize(
+  path: string,
+  size?: ImageSize
+): Promise<{data: Uint8Array; width: number; height: number}> {
   const {image, sixteenBit} = await open(path)
   let pipeline = image.flatten({background: {r: 0, g: 0, b: 0}})
   if (size !== undefined) {
@@ -166,15 +202,25 @@ export async function readMaskWithSize(path: string, size?: ImageSize): Promise<
 }
 
 /** Width and height of an image file (no decoding of pixel data). */
-export async function imageSize(path: string): Promise<{width: number, height: number}> {
+export async function imageSize(path: string): Promise<{width: number; height: number}> {
   const {image} = await open(path)
   let meta
-  try { meta = await image.metadata() } catch (err) { throw unreadable(path, err) }
+  try {
+    meta = await image.metadata()
+  } catch (err) {
+    throw unreadable(path, err)
+  }
   return {width: meta.autoOrient?.width ?? meta.width!, height: meta.autoOrient?.height ?? meta.height!}
 }
 
 /** 8-bit PNG bytes of float HWC data in [0, 1] (clamped) or of 0..255 bytes; `zoom` enlarges by pixel repetition. */
-export async function encodePng(data: Float32Array | Uint8Array, width: number, height: number, channels: 1 | 3 | 4, opts: {zoom?: number} = {}): Promise<Buffer> {
+export async function encodePng(
+  data: Float32Array | Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4,
+  opts: {zoom?: number} = {}
+): Promise<Buffer> {
   if (data.length !== width * height * channels) {
     throw new Error(`image data has ${data.length} values, expected ${width}x${height}x${channels}`)
   }
@@ -192,7 +238,13 @@ export async function encodePng(data: Float32Array | Uint8Array, width: number, 
 }
 
 /** JPEG bytes of 8-bit pixels (synth's datasets; 4:4:4 so thin lesion borders keep their colour). */
-export async function encodeJpeg(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, quality = 95): Promise<Buffer> {
+export async function encodeJpeg(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  quality = 95
+): Promise<Buffer> {
   const sharp = await loadSharp()
   return sharp(pixels, {raw: {width, height, channels}}).jpeg({quality, chromaSubsampling: '4:4:4'}).toBuffer()
 }
@@ -204,12 +256,25 @@ export async function svgToPng(svg: string): Promise<Buffer> {
 }
 
 /** PNG layers (and SVG text) placed on a white canvas, as contact sheets are made. */
-export async function composePng(width: number, height: number, layers: Array<{input: Buffer, left: number, top: number}>): Promise<Buffer> {
+export async function composePng(
+  width: number,
+  height: number,
+  layers: Array<{input: Buffer; left: number; top: number}>
+): Promise<Buffer> {
   const sharp = await loadSharp()
-  return sharp({create: {width, height, channels: 3, background: '#ffffff'}}).composite(layers as OverlayOptions[]).png().toBuffer()
+  return sharp({create: {width, height, channels: 3, background: '#ffffff'}})
+    .composite(layers as OverlayOptions[])
+    .png()
+    .toBuffer()
 }
 
 /** Writes an 8-bit PNG atomically (temp file + fsync + rename). */
-export async function writePng(path: string, data: Float32Array | Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
+export async function writePng(
+  path: string,
+  data: Float32Array | Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4
+): Promise<void> {
   await writeFileAtomic(path, await encodePng(data, width, height, channels))
 }

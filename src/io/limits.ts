@@ -20,7 +20,9 @@ export const DEFAULT_MAX_INFLATED_BYTES = 1024 ** 3
 
 const current: ReadLimits = {maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS, maxInflatedBytes: DEFAULT_MAX_INFLATED_BYTES}
 
-export function readLimits(): Readonly<ReadLimits> { return current }
+export function readLimits(): Readonly<ReadLimits> {
+  return current
+}
 
 export function setReadLimits(limits: Partial<ReadLimits>): void {
   if (limits.maxImagePixels !== undefined) current.maxImagePixels = limits.maxImagePixels
@@ -36,22 +38,28 @@ export function sharpInputLimits(): {limitInputPixels: number} {
 export function checkImagePixels(path: string, width: number | undefined, height: number | undefined): void {
   if (width === undefined || height === undefined) return
   if (width * height > current.maxImagePixels) {
-    throw new UserError(`${path}: image declares ${width}×${height} pixels (${(width * height / 1e6).toFixed(1)} MP), ` +
-      `above the limit of ${(current.maxImagePixels / 1e6).toFixed(1)} MP; raise it with --set run.maxImagePixels=N if the image is genuine`)
+    throw new UserError(
+      `${path}: image declares ${width}×${height} pixels (${((width * height) / 1e6).toFixed(1)} MP), ` +
+        `above the limit of ${(current.maxImagePixels / 1e6).toFixed(1)} MP; raise it with --set run.maxImagePixels=N if the image is genuine`
+    )
   }
 }
 
 /** Throws unless a zip entry's declared inflated size is within run.maxInflatedBytes. */
 export function checkInflatedSize(source: string, declared: number): void {
   if (declared > current.maxInflatedBytes) {
-    throw new UserError(`${source}: declares ${declared} bytes once inflated, above the limit of ${current.maxInflatedBytes} ` +
-      `(raise it with --set run.maxInflatedBytes=N if the file is genuine)`)
+    throw new UserError(
+      `${source}: declares ${declared} bytes once inflated, above the limit of ${current.maxInflatedBytes} ` +
+        `(raise it with --set run.maxInflatedBytes=N if the file is genuine)`
+    )
   }
 }
 
 /** libvips' own refusal (sharp's limitInputPixels) as the same one line as checkImagePixels. */
 export function pixelLimitError(path: string, err: unknown): UserError | null {
   if (!/exceeds pixel limit/i.test(String((err as Error)?.message ?? err))) return null
-  return new UserError(`${path}: image is larger than the limit of ${(current.maxImagePixels / 1e6).toFixed(1)} MP; ` +
-    'raise it with --set run.maxImagePixels=N if the image is genuine')
+  return new UserError(
+    `${path}: image is larger than the limit of ${(current.maxImagePixels / 1e6).toFixed(1)} MP; ` +
+      'raise it with --set run.maxImagePixels=N if the image is genuine'
+  )
 }

@@ -38,6 +38,7 @@ export function staysInside(path: string): boolean {
 
 /** `root` joined with a relative path from data, refused (UserError naming `what`) if it would leave `root`. */
 export function insideRoot(root: string, path: string, what: string): string {
-  if (!staysInside(path)) throw new UserError(`${what}: "${printable(path)}" points outside ${root}; expected a relative path inside it`)
+  if (!staysInside(path))
+    throw new UserError(`${what}: "${printable(path)}" points outside ${root}; expected a relative path inside it`)
   return resolve(root, path)
 }

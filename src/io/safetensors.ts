@@ -9,11 +9,20 @@ import {numel, type DType, type HostTensor, type TensorMap} from './tensor-map.j
 
 const BYTES: Record<DType, number> = {F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1}
 
-export interface SafetensorsEntry { dtype: DType, shape: number[], begin: number, end: number }
-export interface SafetensorsHeader { entries: Map<string, SafetensorsEntry>, metadata: Record<string, string>, dataStart: number }
+export interface SafetensorsEntry {
+  dtype: DType
+  shape: number[]
+  begin: number
+  end: number
+}
+export interface SafetensorsHeader {
+  entries: Map<string, SafetensorsEntry>
+  metadata: Record<string, string>
+  dataStart: number
+}
 
 export function halfToFloat(h: number): number {
-  const s = (h & 0x8000) ? -1 : 1
+  const s = h & 0x8000 ? -1 : 1
   const e = (h >> 10) & 0x1f
   const f = h & 0x3ff
   if (e === 0) return s * f * 2 ** -24
@@ -37,13 +46,21 @@ function halfToFloatTable(): Float32Array {
  */
 function decodeOwnedBytes(dtype: DType, ab: ArrayBuffer): HostTensor['data'] {
   switch (dtype) {
-    case 'F32': return new Float32Array(ab)
-    case 'F64': return new Float64Array(ab)
-    case 'I64': return new BigInt64Array(ab)
-    case 'I32': return new Int32Array(ab)
-    case 'I16': return new Int16Array(ab)
-    case 'I8': return new Int8Array(ab)
-    case 'U8': case 'BOOL': return new Uint8Array(ab)
+    case 'F32':
+      return new Float32Array(ab)
+    case 'F64':
+      return new Float64Array(ab)
+    case 'I64':
+      return new BigInt64Array(ab)
+    case 'I32':
+      return new Int32Array(ab)
+    case 'I16':
+      return new Int16Array(ab)
+    case 'I8':
+      return new Int8Array(ab)
+    case 'U8':
+    case 'BOOL':
+      return new Uint8Array(ab)
     case 'F16': {
       const src = new Uint16Array(ab)
       const out = new Float32Array(src.length)
@@ -63,7 +80,10 @@ function decodeOwnedBytes(dtype: DType, ab: ArrayBuffer): HostTensor['data'] {
 
 export function decodeTensorBytes(dtype: DType, bytes: Buffer): HostTensor['data'] {
   // Copy into an aligned ArrayBuffer: Buffer slices may start at odd offsets.
-  return decodeOwnedBytes(dtype, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
+  return decodeOwnedBytes(
+    dtype,
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+  )
 }
 
 /** The header is a JSON object of tensor entries plus an optional `__metadata__` of strings. */
@@ -72,7 +92,11 @@ const metadataSchema = z.record(z.string(), z.string())
 
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
   let handle
-  try { handle = await fs.open(path, 'r') } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    handle = await fs.open(path, 'r')
+  } catch (err) {
+    throw describeFsError(err, path) ?? err
+  }
   try {
     const {size} = await handle.stat()
     if (size < 8) throw new UserError(`${path}: not a safetensors file (${size} bytes, too short for a header)`)
@@ -80,12 +104,16 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
     await handle.read(lenBuf, 0, 8, 0)
     const headerLen = Number(lenBuf.readBigUInt64LE(0))
     if (headerLen <= 0 || headerLen > 100_000_000 || 8 + headerLen > size) {
-      throw new UserError(`${path}: not a safetensors file (header length ${headerLen} does not fit a ${size}-byte file)`)
+      throw new UserError(
+        `${path}: not a safetensors file (header length ${headerLen} does not fit a ${size}-byte file)`
+      )
     }
     const headerBuf = Buffer.alloc(headerLen)
     await handle.read(headerBuf, 0, headerLen, 8)
     let parsed: unknown
-    try { parsed = JSON.parse(headerBuf.toString('utf8')) } catch {
+    try {
+      parsed = JSON.parse(headerBuf.toString('utf8'))
+    } catch {
       throw new UserError(`${path}: safetensors header is not valid JSON`)
     }
     const json = validateUserData(headerSchema, parsed, {file: path}, 'safetensors header')
@@ -97,14 +125,22 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
       if (name === '__metadata__') continue
       const info = raw as any
       const dtype = info?.dtype as DType
-      if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) throw new UserError(`${path}: tensor ${name}: unsupported dtype ${info?.dtype}`)
+      if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype))
+        throw new UserError(`${path}: tensor ${name}: unsupported dtype ${info?.dtype}`)
       const shape: number[] = info.shape
       const [begin, end] = Array.isArray(info.data_offsets) ? info.data_offsets : []
-      if (!Array.isArray(shape) || shape.some(d => !Number.isSafeInteger(d) || d < 0) || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
+      if (
+        !Array.isArray(shape) ||
+        shape.some(d => !Number.isSafeInteger(d) || d < 0) ||
+        !Number.isSafeInteger(begin) ||
+        !Number.isSafeInteger(end)
+      ) {
         throw new UserError(`${path}: tensor ${name}: malformed header entry`)
       }
       if (begin < 0 || end < begin || end > dataSize) {
-        throw new UserError(`${path}: tensor ${name}: data offsets [${begin}, ${end}] out of range (data section is ${dataSize} bytes)`)
+        throw new UserError(
+          `${path}: tensor ${name}: data offsets [${begin}, ${end}] out of range (data section is ${dataSize} bytes)`
+        )
       }
       if (end - begin !== numel(shape) * BYTES[dtype]) {
         throw new UserError(`${path}: tensor ${name}: ${end - begin} bytes do not match shape [${shape}] of ${dtype}`)
@@ -118,7 +154,9 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
       }
     }
     return {entries, metadata, dataStart}
-  } finally { await handle.close() }
+  } finally {
+    await handle.close()
+  }
 }
 
 /**
@@ -126,7 +164,11 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
  * header's order, so a caller that converts and drops it never holds the whole file: each tensor's
  * bytes are read straight into its own buffer (float32 is a view of it, fp16/bf16 widened once).
  */
-export async function forEachSafetensor(path: string, each: (name: string, tensor: HostTensor) => void | Promise<void>, filter?: (name: string) => boolean): Promise<void> {
+export async function forEachSafetensor(
+  path: string,
+  each: (name: string, tensor: HostTensor) => void | Promise<void>,
+  filter?: (name: string) => boolean
+): Promise<void> {
   const header = await readSafetensorsHeader(path)
   const handle = await fs.open(path, 'r')
   try {
@@ -140,15 +182,27 @@ export async function forEachSafetensor(path: string, each: (name: string, tenso
         if (bytesRead === 0) throw new UserError(`${path}: truncated while reading tensor ${name}`)
         done += bytesRead
       }
-      await each(name, {dtype: e.dtype === 'F16' || e.dtype === 'BF16' ? 'F32' : e.dtype, shape: e.shape, data: decodeOwnedBytes(e.dtype, ab)})
+      await each(name, {
+        dtype: e.dtype === 'F16' || e.dtype === 'BF16' ? 'F32' : e.dtype,
+        shape: e.shape,
+        data: decodeOwnedBytes(e.dtype, ab)
+      })
     }
-  } finally { await handle.close() }
+  } finally {
+    await handle.close()
+  }
 }
 
 /** Reads all tensors, or only those whose names pass `filter`. */
 export async function readSafetensors(path: string, filter?: (name: string) => boolean): Promise<TensorMap> {
   const out: TensorMap = new Map()
-  await forEachSafetensor(path, (name, t) => { out.set(name, t) }, filter)
+  await forEachSafetensor(
+    path,
+    (name, t) => {
+      out.set(name, t)
+    },
+    filter
+  )
   return out
 }
 
@@ -167,7 +221,10 @@ function dtypeOf(t: HostTensor): DType {
 }
 
 /** Serialises tensors (names sorted, then __metadata__, header padded with spaces to 8 bytes). */
-export function encodeSafetensors(tensors: TensorMap | Record<string, HostTensor>, metadata?: Record<string, string>): Buffer[] {
+export function encodeSafetensors(
+  tensors: TensorMap | Record<string, HostTensor>,
+  metadata?: Record<string, string>
+): Buffer[] {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors))
   const names = [...map.keys()].sort()
   const header: Record<string, unknown> = {}
@@ -176,7 +233,8 @@ export function encodeSafetensors(tensors: TensorMap | Record<string, HostTensor
   for (const name of names) {
     const t = map.get(name)!
     const dtype = dtypeOf(t)
-    if (numel(t.shape) !== t.data.length) throw new Error(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} values`)
+    if (numel(t.shape) !== t.data.length)
+      throw new Error(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} values`)
     const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)
     header[name] = {dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length]}
     chunks.push(bytes)
@@ -184,7 +242,8 @@ export function encodeSafetensors(tensors: TensorMap | Record<string, HostTensor
   }
   // __metadata__ goes last, as the golden fixtures' writer puts it, so a read-write round trip of
   // those files is byte-identical (readers accept it anywhere).
-  if (metadata && Object.keys(metadata).length) header.__metadata__ = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, String(v)]))
+  if (metadata && Object.keys(metadata).length)
+    header.__metadata__ = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, String(v)]))
   let json = JSON.stringify(header)
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8)
   const len = Buffer.alloc(8)
@@ -192,6 +251,10 @@ export function encodeSafetensors(tensors: TensorMap | Record<string, HostTensor
   return [len, Buffer.from(json, 'utf8'), ...chunks]
 }
 
-export async function writeSafetensors(path: string, tensors: TensorMap | Record<string, HostTensor>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: TensorMap | Record<string, HostTensor>,
+  metadata?: Record<string, string>
+): Promise<void> {
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata))
 }

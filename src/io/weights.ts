@@ -28,16 +28,24 @@ export interface LoadStateDictOptions {
 
 /** Preferred file names in a model folder, most specific first (transformers/diffusers order). */
 const FOLDER_CANDIDATES = [
-  'model.safetensors', 'diffusion_pytorch_model.safetensors',
-  'model.safetensors.index.json', 'diffusion_pytorch_model.safetensors.index.json',
-  'pytorch_model.bin', 'diffusion_pytorch_model.bin',
-  'pytorch_model.bin.index.json', 'diffusion_pytorch_model.bin.index.json',
+  'model.safetensors',
+  'diffusion_pytorch_model.safetensors',
+  'model.safetensors.index.json',
+  'diffusion_pytorch_model.safetensors.index.json',
+  'pytorch_model.bin',
+  'diffusion_pytorch_model.bin',
+  'pytorch_model.bin.index.json',
+  'diffusion_pytorch_model.bin.index.json'
 ]
 const TORCH_EXTENSIONS = ['.bin', '.pth', '.pt', '.ckpt']
 const isTorchFile = (name: string) => TORCH_EXTENSIONS.some(ext => name.endsWith(ext))
 
 async function statOrThrow(path: string) {
-  try { return await fs.stat(path) } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    return await fs.stat(path)
+  } catch (err) {
+    throw describeFsError(err, path) ?? err
+  }
 }
 
 /** The weights file (or shard index) a path designates; a folder is searched as transformers does. */
@@ -46,10 +54,15 @@ export async function resolveWeightsFile(pathOrFolder: string, expected = 'model
   if (!st.isDirectory()) return pathOrFolder
   const names = await fs.readdir(pathOrFolder)
   for (const candidate of FOLDER_CANDIDATES) if (names.includes(candidate)) return join(pathOrFolder, candidate)
-  const loose = names.filter(n => n.endsWith('.safetensors') || n.endsWith('.safetensors.index.json') || isTorchFile(n)).sort()
+  const loose = names
+    .filter(n => n.endsWith('.safetensors') || n.endsWith('.safetensors.index.json') || isTorchFile(n))
+    .sort()
   if (loose.length === 1) return join(pathOrFolder, loose[0])
-  if (loose.length > 1) throw new UserError(`${pathOrFolder}: several weight files (${loose.join(', ')}); name one of them for ${expected}`)
-  throw new UserError(`${pathOrFolder}: no weights found for ${expected} (expected model.safetensors, diffusion_pytorch_model.safetensors, a *.safetensors.index.json, pytorch_model.bin or a .pth/.pt file)`)
+  if (loose.length > 1)
+    throw new UserError(`${pathOrFolder}: several weight files (${loose.join(', ')}); name one of them for ${expected}`)
+  throw new UserError(
+    `${pathOrFolder}: no weights found for ${expected} (expected model.safetensors, diffusion_pytorch_model.safetensors, a *.safetensors.index.json, pytorch_model.bin or a .pth/.pt file)`
+  )
 }
 
 function renamer(opts: LoadStateDictOptions): (name: string) => string {
@@ -80,10 +93,20 @@ const shardIndexSchema = z.looseObject({weight_map: z.record(z.string(), z.strin
  */
 export async function readShardIndex(indexPath: string): Promise<Map<string, string>> {
   let text: string
-  try { text = await fs.readFile(indexPath, 'utf8') } catch (err) { throw describeFsError(err, indexPath) ?? err }
-  const index = validateUserData(shardIndexSchema, parseUserJson(text, {file: indexPath}, 'shard index'), {file: indexPath}, 'shard index')
+  try {
+    text = await fs.readFile(indexPath, 'utf8')
+  } catch (err) {
+    throw describeFsError(err, indexPath) ?? err
+  }
+  const index = validateUserData(
+    shardIndexSchema,
+    parseUserJson(text, {file: indexPath}, 'shard index'),
+    {file: indexPath},
+    'shard index'
+  )
   const out = new Map<string, string>()
-  for (const [name, file] of Object.entries(index.weight_map)) out.set(name, insideRoot(dirname(indexPath), file, `${indexPath}: weight_map shard`))
+  for (const [name, file] of Object.entries(index.weight_map))
+    out.set(name, insideRoot(dirname(indexPath), file, `${indexPath}: weight_map shard`))
   return out
 }
 
@@ -100,7 +123,8 @@ async function readSharded(indexPath: string, filter: (name: string) => boolean)
   for (const [shardPath, wanted] of shards) {
     const part = await readOneFile(shardPath, name => wanted.has(name))
     for (const name of wanted) {
-      if (!part.has(name)) throw new UserError(`${shardPath}: tensor ${name} listed in ${basename(indexPath)} is missing`)
+      if (!part.has(name))
+        throw new UserError(`${shardPath}: tensor ${name} listed in ${basename(indexPath)} is missing`)
       out.set(name, part.get(name)!)
     }
   }
@@ -125,7 +149,8 @@ export async function loadStateDict(pathOrFolder: string, opts: LoadStateDictOpt
   const origin = new Map<string, string>()
   for (const [name, tensor] of raw) {
     const renamed = rename(name)
-    if (origin.has(renamed)) throw new UserError(`${file}: tensors ${origin.get(renamed)} and ${name} both become ${renamed} after renaming`)
+    if (origin.has(renamed))
+      throw new UserError(`${file}: tensors ${origin.get(renamed)} and ${name} both become ${renamed} after renaming`)
     origin.set(renamed, name)
     out.set(renamed, tensor)
   }
@@ -138,12 +163,20 @@ export async function readJsonConfig(folderOrFile: string, fileName = 'config.js
   const st = await statOrThrow(folderOrFile)
   const path = st.isDirectory() ? join(folderOrFile, fileName) : folderOrFile
   let text: string
-  try { text = await fs.readFile(path, 'utf8') } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${folderOrFile}: no ${fileName} (expected a Hugging Face / diffusers model folder)`)
+  try {
+    text = await fs.readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new UserError(`${folderOrFile}: no ${fileName} (expected a Hugging Face / diffusers model folder)`)
     throw describeFsError(err, path) ?? err
   }
   let value: unknown
-  try { value = JSON.parse(text) } catch (err) { throw new UserError(`${path}: invalid JSON (${(err as Error).message})`) }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UserError(`${path}: expected a JSON object`)
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new UserError(`${path}: invalid JSON (${(err as Error).message})`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new UserError(`${path}: expected a JSON object`)
   return value as Record<string, unknown>
 }

@@ -5,7 +5,13 @@ import type {FileHandle} from 'node:fs/promises'
 import {inflateRawSync} from 'node:zlib'
 import {checkInflatedSize} from './limits.js'
 
-export interface ZipEntry { name: string, method: number, compressedSize: number, size: number, localHeaderOffset: number }
+export interface ZipEntry {
+  name: string
+  method: number
+  compressedSize: number
+  size: number
+  localHeaderOffset: number
+}
 
 export class ZipFormatError extends Error {}
 
@@ -39,7 +45,11 @@ export async function readZipDirectory(handle: FileHandle): Promise<Map<string, 
   const tailLength = Math.min(size, 22 + 0xffff)
   const tail = await readAt(handle, size - tailLength, tailLength)
   let eocd = -1
-  for (let i = tail.length - 22; i >= 0; i--) if (tail.readUInt32LE(i) === EOCD) { eocd = i; break }
+  for (let i = tail.length - 22; i >= 0; i--)
+    if (tail.readUInt32LE(i) === EOCD) {
+      eocd = i
+      break
+    }
   if (eocd < 0) throw new ZipFormatError('zip end-of-central-directory record missing; file truncated?')
   let count = tail.readUInt16LE(eocd + 10)
   let dirSize = tail.readUInt32LE(eocd + 12)
@@ -53,12 +63,14 @@ export async function readZipDirectory(handle: FileHandle): Promise<Map<string, 
     dirSize = u64(rec, 40)
     dirOffset = u64(rec, 48)
   }
-  if (dirOffset + dirSize > size) throw new ZipFormatError(`central directory (${dirOffset}+${dirSize}) lies past the end of the file`)
+  if (dirOffset + dirSize > size)
+    throw new ZipFormatError(`central directory (${dirOffset}+${dirSize}) lies past the end of the file`)
   const dir = await readAt(handle, dirOffset, dirSize)
   const entries = new Map<string, ZipEntry>()
   let p = 0
   for (let n = 0; n < count; n++) {
-    if (p + 46 > dir.length || dir.readUInt32LE(p) !== CENTRAL) throw new ZipFormatError(`central directory entry ${n} is corrupt`)
+    if (p + 46 > dir.length || dir.readUInt32LE(p) !== CENTRAL)
+      throw new ZipFormatError(`central directory entry ${n} is corrupt`)
     const method = dir.readUInt16LE(p + 10)
     let compressedSize = dir.readUInt32LE(p + 20)
     let uncompressed = dir.readUInt32LE(p + 24)
@@ -75,9 +87,17 @@ export async function readZipDirectory(handle: FileHandle): Promise<Map<string, 
       const len = dir.readUInt16LE(e + 2)
       if (id === 1) {
         let q = e + 4
-        if (uncompressed === 0xffffffff) { uncompressed = u64(dir, q); q += 8 }
-        if (compressedSize === 0xffffffff) { compressedSize = u64(dir, q); q += 8 }
-        if (localHeaderOffset === 0xffffffff) { localHeaderOffset = u64(dir, q) }
+        if (uncompressed === 0xffffffff) {
+          uncompressed = u64(dir, q)
+          q += 8
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = u64(dir, q)
+          q += 8
+        }
+        if (localHeaderOffset === 0xffffffff) {
+          localHeaderOffset = u64(dir, q)
+        }
       }
       e += 4 + len
     }
@@ -102,22 +122,36 @@ export async function entryDataOffset(handle: FileHandle, entry: ZipEntry): Prom
 function inflateBounded(compressed: Buffer, entry: ZipEntry): Buffer {
   checkInflatedSize(`zip entry ${entry.name}`, entry.size)
   let whole: Buffer
-  try { whole = inflateRawSync(compressed, {maxOutputLength: Math.max(1, entry.size)}) } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ZipFormatError(`${entry.name} inflates past the ${entry.size} bytes it declares`)
+  try {
+    whole = inflateRawSync(compressed, {maxOutputLength: Math.max(1, entry.size)})
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new ZipFormatError(`${entry.name} inflates past the ${entry.size} bytes it declares`)
     throw new ZipFormatError(`${entry.name}: bad deflate data (${(err as Error).message.split('\n')[0]})`)
   }
-  if (whole.length !== entry.size) throw new ZipFormatError(`${entry.name} inflates to ${whole.length} bytes, expected ${entry.size}`)
+  if (whole.length !== entry.size)
+    throw new ZipFormatError(`${entry.name} inflates to ${whole.length} bytes, expected ${entry.size}`)
   return whole
 }
 
 /** Bytes [start, start+length) of an entry's uncompressed content. */
-export async function readEntry(handle: FileHandle, entry: ZipEntry, start = 0, length = entry.size - start): Promise<Buffer> {
-  if (start < 0 || start + length > entry.size) throw new ZipFormatError(`read of ${length} bytes at ${start} exceeds ${entry.name} (${entry.size} bytes)`)
+export async function readEntry(
+  handle: FileHandle,
+  entry: ZipEntry,
+  start = 0,
+  length = entry.size - start
+): Promise<Buffer> {
+  if (start < 0 || start + length > entry.size)
+    throw new ZipFormatError(`read of ${length} bytes at ${start} exceeds ${entry.name} (${entry.size} bytes)`)
   const dataAt = await entryDataOffset(handle, entry)
   if (entry.method === 0) {
-    if (entry.compressedSize !== entry.size) throw new ZipFormatError(`${entry.name} is stored (not compressed) but declares ${entry.compressedSize} bytes stored and ${entry.size} bytes of content`)
+    if (entry.compressedSize !== entry.size)
+      throw new ZipFormatError(
+        `${entry.name} is stored (not compressed) but declares ${entry.compressedSize} bytes stored and ${entry.size} bytes of content`
+      )
     return readAt(handle, dataAt + start, length)
   }
-  if (entry.method === 8) return inflateBounded(await readAt(handle, dataAt, entry.compressedSize), entry).subarray(start, start + length)
+  if (entry.method === 8)
+    return inflateBounded(await readAt(handle, dataAt, entry.compressedSize), entry).subarray(start, start + length)
   throw new ZipFormatError(`${entry.name} uses unsupported compression method ${entry.method}`)
 }

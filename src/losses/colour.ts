@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 
 /** Per-image, per-channel mean and unbiased variance of [B,H,W,C] -> two [B,C] tensors. */
-export function channelStats(x: tf.Tensor4D): {mean: tf.Tensor2D, variance: tf.Tensor2D} {
+export function channelStats(x: tf.Tensor4D): {mean: tf.Tensor2D; variance: tf.Tensor2D} {
   const n = x.shape[1] * x.shape[2]
   const {mean, variance} = tf.moments(x, [1, 2])
   return {mean: mean as tf.Tensor2D, variance: variance.mul(n / Math.max(1, n - 1)) as tf.Tensor2D}
@@ -17,6 +17,8 @@ export function channelStats(x: tf.Tensor4D): {mean: tf.Tensor2D, variance: tf.T
 export function colourLoss(predicted: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
   const p = channelStats(predicted)
   const t = channelStats(target)
-  const perImage = tf.mean(tf.squaredDifference(p.mean, t.mean), 1).add(tf.mean(tf.squaredDifference(p.variance, t.variance), 1))
+  const perImage = tf
+    .mean(tf.squaredDifference(p.mean, t.mean), 1)
+    .add(tf.mean(tf.squaredDifference(p.variance, t.variance), 1))
   return tf.mean(perImage) as tf.Scalar
 }

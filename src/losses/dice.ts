@@ -14,7 +14,12 @@ export function globalDiceLoss(pred: tf.Tensor, target: tf.Tensor, smooth = DICE
 }
 
 /** Per-image Dice score of binary maps [B, ...] (thresholded prediction), smoothing as the loss. */
-export function diceScores(pred: Float32Array | Uint8Array, target: Float32Array | Uint8Array, batch: number, smooth = DICE_SMOOTH): number[] {
+export function diceScores(
+  pred: Float32Array | Uint8Array,
+  target: Float32Array | Uint8Array,
+  batch: number,
+  smooth = DICE_SMOOTH
+): number[] {
   const per = pred.length / batch
   const out: number[] = []
   for (let b = 0; b < batch; b++) {

@@ -16,7 +16,10 @@ export class PerceptualLoss {
   private readonly std = tf.tensor1d(IMAGENET_STD)
 
   /** `source`: the weights file and its sha256, for manifests and metrics. */
-  constructor(readonly weights: VggWeights, readonly source: {path: string, sha256: string}) {}
+  constructor(
+    readonly weights: VggWeights,
+    readonly source: {path: string; sha256: string}
+  ) {}
 
   static async load(path: string): Promise<PerceptualLoss> {
     const {weights, path: file, sha256} = await loadVgg19Features(path)

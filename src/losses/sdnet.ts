@@ -7,9 +7,21 @@ import {globalDiceLoss} from './dice.js'
 import type {PerceptualLoss} from './perceptual.js'
 import {stopGradient} from './stop-gradient.js'
 
-export interface SdnetLossWeights { reconstruction: number, kl: number, dice: number, regression: number, perceptual: number }
+export interface SdnetLossWeights {
+  reconstruction: number
+  kl: number
+  dice: number
+  regression: number
+  perceptual: number
+}
 
-export const SDNET_LOSS_WEIGHTS: SdnetLossWeights = {reconstruction: 1, kl: 0.01, dice: 10, regression: 1, perceptual: 0.1}
+export const SDNET_LOSS_WEIGHTS: SdnetLossWeights = {
+  reconstruction: 1,
+  kl: 0.01,
+  dice: 10,
+  regression: 1,
+  perceptual: 0.1
+}
 
 export interface SdnetLossInputs {
   x: tf.Tensor4D
@@ -26,16 +38,34 @@ export interface SdnetLossInputs {
   perceptual?: PerceptualLoss
 }
 
-export interface SdnetLossTerms { total: tf.Scalar, reconstruction: tf.Scalar, kl: tf.Scalar, dice: tf.Scalar, regression: tf.Scalar, perceptual?: tf.Scalar }
+export interface SdnetLossTerms {
+  total: tf.Scalar
+  reconstruction: tf.Scalar
+  kl: tf.Scalar
+  dice: tf.Scalar
+  regression: tf.Scalar
+  perceptual?: tf.Scalar
+}
 
 export function sdnetLoss(i: SdnetLossInputs, w: SdnetLossWeights = SDNET_LOSS_WEIGHTS): SdnetLossTerms {
   const reconstruction = l1Loss(i.reco, i.x)
   const kl = gaussianKl(i.mu, i.logvar)
   const dice = globalDiceLoss(i.lesion, i.mask)
   const regression = i.muTilde ? l1Loss(i.muTilde, stopGradient(i.z)) : tf.scalar(0)
-  const weighted = [reconstruction.mul(w.reconstruction), kl.mul(w.kl), dice.mul(w.dice), ...(i.muTilde ? [regression.mul(w.regression)] : [])]
+  const weighted = [
+    reconstruction.mul(w.reconstruction),
+    kl.mul(w.kl),
+    dice.mul(w.dice),
+    ...(i.muTilde ? [regression.mul(w.regression)] : [])
+  ]
   if (!i.perceptual) return {total: tf.addN(weighted) as tf.Scalar, reconstruction, kl, dice, regression}
   const perceptual = i.perceptual.loss(i.reco, i.x)
-  return {total: tf.addN([...weighted, perceptual.mul(w.perceptual)]) as tf.Scalar, reconstruction, kl, dice, regression, perceptual}
+  return {
+    total: tf.addN([...weighted, perceptual.mul(w.perceptual)]) as tf.Scalar,
+    reconstruction,
+    kl,
+    dice,
+    regression,
+    perceptual
+  }
 }
-

@@ -7,19 +7,34 @@
 import {Rng, deriveSeed} from '../util/rng.js'
 
 /** Mean recall over the classes present in yTrue (sklearn balanced_accuracy_score). */
-export function balancedAccuracyOf(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, rows: ArrayLike<number>, k: number): number {
-  const hit = new Float64Array(k), n = new Float64Array(k)
+export function balancedAccuracyOf(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  rows: ArrayLike<number>,
+  k: number
+): number {
+  const hit = new Float64Array(k),
+    n = new Float64Array(k)
   for (let r = 0; r < rows.length; r++) {
     const i = rows[r]
     n[yTrue[i]]++
     if (yPred[i] === yTrue[i]) hit[yTrue[i]]++
   }
-  let sum = 0, present = 0
-  for (let c = 0; c < k; c++) if (n[c] > 0) { sum += hit[c] / n[c]; present++ }
+  let sum = 0,
+    present = 0
+  for (let c = 0; c < k; c++)
+    if (n[c] > 0) {
+      sum += hit[c] / n[c]
+      present++
+    }
   return present ? sum / present : NaN
 }
 
-export interface Interval { value: number, lo: number, hi: number }
+export interface Interval {
+  value: number
+  lo: number
+  hi: number
+}
 
 export interface BaccBootstrap {
   /** per protocol: BACC on the test set and its 95% percentile interval */
@@ -30,14 +45,21 @@ export interface BaccBootstrap {
   rounds: number
 }
 
-const percentile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]
+const percentile = (sorted: Float64Array, q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]
 
 /**
  * `predictions[p]` are the test-set predictions of protocol p (same order as yTrue). Deterministic from
  * `seed`. `reference` (e.g. 'real') is the protocol the others are compared with.
  */
-export function baccBootstrap(yTrue: ArrayLike<number>, predictions: Record<string, ArrayLike<number>>, k: number,
-  reference: string, seed: number, rounds = 2000): BaccBootstrap {
+export function baccBootstrap(
+  yTrue: ArrayLike<number>,
+  predictions: Record<string, ArrayLike<number>>,
+  k: number,
+  reference: string,
+  seed: number,
+  rounds = 2000
+): BaccBootstrap {
   const names = Object.keys(predictions)
   if (!names.includes(reference)) throw new Error(`baccBootstrap: reference protocol ${reference} has no predictions`)
   const byClass: number[][] = Array.from({length: k}, () => [])

@@ -27,7 +27,12 @@ export function presentLabels(...arrays: ArrayLike<number>[]): number[] {
   return [...s].sort((a, b) => a - b)
 }
 
-export interface PerClass { precision: number[], recall: number[], f1: number[], support: number[] }
+export interface PerClass {
+  precision: number[]
+  recall: number[]
+  f1: number[]
+  support: number[]
+}
 
 /** Per-class precision/recall/F1 over `labels`, zero_division = 0. */
 export function perClassScores(cm: number[][], labels: number[]): PerClass {
@@ -39,8 +44,11 @@ export function perClassScores(cm: number[][], labels: number[]): PerClass {
     const precision = predicted > 0 ? tp / predicted : 0
     const recall = support > 0 ? tp / support : 0
     // sklearn 1.2: F1 from precision and recall, 0 when both are 0.
-    const f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
-    out.precision.push(precision); out.recall.push(recall); out.f1.push(f1); out.support.push(support)
+    const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0
+    out.precision.push(precision)
+    out.recall.push(recall)
+    out.f1.push(f1)
+    out.support.push(support)
   }
   return out
 }
@@ -62,14 +70,21 @@ export function binaryAuc(positive: ArrayLike<boolean>, score: ArrayLike<number>
   let P = 0
   for (let i = 0; i < n; i++) if (positive[i]) P++
   const N = n - P
-  if (P === 0 || N === 0) throw new MetricUndefined('Only one class present in y_true. ROC AUC score is not defined in that case.')
-  let tp = 0, fp = 0, prevTp = 0, prevFp = 0, area = 0
+  if (P === 0 || N === 0)
+    throw new MetricUndefined('Only one class present in y_true. ROC AUC score is not defined in that case.')
+  let tp = 0,
+    fp = 0,
+    prevTp = 0,
+    prevFp = 0,
+    area = 0
   for (let i = 0; i < n; i++) {
     const idx = order[i]
-    if (positive[idx]) tp++; else fp++
+    if (positive[idx]) tp++
+    else fp++
     if (i === n - 1 || score[order[i + 1]] !== score[idx]) {
-      area += (fp - prevFp) * (tp + prevTp) / 2
-      prevTp = tp; prevFp = fp
+      area += ((fp - prevFp) * (tp + prevTp)) / 2
+      prevTp = tp
+      prevFp = fp
     }
   }
   return area / (P * N)
@@ -85,7 +100,12 @@ function probColumn(prob: ArrayLike<number>, k: number, c: number, rows?: number
 /** One-vs-rest AUC per class (NaN where the class is absent from y_true or is everything). */
 export function aucOvrPerClass(yTrue: ArrayLike<number>, prob: ArrayLike<number>, k: number): number[] {
   return Array.from({length: k}, (_, c) => {
-    try { return binaryAuc(Array.from(yTrue, y => y === c), probColumn(prob, k, c)) } catch (e) {
+    try {
+      return binaryAuc(
+        Array.from(yTrue, y => y === c),
+        probColumn(prob, k, c)
+      )
+    } catch (e) {
       if (e instanceof MetricUndefined) return NaN
       throw e
     }
@@ -94,18 +114,27 @@ export function aucOvrPerClass(yTrue: ArrayLike<number>, prob: ArrayLike<number>
 
 function checkMulticlassAuc(yTrue: ArrayLike<number>, prob: ArrayLike<number>, k: number): void {
   const present = presentLabels(yTrue)
-  if (present.length !== k) throw new MetricUndefined("Number of classes in y_true not equal to the number of columns in 'y_score'")
+  if (present.length !== k)
+    throw new MetricUndefined("Number of classes in y_true not equal to the number of columns in 'y_score'")
   const n = yTrue.length
   for (let i = 0; i < n; i++) {
     let s = 0
     for (let c = 0; c < k; c++) s += prob[i * k + c]
     // np.allclose(1, sum): rtol 1e-5, atol 1e-8.
-    if (Math.abs(s - 1) > 1e-8 + 1e-5 * Math.abs(s)) throw new MetricUndefined('Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes')
+    if (Math.abs(s - 1) > 1e-8 + 1e-5 * Math.abs(s))
+      throw new MetricUndefined(
+        'Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes'
+      )
   }
 }
 
 /** roc_auc_score(multi_class='ovr', average='macro'|'weighted'). */
-export function aucOvr(yTrue: ArrayLike<number>, prob: ArrayLike<number>, k: number, average: 'macro' | 'weighted'): number {
+export function aucOvr(
+  yTrue: ArrayLike<number>,
+  prob: ArrayLike<number>,
+  k: number,
+  average: 'macro' | 'weighted'
+): number {
   checkMulticlassAuc(yTrue, prob, k)
   const per = aucOvrPerClass(yTrue, prob, k)
   if (average === 'macro') return mean(per)
@@ -123,7 +152,10 @@ export function aucOvo(yTrue: ArrayLike<number>, prob: ArrayLike<number>, k: num
       for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === a || yTrue[i] === b) rows.push(i)
       const isA = rows.map(i => yTrue[i] === a)
       const aucA = binaryAuc(isA, probColumn(prob, k, a, rows))
-      const aucB = binaryAuc(isA.map(v => !v), probColumn(prob, k, b, rows))
+      const aucB = binaryAuc(
+        isA.map(v => !v),
+        probColumn(prob, k, b, rows)
+      )
       scores.push((aucA + aucB) / 2)
     }
   }
@@ -156,9 +188,10 @@ export function classificationReport(input: ClassificationInput): Classification
   const {yTrue, yPred, yProb, numClasses: k} = input
   const n = yTrue.length
   if (yPred.length !== n) throw new Error(`y_pred has ${yPred.length} entries, y_true ${n}`)
-  for (const arr of [yTrue, yPred]) for (let i = 0; i < n; i++) {
-    if (!Number.isInteger(arr[i]) || arr[i] < 0 || arr[i] >= k) throw new Error(`label ${arr[i]} outside 0..${k - 1}`)
-  }
+  for (const arr of [yTrue, yPred])
+    for (let i = 0; i < n; i++) {
+      if (!Number.isInteger(arr[i]) || arr[i] < 0 || arr[i] >= k) throw new Error(`label ${arr[i]} outside 0..${k - 1}`)
+    }
   const cm = confusionMatrix(yTrue, yPred, k)
   const labels = presentLabels(yTrue, yPred)
   const trueLabels = presentLabels(yTrue)
@@ -173,7 +206,10 @@ export function classificationReport(input: ClassificationInput): Classification
   }
   let correct = 0
   for (let i = 0; i < n; i++) if (yTrue[i] === yPred[i]) correct++
-  const all = perClassScores(cm, Array.from({length: k}, (_, c) => c))
+  const all = perClassScores(
+    cm,
+    Array.from({length: k}, (_, c) => c)
+  )
   const report: ClassificationReport = {
     n,
     accuracy: correct / n,
@@ -182,12 +218,14 @@ export function classificationReport(input: ClassificationInput): Classification
     precisionMacro: mean(per.precision),
     recallMacro: mean(per.recall),
     balancedAccuracy: mean(trueLabels.map(c => all.recall[c])),
-    aucOvrMacro: null, aucOvrWeighted: null, aucOvoMacro: null,
+    aucOvrMacro: null,
+    aucOvrWeighted: null,
+    aucOvoMacro: null,
     perClassRecall: all.recall,
     perClassF1: all.f1,
     perClassAucOvr: null,
     confusionMatrix: cm,
-    warnings,
+    warnings
   }
   if (yProb) {
     if (yProb.length !== n * k) throw new Error(`y_prob has ${yProb.length} values, expected ${n} x ${k}`)
@@ -207,13 +245,16 @@ export function classificationReport(input: ClassificationInput): Classification
 /** Definitions written next to the values in classify/metrics.json. */
 export const classificationDefinitions: Record<string, string> = {
   accuracy: 'fraction of test images whose argmax prediction equals the label',
-  f1Weighted: "support-weighted mean of per-class F1 over labels in y_true ∪ y_pred (sklearn average='weighted'; the paper's F1)",
+  f1Weighted:
+    "support-weighted mean of per-class F1 over labels in y_true ∪ y_pred (sklearn average='weighted'; the paper's F1)",
   f1Macro: 'unweighted mean of per-class F1 over labels in y_true ∪ y_pred',
   precisionMacro: 'unweighted mean of per-class precision (0 for a class never predicted)',
   recallMacro: 'unweighted mean of per-class recall over labels in y_true ∪ y_pred (0 for a class absent from y_true)',
-  balancedAccuracy: "mean recall over the classes present in y_true (sklearn balanced_accuracy_score; the paper's BACC)",
-  aucOvrMacro: 'mean one-vs-rest ROC AUC from softmax probabilities (null when a class is absent from y_true, as sklearn raises)',
+  balancedAccuracy:
+    "mean recall over the classes present in y_true (sklearn balanced_accuracy_score; the paper's BACC)",
+  aucOvrMacro:
+    'mean one-vs-rest ROC AUC from softmax probabilities (null when a class is absent from y_true, as sklearn raises)',
   aucOvrWeighted: 'support-weighted one-vs-rest ROC AUC',
   aucOvoMacro: 'Hand & Till one-vs-one ROC AUC, mean over class pairs',
-  confusionMatrix: 'rows = true class, columns = predicted class',
+  confusionMatrix: 'rows = true class, columns = predicted class'
 }

@@ -6,7 +6,11 @@
 import {UNKNOWN, type Attributes} from '../data/attributes.js'
 
 /** One scored image: what its prompt asked for, what was measured, and its permutation group. */
-export interface ScoredImage { wanted: Attributes, measured: Attributes, group: string }
+export interface ScoredImage {
+  wanted: Attributes
+  measured: Attributes
+  group: string
+}
 
 export type PerAttribute = Record<string, number>
 
@@ -16,7 +20,8 @@ const asked = (v: string | undefined): v is string => v !== undefined && v !== U
 export function attributeAccuracy(images: ScoredImage[], names: string[]): PerAttribute {
   const out: PerAttribute = {}
   for (const name of names) {
-    let correct = 0, total = 0
+    let correct = 0,
+      total = 0
     for (const im of images) {
       if (!asked(im.wanted[name]) || !(name in im.measured)) continue
       total++
@@ -35,11 +40,16 @@ export function attributeAccuracy(images: ScoredImage[], names: string[]): PerAt
  * the number of scored images (those that receive a known prompt) is sum_i known_group(i) / n_group(i).
  * Groups by class give "a generator that reads only the class"; one group "one that reads nothing".
  */
-export function shuffledAccuracy(images: ScoredImage[], names: string[], groupOf: (im: ScoredImage) => string): PerAttribute {
+export function shuffledAccuracy(
+  images: ScoredImage[],
+  names: string[],
+  groupOf: (im: ScoredImage) => string
+): PerAttribute {
   const out: PerAttribute = {}
   for (const name of names) {
     const counts = new Map<string, Map<string, number>>()
-    const known = new Map<string, number>(), sizes = new Map<string, number>()
+    const known = new Map<string, number>(),
+      sizes = new Map<string, number>()
     for (const im of images) {
       const g = groupOf(im)
       sizes.set(g, (sizes.get(g) ?? 0) + 1)
@@ -49,7 +59,8 @@ export function shuffledAccuracy(images: ScoredImage[], names: string[], groupOf
       counts.set(g, c)
       known.set(g, (known.get(g) ?? 0) + 1)
     }
-    let matches = 0, scored = 0
+    let matches = 0,
+      scored = 0
     for (const im of images) {
       const g = groupOf(im)
       if (!(name in im.measured) || !known.get(g)) continue
@@ -76,22 +87,34 @@ export function gainOf(accuracy: number | null, shuffled: number | null, ceiling
   return span < minGainSpan ? null : (accuracy - shuffled) / span
 }
 
-export interface GroupFigures { anatomy: number | null, style: number | null, perAttribute: PerAttribute }
+export interface GroupFigures {
+  anatomy: number | null
+  style: number | null
+  perAttribute: PerAttribute
+}
 
 export function groupFigures(perAttribute: PerAttribute, anatomy: string[], style: string[]): GroupFigures {
   return {anatomy: meanOver(perAttribute, anatomy), style: meanOver(perAttribute, style), perAttribute}
 }
 
-export interface Gain { anatomy: number | null, style: number | null, perAttribute: Record<string, number | null> }
+export interface Gain {
+  anatomy: number | null
+  style: number | null
+  perAttribute: Record<string, number | null>
+}
 
 export function controlGain(accuracy: GroupFigures, shuffled: GroupFigures, ceiling: GroupFigures): Gain {
   const perAttribute: Record<string, number | null> = {}
   for (const name of Object.keys(accuracy.perAttribute)) {
-    perAttribute[name] = gainOf(accuracy.perAttribute[name], shuffled.perAttribute[name] ?? null, ceiling.perAttribute[name] ?? null)
+    perAttribute[name] = gainOf(
+      accuracy.perAttribute[name],
+      shuffled.perAttribute[name] ?? null,
+      ceiling.perAttribute[name] ?? null
+    )
   }
   return {
     anatomy: gainOf(accuracy.anatomy, shuffled.anatomy, ceiling.anatomy),
     style: gainOf(accuracy.style, shuffled.style, ceiling.style),
-    perAttribute,
+    perAttribute
   }
 }

@@ -25,7 +25,11 @@ export interface GaussianStats {
 }
 
 /** Features in row-major [n, d]: anything indexable (Float32Array from Inception, Float64Array). */
-export interface FeatureSet { n: number, d: number, data: ArrayLike<number> }
+export interface FeatureSet {
+  n: number
+  d: number
+  data: ArrayLike<number>
+}
 
 /** np.mean(float32 [n,d], axis=0): float32 accumulation row by row, then a float32 division. */
 export function meanFloat32(f: FeatureSet): Float64Array {
@@ -55,7 +59,7 @@ export function centred(f: FeatureSet): Float64Array {
 export function gaussianStats(f: FeatureSet): GaussianStats {
   if (f.n < 2) throw new Error(`Fréchet distance needs at least 2 samples per set, got ${f.n}`)
   const sigma = gramColumns(centred(f), f.n, f.d)
-  for (let i = 0; i < sigma.length; i++) sigma[i] /= (f.n - 1)
+  for (let i = 0; i < sigma.length; i++) sigma[i] /= f.n - 1
   return {d: f.d, n: f.n, mu: meanFloat32(f), sigma}
 }
 
@@ -75,7 +79,10 @@ function meanDiffSq(mu1: Float64Array, mu2: Float64Array): number {
   if (mu1.length !== mu2.length) throw new Error(`mean vectors have different lengths (${mu1.length} vs ${mu2.length})`)
   // pytorch-fid: diff = mu1 - mu2 in float32, then diff.dot(diff).
   let s = 0
-  for (let i = 0; i < mu1.length; i++) { const t = Math.fround(mu1[i] - mu2[i]); s += t * t }
+  for (let i = 0; i < mu1.length; i++) {
+    const t = Math.fround(mu1[i] - mu2[i])
+    s += t * t
+  }
   return s
 }
 
@@ -91,9 +98,13 @@ export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: 
   // sqrt1 S2 sqrt1 = sqrt1 (sqrt1 S2)ᵀ... computed as (sqrt1 S2) sqrt1 with S2, sqrt1 symmetric.
   const left = matMulABt(sqrt1, sigma2, d, d, d) // sqrt1 S2ᵀ = sqrt1 S2
   const inner = matMulABt(left, sqrt1, d, d, d) // (sqrt1 S2) sqrt1ᵀ
-  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) { // symmetrise rounding noise
-    const v = 0.5 * (inner[i * d + j] + inner[j * d + i]); inner[i * d + j] = v; inner[j * d + i] = v
-  }
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < i; j++) {
+      // symmetrise rounding noise
+      const v = 0.5 * (inner[i * d + j] + inner[j * d + i])
+      inner[i * d + j] = v
+      inner[j * d + i] = v
+    }
   const vals = symmetricEigen(inner, d, false).values
   let t = 0
   for (const l of vals) t += Math.sqrt(Math.max(l, 0))
@@ -127,27 +138,41 @@ export function frechetFromStats(s1: GaussianStats, s2: GaussianStats, opts: Fre
     epsPathTaken = true
     trCovmean = traceSqrtProduct(withOffset(s1.sigma, d, eps), withOffset(s2.sigma, d, eps), d)
   }
-  return {value: diffSq + trSigma1 + trSigma2 - 2 * trCovmean, diffSq, trSigma1, trSigma2, trCovmean, method: 'eigen', epsPathTaken}
+  return {
+    value: diffSq + trSigma1 + trSigma2 - 2 * trCovmean,
+    diffSq,
+    trSigma1,
+    trSigma2,
+    trCovmean,
+    method: 'eigen',
+    epsPathTaken
+  }
 }
 
 /**
  * Fréchet distance from two feature sets. Chooses the cheaper exact path: the low-rank one when
  * the sample counts are small against d, otherwise covariances + eigen-decompositions.
  */
-export function frechetDistance(a: FeatureSet, b: FeatureSet, opts: FrechetOptions & {method?: 'auto' | 'eigen' | 'low-rank'} = {}): FrechetResult {
+export function frechetDistance(
+  a: FeatureSet,
+  b: FeatureSet,
+  opts: FrechetOptions & {method?: 'auto' | 'eigen' | 'low-rank'} = {}
+): FrechetResult {
   if (a.d !== b.d) throw new Error(`feature dimensions differ: ${a.d} vs ${b.d}`)
   if (a.n < 2 || b.n < 2) throw new Error(`Fréchet distance needs at least 2 samples per set (got ${a.n} and ${b.n})`)
   const d = a.d
   const lowRankCost = a.n * b.n * d + Math.min(a.n, b.n) ** 2 * Math.max(a.n, b.n) + 2 * Math.min(a.n, b.n) ** 3
-  const eigenCost = (a.n + b.n) * d * d / 2 + 10 * d ** 3
-  const method = opts.method && opts.method !== 'auto' ? opts.method : (lowRankCost < eigenCost ? 'low-rank' : 'eigen')
+  const eigenCost = ((a.n + b.n) * d * d) / 2 + 10 * d ** 3
+  const method = opts.method && opts.method !== 'auto' ? opts.method : lowRankCost < eigenCost ? 'low-rank' : 'eigen'
   if (method === 'eigen' || opts.forceEps) return frechetFromStats(gaussianStats(a), gaussianStats(b), opts)
 
   const A = centred(a)
   const B = centred(b)
   const diffSq = meanDiffSq(meanFloat32(a), meanFloat32(b))
-  let sa = 0; for (const v of A) sa += v * v
-  let sb = 0; for (const v of B) sb += v * v
+  let sa = 0
+  for (const v of A) sa += v * v
+  let sb = 0
+  for (const v of B) sb += v * v
   const trSigma1 = sa / (a.n - 1)
   const trSigma2 = sb / (b.n - 1)
   // M = A Bᵀ [na, nb]; its singular values squared are the eigenvalues of the smaller Gram.
@@ -167,5 +192,13 @@ export function frechetDistance(a: FeatureSet, b: FeatureSet, opts: FrechetOptio
     trCovmean = r.trCovmean
     epsPathTaken = true
   }
-  return {value: diffSq + trSigma1 + trSigma2 - 2 * trCovmean, diffSq, trSigma1, trSigma2, trCovmean, method: 'low-rank', epsPathTaken}
+  return {
+    value: diffSq + trSigma1 + trSigma2 - 2 * trCovmean,
+    diffSq,
+    trSigma1,
+    trSigma2,
+    trCovmean,
+    method: 'low-rank',
+    epsPathTaken
+  }
 }

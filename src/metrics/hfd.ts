@@ -14,18 +14,31 @@ export function fft(re: Float64Array, im: Float64Array): void {
     let bit = n >> 1
     for (; j & bit; bit >>= 1) j ^= bit
     j ^= bit
-    if (i < j) { let t = re[i]; re[i] = re[j]; re[j] = t; t = im[i]; im[i] = im[j]; im[j] = t }
+    if (i < j) {
+      let t = re[i]
+      re[i] = re[j]
+      re[j] = t
+      t = im[i]
+      im[i] = im[j]
+      im[j] = t
+    }
   }
   for (let len = 2; len <= n; len <<= 1) {
-    const ang = -2 * Math.PI / len
-    const wr = Math.cos(ang), wi = Math.sin(ang)
+    const ang = (-2 * Math.PI) / len
+    const wr = Math.cos(ang),
+      wi = Math.sin(ang)
     for (let i = 0; i < n; i += len) {
-      let cr = 1, ci = 0
+      let cr = 1,
+        ci = 0
       for (let k = 0; k < len / 2; k++) {
-        const a = i + k, b = a + len / 2
-        const xr = re[b] * cr - im[b] * ci, xi = re[b] * ci + im[b] * cr
-        re[b] = re[a] - xr; im[b] = im[a] - xi
-        re[a] += xr; im[a] += xi
+        const a = i + k,
+          b = a + len / 2
+        const xr = re[b] * cr - im[b] * ci,
+          xi = re[b] * ci + im[b] * cr
+        re[b] = re[a] - xr
+        im[b] = im[a] - xi
+        re[a] += xr
+        im[a] += xi
         const nr = cr * wr - ci * wi
         ci = cr * wi + ci * wr
         cr = nr
@@ -36,24 +49,38 @@ export function fft(re: Float64Array, im: Float64Array): void {
 
 /** Power spectrum |F|² of a real size x size image (row-major), via row then column FFTs. */
 export function powerSpectrum2d(img: Float64Array, size: number): Float64Array {
-  const re = Float64Array.from(img), im = new Float64Array(size * size)
-  const rr = new Float64Array(size), ri = new Float64Array(size)
+  const re = Float64Array.from(img),
+    im = new Float64Array(size * size)
+  const rr = new Float64Array(size),
+    ri = new Float64Array(size)
   for (let y = 0; y < size; y++) {
-    rr.set(re.subarray(y * size, (y + 1) * size)); ri.fill(0)
+    rr.set(re.subarray(y * size, (y + 1) * size))
+    ri.fill(0)
     fft(rr, ri)
-    re.set(rr, y * size); im.set(ri, y * size)
+    re.set(rr, y * size)
+    im.set(ri, y * size)
   }
   for (let x = 0; x < size; x++) {
-    for (let y = 0; y < size; y++) { rr[y] = re[y * size + x]; ri[y] = im[y * size + x] }
+    for (let y = 0; y < size; y++) {
+      rr[y] = re[y * size + x]
+      ri[y] = im[y * size + x]
+    }
     fft(rr, ri)
-    for (let y = 0; y < size; y++) { re[y * size + x] = rr[y]; im[y * size + x] = ri[y] }
+    for (let y = 0; y < size; y++) {
+      re[y * size + x] = rr[y]
+      im[y * size + x] = ri[y]
+    }
   }
   const p = new Float64Array(size * size)
   for (let i = 0; i < p.length; i++) p[i] = (re[i] * re[i] + im[i] * im[i]) / (size * size)
   return p
 }
 
-export interface SpectrumOptions { size: number, bandLow: number, bandHigh: number }
+export interface SpectrumOptions {
+  size: number
+  bandLow: number
+  bandHigh: number
+}
 
 /** Rings of integer radius kept by the band. */
 export function bandRings(opts: SpectrumOptions): number[] {
@@ -76,13 +103,17 @@ export function spectralFeature(rgb: Uint8Array, opts: SpectrumOptions): Float64
   for (let i = 0; i < grey.length; i++) grey[i] -= mean
   const p = powerSpectrum2d(grey, size)
   const half = size / 2
-  const sum = new Float64Array(half + 1), count = new Float64Array(half + 1)
+  const sum = new Float64Array(half + 1),
+    count = new Float64Array(half + 1)
   for (let y = 0; y < size; y++) {
     const fy = y <= half ? y : y - size
     for (let x = 0; x < size; x++) {
       const fx = x <= half ? x : x - size
       const r = Math.round(Math.hypot(fx, fy))
-      if (r <= half) { sum[r] += p[y * size + x]; count[r]++ }
+      if (r <= half) {
+        sum[r] += p[y * size + x]
+        count[r]++
+      }
     }
   }
   const rings = bandRings(opts)

@@ -16,7 +16,12 @@ import type {FeatureSet} from './frechet.js'
 /** sha256 over the images' bytes in order, plus everything else that changes the features. */
 export async function contentKey(files: string[], extra: string): Promise<string> {
   const h = createHash('sha256').update(extra)
-  for (const f of files) h.update(createHash('sha256').update(await fs.readFile(f)).digest())
+  for (const f of files)
+    h.update(
+      createHash('sha256')
+        .update(await fs.readFile(f))
+        .digest()
+    )
   return h.digest('hex')
 }
 
@@ -31,12 +36,16 @@ export interface FeatureOptions {
 }
 
 /** pool3 features [n,2048] of the given image files. */
-export async function inceptionFeatures(files: string[], opts: FeatureOptions): Promise<FeatureSet & {cached: boolean}> {
+export async function inceptionFeatures(
+  files: string[],
+  opts: FeatureOptions
+): Promise<FeatureSet & {cached: boolean}> {
   const key = await contentKey(files, `inception-pool3|${opts.weightsSha256}|${opts.resize}`)
   const cachePath = opts.cacheDir ? join(opts.cacheDir, `${key}.safetensors`) : null
-  if (cachePath && await pathExists(cachePath)) {
+  if (cachePath && (await pathExists(cachePath))) {
     const t = (await readSafetensors(cachePath)).get('pool3')
-    if (t && t.shape[0] === files.length) return {n: t.shape[0], d: t.shape[1], data: t.data as Float32Array, cached: true}
+    if (t && t.shape[0] === files.length)
+      return {n: t.shape[0], d: t.shape[1], data: t.data as Float32Array, cached: true}
   }
   const batch = opts.batchSize ?? 8
   const out = new Float32Array(files.length * 2048)
@@ -45,14 +54,30 @@ export async function inceptionFeatures(files: string[], opts: FeatureOptions): 
     const chunk = files.slice(start, start + batch)
     const images = await Promise.all(chunk.map(f => readRgb8(f, asPytorchFid)))
     // Images may differ in size: each is resized to 299 on its own, then batched.
-    const x = tf.tidy(() => tf.concat(images.map(img =>
-      preprocessForInception(tf.tensor4d(Float32Array.from(img.data, v => v / 255), [1, img.height, img.width, 3]), opts.resize))))
+    const x = tf.tidy(() =>
+      tf.concat(
+        images.map(img =>
+          preprocessForInception(
+            tf.tensor4d(
+              Float32Array.from(img.data, v => v / 255),
+              [1, img.height, img.width, 3]
+            ),
+            opts.resize
+          )
+        )
+      )
+    )
     const {pool3} = inceptionForward(x as tf.Tensor4D, opts.weights)
-    out.set(await pool3.data() as Float32Array, start * 2048)
+    out.set((await pool3.data()) as Float32Array, start * 2048)
     tf.dispose([x, pool3])
     bar.tick(chunk.length)
   }
   bar.stop()
-  if (cachePath) await writeSafetensors(cachePath, {pool3: {dtype: 'F32', shape: [files.length, 2048], data: out}}, {resize: opts.resize, weights_sha256: opts.weightsSha256})
+  if (cachePath)
+    await writeSafetensors(
+      cachePath,
+      {pool3: {dtype: 'F32', shape: [files.length, 2048], data: out}},
+      {resize: opts.resize, weights_sha256: opts.weightsSha256}
+    )
   return {n: files.length, d: 2048, data: out, cached: false}
 }

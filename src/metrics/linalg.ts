@@ -9,7 +9,10 @@ export function matMulABt(a: Float64Array, b: Float64Array, m: number, n: number
     const ai = i * k
     for (let j = 0; j < n; j++) {
       const bj = j * k
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0
       let t = 0
       for (; t + 3 < k; t += 4) {
         s0 += a[ai + t] * b[bj + t]
@@ -18,7 +21,7 @@ export function matMulABt(a: Float64Array, b: Float64Array, m: number, n: number
         s3 += a[ai + t + 3] * b[bj + t + 3]
       }
       for (; t < k; t++) s0 += a[ai + t] * b[bj + t]
-      c[i * n + j] = (s0 + s1) + (s2 + s3)
+      c[i * n + j] = s0 + s1 + (s2 + s3)
     }
   }
   return c
@@ -31,9 +34,13 @@ export function gramRows(a: Float64Array, m: number, k: number): Float64Array {
     const ai = i * k
     for (let j = i; j < m; j++) {
       const aj = j * k
-      let s0 = 0, s1 = 0
+      let s0 = 0,
+        s1 = 0
       let t = 0
-      for (; t + 1 < k; t += 2) { s0 += a[ai + t] * a[aj + t]; s1 += a[ai + t + 1] * a[aj + t + 1] }
+      for (; t + 1 < k; t += 2) {
+        s0 += a[ai + t] * a[aj + t]
+        s1 += a[ai + t + 1] * a[aj + t + 1]
+      }
       if (t < k) s0 += a[ai + t] * a[aj + t]
       c[i * m + j] = s0 + s1
       c[j * m + i] = s0 + s1
@@ -108,7 +115,10 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, wan
         V[j * n + i] = 0
       }
     } else {
-      for (let k = 0; k < i; k++) { d[k] /= scale; h += d[k] * d[k] }
+      for (let k = 0; k < i; k++) {
+        d[k] /= scale
+        h += d[k] * d[k]
+      }
       let f = d[i - 1]
       let g = Math.sqrt(h)
       if (f > 0) g = -g
@@ -128,13 +138,16 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, wan
         e[j] = g
       }
       f = 0
-      for (let j = 0; j < i; j++) { e[j] /= h; f += e[j] * d[j] }
+      for (let j = 0; j < i; j++) {
+        e[j] /= h
+        f += e[j] * d[j]
+      }
       const hh = f / (h + h)
       for (let j = 0; j < i; j++) e[j] -= hh * d[j]
       for (let j = 0; j < i; j++) {
         f = d[j]
         g = e[j]
-        for (let k = j; k <= i - 1; k++) V[k * n + j] -= (f * e[k] + g * d[k])
+        for (let k = j; k <= i - 1; k++) V[k * n + j] -= f * e[k] + g * d[k]
         d[j] = V[(i - 1) * n + j]
         V[i * n + j] = 0
       }
@@ -157,7 +170,10 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, wan
       }
       for (let k = 0; k <= i; k++) V[k * n + i + 1] = 0
     }
-    for (let j = 0; j < n; j++) { d[j] = V[(n - 1) * n + j]; V[(n - 1) * n + j] = 0 }
+    for (let j = 0; j < n; j++) {
+      d[j] = V[(n - 1) * n + j]
+      V[(n - 1) * n + j] = 0
+    }
     V[(n - 1) * n + n - 1] = 1
   } else {
     // Without vectors only the diagonal is needed: it sits on V's diagonal after the reduction.
@@ -193,9 +209,12 @@ function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, want
         for (let i = l + 2; i < n; i++) d[i] -= h
         f += h
         p = d[m]
-        let c = 1, c2 = c, c3 = c
+        let c = 1,
+          c2 = c,
+          c3 = c
         const el1 = e[l + 1]
-        let s = 0, s2 = 0
+        let s = 0,
+          s2 = 0
         for (let i = m - 1; i >= l; i--) {
           c3 = c2
           c2 = c
@@ -216,7 +235,7 @@ function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, want
             }
           }
         }
-        p = -s * s2 * c3 * el1 * e[l] / dl1
+        p = (-s * s2 * c3 * el1 * e[l]) / dl1
         e[l] = s * p
         d[l] = c * p
       } while (Math.abs(e[l]) > eps * tst1)
@@ -228,7 +247,11 @@ function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, want
   for (let i = 0; i < n - 1; i++) {
     let k = i
     let p = d[i]
-    for (let j = i + 1; j < n; j++) if (d[j] < p) { k = j; p = d[j] }
+    for (let j = i + 1; j < n; j++)
+      if (d[j] < p) {
+        k = j
+        p = d[j]
+      }
     if (k !== i) {
       d[k] = d[i]
       d[i] = p

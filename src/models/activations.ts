@@ -19,11 +19,16 @@ export const geluTanh = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => 
   return {
     value: tf.tidy(() => x.mul(tf.sigmoid(geluArgument(x)))),
     // d/dx x·s(2u) = s + x·s·(1 - s)·2u',  2u' = 2·sqrt(2/pi)·(1 + 3·0.044715·x²)
-    gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.tidy(() => {
-      const s = tf.sigmoid(geluArgument(saved))
-      const slope = saved.square().mul(3 * GELU_CUBIC).add(1).mul(TWO_SQRT_2_OVER_PI)
-      return dy.mul(s.add(saved.mul(s).mul(tf.scalar(1).sub(s)).mul(slope)))
-    }),
+    gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const s = tf.sigmoid(geluArgument(saved))
+        const slope = saved
+          .square()
+          .mul(3 * GELU_CUBIC)
+          .add(1)
+          .mul(TWO_SQRT_2_OVER_PI)
+        return dy.mul(s.add(saved.mul(s).mul(tf.scalar(1).sub(s)).mul(slope)))
+      })
   }
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor
 

@@ -7,14 +7,24 @@
 // With relu, dy is first masked by the output's sign (relu(bn(x)) is one op).
 import * as tf from '@tensorflow/tfjs'
 
-export interface TrainBatchNormResult { y: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor }
+export interface TrainBatchNormResult {
+  y: tf.Tensor
+  mean: tf.Tensor
+  variance: tf.Tensor
+}
 
 /**
  * Normalises x over every axis but the last and returns the output plus the batch mean and
  * biased variance. Those two are not differentiated and are kept out of any tidy scope: the
  * caller owns them (folds them into running statistics, then disposes them).
  */
-export function trainBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, opts: {relu?: boolean} = {}): TrainBatchNormResult {
+export function trainBatchNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  opts: {relu?: boolean} = {}
+): TrainBatchNormResult {
   const axes = x.shape.slice(0, -1).map((_, i) => i)
   let mean!: tf.Tensor
   let variance!: tf.Tensor
@@ -38,9 +48,12 @@ export function trainBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
         const xhat = sx.sub(sMean).mul(invStd)
         const dBeta = dy.sum(axes)
         const dGamma = dy.mul(xhat).sum(axes)
-        const dx = dy.sub(dBeta.div(n)).sub(xhat.mul(dGamma.div(n))).mul(sGamma.mul(invStd))
+        const dx = dy
+          .sub(dBeta.div(n))
+          .sub(xhat.mul(dGamma.div(n)))
+          .mul(sGamma.mul(invStd))
         return [dx, dGamma, dBeta]
-      },
+      }
     }
   }) as never) as (input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor
   const y = op(x, gamma, beta)

@@ -14,7 +14,10 @@ import {kindOf, tfToTorch, torchToTf} from './params.js'
 import type {Rng} from '../util/rng.js'
 import {promises as fs} from 'node:fs'
 
-export interface LoraAdapter { A: tf.Tensor, B: tf.Tensor }
+export interface LoraAdapter {
+  A: tf.Tensor
+  B: tf.Tensor
+}
 
 export interface LoraSet {
   /** module path (e.g. transformer_blocks.0.attn1.to_q) -> adapter */
@@ -27,7 +30,20 @@ export interface LoraSet {
 }
 
 /** The authors' list (docs/REFERENCE.md §5.3), matched as dotted-path suffixes. */
-export const BROAD_TARGETS = ['to_k', 'to_q', 'to_v', 'to_out.0', 'proj_in', 'proj_out', 'ff.net.0.proj', 'ff.net.2', 'proj', 'linear', 'linear_1', 'linear_2']
+export const BROAD_TARGETS = [
+  'to_k',
+  'to_q',
+  'to_v',
+  'to_out.0',
+  'proj_in',
+  'proj_out',
+  'ff.net.0.proj',
+  'ff.net.2',
+  'proj',
+  'linear',
+  'linear_1',
+  'linear_2'
+]
 /** The paper's wording: "the projection parameters of the attention layers". */
 export const ATTENTION_TARGETS = ['to_k', 'to_q', 'to_v', 'to_out.0']
 
@@ -40,7 +56,12 @@ export function matchesTarget(modulePath: string, targets: readonly string[]): b
   return targets.some(t => modulePath === t || modulePath.endsWith('.' + t))
 }
 
-export interface AdaptableModule { path: string, inFeatures: number, outFeatures: number, kernel?: number }
+export interface AdaptableModule {
+  path: string
+  inFeatures: number
+  outFeatures: number
+  kernel?: number
+}
 
 /** Linear and Conv2d modules of a state_dict shape table (PyTorch layout) that LoRA may adapt. */
 export function adaptableModules(shapes: Map<string, number[]>): AdaptableModule[] {
@@ -55,7 +76,13 @@ export function adaptableModules(shapes: Map<string, number[]>): AdaptableModule
 }
 
 /** Fresh adapters (trainable variables) on every module that matches `targets`. */
-export function createLora(modules: AdaptableModule[], targets: string[], rank: number, alpha: number, rng: Rng): LoraSet {
+export function createLora(
+  modules: AdaptableModule[],
+  targets: string[],
+  rank: number,
+  alpha: number,
+  rng: Rng
+): LoraSet {
   const adapters = new Map<string, LoraAdapter>()
   for (const m of modules) {
     if (!matchesTarget(m.path, targets)) continue
@@ -66,7 +93,8 @@ export function createLora(modules: AdaptableModule[], targets: string[], rank: 
     const a0 = tf.tensor(rng.normalArray(fanIn * rank, 1 / rank), aShape)
     const b0 = tf.zeros(bShape)
     adapters.set(m.path, {A: tf.variable(a0, true), B: tf.variable(b0, true)})
-    a0.dispose(); b0.dispose()
+    a0.dispose()
+    b0.dispose()
   }
   if (adapters.size === 0) throw new UserError(`dit.lora.targets: no module matches ${targets.join(', ')}`)
   return {adapters, scale: alpha / rank, rank, alpha, targetModules: targets}
@@ -88,8 +116,16 @@ export function mergeLora(params: Map<string, tf.Tensor>, set: LoraSet, scale = 
   for (const [path, {A, B}] of set.adapters) {
     const W = params.get(`${path}.weight`)
     if (!W) throw new UserError(`LoRA adapter ${path}: the model has no ${path}.weight`)
-    const delta = tf.tidy(() => tf.matMul(A.reshape([-1, A.shape[A.rank - 1]]) as tf.Tensor2D, B.reshape([B.shape[B.rank - 2], B.shape[B.rank - 1]]) as tf.Tensor2D))
-    out.set(`${path}.weight`, tf.tidy(() => W.add(delta.mul(scale).reshape(W.shape))))
+    const delta = tf.tidy(() =>
+      tf.matMul(
+        A.reshape([-1, A.shape[A.rank - 1]]) as tf.Tensor2D,
+        B.reshape([B.shape[B.rank - 2], B.shape[B.rank - 1]]) as tf.Tensor2D
+      )
+    )
+    out.set(
+      `${path}.weight`,
+      tf.tidy(() => W.add(delta.mul(scale).reshape(W.shape)))
+    )
     delta.dispose()
   }
   return out
@@ -109,9 +145,21 @@ export async function exportLora(set: LoraSet, prefix = 'transformer.'): Promise
 
 export function adapterConfig(set: LoraSet, baseModel: string): Record<string, unknown> {
   return {
-    peft_type: 'LORA', task_type: null, base_model_name_or_path: baseModel || null, r: set.rank, lora_alpha: set.alpha,
-    lora_dropout: 0, bias: 'none', init_lora_weights: 'gaussian', target_modules: set.targetModules, fan_in_fan_out: false,
-    inference_mode: true, use_dora: false, use_rslora: false, modules_to_save: null, revision: null,
+    peft_type: 'LORA',
+    task_type: null,
+    base_model_name_or_path: baseModel || null,
+    r: set.rank,
+    lora_alpha: set.alpha,
+    lora_dropout: 0,
+    bias: 'none',
+    init_lora_weights: 'gaussian',
+    target_modules: set.targetModules,
+    fan_in_fan_out: false,
+    inference_mode: true,
+    use_dora: false,
+    use_rslora: false,
+    modules_to_save: null,
+    revision: null
   }
 }
 
@@ -127,7 +175,12 @@ export const peftWeightsBeside = (file: string): string => join(dirname(file), P
  * `PeftModel.from_pretrained(transformer, "<run>/dit")` loads the folder as it is.
  */
 export async function saveLora(file: string, set: LoraSet, baseModel: string): Promise<void> {
-  const meta = {format: 'pt', rank: String(set.rank), lora_alpha: String(set.alpha), target_modules: JSON.stringify(set.targetModules)}
+  const meta = {
+    format: 'pt',
+    rank: String(set.rank),
+    lora_alpha: String(set.alpha),
+    target_modules: JSON.stringify(set.targetModules)
+  }
   await writeSafetensors(file, await exportLora(set), meta)
   await writeSafetensors(peftWeightsBeside(file), await exportLora(set, 'base_model.model.'), meta)
   await writeJsonAtomic(adapterConfigBeside(file), adapterConfig(set, baseModel))
@@ -141,11 +194,15 @@ export async function saveLora(file: string, set: LoraSet, baseModel: string): P
 export async function loadLora(file: string, weight = 1): Promise<LoraSet> {
   const host = await readSafetensors(file)
   const meta = await readSafetensorsMetadata(file)
-  const adapters = new Map<string, {A?: tf.Tensor, B?: tf.Tensor}>()
+  const adapters = new Map<string, {A?: tf.Tensor; B?: tf.Tensor}>()
   let rank = 0
   for (const [rawName, t] of host) {
     let name = rawName
-    for (const p of PREFIXES) if (name.startsWith(p)) { name = name.slice(p.length); break }
+    for (const p of PREFIXES)
+      if (name.startsWith(p)) {
+        name = name.slice(p.length)
+        break
+      }
     const m = /^(.*)\.(lora_A|lora_B|lora_down|lora_up)(?:\.[^.]+)?\.weight$/.exec(name)
     if (!m) {
       if (/\.alpha$/.test(name)) continue // kohya per-module alpha: handled through metadata below
@@ -154,22 +211,32 @@ export async function loadLora(file: string, weight = 1): Promise<LoraSet> {
     const isA = m[2] === 'lora_A' || m[2] === 'lora_down'
     const entry = adapters.get(m[1]) ?? {}
     const value = torchToTf(t, kindOf(t.shape, 'weight'))
-    if (isA) { entry.A = value; rank = t.shape[0] } else entry.B = value
+    if (isA) {
+      entry.A = value
+      rank = t.shape[0]
+    } else entry.B = value
     adapters.set(m[1], entry)
   }
   const complete = new Map<string, LoraAdapter>()
   for (const [path, e] of adapters) {
-    if (!e.A || !e.B) throw new UserError(`${file}: module ${path} has ${e.A ? 'lora_A' : 'lora_B'} but not the other half`)
+    if (!e.A || !e.B)
+      throw new UserError(`${file}: module ${path} has ${e.A ? 'lora_A' : 'lora_B'} but not the other half`)
     complete.set(path, {A: e.A, B: e.B})
   }
   if (complete.size === 0) throw new UserError(`${file}: no LoRA tensors found`)
   let alpha = Number(meta.lora_alpha ?? NaN)
-  let targets: string[] = meta.target_modules ? safeJson(meta.target_modules) ?? [] : []
+  let targets: string[] = meta.target_modules ? (safeJson(meta.target_modules) ?? []) : []
   const cfgPath = adapterConfigBeside(file)
   if (await pathExists(cfgPath)) {
-    const cfg = validateUserData(jsonObject, parseUserJson(await fs.readFile(cfgPath, 'utf8'), {file: cfgPath}, 'adapter config'), {file: cfgPath}, 'adapter config')
+    const cfg = validateUserData(
+      jsonObject,
+      parseUserJson(await fs.readFile(cfgPath, 'utf8'), {file: cfgPath}, 'adapter config'),
+      {file: cfgPath},
+      'adapter config'
+    )
     if (typeof cfg.lora_alpha === 'number') alpha = cfg.lora_alpha
-    if (typeof cfg.r === 'number' && cfg.r !== rank) throw new UserError(`${cfgPath}: r ${cfg.r} does not match the rank ${rank} of ${file}`)
+    if (typeof cfg.r === 'number' && cfg.r !== rank)
+      throw new UserError(`${cfgPath}: r ${cfg.r} does not match the rank ${rank} of ${file}`)
     if (Array.isArray(cfg.target_modules)) targets = cfg.target_modules
   }
   if (!Number.isFinite(alpha)) alpha = rank
@@ -179,8 +246,17 @@ export async function loadLora(file: string, weight = 1): Promise<LoraSet> {
 /** peft keeps the rank, alpha and targets in adapter_config.json next to the weights. */
 export const adapterConfigBeside = (file: string): string => join(dirname(file), 'adapter_config.json')
 
-function safeJson(s: string): any { try { return JSON.parse(s) } catch { return null } }
+function safeJson(s: string): any {
+  try {
+    return JSON.parse(s)
+  } catch {
+    return null
+  }
+}
 
 export function disposeLora(set: LoraSet): void {
-  for (const {A, B} of set.adapters.values()) { A.dispose(); B.dispose() }
+  for (const {A, B} of set.adapters.values()) {
+    A.dispose()
+    B.dispose()
+  }
 }

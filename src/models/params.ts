@@ -19,7 +19,7 @@ export function kindOf(shape: readonly number[], nameHint = ''): ParamKind {
 export function torchToTf(host: HostTensor, kind: ParamKind): tf.Tensor {
   const t = tf.tensor(toFloat32(host), host.shape, 'float32')
   if (kind === 'plain') return t
-  const out = tf.tidy(() => kind === 'linear' ? t.transpose([1, 0]) : t.transpose([2, 3, 1, 0])) // conv: OIHW -> HWIO
+  const out = tf.tidy(() => (kind === 'linear' ? t.transpose([1, 0]) : t.transpose([2, 3, 1, 0]))) // conv: OIHW -> HWIO
   // the PyTorch-layout copy is garbage now; kept, it doubled every model's memory on load
   // (PixArt-XL-2: 4.9 GB, past the 4 GB wasm heap; found by npm run test:scale)
   t.dispose()
@@ -27,8 +27,10 @@ export function torchToTf(host: HostTensor, kind: ParamKind): tf.Tensor {
 }
 
 export async function tfToTorch(t: tf.Tensor, kind: ParamKind): Promise<HostTensor> {
-  const out = tf.tidy(() => kind === 'linear' ? t.transpose([1, 0]) : kind === 'conv' ? t.transpose([3, 2, 0, 1]) : t.clone())
-  const data = await out.data() as Float32Array
+  const out = tf.tidy(() =>
+    kind === 'linear' ? t.transpose([1, 0]) : kind === 'conv' ? t.transpose([3, 2, 0, 1]) : t.clone()
+  )
+  const data = (await out.data()) as Float32Array
   const shape = out.shape.slice()
   out.dispose()
   return {dtype: 'F32', shape, data: new Float32Array(data)}
@@ -51,7 +53,10 @@ export function trainableFromTorch(name: string, shape: number[], values: Float3
 }
 
 /** Exports a parameter map to a state_dict (PyTorch layout), for safetensors. */
-export async function exportParams(params: Map<string, tf.Tensor>, kinds: (name: string, t: tf.Tensor) => ParamKind): Promise<TensorMap> {
+export async function exportParams(
+  params: Map<string, tf.Tensor>,
+  kinds: (name: string, t: tf.Tensor) => ParamKind
+): Promise<TensorMap> {
   const out: TensorMap = new Map()
   for (const [name, t] of params) out.set(name, await tfToTorch(t, kinds(name, t)))
   return out

@@ -18,5 +18,5 @@ export const architectures: Record<string, Loader> = {
   distilbert: async () => (await import('./bert/forward.js')).distilbertArch,
   'inception-fid': async () => (await import('./inception/forward.js')).inceptionFidArch,
   pixart: async () => (await import('./pixart/forward.js')).pixartForwardArch,
-  vae: async () => (await import('./vae/forward.js')).vaeForwardArch,
+  vae: async () => (await import('./vae/forward.js')).vaeForwardArch
 }

@@ -22,13 +22,17 @@ export interface TextDisentanglerConfig {
   dropout: number
 }
 
-export function textDisentanglerConfig(embedDim: number, dims: {anatomyDim: number, styleDim: number} = {anatomyDim: 8, styleDim: 8}): TextDisentanglerConfig {
+export function textDisentanglerConfig(
+  embedDim: number,
+  dims: {anatomyDim: number; styleDim: number} = {anatomyDim: 8, styleDim: 8}
+): TextDisentanglerConfig {
   return {embedDim, hidden: 512, anatomyDim: dims.anatomyDim, styleDim: dims.styleDim, dropout: 0.1}
 }
 
 /** A config as stored in text/model.safetensors; older runs wrote one `featureDim` for both heads. */
 export function textDisentanglerConfigFrom(raw: Record<string, unknown>): TextDisentanglerConfig | null {
-  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined)
+  const num = (v: unknown): number | undefined =>
+    typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined
   const legacy = num(raw.featureDim)
   const anatomyDim = num(raw.anatomyDim) ?? legacy
   const styleDim = num(raw.styleDim) ?? legacy
@@ -41,9 +45,12 @@ export function textDisentanglerConfigFrom(raw: Record<string, unknown>): TextDi
 /** [name, in, out] of every Linear, in state_dict order. */
 export function textDisentanglerLinears(c: TextDisentanglerConfig): Array<[string, number, number]> {
   return [
-    ['anatomy_encoder.0', c.embedDim, c.hidden], ['anatomy_encoder.3', c.hidden, c.anatomyDim],
-    ['modality_encoder.0', c.embedDim, c.hidden], ['modality_encoder.3', c.hidden, c.styleDim],
-    ['decoder.0', c.anatomyDim + c.styleDim, c.hidden], ['decoder.2', c.hidden, c.embedDim],
+    ['anatomy_encoder.0', c.embedDim, c.hidden],
+    ['anatomy_encoder.3', c.hidden, c.anatomyDim],
+    ['modality_encoder.0', c.embedDim, c.hidden],
+    ['modality_encoder.3', c.hidden, c.styleDim],
+    ['decoder.0', c.anatomyDim + c.styleDim, c.hidden],
+    ['decoder.2', c.hidden, c.embedDim]
   ]
 }
 
@@ -65,15 +72,19 @@ export function initTextDisentangler(c: TextDisentanglerConfig, seed: number): P
   return params
 }
 
-export type TextDisentanglerOutputs = {anatomy: tf.Tensor2D, style: tf.Tensor2D, reconstruction: tf.Tensor2D}
+export type TextDisentanglerOutputs = {anatomy: tf.Tensor2D; style: tf.Tensor2D; reconstruction: tf.Tensor2D}
 
 function dense(params: Map<string, tf.Tensor>, name: string, x: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(x, params.get(`${name}.weight`)! as tf.Tensor2D).add(params.get(`${name}.bias`)!) as tf.Tensor2D
 }
 
 /** training=true applies dropout (seeded); eval mode (the features step, docs/REFERENCE.md §4.4) does not. */
-export function textDisentanglerForward(params: Map<string, tf.Tensor>, c: TextDisentanglerConfig, embedding: tf.Tensor2D,
-  opts: {training: boolean, dropoutSeeds?: [number, number]}): TextDisentanglerOutputs {
+export function textDisentanglerForward(
+  params: Map<string, tf.Tensor>,
+  c: TextDisentanglerConfig,
+  embedding: tf.Tensor2D,
+  opts: {training: boolean; dropoutSeeds?: [number, number]}
+): TextDisentanglerOutputs {
   const head = (prefix: string, seed: number | undefined) => {
     let h = tf.relu(dense(params, `${prefix}.0`, embedding))
     if (opts.training && c.dropout > 0) h = tf.dropout(h, c.dropout, undefined, seed) as tf.Tensor2D

@@ -12,10 +12,17 @@ import {linePlotSvg, type PlotSeries} from '../util/plot.js'
 import {esc} from './html.js'
 
 /** One logged step: its step number and every numeric field of the line. */
-export interface LossRow { step: number, values: Record<string, number> }
+export interface LossRow {
+  step: number
+  values: Record<string, number>
+}
 
 /** A curve source: the rows, where they came from, and lines that could not be read. */
-export interface LossLog { source: string, rows: LossRow[], unreadLines: number }
+export interface LossLog {
+  source: string
+  rows: LossRow[]
+  unreadLines: number
+}
 
 /** The file name every training stage logs its losses to (one per training run). */
 export const lossLogName = 'losses.jsonl'
@@ -34,10 +41,21 @@ export function parseLossLog(text: string, source: string): LossLog {
   for (const line of text.split('\n')) {
     if (!line.trim()) continue
     let parsed: unknown
-    try { parsed = JSON.parse(line) } catch { unreadLines++; continue }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) { unreadLines++; continue }
+    try {
+      parsed = JSON.parse(line)
+    } catch {
+      unreadLines++
+      continue
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      unreadLines++
+      continue
+    }
     const {step, ...rest} = parsed as Record<string, unknown>
-    if (typeof step !== 'number' || !Number.isFinite(step)) { unreadLines++; continue }
+    if (typeof step !== 'number' || !Number.isFinite(step)) {
+      unreadLines++
+      continue
+    }
     const values: Record<string, number> = {}
     for (const [k, v] of Object.entries(rest)) if (typeof v === 'number' && Number.isFinite(v)) values[k] = v
     rows.push({step, values})
@@ -50,7 +68,11 @@ export async function findLossLogs(stageDir: string, depth = 3): Promise<string[
   const found: string[] = []
   const walk = async (dir: string, left: number): Promise<void> => {
     let entries: import('node:fs').Dirent[]
-    try { entries = await fs.readdir(dir, {withFileTypes: true}) } catch { return }
+    try {
+      entries = await fs.readdir(dir, {withFileTypes: true})
+    } catch {
+      return
+    }
     for (const e of entries) {
       if (e.isFile() && isLossLog(e.name)) found.push(join(dir, e.name))
       // checkpoints hold copies of a run's state, not another run
@@ -69,7 +91,8 @@ export function textHistoryLog(metrics: unknown, source: string): LossLog | null
   for (const h of history as Array<Record<string, unknown>>) {
     if (typeof h?.step !== 'number') continue
     const values: Record<string, number> = {}
-    for (const k of ['loss', 'align', 'reconstruction']) if (typeof h[k] === 'number' && Number.isFinite(h[k])) values[k] = h[k] as number
+    for (const k of ['loss', 'align', 'reconstruction'])
+      if (typeof h[k] === 'number' && Number.isFinite(h[k])) values[k] = h[k] as number
     rows.push({step: h.step, values})
   }
   return rows.length ? {source, rows, unreadLines: 0} : null
@@ -79,7 +102,7 @@ export function textHistoryLog(metrics: unknown, source: string): LossLog | null
 const smoothAbove = 200
 
 /** A moving mean over 1/20 of the curve. */
-function movingMean(points: Array<[number, number]>): {points: Array<[number, number]>, k: number} {
+function movingMean(points: Array<[number, number]>): {points: Array<[number, number]>; k: number} {
   const k = Math.max(1, Math.round(points.length / 20))
   let sum = 0
   const out = points.map(([x, y], i) => {
@@ -97,21 +120,32 @@ function movingMean(points: Array<[number, number]>): {points: Array<[number, nu
 export function lossSeries(log: LossLog): PlotSeries[] {
   const names = [...new Set(log.rows.flatMap(r => Object.keys(r.values)))].filter(k => k !== 'lr')
   names.sort((a, b) => (a === 'loss' ? -1 : b === 'loss' ? 1 : 0))
-  const curves = names.map(name => ({name: name === 'loss' ? 'loss (total)' : name,
-    points: log.rows.filter(r => name in r.values).map(r => [r.step, r.values[name]] as [number, number])}))
+  const curves = names.map(name => ({
+    name: name === 'loss' ? 'loss (total)' : name,
+    points: log.rows.filter(r => name in r.values).map(r => [r.step, r.values[name]] as [number, number])
+  }))
   if (log.rows.length <= smoothAbove) return curves
-  const raw = curves[0] && names[0] === 'loss' ? [{name: 'loss (total), per step', points: curves[0].points, color: '#bbbbbb'}] : []
-  return [...raw, ...curves.map(c => {
-    const {points, k} = movingMean(c.points)
-    return {name: `${c.name}, mean of ${k}`, points}
-  })]
+  const raw =
+    curves[0] && names[0] === 'loss'
+      ? [{name: 'loss (total), per step', points: curves[0].points, color: '#bbbbbb'}]
+      : []
+  return [
+    ...raw,
+    ...curves.map(c => {
+      const {points, k} = movingMean(c.points)
+      return {name: `${c.name}, mean of ${k}`, points}
+    })
+  ]
 }
 
 /** The total loss of several runs (classify's protocol x seed trainings) as one series each. */
 function runsSeries(logs: LossLog[], stageDir: string): PlotSeries[] {
   return logs.map(log => {
     const points = log.rows.filter(r => 'loss' in r.values).map(r => [r.step, r.values.loss] as [number, number])
-    return {name: relative(stageDir, log.source).replace(/\/[^/]+$/, ''), points: points.length > smoothAbove ? movingMean(points).points : points}
+    return {
+      name: relative(stageDir, log.source).replace(/\/[^/]+$/, ''),
+      points: points.length > smoothAbove ? movingMean(points).points : points
+    }
   })
 }
 
@@ -131,8 +165,10 @@ const lrText = (logs: LossLog[]): string => {
 function figure(title: string, series: PlotSeries[], caption: string): string {
   const logY = wantsLogY(series)
   const svg = linePlotSvg(series, {title, xLabel: 'step', yLabel: logY ? 'value (log scale)' : 'value', logY})
-  return `<figure class="loss"><img alt="${esc(title)}" src="data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}">` +
+  return (
+    `<figure class="loss"><img alt="${esc(title)}" src="data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}">` +
     `<figcaption>${esc(caption)}</figcaption></figure>`
+  )
 }
 
 /** The figure of one log: every term of it. `part` names a log that is not the stage's own (e.g. "vae"). */
@@ -148,7 +184,11 @@ export function lossFigure(stage: string, log: LossLog, runDir: string, part = '
  * align-text (`text`) the history of its metrics.json when it wrote no log. `ownLog` says whether
  * the stage's own losses.jsonl was drawn (then its PNG of the same curve is redundant).
  */
-export async function stageLossFigures(stage: string, runDir: string, stageDir: string): Promise<{html: string[], ownLog: boolean}> {
+export async function stageLossFigures(
+  stage: string,
+  runDir: string,
+  stageDir: string
+): Promise<{html: string[]; ownLog: boolean}> {
   const dir = join(runDir, stageDir)
   const beside: LossLog[] = []
   const perRun: LossLog[] = []
@@ -157,16 +197,32 @@ export async function stageLossFigures(stage: string, runDir: string, stageDir: 
     if (log.rows.length) (dirname(path) === dir ? beside : perRun).push(log)
   }
   const ownLog = beside.some(l => basename(l.source) === lossLogName)
-  const html = beside.map(log => lossFigure(stage, log, runDir, basename(log.source) === lossLogName ? '' : basename(log.source).slice(0, -(lossLogName.length + 1))))
+  const html = beside.map(log =>
+    lossFigure(
+      stage,
+      log,
+      runDir,
+      basename(log.source) === lossLogName ? '' : basename(log.source).slice(0, -(lossLogName.length + 1))
+    )
+  )
   if (perRun.length) {
     const steps = perRun.reduce((a, l) => a + l.rows.length, 0)
-    html.push(figure(`${stage} training loss, per run`, runsSeries(perRun, dir),
-      `the ${lossLogName} of ${perRun.length} run${perRun.length === 1 ? '' : 's'} under ${stageDir}/, total loss${perRun.some(l => l.rows.length > smoothAbove) ? ' (moving mean)' : ''}: ${steps} logged steps${lrText(perRun)}`))
+    html.push(
+      figure(
+        `${stage} training loss, per run`,
+        runsSeries(perRun, dir),
+        `the ${lossLogName} of ${perRun.length} run${perRun.length === 1 ? '' : 's'} under ${stageDir}/, total loss${perRun.some(l => l.rows.length > smoothAbove) ? ' (moving mean)' : ''}: ${steps} logged steps${lrText(perRun)}`
+      )
+    )
   }
   if (html.length === 0 && stage === 'align-text') {
     const metricsPath = join(dir, stageFiles.metrics)
     let metrics: unknown = null
-    try { metrics = JSON.parse(await fs.readFile(metricsPath, 'utf8')) } catch { /* no metrics: no curve */ }
+    try {
+      metrics = JSON.parse(await fs.readFile(metricsPath, 'utf8'))
+    } catch {
+      /* no metrics: no curve */
+    }
     const log = textHistoryLog(metrics, `${metricsPath} (training.history, per epoch)`)
     if (log) html.push(lossFigure(stage, log, runDir))
   }

@@ -9,16 +9,24 @@ import {UserError} from '../errors.js'
 import {writeFileAtomicSync} from '../io/atomic.js'
 import {runLayout} from './layout.js'
 
-const recordSchema = z.object({path: z.string().min(1), layout: z.enum(['ham10000', 'kvasir-seg', 'busi', 'folder', 'flat']).optional()})
+const recordSchema = z.object({
+  path: z.string().min(1),
+  layout: z.enum(['ham10000', 'kvasir-seg', 'busi', 'folder', 'flat']).optional()
+})
 type DatasetRecord = z.infer<typeof recordSchema>
 
 export function recallDataset(runDir: string): DatasetRecord | null {
   const file = runLayout(runDir).dataset
   if (!existsSync(file)) return null
   let value: unknown
-  try { value = JSON.parse(readFileSync(file, 'utf8')) } catch { throw new UserError(`${file}: not valid JSON; delete it and pass the dataset folder again`) }
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    throw new UserError(`${file}: not valid JSON; delete it and pass the dataset folder again`)
+  }
   const parsed = recordSchema.safeParse(value)
-  if (!parsed.success) throw new UserError(`${file}: expected {"path": "<dataset folder>"}; delete it and pass the dataset folder again`)
+  if (!parsed.success)
+    throw new UserError(`${file}: expected {"path": "<dataset folder>"}; delete it and pass the dataset folder again`)
   return parsed.data
 }
 
@@ -26,7 +34,11 @@ export function recallDataset(runDir: string): DatasetRecord | null {
 export function rememberDataset(config: MedgenConfig, given: string): void {
   const path = resolve(given)
   let isDir = false
-  try { isDir = statSync(path).isDirectory() } catch { return }
+  try {
+    isDir = statSync(path).isDirectory()
+  } catch {
+    return
+  }
   if (!isDir) return
   const layout = config.data.layout
   const record: DatasetRecord = {path, ...(layout !== 'auto' ? {layout} : {})}

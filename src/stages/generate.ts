@@ -23,7 +23,7 @@ export function generateInputs(config: MedgenConfig, runDir: string, request: Re
     // dit.json is written last by finetune-dit (src/stages/dit/artifacts.ts); hffm.safetensors
     // changes with every training run, so its hash tells a retrained DiT apart.
     {path: runLayout(runDir).dit.meta, madeBy: 'medgen finetune-dit'},
-    {path: runLayout(runDir).dit.hffm, madeBy: 'medgen finetune-dit'},
+    {path: runLayout(runDir).dit.hffm, madeBy: 'medgen finetune-dit'}
   ]
   if (needsCaptions(request)) inputs.unshift({path: runLayout(runDir).captions.jsonl, madeBy: 'medgen caption'})
   return inputs
@@ -39,32 +39,52 @@ export function generateStageFor(request: ResolvedRequest, options: GenerateStag
     inputs: (config, runDir) => generateInputs(config, runDir, request),
     async work(ctx) {
       const result = await generateSamples({
-        config: ctx.config, runDir: ctx.runDir, request, shard, force: ctx.force, loadModels: options.loadModels,
+        config: ctx.config,
+        runDir: ctx.runDir,
+        request,
+        shard,
+        force: ctx.force,
+        loadModels: options.loadModels
       })
       return {
         outputs: result.outputs,
         notes: {
-          requested: result.requested, generated: result.generated, skipped: result.skipped,
-          meanSecondsPerImage: result.meanSecondsPerImage, loadSeconds: result.loadSeconds,
-          sampler: ctx.config.generate.sampler, steps: ctx.config.generate.steps, guidance: ctx.config.generate.guidance,
-        },
+          requested: result.requested,
+          generated: result.generated,
+          skipped: result.skipped,
+          meanSecondsPerImage: result.meanSecondsPerImage,
+          loadSeconds: result.loadSeconds,
+          sampler: ctx.config.generate.sampler,
+          steps: ctx.config.generate.steps,
+          guidance: ctx.config.generate.guidance
+        }
       }
-    },
+    }
   }
 }
 
 /** `medgen run`: generate.perClass images for every class (prompts drawn from its captions), plus the swap triples and control grid the config asks for. */
 export function runRequest(config: MedgenConfig): ResolvedRequest {
   const g = config.generate
-  return {prompts: [], grid: false, classes: [], perClass: g.perClass,
-    ...(g.swapPairs ? {swapPairs: g.swapPairs} : {}), ...(g.controlGrid ? {controlGrid: true} : {})}
+  return {
+    prompts: [],
+    grid: false,
+    classes: [],
+    perClass: g.perClass,
+    ...(g.swapPairs ? {swapPairs: g.swapPairs} : {}),
+    ...(g.controlGrid ? {controlGrid: true} : {})
+  }
 }
 
 export const generateStage: StageSpec = {
   ...generateStageFor({prompts: [], grid: false, classes: [], perClass: -1}),
-  configSlice: config => ({generate: config.generate, dataKind: config.data.kind, request: {perClass: config.generate.perClass}}),
+  configSlice: config => ({
+    generate: config.generate,
+    dataKind: config.data.kind,
+    request: {perClass: config.generate.perClass}
+  }),
   inputs: (config, runDir) => generateInputs(config, runDir, runRequest(config)),
   async work(ctx) {
     return generateStageFor(runRequest(ctx.config)).work(ctx)
-  },
+  }
 }

@@ -12,9 +12,13 @@ import {z} from '../io/validate.js'
 
 export const medgenVersion: string = (() => {
   try {
-    const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8'))
+    const pkg = JSON.parse(
+      readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')
+    )
     return pkg.version as string
-  } catch { return '0.0.0' }
+  } catch {
+    return '0.0.0'
+  }
 })()
 
 export interface StageManifest {
@@ -59,18 +63,28 @@ export async function hashPath(path: string): Promise<string> {
 
 /** The fields every reader of a manifest relies on; a manifest without them counts as absent (the stage is redone). */
 const manifestSchema = z.looseObject({
-  stage: z.string(), status: z.string(), configHash: z.string(),
-  inputs: z.record(z.string(), z.string()), outputs: z.record(z.string(), z.string()),
+  stage: z.string(),
+  status: z.string(),
+  configHash: z.string(),
+  inputs: z.record(z.string(), z.string()),
+  outputs: z.record(z.string(), z.string())
 })
 
 export async function readManifest(runDir: string, stage: string): Promise<StageManifest | null> {
   let value: unknown
-  try { value = JSON.parse(await fs.readFile(stageManifest(runDir, stage), 'utf8')) } catch { return null }
-  return manifestSchema.safeParse(value).success ? value as StageManifest : null
+  try {
+    value = JSON.parse(await fs.readFile(stageManifest(runDir, stage), 'utf8'))
+  } catch {
+    return null
+  }
+  return manifestSchema.safeParse(value).success ? (value as StageManifest) : null
 }
 
 /** Inputs that must exist, with the command that makes each one. */
-export interface StageInput { path: string, madeBy: string }
+export interface StageInput {
+  path: string
+  madeBy: string
+}
 
 export async function requireInputs(inputs: StageInput[]): Promise<void> {
   for (const input of inputs) {
@@ -92,7 +106,12 @@ function relOrAbs(runDir: string, p: string): string {
 }
 
 /** True when the stage completed earlier with the same inputs and config, and its outputs are unchanged. */
-export async function isUpToDate(runDir: string, stage: string, configHash: string, inputs: Record<string, string>): Promise<boolean> {
+export async function isUpToDate(
+  runDir: string,
+  stage: string,
+  configHash: string,
+  inputs: Record<string, string>
+): Promise<boolean> {
   const m = await readManifest(runDir, stage)
   if (!m || m.status !== 'complete' || m.configHash !== configHash) return false
   if (stableStringify(m.inputs) !== stableStringify(inputs)) return false

@@ -13,7 +13,10 @@ export async function loadStage(name: StageName): Promise<StageSpec> {
 }
 
 export function selectStages(config: MedgenConfig, from?: string, to?: string): StageName[] {
-  for (const [flag, value] of [['--from', from], ['--to', to]] as const) {
+  for (const [flag, value] of [
+    ['--from', from],
+    ['--to', to]
+  ] as const) {
     if (value && !isStageName(value)) {
       throw new UserError(`${flag} ${value}: unknown stage; stages are ${stageNames.join(', ')}`)
     }

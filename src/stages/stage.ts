@@ -3,7 +3,16 @@ import {join} from 'node:path'
 import {promises as fs} from 'node:fs'
 import type {MedgenConfig} from '../config/schema.js'
 import {activeBackend} from '../backend/index.js'
-import {configHashOf, hashInputs, hashOutputs, isUpToDate, medgenVersion, requireInputs, writeManifest, type StageInput} from './manifest.js'
+import {
+  configHashOf,
+  hashInputs,
+  hashOutputs,
+  isUpToDate,
+  medgenVersion,
+  requireInputs,
+  writeManifest,
+  type StageInput
+} from './manifest.js'
 import {log} from '../util/log.js'
 
 export interface StageContext {
@@ -33,9 +42,17 @@ export interface StageSpec {
   dir?: string
 }
 
-export interface RunStageOptions { force?: boolean, resume?: boolean, runDir?: string }
+export interface RunStageOptions {
+  force?: boolean
+  resume?: boolean
+  runDir?: string
+}
 
-export async function runStage(spec: StageSpec, config: MedgenConfig, opts: RunStageOptions = {}): Promise<{skipped: boolean, seconds: number}> {
+export async function runStage(
+  spec: StageSpec,
+  config: MedgenConfig,
+  opts: RunStageOptions = {}
+): Promise<{skipped: boolean; seconds: number}> {
   const runDir = opts.runDir ?? config.run.dir
   const dirName = spec.dir ?? spec.name
   const inputs = spec.inputs(config, runDir)
@@ -43,7 +60,7 @@ export async function runStage(spec: StageSpec, config: MedgenConfig, opts: RunS
   const slice = {stage: spec.configSlice(config), seed: config.run.seed}
   const configHash = configHashOf(slice)
   const inputHashes = await hashInputs(runDir, inputs)
-  if (!opts.force && await isUpToDate(runDir, dirName, configHash, inputHashes)) {
+  if (!opts.force && (await isUpToDate(runDir, dirName, configHash, inputHashes))) {
     log.info(`${spec.name}: up to date, skipped (use --force to redo)`)
     return {skipped: true, seconds: 0}
   }
@@ -52,16 +69,27 @@ export async function runStage(spec: StageSpec, config: MedgenConfig, opts: RunS
   await fs.mkdir(outDir, {recursive: true})
   const started = new Date()
   const base = {
-    medgen: medgenVersion, stage: dirName, backend: activeBackend(), seed: config.run.seed,
-    config: slice, configHash, inputs: inputHashes, startedAt: started.toISOString(),
+    medgen: medgenVersion,
+    stage: dirName,
+    backend: activeBackend(),
+    seed: config.run.seed,
+    config: slice,
+    configHash,
+    inputs: inputHashes,
+    startedAt: started.toISOString()
   }
   await writeManifest(runDir, {...base, status: 'running', outputs: {}, finishedAt: null, seconds: null})
   const result = await spec.work({config, runDir, outDir, force: !!opts.force, resume: opts.resume ?? true})
   const finished = new Date()
   const seconds = (finished.getTime() - started.getTime()) / 1000
   await writeManifest(runDir, {
-    ...base, backend: activeBackend(), status: 'complete', outputs: await hashOutputs(runDir, result.outputs),
-    finishedAt: finished.toISOString(), seconds, notes: result.notes,
+    ...base,
+    backend: activeBackend(),
+    status: 'complete',
+    outputs: await hashOutputs(runDir, result.outputs),
+    finishedAt: finished.toISOString(),
+    seconds,
+    notes: result.notes
   })
   return {skipped: false, seconds}
 }

@@ -16,21 +16,42 @@ export function synthOutOf(config: MedgenConfig): string {
 export const synthStage: StageSpec = {
   name: 'synth',
   // placement joins the slice only when set, so runs made before it existed stay up to date
-  configSlice: config => ({kind: config.synth.kind, n: config.synth.n, size: config.synth.size, out: synthOutOf(config),
-    ...(config.synth.placement !== 'anywhere' ? {placement: config.synth.placement} : {})}),
+  configSlice: config => ({
+    kind: config.synth.kind,
+    n: config.synth.n,
+    size: config.synth.size,
+    out: synthOutOf(config),
+    ...(config.synth.placement !== 'anywhere' ? {placement: config.synth.placement} : {})
+  }),
   inputs: () => [],
   async work({config}) {
     const {synthesize} = await import('../data/synth/write.js')
     const out = synthOutOf(config)
     const bar = progress('synth', config.synth.n)
-    const result = await synthesize({kind: config.synth.kind, n: config.synth.n, size: config.synth.size, out, seed: config.run.seed, placement: config.synth.placement, onImage: () => bar.tick()})
+    const result = await synthesize({
+      kind: config.synth.kind,
+      n: config.synth.n,
+      size: config.synth.size,
+      out,
+      seed: config.run.seed,
+      placement: config.synth.placement,
+      onImage: () => bar.tick()
+    })
     bar.stop()
-    const classes = Object.entries(result.classes).sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ${k}`).join(', ')
-    log.info(`synth: wrote ${result.count} ${config.synth.kind} images at ${config.synth.size} px to ${out} in ${result.seconds.toFixed(1)} s (${classes})`)
+    const classes = Object.entries(result.classes)
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, k]) => `${c} ${k}`)
+      .join(', ')
+    log.info(
+      `synth: wrote ${result.count} ${config.synth.kind} images at ${config.synth.size} px to ${out} in ${result.seconds.toFixed(1)} s (${classes})`
+    )
     return {outputs: [out], notes: {classes: result.classes, seconds: result.seconds}}
-  },
+  }
 }
 
-export async function runSynth(config: MedgenConfig, opts: RunStageOptions = {}): Promise<{skipped: boolean, seconds: number}> {
+export async function runSynth(
+  config: MedgenConfig,
+  opts: RunStageOptions = {}
+): Promise<{skipped: boolean; seconds: number}> {
   return runStage(synthStage, config, opts)
 }

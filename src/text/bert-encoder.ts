@@ -16,8 +16,14 @@ export class BertTextEncoder implements TextEncoder {
   readonly hidden: number
   private readonly maxLength: number
 
-  private constructor(readonly folder: string, readonly config: TextEncoderConfig, private readonly weights: Weights,
-    readonly tokenizer: WordPieceTokenizer, readonly pooling: Pooling, private readonly weightsFile: string) {
+  private constructor(
+    readonly folder: string,
+    readonly config: TextEncoderConfig,
+    private readonly weights: Weights,
+    readonly tokenizer: WordPieceTokenizer,
+    readonly pooling: Pooling,
+    private readonly weightsFile: string
+  ) {
     this.hidden = config.hidden
     this.maxLength = Math.min(tokenizer.modelMaxLength, config.maxPositions)
     this.description = {kind: config.arch, path: folder, pooling, hidden: config.hidden}
@@ -43,13 +49,18 @@ export class BertTextEncoder implements TextEncoder {
     const mask = tf.tensor2d(flat('attentionMask'), [b, l], 'int32')
     const tokenTypeIds = tf.tensor2d(flat('tokenTypeIds'), [b, l], 'int32')
     const out = runEncoder(this.config, this.weights, {inputIds, attentionMask: mask, tokenTypeIds})
-    const pooled = this.pooling === 'cls'
-      ? tf.tidy(() => out.lastHiddenState.slice([0, 0, 0], [b, 1, this.hidden]).reshape([b, this.hidden]) as tf.Tensor2D)
-      : meanPool(out.lastHiddenState, mask)
+    const pooled =
+      this.pooling === 'cls'
+        ? tf.tidy(
+            () => out.lastHiddenState.slice([0, 0, 0], [b, 1, this.hidden]).reshape([b, this.hidden]) as tf.Tensor2D
+          )
+        : meanPool(out.lastHiddenState, mask)
     const maskFloat = mask.toFloat() as tf.Tensor2D
     tf.dispose([inputIds, tokenTypeIds, mask, out.poolerOutput].filter(Boolean) as tf.Tensor[])
     return {tokens: out.lastHiddenState, mask: maskFloat, pooled}
   }
 
-  dispose(): void { disposeWeights(this.weights) }
+  dispose(): void {
+    disposeWeights(this.weights)
+  }
 }

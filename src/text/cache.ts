@@ -7,14 +7,24 @@ import {readSafetensors, writeSafetensors} from '../io/safetensors.js'
 import {encodePooled, type TextEncoder} from './encoder.js'
 import {runLayout} from '../run/layout.js'
 
-export interface CachedEmbeddings { pooled: Float32Array, hidden: number, hit: boolean, path: string }
+export interface CachedEmbeddings {
+  pooled: Float32Array
+  hidden: number
+  hit: boolean
+  path: string
+}
 
 export function textCacheKey(encoder: TextEncoder, texts: string[]): string {
   return sha256(stableStringify({encoder: encoder.description, fingerprint: encoder.fingerprint(), texts}))
 }
 
-export async function cachedPooledEmbeddings(encoder: TextEncoder, texts: string[], runDir: string,
-  batchSize: number, onBatch?: (n: number) => void): Promise<CachedEmbeddings> {
+export async function cachedPooledEmbeddings(
+  encoder: TextEncoder,
+  texts: string[],
+  runDir: string,
+  batchSize: number,
+  onBatch?: (n: number) => void
+): Promise<CachedEmbeddings> {
   const path = join(runLayout(runDir).cache.text, `${textCacheKey(encoder, texts)}.safetensors`)
   if (await pathExists(path)) {
     const t = (await readSafetensors(path)).get('pooled')
@@ -23,7 +33,10 @@ export async function cachedPooledEmbeddings(encoder: TextEncoder, texts: string
     }
   }
   const pooled = await encodePooled(encoder, texts, batchSize, onBatch)
-  await writeSafetensors(path, {pooled: {dtype: 'F32', shape: [texts.length, encoder.hidden], data: pooled}},
-    {encoder: JSON.stringify(encoder.description), count: String(texts.length)})
+  await writeSafetensors(
+    path,
+    {pooled: {dtype: 'F32', shape: [texts.length, encoder.hidden], data: pooled}},
+    {encoder: JSON.stringify(encoder.description), count: String(texts.length)}
+  )
   return {pooled, hidden: encoder.hidden, hit: false, path}
 }

@@ -7,7 +7,12 @@ import {pathExists} from '../io/atomic.js'
 import {readSafetensors, readSafetensorsMetadata} from '../io/safetensors.js'
 import type {MedgenConfig} from '../config/schema.js'
 import {kindOf, torchToTf} from '../models/params.js'
-import {textDisentanglerConfigFrom, textDisentanglerForward, textDisentanglerLinears, type TextDisentanglerConfig} from '../models/text-disentangler.js'
+import {
+  textDisentanglerConfigFrom,
+  textDisentanglerForward,
+  textDisentanglerLinears,
+  type TextDisentanglerConfig
+} from '../models/text-disentangler.js'
 import {createEncoderFromDescription, type EncoderDescription} from './encoder.js'
 import {runLayout} from '../run/layout.js'
 
@@ -39,14 +44,21 @@ export async function loadTextConditioner(runDir: string, config: MedgenConfig):
     description = JSON.parse(meta.encoder)
     // older runs stored one featureDim for both heads; it is read as anatomyDim = styleDim
     model = textDisentanglerConfigFrom(JSON.parse(meta.config))
-  } catch { model = null }
-  if (!model || !description) throw new UserError(`${path}: __metadata__ lacks the encoder/config description; rerun \`medgen align-text --force\``)
+  } catch {
+    model = null
+  }
+  if (!model || !description)
+    throw new UserError(
+      `${path}: __metadata__ lacks the encoder/config description; rerun \`medgen align-text --force\``
+    )
   // A BERT folder given in this config wins over the path recorded at training time (runs move).
   if (description.kind !== 'hashed' && config.weights.text) description = {...description, path: config.weights.text}
   const encoder = await createEncoderFromDescription(description)
   if (encoder.hidden !== model.embedDim) {
     encoder.dispose()
-    throw new UserError(`${path}: heads expect ${model.embedDim}-wide embeddings but the encoder gives ${encoder.hidden}`)
+    throw new UserError(
+      `${path}: heads expect ${model.embedDim}-wide embeddings but the encoder gives ${encoder.hidden}`
+    )
   }
   const state = await readSafetensors(path)
   const params = new Map<string, tf.Tensor>()
@@ -64,14 +76,14 @@ export async function loadTextConditioner(runDir: string, config: MedgenConfig):
       const enc = await encoder.encode(texts)
       tf.dispose([enc.tokens, enc.mask])
       const out = tf.tidy(() => textDisentanglerForward(params, model, enc.pooled, {training: false}))
-      const anatomy = new Float32Array(await out.anatomy.data() as Float32Array)
-      const style = new Float32Array(await out.style.data() as Float32Array)
+      const anatomy = new Float32Array((await out.anatomy.data()) as Float32Array)
+      const style = new Float32Array((await out.style.data()) as Float32Array)
       tf.dispose([out.anatomy, out.style, out.reconstruction])
       return {anatomy, style, embedding: enc.pooled, anatomyDim: model.anatomyDim, styleDim: model.styleDim}
     },
     dispose() {
       encoder.dispose()
       for (const t of params.values()) t.dispose()
-    },
+    }
   }
 }

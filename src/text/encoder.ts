@@ -19,8 +19,7 @@ export interface EncodedTexts {
 export type Pooling = 'mean' | 'cls'
 
 export type EncoderDescription =
-  | {kind: 'hashed', dim: number}
-  | {kind: 'bert' | 'distilbert', path: string, pooling: Pooling, hidden: number}
+  {kind: 'hashed'; dim: number} | {kind: 'bert' | 'distilbert'; path: string; pooling: Pooling; hidden: number}
 
 export interface TextEncoder {
   readonly description: EncoderDescription
@@ -38,15 +37,24 @@ export function encoderKindOf(config: MedgenConfig): 'hashed' | 'bert' | 'distil
   const folder = config.weights.text
   if (!folder) {
     if (wanted === 'auto') return 'hashed'
-    throw new UserError(`text.encoder is ${wanted} but weights.text is empty; set weights.text to a Hugging Face ${wanted} folder`)
+    throw new UserError(
+      `text.encoder is ${wanted} but weights.text is empty; set weights.text to a Hugging Face ${wanted} folder`
+    )
   }
   if (wanted !== 'auto') return wanted
   const cfgPath = join(folder, 'config.json')
-  if (!existsSync(cfgPath)) throw new UserError(`${cfgPath}: missing; weights.text must be a Hugging Face folder with config.json`)
+  if (!existsSync(cfgPath))
+    throw new UserError(`${cfgPath}: missing; weights.text must be a Hugging Face folder with config.json`)
   let type: unknown
-  try { type = JSON.parse(readFileSync(cfgPath, 'utf8')).model_type } catch { throw new UserError(`${cfgPath}: not valid JSON`) }
+  try {
+    type = JSON.parse(readFileSync(cfgPath, 'utf8')).model_type
+  } catch {
+    throw new UserError(`${cfgPath}: not valid JSON`)
+  }
   if (type === 'bert' || type === 'distilbert') return type
-  throw new UserError(`${cfgPath}: model_type "${String(type)}" is not a supported text encoder (expected bert or distilbert)`)
+  throw new UserError(
+    `${cfgPath}: model_type "${String(type)}" is not a supported text encoder (expected bert or distilbert)`
+  )
 }
 
 export async function createTextEncoder(config: MedgenConfig): Promise<TextEncoder> {
@@ -69,7 +77,12 @@ export async function createEncoderFromDescription(desc: EncoderDescription): Pr
  * Pooled embeddings of many texts, encoded `batchSize` at a time (each batch padded to its
  * own longest caption, as the authors' tokenizer call does) and returned as host rows [N*H].
  */
-export async function encodePooled(encoder: TextEncoder, texts: string[], batchSize: number, onBatch?: (n: number) => void): Promise<Float32Array> {
+export async function encodePooled(
+  encoder: TextEncoder,
+  texts: string[],
+  batchSize: number,
+  onBatch?: (n: number) => void
+): Promise<Float32Array> {
   const h = encoder.hidden
   const out = new Float32Array(texts.length * h)
   // Batches of similar length waste less compute on padding; mask-weighted pooling makes the
@@ -78,7 +91,7 @@ export async function encodePooled(encoder: TextEncoder, texts: string[], batchS
   for (let start = 0; start < texts.length; start += batchSize) {
     const rows = order.slice(start, start + batchSize)
     const enc = await encoder.encode(rows.map(i => texts[i]))
-    const pooled = await enc.pooled.data() as Float32Array
+    const pooled = (await enc.pooled.data()) as Float32Array
     rows.forEach((row, k) => out.set(pooled.subarray(k * h, (k + 1) * h), row * h))
     tf.dispose([enc.tokens, enc.mask, enc.pooled])
     onBatch?.(rows.length)

@@ -24,7 +24,7 @@ function charTrigrams(word: string): string[] {
 function addFeature(row: Float32Array, offset: number, dim: number, feature: string, weight: number): void {
   const h = hashString(feature)
   // A second, independent hash gives the sign, so collisions cancel in expectation.
-  const sign = (hashString(`sign:${feature}`) & 1) ? 1 : -1
+  const sign = hashString(`sign:${feature}`) & 1 ? 1 : -1
   row[offset + (h % dim)] += sign * weight
 }
 
@@ -51,7 +51,9 @@ export class HashedTextEncoder implements TextEncoder {
     this.description = {kind: 'hashed', dim}
   }
 
-  fingerprint(): string { return `hashed-v1:${this.dim}` }
+  fingerprint(): string {
+    return `hashed-v1:${this.dim}`
+  }
 
   /** Host-side pooled vectors [B*dim]; encode() wraps them in tensors. */
   pooledRows(texts: string[]): Float32Array {
@@ -72,18 +74,22 @@ export class HashedTextEncoder implements TextEncoder {
     const l = Math.max(1, ...words.map(w => w.length))
     const tokens = new Float32Array(texts.length * l * d)
     const mask = new Float32Array(texts.length * l)
-    words.forEach((ws, b) => ws.forEach((w, i) => {
-      const offset = (b * l + i) * d
-      addWord(tokens, offset, d, w)
-      normalise(tokens, offset, d)
-      mask[b * l + i] = 1
-    }))
+    words.forEach((ws, b) =>
+      ws.forEach((w, i) => {
+        const offset = (b * l + i) * d
+        addWord(tokens, offset, d, w)
+        normalise(tokens, offset, d)
+        mask[b * l + i] = 1
+      })
+    )
     return {
       tokens: tf.tensor3d(tokens, [texts.length, l, d]),
       mask: tf.tensor2d(mask, [texts.length, l]),
-      pooled: tf.tensor2d(this.pooledRows(texts), [texts.length, d]),
+      pooled: tf.tensor2d(this.pooledRows(texts), [texts.length, d])
     }
   }
 
-  dispose(): void { /* no weights */ }
+  dispose(): void {
+    /* no weights */
+  }
 }

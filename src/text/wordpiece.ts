@@ -17,7 +17,11 @@ export interface WordPieceOptions {
   modelMaxLength?: number
 }
 
-export interface Encoding { inputIds: number[], attentionMask: number[], tokenTypeIds: number[] }
+export interface Encoding {
+  inputIds: number[]
+  attentionMask: number[]
+  tokenTypeIds: number[]
+}
 
 export interface EncodeOptions {
   /** truncate (longest_first for pairs) to this many ids including [CLS]/[SEP] */
@@ -48,15 +52,23 @@ function isControl(ch: string): boolean {
 
 function isPunctuation(ch: string): boolean {
   const cp = ch.codePointAt(0)!
-  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+    return true
   return PUNCT.test(ch)
 }
 
 /** CJK Unified Ideographs blocks as listed in BasicTokenizer._is_chinese_char (not kana or hangul). */
 function isCjk(cp: number): boolean {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
-    (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
-    (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F)
+  return (
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) ||
+    (cp >= 0x2b740 && cp <= 0x2b81f) ||
+    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x2f800 && cp <= 0x2fa1f)
+  )
 }
 
 function whitespaceSplit(text: string): string[] {
@@ -90,7 +102,10 @@ export class WordPieceTokenizer {
       if (id === undefined) throw new UserError(`vocab.txt: special token ${tok} is missing`)
       return id
     }
-    this.padId = need('[PAD]'); this.unkId = need('[UNK]'); this.clsId = need('[CLS]'); this.sepId = need('[SEP]')
+    this.padId = need('[PAD]')
+    this.unkId = need('[UNK]')
+    this.clsId = need('[CLS]')
+    this.sepId = need('[SEP]')
   }
 
   /**
@@ -101,7 +116,11 @@ export class WordPieceTokenizer {
   static fromFolder(dir: string, override: Partial<WordPieceOptions> = {}): WordPieceTokenizer {
     const vocabPath = join(dir, 'vocab.txt')
     let text: string
-    try { text = readFileSync(vocabPath, 'utf8') } catch (err) { throw describeFsError(err, vocabPath) ?? err }
+    try {
+      text = readFileSync(vocabPath, 'utf8')
+    } catch (err) {
+      throw describeFsError(err, vocabPath) ?? err
+    }
     const lines = text.split('\n')
     if (lines.length && lines[lines.length - 1] === '') lines.pop()
     // transformers' load_vocab keeps each line with only its trailing newline removed (rstrip('\n')).
@@ -109,13 +128,16 @@ export class WordPieceTokenizer {
     const opts: WordPieceOptions = {doLowerCase: true}
     const cfgPath = join(dir, 'tokenizer_config.json')
     let cfg: Record<string, any> | null = null
-    try { cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) } catch (err) {
+    try {
+      cfg = JSON.parse(readFileSync(cfgPath, 'utf8'))
+    } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${cfgPath}: not valid JSON`)
     }
     if (cfg) {
       if (typeof cfg.do_lower_case === 'boolean') opts.doLowerCase = cfg.do_lower_case
       if (typeof cfg.strip_accents === 'boolean') opts.stripAccents = cfg.strip_accents
-      if (typeof cfg.model_max_length === 'number' && cfg.model_max_length < 1e6) opts.modelMaxLength = cfg.model_max_length
+      if (typeof cfg.model_max_length === 'number' && cfg.model_max_length < 1e6)
+        opts.modelMaxLength = cfg.model_max_length
     }
     return new WordPieceTokenizer(tokens, {...opts, ...override})
   }
@@ -124,7 +146,10 @@ export class WordPieceTokenizer {
   tokenize(text: string): string[] {
     const out: string[] = []
     for (const chunk of this.splitOnSpecialTokens(text)) {
-      if (chunk.special) { out.push(chunk.text); continue }
+      if (chunk.special) {
+        out.push(chunk.text)
+        continue
+      }
       const lowered = this.doLowerCase ? lowerPerCodePoint(chunk.text) : chunk.text
       for (const word of this.basicTokenize(lowered)) out.push(...this.wordPiece(word))
     }
@@ -161,7 +186,10 @@ export class WordPieceTokenizer {
     }
     const inputIds = [this.clsId, ...a, this.sepId]
     const tokenTypeIds = inputIds.map(() => 0)
-    if (b) { inputIds.push(...b, this.sepId); tokenTypeIds.push(...b.map(() => 1), 1) }
+    if (b) {
+      inputIds.push(...b, this.sepId)
+      tokenTypeIds.push(...b.map(() => 1), 1)
+    }
     const attentionMask = inputIds.map(() => 1)
     const enc = {inputIds, attentionMask, tokenTypeIds}
     if ((opts.padding ?? 'none') === 'max_length') padTo(enc, maxLength, this.padId)
@@ -171,7 +199,9 @@ export class WordPieceTokenizer {
   /** Batch encoding with padding to the longest row (the authors' call) or to maxLength. */
   encodeBatch(texts: string[], opts: EncodeOptions = {}): Encoding[] {
     const padding = opts.padding ?? 'longest'
-    const rows = texts.map(t => this.encode(t, null, {...opts, padding: padding === 'max_length' ? 'max_length' : 'none'}))
+    const rows = texts.map(t =>
+      this.encode(t, null, {...opts, padding: padding === 'max_length' ? 'max_length' : 'none'})
+    )
     if (padding === 'longest') {
       const longest = Math.max(0, ...rows.map(r => r.inputIds.length))
       for (const r of rows) padTo(r, longest, this.padId)
@@ -179,8 +209,8 @@ export class WordPieceTokenizer {
     return rows
   }
 
-  private splitOnSpecialTokens(text: string): Array<{text: string, special: boolean}> {
-    const out: Array<{text: string, special: boolean}> = []
+  private splitOnSpecialTokens(text: string): Array<{text: string; special: boolean}> {
+    const out: Array<{text: string; special: boolean}> = []
     let start = 0
     let i = 0
     while (i < text.length) {
@@ -201,7 +231,7 @@ export class WordPieceTokenizer {
     let cleaned = ''
     for (const ch of text) {
       const cp = ch.codePointAt(0)!
-      if (cp === 0 || cp === 0xFFFD || isControl(ch)) continue
+      if (cp === 0 || cp === 0xfffd || isControl(ch)) continue
       if (isWhitespace(ch)) cleaned += ' '
       else if (isCjk(cp)) cleaned += ` ${ch} `
       else cleaned += ch
@@ -228,7 +258,10 @@ export class WordPieceTokenizer {
       let found: string | null = null
       while (start < end) {
         const sub = (start > 0 ? '##' : '') + chars.slice(start, end).join('')
-        if (this.vocab.has(sub)) { found = sub; break }
+        if (this.vocab.has(sub)) {
+          found = sub
+          break
+        }
         end--
       }
       if (found === null) return ['[UNK]']
@@ -265,6 +298,8 @@ function lowerPerCodePoint(text: string): string {
 
 function padTo(enc: Encoding, length: number, padId: number): void {
   while (enc.inputIds.length < length) {
-    enc.inputIds.push(padId); enc.attentionMask.push(0); enc.tokenTypeIds.push(0)
+    enc.inputIds.push(padId)
+    enc.attentionMask.push(0)
+    enc.tokenTypeIds.push(0)
   }
 }

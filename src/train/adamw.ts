@@ -7,7 +7,11 @@ import type {TensorMap} from '../io/tensor-map.js'
 import {wasmHeapViews} from '../backend/wasm-heap.js'
 
 export interface AdamWOptions {
-  lr: number, beta1?: number, beta2?: number, eps?: number, weightDecay?: number
+  lr: number
+  beta1?: number
+  beta2?: number
+  eps?: number
+  weightDecay?: number
   /**
    * on wasm, update each parameter and its moments in place in one JS loop (default false: it matches
    * the kernels in the demo's stages, but test/text/disentangler.test.ts trains to a higher loss
@@ -28,7 +32,10 @@ export class AdamW {
   private readonly m = new Map<string, tf.Variable>()
   private readonly v = new Map<string, tf.Variable>()
 
-  constructor(readonly params: Map<string, tf.Variable>, readonly opts: AdamWOptions) {
+  constructor(
+    readonly params: Map<string, tf.Variable>,
+    readonly opts: AdamWOptions
+  ) {
     this.beta1 = opts.beta1 ?? 0.9
     this.beta2 = opts.beta2 ?? 0.999
     this.eps = opts.eps ?? 1e-8
@@ -76,14 +83,29 @@ export class AdamW {
    * dozen kernel calls per parameter (1,200 per step of the demo's DiT, issue 20). False (nothing
    * written) where it does not apply: another backend, or memory shared with another tensor.
    */
-  private updateInPlace(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, lr: number, bc1: number, bc2: number): boolean {
+  private updateInPlace(
+    p: tf.Variable,
+    m: tf.Variable,
+    v: tf.Variable,
+    g: tf.Tensor,
+    lr: number,
+    bc1: number,
+    bc2: number
+  ): boolean {
     if (g.size !== p.size) return false
     const views = wasmHeapViews([g], [p, m, v])
     if (!views) return false
     const [gd] = views.read
     const [pd, md, vd] = views.write
-    const b1 = f32(this.beta1), c1 = f32(1 - this.beta1), b2 = f32(this.beta2), c2 = f32(1 - this.beta2)
-    const fbc1 = f32(bc1), fbc2 = f32(bc2), eps = f32(this.eps), flr = f32(lr), decay = f32(1 - lr * this.weightDecay)
+    const b1 = f32(this.beta1),
+      c1 = f32(1 - this.beta1),
+      b2 = f32(this.beta2),
+      c2 = f32(1 - this.beta2)
+    const fbc1 = f32(bc1),
+      fbc2 = f32(bc2),
+      eps = f32(this.eps),
+      flr = f32(lr),
+      decay = f32(1 - lr * this.weightDecay)
     const decays = this.weightDecay > 0
     for (let i = 0; i < pd.length; i++) {
       const gi = gd[i]
@@ -101,9 +123,16 @@ export class AdamW {
   async exportState(): Promise<TensorMap> {
     const out: TensorMap = new Map()
     out.set('__step', {dtype: 'F64', shape: [1], data: new Float64Array([this.step])})
-    for (const [prefix, store] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [prefix, store] of [
+      ['m', this.m],
+      ['v', this.v]
+    ] as const) {
       for (const [name, t] of store) {
-        out.set(`${prefix}.${name}`, {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array(await t.data() as Float32Array)})
+        out.set(`${prefix}.${name}`, {
+          dtype: 'F32',
+          shape: t.shape.slice(),
+          data: new Float32Array((await t.data()) as Float32Array)
+        })
       }
     }
     return out
@@ -121,12 +150,19 @@ export class AdamW {
       if (!p) throw new Error(`optimizer state has moments for unknown parameter ${name}`)
       const value = tf.tensor(host.data as Float32Array, host.shape, 'float32')
       const existing = store.get(name)
-      if (existing) { existing.assign(value); value.dispose() } else { store.set(name, tf.variable(value, false)); value.dispose() }
+      if (existing) {
+        existing.assign(value)
+        value.dispose()
+      } else {
+        store.set(name, tf.variable(value, false))
+        value.dispose()
+      }
     }
   }
 
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose()
-    this.m.clear(); this.v.clear()
+    this.m.clear()
+    this.v.clear()
   }
 }

@@ -9,7 +9,10 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
 }
 
 /** Returns clipped gradients (new tensors; the inputs are disposed when clipped) and the norm before clipping. */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): {grads: Map<string, tf.Tensor>, norm: number} {
+export function clipByGlobalNorm(
+  grads: Map<string, tf.Tensor>,
+  maxNorm: number
+): {grads: Map<string, tf.Tensor>; norm: number} {
   const norm = globalNorm(grads)
   const coef = maxNorm / (norm + 1e-6)
   if (!(coef < 1)) return {grads, norm}

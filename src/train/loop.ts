@@ -22,13 +22,14 @@ export interface TrainLoopOptions {
   crashAfter?: number
 }
 
-export async function trainLoop(opts: TrainLoopOptions): Promise<{lastCheckpoint: string | null, stepsDone: number}> {
+export async function trainLoop(opts: TrainLoopOptions): Promise<{lastCheckpoint: string | null; stepsDone: number}> {
   const signals = installStopHandlers()
   const bar = progress(opts.label, opts.totalSteps)
   bar.tick(opts.startStep)
   let lastCheckpoint = opts.lastCheckpoint ?? null
   let stepsDone = opts.startStep
-  const crashAt = opts.crashAfter ?? (process.env.MEDGEN_CRASH_AFTER_STEP ? Number(process.env.MEDGEN_CRASH_AFTER_STEP) : undefined)
+  const crashAt =
+    opts.crashAfter ?? (process.env.MEDGEN_CRASH_AFTER_STEP ? Number(process.env.MEDGEN_CRASH_AFTER_STEP) : undefined)
   try {
     for (let i = opts.startStep; i < opts.totalSteps; i++) {
       const loss = await opts.step(i)

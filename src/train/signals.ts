@@ -29,6 +29,8 @@ export function installStopHandlers(): StopSignals {
   }
   return {
     requested: () => received,
-    dispose: () => { for (const [sig, h] of handlers) process.off(sig, h) },
+    dispose: () => {
+      for (const [sig, h] of handlers) process.off(sig, h)
+    }
   }
 }

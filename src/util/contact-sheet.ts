@@ -28,10 +28,13 @@ const lineHeight = 13
 const margin = 6
 
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, c => ({'<': '&lt;', '>': '&gt;', '&': '&amp;', '\'': '&apos;', '"': '&quot;'})[c] as string)
-    // characters XML 1.0 forbids (control codes) would make librsvg reject the whole sheet
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, ' ')
+  return (
+    s
+      .replace(/[<>&'"]/g, c => ({'<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;'})[c] as string)
+      // characters XML 1.0 forbids (control codes) would make librsvg reject the whole sheet
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, ' ')
+  )
 }
 
 /** Greedy word wrap to `maxChars` per line, at most `maxLines` lines (the last ends with "…" if cut). */
@@ -43,12 +46,19 @@ export function wrapText(text: string, maxChars: number, maxLines: number): stri
   for (; i < words.length; i++) {
     const word = words[i].length > maxChars ? words[i].slice(0, maxChars - 1) + '…' : words[i]
     const next = current ? `${current} ${word}` : word
-    if (next.length <= maxChars) { current = next; continue }
+    if (next.length <= maxChars) {
+      current = next
+      continue
+    }
     lines.push(current)
     current = word
     if (lines.length === maxLines) break
   }
-  if (lines.length < maxLines && current) { lines.push(current); current = ''; i = words.length }
+  if (lines.length < maxLines && current) {
+    lines.push(current)
+    current = ''
+    i = words.length
+  }
   if (i < words.length && lines.length > 0) {
     const last = lines[lines.length - 1]
     lines[lines.length - 1] = (last.length >= maxChars ? last.slice(0, maxChars - 1) : last) + '…'
@@ -61,7 +71,7 @@ export function wrapText(text: string, maxChars: number, maxLines: number): stri
  * Style: ….`, src/caption/vocab.ts), or null for free text. The seed sentence is left out: the
  * sheet's title names the class it repeats.
  */
-export function captionHalves(caption: string): {anatomy: string, style: string} | null {
+export function captionHalves(caption: string): {anatomy: string; style: string} | null {
   const m = /\bAnatomy:\s*(.*?)\.?\s+Style:\s*(.*?)\.?\s*$/s.exec(caption)
   return m ? {anatomy: m[1].trim(), style: m[2].trim()} : null
 }
@@ -77,10 +87,17 @@ export function labelLines(label: string, maxChars: number, maxLines: number): s
   const style = wrapText(`Style: ${halves.style}`, maxChars, maxLines)
   const anatomy = wrapText(`Anatomy: ${halves.anatomy}`, maxChars, maxLines)
   const styleLines = Math.min(style.length, Math.max(Math.min(2, maxLines - 1), maxLines - anatomy.length))
-  return [...wrapText(`Anatomy: ${halves.anatomy}`, maxChars, maxLines - styleLines), ...wrapText(`Style: ${halves.style}`, maxChars, styleLines)]
+  return [
+    ...wrapText(`Anatomy: ${halves.anatomy}`, maxChars, maxLines - styleLines),
+    ...wrapText(`Style: ${halves.style}`, maxChars, styleLines)
+  ]
 }
 
-export async function writeContactSheet(path: string, entries: ContactSheetEntry[], options: ContactSheetOptions = {}): Promise<{images: number, width: number, height: number}> {
+export async function writeContactSheet(
+  path: string,
+  entries: ContactSheetEntry[],
+  options: ContactSheetOptions = {}
+): Promise<{images: number; width: number; height: number}> {
   const tile = options.tile ?? 128
   const shown = entries.slice(0, options.maxImages ?? 64)
   if (shown.length === 0) throw new Error(`contact sheet ${path}: no images`)
@@ -90,25 +107,38 @@ export async function writeContactSheet(path: string, entries: ContactSheetEntry
   const cellW = tile + margin
   const cellH = tile + lineCount * lineHeight + margin
   const width = columns * cellW + margin
-  const titleLines = options.title ? wrapText(options.title, Math.max(8, Math.floor((width - 2 * margin) / (fontSize * 0.6))), 3) : []
+  const titleLines = options.title
+    ? wrapText(options.title, Math.max(8, Math.floor((width - 2 * margin) / (fontSize * 0.6))), 3)
+    : []
   const titleH = titleLines.length ? titleLines.length * lineHeight + 2 * margin : 0
   const height = titleH + rows * cellH + margin
   const maxChars = Math.max(8, Math.floor(tile / (fontSize * 0.55)))
 
-  const composites: Array<{input: Buffer, left: number, top: number}> = []
+  const composites: Array<{input: Buffer; left: number; top: number}> = []
   const texts: string[] = []
-  titleLines.forEach((line, j) => texts.push(`<text x="${margin}" y="${margin + fontSize + j * lineHeight}" font-weight="bold">${escapeXml(line)}</text>`))
+  titleLines.forEach((line, j) =>
+    texts.push(
+      `<text x="${margin}" y="${margin + fontSize + j * lineHeight}" font-weight="bold">${escapeXml(line)}</text>`
+    )
+  )
   for (const [k, entry] of shown.entries()) {
     const left = margin + (k % columns) * cellW
     const top = titleH + margin + Math.floor(k / columns) * cellH
     const enlarging = (await imageSize(entry.file)).width < tile
-    const thumb = await readRgb8(entry.file, {size: tile, fit: 'contain', background: '#ffffff', kernel: enlarging ? 'nearest' : 'lanczos3', alpha: 'drop'})
+    const thumb = await readRgb8(entry.file, {
+      size: tile,
+      fit: 'contain',
+      background: '#ffffff',
+      kernel: enlarging ? 'nearest' : 'lanczos3',
+      alpha: 'drop'
+    })
     composites.push({input: await encodePng(thumb.data, thumb.width, thumb.height, 3), left, top})
     labelLines(entry.label, maxChars, lineCount).forEach((line, j) => {
       texts.push(`<text x="${left}" y="${top + tile + (j + 1) * lineHeight - 2}">${escapeXml(line)}</text>`)
     })
   }
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     `<g font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="#222">${texts.join('')}</g></svg>`
   composites.push({input: Buffer.from(svg), left: 0, top: 0})
   await writeFileAtomic(path, await composePng(width, height, composites))

@@ -11,10 +11,15 @@ export function progress(label: string, total: number, opts: {everySeconds?: num
   const quiet = !!process.env.MEDGEN_QUIET
   if (quiet) return {tick() {}, stop() {}}
   if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      format: `${label} [{bar}] {value}/{total} {percentage}% | {rate}/s | ETA {eta_formatted} {info}`,
-      stream: process.stderr, hideCursor: true, clearOnComplete: false,
-    }, cliProgress.Presets.shades_classic)
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${label} [{bar}] {value}/{total} {percentage}% | {rate}/s | ETA {eta_formatted} {info}`,
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: false
+      },
+      cliProgress.Presets.shades_classic
+    )
     const start = Date.now()
     let value = 0
     bar.start(total, 0, {rate: '0', info: ''})
@@ -22,9 +27,18 @@ export function progress(label: string, total: number, opts: {everySeconds?: num
       tick(n = 1, info) {
         value += n
         const rate = value / Math.max(1e-3, (Date.now() - start) / 1000)
-        bar.update(value, {rate: rate.toFixed(2), info: info ? Object.entries(info).map(([k, v]) => `${k}=${v}`).join(' ') : ''})
+        bar.update(value, {
+          rate: rate.toFixed(2),
+          info: info
+            ? Object.entries(info)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(' ')
+            : ''
+        })
       },
-      stop() { bar.stop() },
+      stop() {
+        bar.stop()
+      }
     }
   }
   const every = (opts.everySeconds ?? 30) * 1000
@@ -39,10 +53,15 @@ export function progress(label: string, total: number, opts: {everySeconds?: num
         last = now
         const rate = value / Math.max(1e-3, (now - start) / 1000)
         const eta = rate > 0 ? Math.round((total - value) / rate) : 0
-        const extra = info ? ' ' + Object.entries(info).map(([k, v]) => `${k}=${v}`).join(' ') : ''
+        const extra = info
+          ? ' ' +
+            Object.entries(info)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')
+          : ''
         process.stderr.write(`medgen: ${label} ${value}/${total} (${rate.toFixed(2)}/s, ETA ${eta}s)${extra}\n`)
       }
     },
-    stop() {},
+    stop() {}
   }
 }

@@ -26,7 +26,10 @@ export class Rng {
   constructor(seed: number | string = 0) {
     const s = typeof seed === 'string' ? hashString(seed) : seed
     const mix = splitmix32(s)
-    this.a = mix(); this.b = mix(); this.c = mix(); this.d = mix()
+    this.a = mix()
+    this.b = mix()
+    this.c = mix()
+    this.d = mix()
     for (let i = 0; i < 12; i++) this.nextUint32()
   }
 
@@ -41,9 +44,12 @@ export class Rng {
     return new Rng((hashString(String(label)) ^ this.a ^ Math.imul(this.d, 31)) >>> 0)
   }
 
-  getState(): RngState { return [this.a, this.b, this.c, this.d] }
+  getState(): RngState {
+    return [this.a, this.b, this.c, this.d]
+  }
   setState(s: RngState): void {
-    if (!Array.isArray(s) || s.length !== 4 || s.some(v => !Number.isInteger(v))) throw new Error('invalid RNG state in checkpoint')
+    if (!Array.isArray(s) || s.length !== 4 || s.some(v => !Number.isInteger(v)))
+      throw new Error('invalid RNG state in checkpoint')
     ;[this.a, this.b, this.c, this.d] = s.map(v => v >>> 0) as RngState
     this.spareNormal = null
   }
@@ -59,12 +65,18 @@ export class Rng {
   }
 
   /** Uniform in [0, 1) with 32 bits of resolution. */
-  uniform(): number { return this.nextUint32() / 4294967296 }
+  uniform(): number {
+    return this.nextUint32() / 4294967296
+  }
 
   /** Integer in [0, n). */
-  int(n: number): number { return Math.floor(this.uniform() * n) }
+  int(n: number): number {
+    return Math.floor(this.uniform() * n)
+  }
 
-  range(lo: number, hi: number): number { return lo + (hi - lo) * this.uniform() }
+  range(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.uniform()
+  }
 
   /** Standard normal via Box-Muller (no cached spare, so state alone defines the stream). */
   normal(): number {
@@ -74,7 +86,9 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
   }
 
-  pick<T>(items: readonly T[]): T { return items[this.int(items.length)] }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]
+  }
 
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {
@@ -84,10 +98,14 @@ export class Rng {
     return items
   }
 
-  permutation(n: number): number[] { return this.shuffle(Array.from({length: n}, (_, i) => i)) }
+  permutation(n: number): number[] {
+    return this.shuffle(Array.from({length: n}, (_, i) => i))
+  }
 
   /** A seed for a tfjs random op (tf.randomNormal(..., seed)). */
-  tfSeed(): number { return this.nextUint32() % 2147483647 }
+  tfSeed(): number {
+    return this.nextUint32() % 2147483647
+  }
 
   normalArray(n: number, std = 1): Float32Array {
     const out = new Float32Array(n)

@@ -22,10 +22,16 @@ export function parseShard(spec: string | undefined, env: NodeJS.ProcessEnv = pr
     const id = env.SLURM_ARRAY_TASK_ID
     const count = env.SLURM_ARRAY_TASK_COUNT
     if (id === undefined || count === undefined) {
-      throw new UserError('--shard auto: SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT are not set (not inside a Slurm array job); use --shard i/n')
+      throw new UserError(
+        '--shard auto: SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT are not set (not inside a Slurm array job); use --shard i/n'
+      )
     }
     const min = env.SLURM_ARRAY_TASK_MIN === undefined ? 0 : Number(env.SLURM_ARRAY_TASK_MIN)
-    return checkShard(Number(id) - min, Number(count), `--shard auto (SLURM_ARRAY_TASK_ID=${id}, SLURM_ARRAY_TASK_MIN=${min}, SLURM_ARRAY_TASK_COUNT=${count})`)
+    return checkShard(
+      Number(id) - min,
+      Number(count),
+      `--shard auto (SLURM_ARRAY_TASK_ID=${id}, SLURM_ARRAY_TASK_MIN=${min}, SLURM_ARRAY_TASK_COUNT=${count})`
+    )
   }
   const match = /^(\d+)\/(\d+)$/.exec(spec.trim())
   if (!match) throw new UserError(`--shard ${spec}: expected i/n (0-based, e.g. 0/4) or auto`)
@@ -33,8 +39,10 @@ export function parseShard(spec: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 function checkShard(index: number, count: number, source: string): Shard {
-  if (!Number.isInteger(count) || count < 1) throw new UserError(`${source}: the shard count must be a positive integer`)
-  if (!Number.isInteger(index) || index < 0 || index >= count) throw new UserError(`${source}: shard index must be in 0..${count - 1}`)
+  if (!Number.isInteger(count) || count < 1)
+    throw new UserError(`${source}: the shard count must be a positive integer`)
+  if (!Number.isInteger(index) || index < 0 || index >= count)
+    throw new UserError(`${source}: shard index must be in 0..${count - 1}`)
   return {index, count}
 }
 

@@ -12,12 +12,19 @@ function reference(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number)
   return tf.batchNorm(x, mean, variance, beta, gamma, eps)
 }
 
-function maxDiff(a: tf.Tensor, b: tf.Tensor): number { return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]) }
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0])
+}
 
 describe('trainBatchNorm (closed-form gradient)', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
-  for (const shape of [[4, 6, 5, 3], [7, 5]]) {
+  for (const shape of [
+    [4, 6, 5, 3],
+    [7, 5]
+  ]) {
     it(`matches autodiff of moments + batchNorm for shape [${shape}]`, () => {
       const rng = new Rng(3)
       const c = shape[shape.length - 1]
@@ -33,15 +40,22 @@ describe('trainBatchNorm (closed-form gradient)', () => {
         return tf.sum(tf.mul(tf.square(y), proj))
       })([x, gamma, beta])
       expect(tf.memory().numTensors - before, 'tensors left besides the three gradients').to.equal(3)
-      const theirs = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.square(reference(a, g, b, 1e-5)), proj)))([x, gamma, beta])
+      const theirs = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.square(reference(a, g, b, 1e-5)), proj))
+      )([x, gamma, beta])
       for (let i = 0; i < 3; i++) {
         const scale = tf.tidy(() => tf.max(tf.abs(theirs[i])).dataSync()[0])
         expect(scale, 'reference gradient is not zero').to.be.greaterThan(0)
-        expect(maxDiff(ours[i], theirs[i]) / scale, `gradient ${['x', 'gamma', 'beta'][i]} (relative)`).to.be.below(1e-4)
+        expect(maxDiff(ours[i], theirs[i]) / scale, `gradient ${['x', 'gamma', 'beta'][i]} (relative)`).to.be.below(
+          1e-4
+        )
       }
       const {y, mean, variance} = trainBatchNorm(x, gamma, beta, 1e-5)
       expect(maxDiff(y, reference(x, gamma, beta, 1e-5))).to.be.below(1e-5)
-      const m = tf.moments(x, shape.slice(0, -1).map((_, i) => i))
+      const m = tf.moments(
+        x,
+        shape.slice(0, -1).map((_, i) => i)
+      )
       expect(maxDiff(mean, m.mean)).to.be.below(1e-5)
       expect(maxDiff(variance, m.variance)).to.be.below(1e-4)
       tf.dispose([x, gamma, beta, proj, y, mean, variance, m.mean, m.variance, ...ours, ...theirs])
@@ -61,7 +75,9 @@ describe('trainBatchNorm (closed-form gradient)', () => {
       tf.dispose([mean, variance])
       return tf.sum(tf.mul(y, proj))
     })([x, gamma, beta])
-    const theirs = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.relu(reference(a, g, b, 1e-5)), proj)))([x, gamma, beta])
+    const theirs = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.relu(reference(a, g, b, 1e-5)), proj))
+    )([x, gamma, beta])
     for (let i = 0; i < 3; i++) {
       const scale = tf.tidy(() => tf.max(tf.abs(theirs[i])).dataSync()[0])
       expect(maxDiff(ours[i], theirs[i]) / scale, `gradient ${['x', 'gamma', 'beta'][i]} (relative)`).to.be.below(1e-4)

@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 
 describe('wasm Identity shares buffers', function () {
-  before(async function () { if ((await useTestBackend()) !== 'wasm') this.skip() })
+  before(async function () {
+    if ((await useTestBackend()) !== 'wasm') this.skip()
+  })
 
   it('a clone adds no buffer, survives disposal of the original, and frees on the last dispose', () => {
     const backend = tf.backend() as unknown as {numDataIds(): number}

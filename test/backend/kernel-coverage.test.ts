@@ -23,13 +23,20 @@ import {loadConfig} from '../../src/config/load.js'
 import {runPipeline} from '../../src/stages/run-pipeline.js'
 import {checkWeights} from '../../src/check/check-weights.js'
 
-interface JsDtypeFacts { ops?: string[], T?: string, converts?: Record<string, string>, passThrough?: boolean }
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/backends/tfjs-node-4.22.0-kernels.json', import.meta.url), 'utf8')) as
-  {version: string, kernels: string[], dtypes: Record<string, JsDtypeFacts>}
+interface JsDtypeFacts {
+  ops?: string[]
+  T?: string
+  converts?: Record<string, string>
+  passThrough?: boolean
+}
+const fixture = JSON.parse(
+  readFileSync(new URL('../fixtures/backends/tfjs-node-4.22.0-kernels.json', import.meta.url), 'utf8')
+) as {version: string; kernels: string[]; dtypes: Record<string, JsDtypeFacts>}
 const nativeKernels = new Set(fixture.kernels)
 /** What libtensorflow 2.9.1 (the library tfjs-node 4.22.0 binds) registers on CPU, by kernel and input, for the non-float32 inputs medgen sends. */
-const nativeTypes = JSON.parse(readFileSync(new URL('../fixtures/backends/libtensorflow-2.9.1-cpu-types.json', import.meta.url), 'utf8')) as
-  {kernels: Record<string, {op: string, source: string, inputs: Record<string, string[]>}>}
+const nativeTypes = JSON.parse(
+  readFileSync(new URL('../fixtures/backends/libtensorflow-2.9.1-cpu-types.json', import.meta.url), 'utf8')
+) as {kernels: Record<string, {op: string; source: string; inputs: Record<string, string[]>}>}
 
 /**
  * The (kernel, input, dtype) triples that tfjs-node would reject or that nothing here vouches for.
@@ -47,10 +54,15 @@ function dtypeProblems(records: Iterable<KernelRecord>): string[] {
     for (const [input, dtype] of Object.entries(r.inputs)) {
       const sent = js.converts?.[dtype] ?? dtype
       const what = `${r.name}(${input}: ${dtype}${sent !== dtype ? ` -> ${sent}` : ''})`
-      if (js.T) { if (sent !== js.T) problems.add(`${what}: its tfjs-node kernel always asks TensorFlow for T=${js.T}`); continue }
+      if (js.T) {
+        if (sent !== js.T) problems.add(`${what}: its tfjs-node kernel always asks TensorFlow for T=${js.T}`)
+        continue
+      }
       const listed = native?.inputs[input.replace(/\.\d+$/, '')]
       if (listed ? listed.includes(sent) : sent === 'float32') continue
-      problems.add(`${what}: ${listed ? `libtensorflow registers ${native.op} only for ${listed.join(', ')}` : 'not in libtensorflow-2.9.1-cpu-types.json (look up the op\'s CPU registration and add it)'}`)
+      problems.add(
+        `${what}: ${listed ? `libtensorflow registers ${native.op} only for ${listed.join(', ')}` : "not in libtensorflow-2.9.1-cpu-types.json (look up the op's CPU registration and add it)"}`
+      )
     }
   }
   return [...problems].sort()
@@ -71,42 +83,114 @@ describe('kernel coverage: every kernel the stages dispatch is registered by tfj
     rec = installKernelRecorder()
     try {
       await runPipeline(config, {report: false})
-      const pixart = {num_layers: 2, num_attention_heads: 2, attention_head_dim: 8, in_channels: 4, out_channels: 8, patch_size: 2, sample_size: 8, cross_attention_dim: 16, caption_channels: 12, norm_eps: 1e-6}
+      const pixart = {
+        num_layers: 2,
+        num_attention_heads: 2,
+        attention_head_dim: 8,
+        in_channels: 4,
+        out_channels: 8,
+        patch_size: 2,
+        sample_size: 8,
+        cross_attention_dim: 16,
+        caption_channels: 12,
+        norm_eps: 1e-6
+      }
       await writePixArtFolder(join(root, 'pixart'), pixart, 'F16')
-      await writeVaeFolder(join(root, 'vae'), {in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [8, 16], layers_per_block: 1, norm_num_groups: 4, scaling_factor: 0.18215}, 'F32')
-      await writeBertFolder(join(root, 'bert'), {vocab: 40, hidden: 16, layers: 1, heads: 2, intermediate: 32, positions: 16}, 'safetensors')
+      await writeVaeFolder(
+        join(root, 'vae'),
+        {
+          in_channels: 3,
+          out_channels: 3,
+          latent_channels: 4,
+          block_out_channels: [8, 16],
+          layers_per_block: 1,
+          norm_num_groups: 4,
+          scaling_factor: 0.18215
+        },
+        'F32'
+      )
+      await writeBertFolder(
+        join(root, 'bert'),
+        {vocab: 40, hidden: 16, layers: 1, heads: 2, intermediate: 32, positions: 16},
+        'safetensors'
+      )
       for (const checkpoint of ['on', 'off'] as const) {
         const r = await checkWeights(join(root, 'pixart'), {size: 32, checkpoint})
-        expect(r.phases.every(p => p.ok), JSON.stringify(r.phases)).to.equal(true)
+        expect(
+          r.phases.every(p => p.ok),
+          JSON.stringify(r.phases)
+        ).to.equal(true)
       }
-      for (const folder of ['vae', 'bert']) expect((await checkWeights(join(root, folder), {size: 16, captions: 2})).phases.every(p => p.ok)).to.equal(true)
-    } finally { rec.uninstall() }
+      for (const folder of ['vae', 'bert'])
+        expect((await checkWeights(join(root, folder), {size: 16, captions: 2})).phases.every(p => p.ok)).to.equal(true)
+    } finally {
+      rec.uninstall()
+    }
   })
 
   it('every dispatched kernel name is one tfjs-node registers', () => {
     const names = new Set([...rec.seen.values()].map(r => r.name))
-    const missing = [...rec.seen.values()].filter(r => !nativeKernels.has(r.name)).map(r => `${r.name}(${r.dtypes.join(',')})`)
-    console.log(`      ${names.size} distinct kernels (${rec.seen.size} name/dtype pairs, ${rec.dispatches()} dispatches) on ${backend}; tfjs-node ${fixture.version} registers ${nativeKernels.size}`)
+    const missing = [...rec.seen.values()]
+      .filter(r => !nativeKernels.has(r.name))
+      .map(r => `${r.name}(${r.dtypes.join(',')})`)
+    console.log(
+      `      ${names.size} distinct kernels (${rec.seen.size} name/dtype pairs, ${rec.dispatches()} dispatches) on ${backend}; tfjs-node ${fixture.version} registers ${nativeKernels.size}`
+    )
     expect(names.size, 'the pipeline ran: many kernels were dispatched').to.be.greaterThan(40)
-    expect(missing, `kernels dispatched on ${backend} that @tensorflow/tfjs-node ${fixture.version} does not register`).to.deep.equal([])
+    expect(
+      missing,
+      `kernels dispatched on ${backend} that @tensorflow/tfjs-node ${fixture.version} does not register`
+    ).to.deep.equal([])
   })
 
   it('every (kernel, input dtype) dispatched is one tfjs-node passes to a TensorFlow kernel registered for it', () => {
     const nonFloat = [...rec.seen.values()].filter(r => Object.values(r.inputs).some(d => d !== 'float32'))
-    console.log(`      ${nonFloat.length} name/dtype pairs with an input other than float32: ${[...new Set(nonFloat.map(r => `${r.name}(${Object.entries(r.inputs).map(([n, d]) => `${n}:${d}`).join(',')})`))].join(' ')}`)
+    console.log(
+      `      ${nonFloat.length} name/dtype pairs with an input other than float32: ${[
+        ...new Set(
+          nonFloat.map(
+            r =>
+              `${r.name}(${Object.entries(r.inputs)
+                .map(([n, d]) => `${n}:${d}`)
+                .join(',')})`
+          )
+        )
+      ].join(' ')}`
+    )
     expect(nonFloat.length, 'int32/bool inputs were dispatched (token ids, masks, indices)').to.be.greaterThan(0)
-    expect(dtypeProblems(rec.seen.values()), `kernel inputs on ${backend} that @tensorflow/tfjs-node ${fixture.version} would not run`).to.deep.equal([])
+    expect(
+      dtypeProblems(rec.seen.values()),
+      `kernel inputs on ${backend} that @tensorflow/tfjs-node ${fixture.version} would not run`
+    ).to.deep.equal([])
   })
 
   it('the dtype check catches what tfjs-node rejects (a check that cannot fail checks nothing)', () => {
-    const rec = (name: string, inputs: Record<string, string>): KernelRecord => ({name, inputs, dtypes: Object.values(inputs)})
+    const rec = (name: string, inputs: Record<string, string>): KernelRecord => ({
+      name,
+      inputs,
+      dtypes: Object.values(inputs)
+    })
     // converted by tfjs-node's JavaScript first (Exp: int32 -> float32), no native op (Identity), listed (Select's bool condition)
-    expect(dtypeProblems([rec('Exp', {x: 'int32'}), rec('Identity', {x: 'bool'}), rec('Select', {condition: 'bool', t: 'int32', e: 'int32'}), rec('Conv2DBackpropInput', {dy: 'float32', filter: 'float32'})])).to.deep.equal([])
-    expect(dtypeProblems([rec('Conv2DBackpropFilter', {x: 'int32', dy: 'float32'}), rec('LogicalAnd', {a: 'float32', b: 'bool'}), rec('Sqrt', {x: 'int32'}), rec('ArgMax', {x: 'bool'})])).to.deep.equal([
-      'ArgMax(x: bool -> int32): not in libtensorflow-2.9.1-cpu-types.json (look up the op\'s CPU registration and add it)',
+    expect(
+      dtypeProblems([
+        rec('Exp', {x: 'int32'}),
+        rec('Identity', {x: 'bool'}),
+        rec('Select', {condition: 'bool', t: 'int32', e: 'int32'}),
+        rec('Conv2DBackpropInput', {dy: 'float32', filter: 'float32'})
+      ])
+    ).to.deep.equal([])
+    expect(
+      dtypeProblems([
+        rec('Conv2DBackpropFilter', {x: 'int32', dy: 'float32'}),
+        rec('LogicalAnd', {a: 'float32', b: 'bool'}),
+        rec('Sqrt', {x: 'int32'}),
+        rec('ArgMax', {x: 'bool'})
+      ])
+    ).to.deep.equal([
+      "ArgMax(x: bool -> int32): not in libtensorflow-2.9.1-cpu-types.json (look up the op's CPU registration and add it)",
       'Conv2DBackpropFilter(x: int32): its tfjs-node kernel always asks TensorFlow for T=float32',
       'LogicalAnd(a: float32): libtensorflow registers LogicalAnd only for bool',
-      'Sqrt(x: int32): not in libtensorflow-2.9.1-cpu-types.json (look up the op\'s CPU registration and add it)',
+      "Sqrt(x: int32): not in libtensorflow-2.9.1-cpu-types.json (look up the op's CPU registration and add it)"
     ])
   })
 
@@ -122,6 +206,15 @@ describe('kernel coverage: every kernel the stages dispatch is registered by tfj
 
   it('the fixture is the published list (names every training kernel medgen relies on)', () => {
     expect(fixture.version).to.equal('4.22.0')
-    for (const k of ['BatchMatMul', '_FusedMatMul', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum', 'Erf']) expect(nativeKernels.has(k), k).to.equal(true)
+    for (const k of [
+      'BatchMatMul',
+      '_FusedMatMul',
+      'FusedConv2D',
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'UnsortedSegmentSum',
+      'Erf'
+    ])
+      expect(nativeKernels.has(k), k).to.equal(true)
   })
 })

@@ -16,25 +16,43 @@ function* indices(shape: number[]): Generator<number[]> {
   const n = shape.reduce((a, b) => a * b, 1)
   for (let c = 0; c < n; c++) {
     yield idx.slice()
-    for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0 }
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break
+      idx[d] = 0
+    }
   }
 }
 
 describe('wasm Concat / SplitV row copies', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   const base = [2, 3, 4, 37]
   for (let axis = 0; axis < 4; axis++) {
     it(`concat and split along axis ${axis} equal index arithmetic`, () => {
       const widths = [1, 2, axis === 3 ? 40 : 3]
-      const parts = widths.map((w, i) => tf.randomNormal(base.map((d, k) => (k === axis ? w : d)), 0, 1, 'float32', 10 + i))
+      const parts = widths.map((w, i) =>
+        tf.randomNormal(
+          base.map((d, k) => (k === axis ? w : d)),
+          0,
+          1,
+          'float32',
+          10 + i
+        )
+      )
       const cat = tf.concat(parts, axis - 4) // negative axis on purpose
       const got = cat.dataSync() as Float32Array
       const datas = parts.map(p => p.dataSync() as Float32Array)
       for (const idx of indices(cat.shape)) {
-        let j = idx[axis], i = 0
-        while (j >= widths[i]) { j -= widths[i]; i++ }
-        const src = idx.slice(); src[axis] = j
+        let j = idx[axis],
+          i = 0
+        while (j >= widths[i]) {
+          j -= widths[i]
+          i++
+        }
+        const src = idx.slice()
+        src[axis] = j
         expect(at(got, cat.shape, idx)).to.equal(at(datas[i], parts[i].shape, src))
       }
       const pieces = tf.split(cat, widths, axis)
@@ -46,13 +64,25 @@ describe('wasm Concat / SplitV row copies', () => {
   }
 
   it('skips empty inputs and passes gradients through concat', () => {
-    const a = tf.tensor2d([[1, 2], [3, 4]])
+    const a = tf.tensor2d([
+      [1, 2],
+      [3, 4]
+    ])
     const empty = tf.zeros([2, 0])
     const b = tf.tensor2d([[5], [6]])
-    expect(tf.concat([a, empty, b], 1).arraySync()).to.deep.equal([[1, 2, 5], [3, 4, 6]])
-    const w = tf.tensor2d([[1, 10, 100], [1000, 10000, 100000]])
+    expect(tf.concat([a, empty, b], 1).arraySync()).to.deep.equal([
+      [1, 2, 5],
+      [3, 4, 6]
+    ])
+    const w = tf.tensor2d([
+      [1, 10, 100],
+      [1000, 10000, 100000]
+    ])
     const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.concat([x, y], 1).mul(w).sum())([a, b])
-    expect(ga.arraySync()).to.deep.equal([[1, 10], [1000, 10000]])
+    expect(ga.arraySync()).to.deep.equal([
+      [1, 10],
+      [1000, 10000]
+    ])
     expect(gb.arraySync()).to.deep.equal([[100], [100000]])
     tf.dispose([a, empty, b, w, ga, gb])
   })
@@ -61,8 +91,14 @@ describe('wasm Concat / SplitV row copies', () => {
     const a = tf.tensor2d([[1], [2]], undefined, 'int32')
     const c = tf.concat([a, a], 1)
     expect(c.dtype).to.equal('int32')
-    expect(c.arraySync()).to.deep.equal([[1, 1], [2, 2]])
-    expect(tf.split(c, 2, 1).map(t => t.arraySync())).to.deep.equal([[[1], [2]], [[1], [2]]])
+    expect(c.arraySync()).to.deep.equal([
+      [1, 1],
+      [2, 2]
+    ])
+    expect(tf.split(c, 2, 1).map(t => t.arraySync())).to.deep.equal([
+      [[1], [2]],
+      [[1], [2]]
+    ])
     tf.dispose([a, c])
   })
 })

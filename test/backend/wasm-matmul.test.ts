@@ -12,15 +12,19 @@ function randomTensor(shape: number[], rng: Rng): tf.Tensor {
 }
 
 /** float64 reference with numpy-style batch broadcasting. */
-function reference(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): {shape: number[], values: Float64Array} {
-  const A = a.arraySync() as never, B = b.arraySync() as never
-  const ra = a.rank, rb = b.rank
+function reference(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): {shape: number[]; values: Float64Array} {
+  const A = a.arraySync() as never,
+    B = b.arraySync() as never
+  const ra = a.rank,
+    rb = b.rank
   const m = ta ? a.shape[ra - 1] : a.shape[ra - 2]
   const k = ta ? a.shape[ra - 2] : a.shape[ra - 1]
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1]
-  const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2)
+  const batchA = a.shape.slice(0, -2),
+    batchB = b.shape.slice(0, -2)
   const rank = Math.max(batchA.length, batchB.length)
-  const padA = [...Array(rank - batchA.length).fill(1), ...batchA], padB = [...Array(rank - batchB.length).fill(1), ...batchB]
+  const padA = [...Array(rank - batchA.length).fill(1), ...batchA],
+    padB = [...Array(rank - batchB.length).fill(1), ...batchB]
   const outBatch = padA.map((d, i) => Math.max(d, padB[i]))
   const count = outBatch.reduce((x, y) => x * y, 1)
   const values = new Float64Array(count * m * n)
@@ -32,21 +36,27 @@ function reference(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): {shape
   for (let c = 0; c < count; c++) {
     const idx: number[] = []
     let rest = c
-    for (let i = rank - 1; i >= 0; i--) { idx[i] = rest % outBatch[i]; rest = Math.floor(rest / outBatch[i]) }
+    for (let i = rank - 1; i >= 0; i--) {
+      idx[i] = rest % outBatch[i]
+      rest = Math.floor(rest / outBatch[i])
+    }
     const ma = pick(A, idx, padA, rank - batchA.length) as unknown as number[][]
     const mb = pick(B, idx, padB, rank - batchB.length) as unknown as number[][]
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-      let sum = 0
-      for (let p = 0; p < k; p++) sum += (ta ? ma[p][i] : ma[i][p]) * (tb ? mb[j][p] : mb[p][j])
-      values[(c * m + i) * n + j] = sum
-    }
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let sum = 0
+        for (let p = 0; p < k; p++) sum += (ta ? ma[p][i] : ma[i][p]) * (tb ? mb[j][p] : mb[p][j])
+        values[(c * m + i) * n + j] = sum
+      }
   }
   return {shape: [...outBatch, m, n], values}
 }
 
 describe('wasm BatchMatMul on XNNPACK', function () {
   this.timeout(60_000)
-  before(async function () { if ((await useTestBackend()) !== 'wasm') this.skip() })
+  before(async function () {
+    if ((await useTestBackend()) !== 'wasm') this.skip()
+  })
 
   const cases: Array<[string, number[], number[], boolean, boolean]> = [
     ['2-D plain', [40, 33], [33, 37], false, false],
@@ -58,13 +68,15 @@ describe('wasm BatchMatMul on XNNPACK', function () {
     ['attention backward p^T dv', [6, 40, 33], [6, 40, 37], true, false],
     ['one left matrix broadcast over a batch', [1, 40, 33], [5, 33, 37], false, false],
     ['pairs too small for a call each', [7, 5, 6], [7, 4, 6], false, true],
-    ['broadcast between batched operands (native loop)', [2, 1, 40, 33], [1, 3, 33, 37], false, false],
+    ['broadcast between batched operands (native loop)', [2, 1, 40, 33], [1, 3, 33, 37], false, false]
   ]
   for (const [name, sa, sb, ta, tb] of cases) {
     it(`${name}: ${JSON.stringify(sa)} x ${JSON.stringify(sb)}`, () => {
       const rng = new Rng(sa.length * 100 + sb[0])
-      const a = randomTensor(sa, rng), b = randomTensor(sb, rng)
-      const aBefore = Array.from(a.dataSync()), bBefore = Array.from(b.dataSync())
+      const a = randomTensor(sa, rng),
+        b = randomTensor(sb, rng)
+      const aBefore = Array.from(a.dataSync()),
+        bBefore = Array.from(b.dataSync())
       const backend = tf.backend() as unknown as {numDataIds(): number}
       const buffers = backend.numDataIds()
       const out = tf.matMul(a, b, ta, tb)
@@ -72,7 +84,8 @@ describe('wasm BatchMatMul on XNNPACK', function () {
       expect(out.shape).to.deep.equal(want.shape)
       const got = out.dataSync()
       let worst = 0
-      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want.values[i]) / (1 + Math.abs(want.values[i])))
+      for (let i = 0; i < got.length; i++)
+        worst = Math.max(worst, Math.abs(got[i] - want.values[i]) / (1 + Math.abs(want.values[i])))
       expect(worst, 'max relative error').to.be.below(1e-5)
       expect(backend.numDataIds() - buffers, 'buffers left besides the output').to.equal(1)
       expect(Array.from(a.dataSync())).to.deep.equal(aBefore)
@@ -83,12 +96,16 @@ describe('wasm BatchMatMul on XNNPACK', function () {
 
   it('gradients of a batched attention product match central differences', () => {
     const rng = new Rng(5)
-    const q = randomTensor([2, 40, 33], rng), k = randomTensor([2, 37, 33], rng), w = randomTensor([2, 40, 37], rng)
+    const q = randomTensor([2, 40, 33], rng),
+      k = randomTensor([2, 37, 33], rng),
+      w = randomTensor([2, 40, 37], rng)
     const f = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, false, true).mul(w).sum()
     const [dq, dk] = tf.grads(f)([q, k])
     // d/dq sum(w * q k^T) = w k ; d/dk = w^T q
-    const wantDq = reference(w, k, false, false), wantDk = reference(w, q, true, false)
-    const close = (got: tf.Tensor, want: Float64Array) => Math.max(...Array.from(got.dataSync(), (v, i) => Math.abs(v - want[i]) / (1 + Math.abs(want[i]))))
+    const wantDq = reference(w, k, false, false),
+      wantDk = reference(w, q, true, false)
+    const close = (got: tf.Tensor, want: Float64Array) =>
+      Math.max(...Array.from(got.dataSync(), (v, i) => Math.abs(v - want[i]) / (1 + Math.abs(want[i]))))
     expect(close(dq, wantDq.values)).to.be.below(1e-5)
     expect(close(dk, wantDk.values)).to.be.below(1e-5)
     tf.dispose([q, k, w, dq, dk])

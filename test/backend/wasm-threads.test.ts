@@ -7,9 +7,13 @@ import {availableParallelism} from 'node:os'
 const ROOT = new URL('../..', import.meta.url).pathname
 
 /** Runs fixtures/threads-probe.ts in a child process with the given pool size. */
-function probe(threads: number): {threads: number, conv: number, matmul: number} {
+function probe(threads: number): {threads: number; conv: number; matmul: number} {
   const script = new URL('./fixtures/threads-probe.ts', import.meta.url).pathname
-  const out = execFileSync(process.execPath, ['--import', 'tsx', script], {cwd: ROOT, env: {...process.env, MEDGEN_WASM_THREADS: String(threads)}, timeout: 60_000})
+  const out = execFileSync(process.execPath, ['--import', 'tsx', script], {
+    cwd: ROOT,
+    env: {...process.env, MEDGEN_WASM_THREADS: String(threads)},
+    timeout: 60_000
+  })
   return JSON.parse(out.toString().trim().split('\n').pop()!)
 }
 

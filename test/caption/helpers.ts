@@ -13,8 +13,19 @@ export async function makeImageFolder(root: string, n: number, classes = ['mel',
     const className = classes[k % classes.length]
     mkdirSync(join(root, className), {recursive: true})
     const file = `${className}/img_${String(k).padStart(3, '0')}.png`
-    await sharp({create: {width: 8, height: 8, channels: 3, background: {r: (k * 37) % 256, g: (k * 11) % 256, b: k % 256}}}).png().toFile(join(root, file))
-    items.push({id: `img_${String(k).padStart(3, '0')}`, image: join(root, file), masks: [], className, split: k % 5 === 0 ? 'test' : 'train', file})
+    await sharp({
+      create: {width: 8, height: 8, channels: 3, background: {r: (k * 37) % 256, g: (k * 11) % 256, b: k % 256}}
+    })
+      .png()
+      .toFile(join(root, file))
+    items.push({
+      id: `img_${String(k).padStart(3, '0')}`,
+      image: join(root, file),
+      masks: [],
+      className,
+      split: k % 5 === 0 ? 'test' : 'train',
+      file
+    })
   }
   return items
 }
@@ -24,9 +35,13 @@ export function dermoscopyAnswerFor(index: number): Record<string, string> {
   const g = attributeGroups.dermoscopy
   const pick = (values: readonly string[], salt: number) => values[(index + salt) % values.length]
   return {
-    shape: pick(g.anatomy.shape, 0), border: pick(g.anatomy.border, 1), symmetry: pick(g.anatomy.symmetry, 2),
-    size: pick(g.anatomy.size, 3), colour: pick(g.style.colour, 4), secondaryColour: pick(g.style.secondaryColour, 5),
-    texture: pick(g.style.texture, 6),
+    shape: pick(g.anatomy.shape, 0),
+    border: pick(g.anatomy.border, 1),
+    symmetry: pick(g.anatomy.symmetry, 2),
+    size: pick(g.anatomy.size, 3),
+    colour: pick(g.style.colour, 4),
+    secondaryColour: pick(g.style.secondaryColour, 5),
+    texture: pick(g.style.texture, 6)
   }
 }
 

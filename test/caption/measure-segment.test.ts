@@ -4,8 +4,12 @@ import {drawSample} from '../../src/data/synth/sample.js'
 import {deriveSeed} from '../../src/util/rng.js'
 
 const iou = (a: Uint8Array, b: Uint8Array) => {
-  let i = 0, u = 0
-  for (let k = 0; k < a.length; k++) { i += a[k] & b[k]; u += a[k] | b[k] }
+  let i = 0,
+    u = 0
+  for (let k = 0; k < a.length; k++) {
+    i += a[k] & b[k]
+    u += a[k] | b[k]
+  }
   return u ? i / u : 1
 }
 
@@ -25,8 +29,13 @@ describe('caption: lesion mask estimated from the image', () => {
   }
 
   it('finds nothing in an image without a lesion', () => {
-    const size = 64, data = new Float32Array(size * size * 3)
-    for (let i = 0; i < size * size; i++) { data[3 * i] = 0.85 + 0.01 * Math.sin(i); data[3 * i + 1] = 0.7; data[3 * i + 2] = 0.62 }
+    const size = 64,
+      data = new Float32Array(size * size * 3)
+    for (let i = 0; i < size * size; i++) {
+      data[3 * i] = 0.85 + 0.01 * Math.sin(i)
+      data[3 * i + 1] = 0.7
+      data[3 * i + 2] = 0.62
+    }
     expect(estimateMask({data, width: size, height: size}, 'dermoscopy').every(v => v === 0)).to.equal(true)
   })
 })

@@ -6,27 +6,66 @@ import {Rng} from '../../src/util/rng.js'
 
 describe('caption: attribute vocabularies and class rules', () => {
   it('renders anatomy, style and the full caption', () => {
-    const mel = {shape: 'irregular', border: 'blurred', symmetry: 'asymmetric', size: 'large', colour: 'dark brown', secondaryColour: 'blue-grey', texture: 'reticular'}
+    const mel = {
+      shape: 'irregular',
+      border: 'blurred',
+      symmetry: 'asymmetric',
+      size: 'large',
+      colour: 'dark brown',
+      secondaryColour: 'blue-grey',
+      texture: 'reticular'
+    }
     expect(renderCaption('dermoscopy', 'mel', mel)).to.deep.equal({
       anatomy: 'irregular, asymmetric lesion with blurred border, large',
       style: 'dark brown and blue-grey, reticular network',
-      caption: 'A dermoscopic image of mel. Anatomy: irregular, asymmetric lesion with blurred border, large. Style: dark brown and blue-grey, reticular network.',
+      caption:
+        'A dermoscopic image of mel. Anatomy: irregular, asymmetric lesion with blurred border, large. Style: dark brown and blue-grey, reticular network.'
     })
-    expect(vocabularies.polyp.render('polyp', {shape: 'oval', border: 'sharp', symmetry: 'symmetric', size: 'small', colour: 'pink', texture: 'smooth'}).caption)
-      .to.equal('An endoscopic image of polyp. Anatomy: oval, symmetric polyp with sharp border, small. Style: pink mucosa, smooth surface.')
-    expect(renderCaption('ultrasound', 'normal', {shape: 'none', border: 'none', symmetry: 'none', size: 'none', colour: 'none', texture: 'high speckle'}).caption)
-      .to.equal('A breast ultrasound image of normal. Anatomy: no mass. Style: high speckle background.')
+    expect(
+      vocabularies.polyp.render('polyp', {
+        shape: 'oval',
+        border: 'sharp',
+        symmetry: 'symmetric',
+        size: 'small',
+        colour: 'pink',
+        texture: 'smooth'
+      }).caption
+    ).to.equal(
+      'An endoscopic image of polyp. Anatomy: oval, symmetric polyp with sharp border, small. Style: pink mucosa, smooth surface.'
+    )
+    expect(
+      renderCaption('ultrasound', 'normal', {
+        shape: 'none',
+        border: 'none',
+        symmetry: 'none',
+        size: 'none',
+        colour: 'none',
+        texture: 'high speckle'
+      }).caption
+    ).to.equal('A breast ultrasound image of normal. Anatomy: no mass. Style: high speckle background.')
     // unknown anatomy (no mask) is left out of the text rather than printed
-    expect(renderCaption('dermoscopy', 'nv', {shape: 'unknown', border: 'unknown', symmetry: 'unknown', size: 'unknown', colour: 'light brown', secondaryColour: 'none', texture: 'smooth'}).anatomy)
-      .to.equal('lesion of unknown outline')
+    expect(
+      renderCaption('dermoscopy', 'nv', {
+        shape: 'unknown',
+        border: 'unknown',
+        symmetry: 'unknown',
+        size: 'unknown',
+        colour: 'light brown',
+        secondaryColour: 'none',
+        texture: 'smooth'
+      }).anatomy
+    ).to.equal('lesion of unknown outline')
   })
 
   it('class rules only use vocabulary values and cover every attribute', () => {
     for (const kind of datasetKinds) {
       for (const [cls, rule] of Object.entries(classRules[kind])) {
-        expect(Object.keys(rule.attributes).sort(), `${kind}/${cls}`).to.deep.equal(attributeNamesOf(kind).slice().sort())
+        expect(Object.keys(rule.attributes).sort(), `${kind}/${cls}`).to.deep.equal(
+          attributeNamesOf(kind).slice().sort()
+        )
         for (const [name, weights] of Object.entries(rule.attributes)) {
-          const allowed = (attributeGroups[kind].anatomy[name] ?? attributeGroups[kind].style[name]) as readonly string[]
+          const allowed = (attributeGroups[kind].anatomy[name] ??
+            attributeGroups[kind].style[name]) as readonly string[]
           for (const value of Object.keys(weights)) expect(allowed, `${kind}/${cls}/${name}`).to.include(value)
         }
       }
@@ -46,7 +85,7 @@ describe('caption: attribute vocabularies and class rules', () => {
       if (cls === 'mel') melMulti.push(a.secondaryColour !== 'none' ? 1 : 0)
       if (cls === 'vasc') expect(a.colour).to.equal('reddish')
     }
-    expect(counts.nv / 4000).to.be.within(0.64, 0.70)
+    expect(counts.nv / 4000).to.be.within(0.64, 0.7)
     expect(counts.df / 4000).to.be.within(0.005, 0.02)
     expect(melMulti.reduce((s, v) => s + v, 0) / melMulti.length).to.be.above(0.95) // mel is multi-coloured
   })

@@ -19,11 +19,31 @@ describe('classify: near-chance flag', () => {
   it('report.html names the collapsed protocol and not the one that learned', async () => {
     const runDir = tmpDir()
     mkdirSync(join(runDir, 'classify'), {recursive: true})
-    const protocol = (bacc: number) => ({summary: {balancedAccuracy: {mean: bacc, std: 0, perSeed: [bacc]}}, nearChance: nearChance(bacc, 7)})
-    writeFileSync(join(runDir, 'classify', 'metrics.json'), JSON.stringify({chance: {balancedAccuracy: 1 / 7},
-      protocols: {'real': protocol(0.52), 'real+synthetic': protocol(1 / 7)}}))
-    await writeManifest(runDir, {medgen: '0.1.0', stage: 'classify', status: 'complete', backend: 'wasm', seed: 1, config: {}, configHash: 'x',
-      inputs: {}, outputs: {}, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), seconds: 1})
+    const protocol = (bacc: number) => ({
+      summary: {balancedAccuracy: {mean: bacc, std: 0, perSeed: [bacc]}},
+      nearChance: nearChance(bacc, 7)
+    })
+    writeFileSync(
+      join(runDir, 'classify', 'metrics.json'),
+      JSON.stringify({
+        chance: {balancedAccuracy: 1 / 7},
+        protocols: {'real': protocol(0.52), 'real+synthetic': protocol(1 / 7)}
+      })
+    )
+    await writeManifest(runDir, {
+      medgen: '0.1.0',
+      stage: 'classify',
+      status: 'complete',
+      backend: 'wasm',
+      seed: 1,
+      config: {},
+      configHash: 'x',
+      inputs: {},
+      outputs: {},
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      seconds: 1
+    })
     const html = await buildReport(runDir)
     const warning = /<p class="warning"[^>]*>([^<]*)<\/p>/.exec(html)?.[1] ?? ''
     expect(warning).to.contain('real+synthetic (BACC 0.143)')

@@ -11,14 +11,18 @@ export function toySet(n: number, size: number, seed: number, numClasses = 3): L
   for (let i = 0; i < n; i++) {
     const c = i % numClasses
     labels[i] = c
-    const cx = size / 2 + rng.range(-2, 2), cy = size / 2 + rng.range(-2, 2), r = size * rng.range(0.2, 0.3)
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-      let v = 0.5
-      if (c === 0 && Math.hypot(x - cx, y - cy) < r) v = 0.9
-      if (c === 1 && Math.abs(x - cx) < r && Math.abs(y - cy) < r) v = 0.1
-      if (c === 2) v = Math.floor(y / 2) % 2 ? 0.8 : 0.2
-      for (let ch = 0; ch < 3; ch++) images[i * px + (y * size + x) * 3 + ch] = Math.min(1, Math.max(0, v + 0.08 * rng.normal()))
-    }
+    const cx = size / 2 + rng.range(-2, 2),
+      cy = size / 2 + rng.range(-2, 2),
+      r = size * rng.range(0.2, 0.3)
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        let v = 0.5
+        if (c === 0 && Math.hypot(x - cx, y - cy) < r) v = 0.9
+        if (c === 1 && Math.abs(x - cx) < r && Math.abs(y - cy) < r) v = 0.1
+        if (c === 2) v = Math.floor(y / 2) % 2 ? 0.8 : 0.2
+        for (let ch = 0; ch < 3; ch++)
+          images[i * px + (y * size + x) * 3 + ch] = Math.min(1, Math.max(0, v + 0.08 * rng.normal()))
+      }
   }
   return {images, size, labels, ids: Array.from({length: n}, (_, i) => `toy-${seed}-${i}`)}
 }
@@ -29,7 +33,11 @@ export function toySet(n: number, size: number, seed: number, numClasses = 3): L
  * `counts[c]` images of class c.
  */
 export function subtleImbalancedSet(counts: number[], size: number, seed: number): LabeledSet {
-  const discs = [[0.7, 0.5, 0.45], [0.55, 0.35, 0.3], [0.75, 0.45, 0.55]]
+  const discs = [
+    [0.7, 0.5, 0.45],
+    [0.55, 0.35, 0.3],
+    [0.75, 0.45, 0.55]
+  ]
   const rng = new Rng(seed)
   const n = counts.reduce((a, b) => a + b, 0)
   const px = size * size * 3
@@ -39,14 +47,17 @@ export function subtleImbalancedSet(counts: number[], size: number, seed: number
   counts.forEach((count, c) => {
     for (let k = 0; k < count; k++, i++) {
       labels[i] = c
-      const cx = size / 2 + rng.range(-1, 1), cy = size / 2 + rng.range(-1, 1), r = size * rng.range(0.2, 0.3)
-      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-        const inside = Math.hypot(x - cx, y - cy) < r
-        for (let ch = 0; ch < 3; ch++) {
-          const v = inside ? discs[c][ch] : [0.8, 0.6, 0.5][ch]
-          images[i * px + (y * size + x) * 3 + ch] = Math.min(1, Math.max(0, v + 0.03 * rng.normal()))
+      const cx = size / 2 + rng.range(-1, 1),
+        cy = size / 2 + rng.range(-1, 1),
+        r = size * rng.range(0.2, 0.3)
+      for (let y = 0; y < size; y++)
+        for (let x = 0; x < size; x++) {
+          const inside = Math.hypot(x - cx, y - cy) < r
+          for (let ch = 0; ch < 3; ch++) {
+            const v = inside ? discs[c][ch] : [0.8, 0.6, 0.5][ch]
+            images[i * px + (y * size + x) * 3 + ch] = Math.min(1, Math.max(0, v + 0.03 * rng.normal()))
+          }
         }
-      }
     }
   })
   return {images, size, labels, ids: Array.from({length: n}, (_, j) => `subtle-${seed}-${j}`)}

@@ -24,23 +24,51 @@ export async function fakeSamples(runDir: string, n: number, size: number, seed:
     const id = `gen-${i}`
     const file = `samples/${s.className}/${id}.png`
     await fs.mkdir(join(runDir, 'samples', s.className), {recursive: true})
-    await sharp(Buffer.from(s.rgb), {raw: {width: size, height: size, channels: 3}}).png().toFile(join(runDir, file))
-    await appendLineDurable(join(runDir, 'samples', 'manifest.jsonl'), JSON.stringify({id, file, class: s.className, prompt: 'test', seed: seed + i,
-      sampler: 'test', steps: 0, guidance: 0, seconds: 0, source: 'test', attributes: s.attributes}))
+    await sharp(Buffer.from(s.rgb), {raw: {width: size, height: size, channels: 3}})
+      .png()
+      .toFile(join(runDir, file))
+    await appendLineDurable(
+      join(runDir, 'samples', 'manifest.jsonl'),
+      JSON.stringify({
+        id,
+        file,
+        class: s.className,
+        prompt: 'test',
+        seed: seed + i,
+        sampler: 'test',
+        steps: 0,
+        guidance: 0,
+        seconds: 0,
+        source: 'test',
+        attributes: s.attributes
+      })
+    )
   }
 }
 
 describe('classify stage (synthetic dermoscopy)', function () {
   this.timeout(300000)
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('real vs real+synthetic run end to end; table and metrics.json with per-seed values; rerun skipped', async () => {
     const runDir = tmpDir()
     const data = join(runDir, 'data')
     await synthesize({kind: 'dermoscopy', n: 120, size: 24, out: data, seed: 3})
     await fakeSamples(runDir, 40, 24, 1000)
-    const config = loadConfig({sets: [`run.dir=${runDir}`, 'data.imageSize=24', 'data.testFraction=0.25', 'classify.seeds=2', 'classify.epochs=2',
-      'classify.batchSize=16', 'classify.syntheticRatio=0.5', 'classify.checkpointEvery=3']})
+    const config = loadConfig({
+      sets: [
+        `run.dir=${runDir}`,
+        'data.imageSize=24',
+        'data.testFraction=0.25',
+        'classify.seeds=2',
+        'classify.epochs=2',
+        'classify.batchSize=16',
+        'classify.syntheticRatio=0.5',
+        'classify.checkpointEvery=3'
+      ]
+    })
     const first = await runStage(classifyStage, config)
     expect(first.skipped).to.equal(false)
     const metrics = JSON.parse(readFileSync(join(runDir, 'classify', 'metrics.json'), 'utf8'))
@@ -58,7 +86,10 @@ describe('classify stage (synthetic dermoscopy)', function () {
     }
     const mixed = metrics.protocols['real+synthetic'].seeds[0]
     const added = Object.values<number>(mixed.syntheticPerClass).reduce((a, b) => a + b, 0)
-    expect(added, JSON.stringify({nTrain: metrics.nTrain, perClass: mixed.syntheticPerClass, pool: metrics.nSyntheticPool})).to.equal(Math.min(metrics.nSyntheticPool, Math.round(0.5 * metrics.nTrain)))
+    expect(
+      added,
+      JSON.stringify({nTrain: metrics.nTrain, perClass: mixed.syntheticPerClass, pool: metrics.nSyntheticPool})
+    ).to.equal(Math.min(metrics.nSyntheticPool, Math.round(0.5 * metrics.nTrain)))
     expect(mixed.trainImages).to.equal(metrics.nTrain + added)
     expect(metrics.definitions.f1Weighted).to.match(/support-weighted/)
     // the test-set interval: each protocol's pooled BACC is the mean recall of its summed confusion
@@ -67,19 +98,33 @@ describe('classify stage (synthetic dermoscopy)', function () {
     expect(boot.reference).to.equal('real')
     for (const p of ['real', 'real+synthetic']) {
       const cm: number[][] = metrics.protocols[p].confusionMatrixSummed
-      const present = cm.map(r => r.reduce((a, b) => a + b, 0)).map((n, c) => [n, c]).filter(([n]) => n > 0)
+      const present = cm
+        .map(r => r.reduce((a, b) => a + b, 0))
+        .map((n, c) => [n, c])
+        .filter(([n]) => n > 0)
       const pooled = present.reduce((a, [n, c]) => a + cm[c][c] / n, 0) / present.length
       expect(boot.protocols[p].value).to.be.closeTo(pooled, 1e-9)
       expect(boot.protocols[p].lo).to.be.at.most(boot.protocols[p].value)
       expect(boot.protocols[p].hi).to.be.at.least(boot.protocols[p].value)
     }
-    expect(boot.differences['real+synthetic'].value).to.be.closeTo(boot.protocols['real+synthetic'].value - boot.protocols.real.value, 1e-12)
+    expect(boot.differences['real+synthetic'].value).to.be.closeTo(
+      boot.protocols['real+synthetic'].value - boot.protocols.real.value,
+      1e-12
+    )
     expect(boot.differences.real).to.equal(undefined)
     const table = readFileSync(join(runDir, 'classify', 'table.md'), 'utf8')
     expect(table).to.match(/\| real \| [0-9.]+ ± [0-9.]+ \|/)
     expect(table).to.match(/\| real\+synthetic \| 43 \|/)
-    expect(table).to.match(/\| real\+synthetic \| [0-9.]+ \[[0-9.]+, [0-9.]+\] \| -?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\] \|/)
-    console.log(table.split('\n').filter(l => l.startsWith('| real')).map(l => '      ' + l).join('\n'))
+    expect(table).to.match(
+      /\| real\+synthetic \| [0-9.]+ \[[0-9.]+, [0-9.]+\] \| -?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\] \|/
+    )
+    console.log(
+      table
+        .split('\n')
+        .filter(l => l.startsWith('| real'))
+        .map(l => '      ' + l)
+        .join('\n')
+    )
     const png = await sharp(join(runDir, 'classify', 'confusion-real.png')).metadata()
     expect(png.format).to.equal('png')
     // The dfd feature extractor is there and loads.
@@ -95,7 +140,11 @@ describe('classify stage (synthetic dermoscopy)', function () {
     await synthesize({kind: 'dermoscopy', n: 30, size: 16, out: join(runDir, 'data'), seed: 4})
     const config = loadConfig({sets: [`run.dir=${runDir}`, 'data.imageSize=16', 'classify.protocols=[synthetic]']})
     let message = ''
-    try { await runStage(classifyStage, config) } catch (e) { message = (e as Error).message }
+    try {
+      await runStage(classifyStage, config)
+    } catch (e) {
+      message = (e as Error).message
+    }
     expect(message).to.match(/samples\/manifest\.jsonl: missing; run `medgen generate` first/)
   })
 })

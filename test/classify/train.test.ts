@@ -15,8 +15,22 @@ import {disposeClassifier, createClassifier, classifierForward} from '../../src/
 import {resnet18Shapes} from '../../src/models/classifier/resnet18.js'
 import {Rng} from '../../src/util/rng.js'
 
-const base = (dir: string): TrainOptions => ({preset: 'small-cnn', numClasses: 3, epochs: 4, batchSize: 16, lr: 3e-3, weightDecay: 1e-4,
-  balanced: false, standardize: false, augment: true, patience: 10, seed: 5, dir, resume: true, checkpointEvery: 1000})
+const base = (dir: string): TrainOptions => ({
+  preset: 'small-cnn',
+  numClasses: 3,
+  epochs: 4,
+  batchSize: 16,
+  lr: 3e-3,
+  weightDecay: 1e-4,
+  balanced: false,
+  standardize: false,
+  augment: true,
+  patience: 10,
+  seed: 5,
+  dir,
+  resume: true,
+  checkpointEvery: 1000
+})
 
 async function weightsOf(m: {params: Map<string, tf.Variable>}): Promise<number[]> {
   const out: number[] = []
@@ -26,10 +40,14 @@ async function weightsOf(m: {params: Map<string, tf.Variable>}): Promise<number[
 
 describe('classify/train', function () {
   this.timeout(120000)
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('loss falls and test accuracy beats chance on toy data', async () => {
-    const train = toySet(96, 16, 1), val = toySet(24, 16, 2), test = toySet(30, 16, 3)
+    const train = toySet(96, 16, 1),
+      val = toySet(24, 16, 2),
+      test = toySet(30, 16, 3)
     const r = await trainClassifier(train, val, base(tmpDir()))
     expect(r.history.length).to.equal(4)
     expect(r.history[r.history.length - 1].trainLoss).to.be.lessThan(r.history[0].trainLoss)
@@ -39,13 +57,16 @@ describe('classify/train', function () {
       const row = Array.from(prob.subarray(i * 3, i * 3 + 3))
       if (row.indexOf(Math.max(...row)) === test.labels[i]) correct++
     }
-    console.log(`      train loss ${r.history.map(h => h.trainLoss.toFixed(3)).join(' -> ')}; test accuracy ${(correct / 30).toFixed(2)}`)
+    console.log(
+      `      train loss ${r.history.map(h => h.trainLoss.toFixed(3)).join(' -> ')}; test accuracy ${(correct / 30).toFixed(2)}`
+    )
     expect(correct / 30).to.be.greaterThan(0.6)
     disposeClassifier(r.model)
   })
 
   it('resume after an interruption gives the same weights as an uninterrupted run', async () => {
-    const train = toySet(48, 12, 4), val = toySet(12, 12, 5)
+    const train = toySet(48, 12, 4),
+      val = toySet(12, 12, 5)
     const full = await trainClassifier(train, val, {...base(tmpDir()), epochs: 2, checkpointEvery: 3})
     const dir = tmpDir()
     const first = await trainClassifier(train, val, {...base(dir), epochs: 1, checkpointEvery: 3}) // stops after 3 steps, checkpointed
@@ -53,18 +74,36 @@ describe('classify/train', function () {
     const resumed = await trainClassifier(train, val, {...base(dir), epochs: 2, checkpointEvery: 3})
     expect(resumed.history.length).to.equal(2)
     expect(await weightsOf(resumed.model)).to.deep.equal(await weightsOf(full.model))
-    disposeClassifier(full.model); disposeClassifier(resumed.model)
+    disposeClassifier(full.model)
+    disposeClassifier(resumed.model)
   })
 
   it('on imbalanced data with subtle colour cues, the balanced standardised classifier beats chance clearly; an all-majority predictor sits at chance', async () => {
-    const train = subtleImbalancedSet([64, 8, 8], 12, 11), val = subtleImbalancedSet([16, 2, 2], 12, 12), test = subtleImbalancedSet([10, 10, 10], 12, 13)
-    const r = await trainClassifier(train, val, {...base(tmpDir()), epochs: 4, balanced: true, standardize: true, patience: 8})
+    const train = subtleImbalancedSet([64, 8, 8], 12, 11),
+      val = subtleImbalancedSet([16, 2, 2], 12, 12),
+      test = subtleImbalancedSet([10, 10, 10], 12, 13)
+    const r = await trainClassifier(train, val, {
+      ...base(tmpDir()),
+      epochs: 4,
+      balanced: true,
+      standardize: true,
+      patience: 8
+    })
     const {prob} = await predictSet(r.model, test, 32)
     disposeClassifier(r.model)
-    const yPred = Int32Array.from({length: 30}, (_, i) => { const row = Array.from(prob.subarray(i * 3, i * 3 + 3)); return row.indexOf(Math.max(...row)) })
+    const yPred = Int32Array.from({length: 30}, (_, i) => {
+      const row = Array.from(prob.subarray(i * 3, i * 3 + 3))
+      return row.indexOf(Math.max(...row))
+    })
     const learned = classificationReport({yTrue: test.labels, yPred, numClasses: 3}).balancedAccuracy
-    const majority = classificationReport({yTrue: test.labels, yPred: new Int32Array(30), numClasses: 3}).balancedAccuracy
-    console.log(`      BACC balanced+standardised ${learned.toFixed(3)}, all-majority ${majority.toFixed(3)} (chance 0.333)`)
+    const majority = classificationReport({
+      yTrue: test.labels,
+      yPred: new Int32Array(30),
+      numClasses: 3
+    }).balancedAccuracy
+    console.log(
+      `      BACC balanced+standardised ${learned.toFixed(3)}, all-majority ${majority.toFixed(3)} (chance 0.333)`
+    )
     expect(majority).to.be.closeTo(1 / 3, 1e-9)
     expect(nearChance(majority, 3)).to.equal(true)
     expect(learned).to.be.greaterThan(0.7)
@@ -73,7 +112,10 @@ describe('classify/train', function () {
 
   it('class-balanced sampling draws each class about equally from an imbalanced set', () => {
     const s = toySet(300, 8, 6)
-    const imbalanced = subset(s, [...Array(300).keys()].filter(i => s.labels[i] === 0 || i % 10 === 0))
+    const imbalanced = subset(
+      s,
+      [...Array(300).keys()].filter(i => s.labels[i] === 0 || i % 10 === 0)
+    )
     const order = epochOrder(imbalanced, 3, 1, 0, true)
     const counts = [0, 0, 0]
     for (const i of order) counts[imbalanced.labels[i]]++

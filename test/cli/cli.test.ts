@@ -7,7 +7,20 @@ import {tmpDir} from '../helpers/tmp.js'
 import {ensureBuilt, medgen as runMedgen, repoRoot} from '../helpers/cli.js'
 
 const root = repoRoot
-const COMMANDS = ['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'eval', 'classify', 'run', 'config', 'forward', 'check-weights']
+const COMMANDS = [
+  'synth',
+  'caption',
+  'train-visual',
+  'align-text',
+  'finetune-dit',
+  'generate',
+  'eval',
+  'classify',
+  'run',
+  'config',
+  'forward',
+  'check-weights'
+]
 
 /** The built CLI with variadic arguments, as this file's cases read. */
 const medgen = (...args: string[]) => runMedgen(args)
@@ -42,7 +55,17 @@ describe('medgen CLI (built)', function () {
   })
 
   it('forward with an unknown architecture exits 2 with one line naming it', () => {
-    const r = medgen('forward', '--arch', 'resnet-9000', '--weights', 'w', '--inputs', 'i.safetensors', '--out', 'o.safetensors')
+    const r = medgen(
+      'forward',
+      '--arch',
+      'resnet-9000',
+      '--weights',
+      'w',
+      '--inputs',
+      'i.safetensors',
+      '--out',
+      'o.safetensors'
+    )
     expect(r.status).to.equal(2)
     const lines = r.stderr.trim().split('\n')
     expect(lines).to.have.length(1)

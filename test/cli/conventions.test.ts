@@ -21,7 +21,9 @@ describe('medgen CLI conventions (built)', function () {
   it('a bad flag value names the flag and the reason on one line, exit 2', () => {
     const rank = medgen(['finetune-dit', '--rank', 'abc'])
     expect(rank.status).to.equal(2)
-    expect(oneLine(rank)).to.equal('medgen: Parsing --rank: Expected an integer but received: abc; see medgen finetune-dit --help')
+    expect(oneLine(rank)).to.equal(
+      'medgen: Parsing --rank: Expected an integer but received: abc; see medgen finetune-dit --help'
+    )
     const steps = medgen(['finetune-dit', '--steps', '1e12'])
     expect(steps.status).to.equal(2)
     expect(oneLine(steps)).to.include('Expected an integer but received: 1e12')
@@ -59,7 +61,8 @@ describe('medgen CLI conventions (built)', function () {
     expect(help).to.include('LoRA rank (config dit.lora.rank, default 8)')
     expect(help).to.include('optimizer steps (diffusers: --max-train-steps) (config dit.steps, default 2000)')
     expect(help).to.match(/--backend=<option>.*<options: auto\|tensorflow-gpu\|tensorflow\|wasm\|cpu>/)
-    for (const flag of ['--learning-rate', '--train-batch-size', '--resolution', '--resume-from']) expect(help).to.include(flag)
+    for (const flag of ['--learning-rate', '--train-batch-size', '--resolution', '--resume-from'])
+      expect(help).to.include(flag)
     const gen = medgen(['generate', '--help']).stdout.replace(/\s+/g, ' ')
     expect(gen).to.include('--sampling-steps=<value> denoising steps per image')
     expect(gen).to.include('--num-images')
@@ -86,12 +89,17 @@ describe('medgen CLI conventions (built)', function () {
     writeFileSync(join(dir, 'b.yaml'), 'run:\n  seed: 2\n')
     const r = medgen(['run', 'a.yaml', '-c', 'b.yaml'], {cwd: dir})
     expect(r.status).to.equal(2)
-    expect(oneLine(r)).to.equal('medgen: medgen run a.yaml -c b.yaml: two configs; give one (layer settings on it with --set)')
+    expect(oneLine(r)).to.equal(
+      'medgen: medgen run a.yaml -c b.yaml: two configs; give one (layer settings on it with --set)'
+    )
   })
 
   it('finetune-dit --resume is a boolean like everywhere else; the old --resume latest|<folder> still parse', () => {
     expect(legacyResume(['--resume', 'latest', '--rank', '4'])).to.deep.equal(['--resume', '--rank', '4'])
-    expect(legacyResume(['--resume', 'runs/x/dit/checkpoints/checkpoint-10'])).to.deep.equal(['--resume-from', 'runs/x/dit/checkpoints/checkpoint-10'])
+    expect(legacyResume(['--resume', 'runs/x/dit/checkpoints/checkpoint-10'])).to.deep.equal([
+      '--resume-from',
+      'runs/x/dit/checkpoints/checkpoint-10'
+    ])
     expect(legacyResume(['--resume=latest'])).to.deep.equal(['--resume'])
     expect(legacyResume(['--resume', '--force'])).to.deep.equal(['--resume', '--force'])
     expect(legacyResume(['--no-resume'])).to.deep.equal(['--no-resume'])
@@ -105,12 +113,19 @@ describe('medgen CLI conventions (built)', function () {
     expect(a.id).to.match(/^prompt-0-[0-9a-f]+-s42$/)
     expect(b.id).to.match(/-s7$/)
     expect(a.seed).to.not.equal(b.seed)
-    const three = await buildItems(await resolveRequest({prompts: ['dark lesion'], imagesPerPrompt: 3}, {perClass: 8}), {...ctx, runSeed: 7})
-    expect(three.map(i => i.id.replace(/^prompt-0-[0-9a-f]+-/, 'prompt-0-H-'))).to.deep.equal(['prompt-0-H-s7-0', 'prompt-0-H-s7-1', 'prompt-0-H-s7-2'])
+    const three = await buildItems(
+      await resolveRequest({prompts: ['dark lesion'], imagesPerPrompt: 3}, {perClass: 8}),
+      {...ctx, runSeed: 7}
+    )
+    expect(three.map(i => i.id.replace(/^prompt-0-[0-9a-f]+-/, 'prompt-0-H-'))).to.deep.equal([
+      'prompt-0-H-s7-0',
+      'prompt-0-H-s7-1',
+      'prompt-0-H-s7-2'
+    ])
     expect(new Set(three.map(i => i.seed)).size).to.equal(3)
   })
 
-  it('generate with no prompt flags makes what medgen run makes (the config\'s swap pairs and control grid); any prompt flag makes only what it asks', async () => {
+  it("generate with no prompt flags makes what medgen run makes (the config's swap pairs and control grid); any prompt flag makes only what it asks", async () => {
     const defaults = {perClass: 8, swapPairs: 2, controlGrid: true}
     const bare = await resolveRequest({}, defaults)
     expect(bare).to.include({perClass: 8, swapPairs: 2, controlGrid: true})

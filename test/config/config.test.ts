@@ -17,7 +17,9 @@ function yamlFile(name: string, text: string): string {
 }
 
 function expectUserError(fn: () => unknown): string {
-  try { fn() } catch (err) {
+  try {
+    fn()
+  } catch (err) {
     expect(err, String(err)).to.be.instanceOf(UserError)
     expect((err as UserError).exitCode).to.equal(2)
     expect((err as Error).message).to.not.include('\n')
@@ -43,28 +45,41 @@ describe('config', () => {
     }
     for (const key of listKeys(configSchema)) {
       const value = key.path.split('.').reduce<any>((node, part) => node?.[part], config)
-      if (value === undefined) expect(isOptional(key.path), `${key.path} has no default and is not optional`).to.equal(true)
+      if (value === undefined)
+        expect(isOptional(key.path), `${key.path} has no default and is not optional`).to.equal(true)
     }
   })
 
   it('a typo names the file, the key path and the nearest valid key', () => {
     const file = yamlFile('typo.yaml', 'dit:\n  lora:\n    rnk: 4\n')
-    expect(expectUserError(() => loadConfig({file}))).to.equal(`${file}: dit.lora.rnk: unknown key; did you mean dit.lora.rank?`)
+    expect(expectUserError(() => loadConfig({file}))).to.equal(
+      `${file}: dit.lora.rnk: unknown key; did you mean dit.lora.rank?`
+    )
     const section = yamlFile('section.yaml', 'ditt:\n  steps: 3\n')
-    expect(expectUserError(() => loadConfig({file: section}))).to.equal(`${section}: ditt: unknown key; did you mean dit?`)
+    expect(expectUserError(() => loadConfig({file: section}))).to.equal(
+      `${section}: ditt: unknown key; did you mean dit?`
+    )
   })
 
   it('wrong types, out-of-range numbers and bad enum values are one line each', () => {
     const wrongType = yamlFile('type.yaml', 'dit:\n  lora:\n    rank: eight\n')
-    expect(expectUserError(() => loadConfig({file: wrongType}))).to.equal(`${wrongType}: dit.lora.rank: wrong type, expected number`)
+    expect(expectUserError(() => loadConfig({file: wrongType}))).to.equal(
+      `${wrongType}: dit.lora.rank: wrong type, expected number`
+    )
     const notSection = yamlFile('notsection.yaml', 'dit: 5\n')
     expect(expectUserError(() => loadConfig({file: notSection}))).to.include('dit: wrong type, expected a section')
     const range = yamlFile('range.yaml', 'dit:\n  lora:\n    rank: 0\n')
-    expect(expectUserError(() => loadConfig({file: range}))).to.equal(`${range}: dit.lora.rank: out of range, must be >= 1`)
+    expect(expectUserError(() => loadConfig({file: range}))).to.equal(
+      `${range}: dit.lora.rank: out of range, must be >= 1`
+    )
     const fraction = yamlFile('fraction.yaml', 'dit:\n  condDropout: 1.5\n')
-    expect(expectUserError(() => loadConfig({file: fraction}))).to.equal(`${fraction}: dit.condDropout: out of range, must be <= 1`)
+    expect(expectUserError(() => loadConfig({file: fraction}))).to.equal(
+      `${fraction}: dit.condDropout: out of range, must be <= 1`
+    )
     const choice = yamlFile('enum.yaml', 'dit:\n  conditioning: clip\n')
-    expect(expectUserError(() => loadConfig({file: choice}))).to.equal(`${choice}: dit.conditioning: must be one of hffm, concat, text, class`)
+    expect(expectUserError(() => loadConfig({file: choice}))).to.equal(
+      `${choice}: dit.conditioning: must be one of hffm, concat, text, class`
+    )
   })
 
   it('YAML syntax errors give file:line:column', () => {
@@ -81,33 +96,58 @@ describe('config', () => {
     const file = yamlFile('base.yaml', 'dit:\n  lora:\n    rank: 4\n  steps: 10\n')
     expect(loadConfig({file}).dit.lora.rank).to.equal(4)
     const set = loadConfig({file, sets: ['dit.lora.rank=16', 'dit.conditioning=text', 'run.dir=runs/x']})
-    expect([set.dit.lora.rank, set.dit.conditioning, set.run.dir, set.dit.steps]).to.deep.equal([16, 'text', 'runs/x', 10])
-    const flags = loadConfig({file, sets: ['dit.lora.rank=16'], overrides: {'dit.lora.rank': 32, 'dit.steps': undefined}})
+    expect([set.dit.lora.rank, set.dit.conditioning, set.run.dir, set.dit.steps]).to.deep.equal([
+      16,
+      'text',
+      'runs/x',
+      10
+    ])
+    const flags = loadConfig({
+      file,
+      sets: ['dit.lora.rank=16'],
+      overrides: {'dit.lora.rank': 32, 'dit.steps': undefined}
+    })
     expect([flags.dit.lora.rank, flags.dit.steps]).to.deep.equal([32, 10])
-    expect(expectUserError(() => loadConfig({sets: ['dit.lora.rnk=4']}))).to.equal('--set dit.lora.rnk: dit.lora.rnk: unknown key; did you mean dit.lora.rank?')
+    expect(expectUserError(() => loadConfig({sets: ['dit.lora.rnk=4']}))).to.equal(
+      '--set dit.lora.rnk: dit.lora.rnk: unknown key; did you mean dit.lora.rank?'
+    )
     expect(expectUserError(() => loadConfig({sets: ['dit.lora.rank=many']}))).to.include('dit.lora.rank: wrong type')
     expect(expectUserError(() => loadConfig({sets: ['novalue']}))).to.include('expected key.path=value')
   })
 
   it('key paths refuse __proto__/constructor/prototype and never pollute Object.prototype (issue 23, class 4)', () => {
-    for (const set of ['__proto__.polluted=1', 'run.__proto__.polluted=1', 'constructor.prototype.polluted=1', 'dit.prototype=1']) {
+    for (const set of [
+      '__proto__.polluted=1',
+      'run.__proto__.polluted=1',
+      'constructor.prototype.polluted=1',
+      'dit.prototype=1'
+    ]) {
       const message = expectUserError(() => loadConfig({sets: [set]}))
       expect(message).to.match(/"(__proto__|constructor|prototype)" is not allowed in a key path/)
       expect(message.startsWith(`--set ${set.split('=')[0]}`), message).to.equal(true)
     }
     const file = yamlFile('proto.yaml', 'run:\n  __proto__:\n    polluted: 1\n')
-    expect(expectUserError(() => loadConfig({file}))).to.equal(`${file}: run.__proto__: "__proto__" is not allowed as a key`)
+    expect(expectUserError(() => loadConfig({file}))).to.equal(
+      `${file}: run.__proto__: "__proto__" is not allowed as a key`
+    )
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined)
   })
 
   it('caption.host must be an http(s) URL (the ollama client would print a stack trace for it)', () => {
-    expect(expectUserError(() => loadConfig({sets: ['caption.host=not a url']}))).to.equal('--set caption.host: caption.host: not an http(s) URL, e.g. http://127.0.0.1:11434')
+    expect(expectUserError(() => loadConfig({sets: ['caption.host=not a url']}))).to.equal(
+      '--set caption.host: caption.host: not an http(s) URL, e.g. http://127.0.0.1:11434'
+    )
     expect(loadConfig({sets: ['caption.host=localhost:11434']}).caption.host).to.equal('localhost:11434')
   })
 
   it('a YAML alias bomb is refused by the yaml guard as a one-line user error', () => {
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
-    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill('*' + String.fromCharCode(96 + i)).join(', ')}]`)
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill('*' + String.fromCharCode(96 + i))
+          .join(', ')}]`
+      )
     const file = yamlFile('bomb.yaml', levels.join('\n') + '\n')
     expect(expectUserError(() => loadConfig({file}))).to.match(/bomb\.yaml: YAML rejected: .*alias/i)
   })

@@ -14,7 +14,8 @@ import {truncate} from './fixtures.js'
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
 
-const digest = (b: Batch) => `${b.ids.join(',')}|${sha256(new Uint8Array(b.images.buffer))}|${sha256(new Uint8Array(b.masks.buffer))}`
+const digest = (b: Batch) =>
+  `${b.ids.join(',')}|${sha256(new Uint8Array(b.images.buffer))}|${sha256(new Uint8Array(b.masks.buffer))}`
 
 async function dataset(n: number) {
   const out = join(tmpDir(), 'data')
@@ -33,7 +34,8 @@ describe('data: streaming batches', () => {
       expect(b.images.length).to.equal(b.count * 24 * 24 * 3)
       expect(b.masks.length).to.equal(b.count * 24 * 24)
       expect(b.images.every(v => v >= 0 && v <= 1)).to.equal(true)
-      for (let i = 0; i < b.count; i++) expect(ds.classes[b.labels[i]]).to.equal(ds.records.find(r => r.id === b.ids[i])!.className)
+      for (let i = 0; i < b.count; i++)
+        expect(ds.classes[b.labels[i]]).to.equal(ds.records.find(r => r.id === b.ids[i])!.className)
       ;(epochs[b.epoch] ??= []).push(...b.ids)
     }
     expect(batches).to.equal(8) // 6+6+6+2 per epoch
@@ -53,7 +55,10 @@ describe('data: streaming batches', () => {
     let saved = null
     for await (const b of first.batches({maxBatches: 10})) {
       resumed.push(digest(b))
-      if (resumed.length === 5) { saved = JSON.parse(JSON.stringify(b.state)); break } // "killed" mid-epoch, prefetch discarded
+      if (resumed.length === 5) {
+        saved = JSON.parse(JSON.stringify(b.state))
+        break
+      } // "killed" mid-epoch, prefetch discarded
     }
     expect(first.getState()).to.deep.equal(saved)
     const second = new BatchLoader(ds.records, opts)
@@ -61,27 +66,44 @@ describe('data: streaming batches', () => {
     for await (const b of second.batches({maxBatches: 5})) resumed.push(digest(b))
     expect(resumed).to.deep.equal(straight)
     expect(new Set(straight).size).to.equal(straight.length)
-    expect(() => new BatchLoader(ds.records, {...opts, seed: 4}).setState(saved)).to.throw(UserError, /seed 3, this run uses 4/)
+    expect(() => new BatchLoader(ds.records, {...opts, seed: 4}).setState(saved)).to.throw(
+      UserError,
+      /seed 3, this run uses 4/
+    )
   })
 
   it('keeps memory flat over 50 epochs (prefetch and decodes bounded, cache on)', async function () {
     this.timeout(120000)
     const ds = await dataset(16)
-    const loader = new BatchLoader(ds.records, {size: 32, batchSize: 4, seed: 2, augment: {flip: true}, cacheDir: join(tmpDir(), 'cache'), prefetch: 3, concurrency: 4})
-    const heap: number[] = [], rss: number[] = []
+    const loader = new BatchLoader(ds.records, {
+      size: 32,
+      batchSize: 4,
+      seed: 2,
+      augment: {flip: true},
+      cacheDir: join(tmpDir(), 'cache'),
+      prefetch: 3,
+      concurrency: 4
+    })
+    const heap: number[] = [],
+      rss: number[] = []
     let checksum = 0
     for await (const b of loader.batches({epochs: 50})) {
       checksum += b.images[0]
-      if (b.state.position === 0) { // end of an epoch
+      if (b.state.position === 0) {
+        // end of an epoch
         gc()
-        heap.push(process.memoryUsage().heapUsed); rss.push(process.memoryUsage().rss)
+        heap.push(process.memoryUsage().heapUsed)
+        rss.push(process.memoryUsage().rss)
       }
     }
     expect(heap).to.have.length(50)
     expect(Number.isFinite(checksum)).to.equal(true)
     const mb = (x: number) => x / 2 ** 20
-    const heapGrowth = mb(heap[49] - heap[4]), rssGrowth = mb(rss[49] - rss[4])
-    console.log(`      batches: heapUsed epoch 5 ${mb(heap[4]).toFixed(1)} MB -> epoch 50 ${mb(heap[49]).toFixed(1)} MB; rss growth ${rssGrowth.toFixed(1)} MB`)
+    const heapGrowth = mb(heap[49] - heap[4]),
+      rssGrowth = mb(rss[49] - rss[4])
+    console.log(
+      `      batches: heapUsed epoch 5 ${mb(heap[4]).toFixed(1)} MB -> epoch 50 ${mb(heap[49]).toFixed(1)} MB; rss growth ${rssGrowth.toFixed(1)} MB`
+    )
     expect(heapGrowth).to.be.below(4)
     expect(rssGrowth).to.be.below(48)
   })
@@ -106,7 +128,9 @@ describe('data: streaming batches', () => {
     await truncate(victim.image)
     const opts = {size: 16, batchSize: 4, seed: 1, shuffle: false}
     try {
-      for await (const _ of new BatchLoader(ds.records, opts).batches({epochs: 1})) { /* drain */ }
+      for await (const _ of new BatchLoader(ds.records, opts).batches({epochs: 1})) {
+        /* drain */
+      }
       expect.fail('should stop')
     } catch (err) {
       expect(err).to.be.instanceOf(UserError)

@@ -9,7 +9,11 @@ export const S = 16
 /** A size×size RGB image whose pixels encode `tag` (so tests can tell images apart). */
 export function pattern(tag: number, size = S): Uint8Array {
   const px = new Uint8Array(size * size * 3)
-  for (let i = 0; i < size * size; i++) { px[3 * i] = (tag * 40) % 256; px[3 * i + 1] = (i * 7 + tag) % 256; px[3 * i + 2] = 128 }
+  for (let i = 0; i < size * size; i++) {
+    px[3 * i] = (tag * 40) % 256
+    px[3 * i + 1] = (i * 7 + tag) % 256
+    px[3 * i + 2] = 128
+  }
   return px
 }
 
@@ -22,7 +26,10 @@ export function box(x0: number, y0: number, x1: number, y1: number, size = S): U
 
 export async function writeImage(path: string, tag: number, format: 'jpeg' | 'png' = 'jpeg'): Promise<void> {
   await fs.mkdir(join(path, '..'), {recursive: true})
-  await fs.writeFile(path, await (format === 'jpeg' ? encodeJpeg(pattern(tag), S, S, 3) : encodePng(pattern(tag), S, S, 3)))
+  await fs.writeFile(
+    path,
+    await (format === 'jpeg' ? encodeJpeg(pattern(tag), S, S, 3) : encodePng(pattern(tag), S, S, 3))
+  )
 }
 
 export async function writeMask(path: string, mask: Uint8Array, format: 'jpeg' | 'png' = 'png'): Promise<void> {
@@ -34,22 +41,34 @@ export async function writeMask(path: string, mask: Uint8Array, format: 'jpeg' |
 export async function hamFixture(): Promise<string> {
   const root = tmpDir('medgen-ham-')
   const rows = [
-    ['HAM_0000001', 'ISIC_0000001', 'nv'], ['HAM_0000001', 'ISIC_0000002', 'nv'],
-    ['HAM_0000002', 'ISIC_0000003', 'mel'], ['HAM_0000003', 'ISIC_0000004', 'bkl'],
-    ['HAM_0000004', 'ISIC_0000005', 'nv'], ['HAM_0000004', 'ISIC_0000006', 'nv'],
+    ['HAM_0000001', 'ISIC_0000001', 'nv'],
+    ['HAM_0000001', 'ISIC_0000002', 'nv'],
+    ['HAM_0000002', 'ISIC_0000003', 'mel'],
+    ['HAM_0000003', 'ISIC_0000004', 'bkl'],
+    ['HAM_0000004', 'ISIC_0000005', 'nv'],
+    ['HAM_0000004', 'ISIC_0000006', 'nv']
   ]
-  await fs.writeFile(join(root, 'HAM10000_metadata.csv'), 'lesion_id,image_id,dx,dx_type,age,sex,localization\n' +
-    rows.map(([l, i, d]) => `${l},${i},${d},histo,50.0,male,"lower extremity"`).join('\n') + '\n')
+  await fs.writeFile(
+    join(root, 'HAM10000_metadata.csv'),
+    'lesion_id,image_id,dx,dx_type,age,sex,localization\n' +
+      rows.map(([l, i, d]) => `${l},${i},${d},histo,50.0,male,"lower extremity"`).join('\n') +
+      '\n'
+  )
   for (const [k, [, id]] of rows.entries()) {
     await writeImage(join(root, k < 3 ? 'HAM10000_images_part_1' : 'HAM10000_images_part_2', `${id}.jpg`), k)
-    if (id !== 'ISIC_0000003') await writeMask(join(root, 'HAM10000_segmentations_lesion_tschandl', `${id}_segmentation.png`), box(2, 2, 10, 10))
+    if (id !== 'ISIC_0000003')
+      await writeMask(join(root, 'HAM10000_segmentations_lesion_tschandl', `${id}_segmentation.png`), box(2, 2, 10, 10))
   }
   return root
 }
 
 export async function kvasirFixture(): Promise<string> {
   const root = tmpDir('medgen-kvasir-')
-  for (const [k, id] of ['cju0qkwl35piu0993l0dewei2', 'cju0s690hkp960855tjuaqvv0', 'cju0sr5ghl0nd08789uzf1raf'].entries()) {
+  for (const [k, id] of [
+    'cju0qkwl35piu0993l0dewei2',
+    'cju0s690hkp960855tjuaqvv0',
+    'cju0sr5ghl0nd08789uzf1raf'
+  ].entries()) {
     await writeImage(join(root, 'images', `${id}.jpg`), k)
     await writeMask(join(root, 'masks', `${id}.jpg`), box(4, 4, 12, 12), 'jpeg')
   }

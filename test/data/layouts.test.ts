@@ -8,7 +8,9 @@ import {busiFixture, folderFixture, hamFixture, kvasirFixture, truncate, writeIm
 import {encodePng} from '../../src/io/images.js'
 
 async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<UserError> {
-  try { await p } catch (err) {
+  try {
+    await p
+  } catch (err) {
     expect(err).to.be.instanceOf(UserError)
     expect((err as Error).message).to.match(pattern)
     expect((err as Error).message).not.to.include('\n')
@@ -17,7 +19,7 @@ async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<UserError>
   throw new Error(`expected a rejection matching ${pattern}`)
 }
 
-const count = (m: Uint8Array | null) => m ? m.reduce((s, v) => s + v, 0) : -1
+const count = (m: Uint8Array | null) => (m ? m.reduce((s, v) => s + v, 0) : -1)
 
 describe('data: layout readers', () => {
   it('reads HAM10000: both image parts, lesion groups, a missing mask reported', async () => {
@@ -26,7 +28,14 @@ describe('data: layout readers', () => {
     expect(ds.layout).to.equal('ham10000')
     expect(ds.kind).to.equal('dermoscopy')
     expect(ds.classes).to.deep.equal(['bkl', 'mel', 'nv'])
-    expect(ds.records.map(r => r.id)).to.deep.equal(['ISIC_0000001', 'ISIC_0000002', 'ISIC_0000003', 'ISIC_0000004', 'ISIC_0000005', 'ISIC_0000006'])
+    expect(ds.records.map(r => r.id)).to.deep.equal([
+      'ISIC_0000001',
+      'ISIC_0000002',
+      'ISIC_0000003',
+      'ISIC_0000004',
+      'ISIC_0000005',
+      'ISIC_0000006'
+    ])
     expect(ds.records[4].file).to.equal('HAM10000_images_part_2/ISIC_0000005.jpg')
     expect(ds.records[0].group).to.equal(ds.records[1].group)
     expect(ds.records[0].group).to.equal('HAM_0000001')
@@ -67,7 +76,11 @@ describe('data: layout readers', () => {
     const ds = await loadDataset(await folderFixture())
     expect(ds.layout).to.equal('folder')
     expect(ds.classes).to.deep.equal(['cats', 'dogs'])
-    expect(ds.records.map(r => [r.id, r.className, r.mask !== null])).to.deep.equal([['a', 'cats', true], ['b', 'cats', false], ['c', 'dogs', false]])
+    expect(ds.records.map(r => [r.id, r.className, r.mask !== null])).to.deep.equal([
+      ['a', 'cats', true],
+      ['b', 'cats', false],
+      ['c', 'dogs', false]
+    ])
     expect(ds.missingMasks).to.deep.equal(['b', 'c'])
   })
 
@@ -85,13 +98,18 @@ describe('data: layout readers', () => {
     await writeImage(join(onlyFiles, 'x.jpg'), 1)
     // images directly in the folder: the flat layout, one class named after the folder
     const flat = await loadDataset(onlyFiles)
-    expect([flat.layout, flat.classes, flat.records.map(r => r.file)]).to.deep.equal(['flat', [basename(onlyFiles)], ['x.jpg']])
+    expect([flat.layout, flat.classes, flat.records.map(r => r.file)]).to.deep.equal([
+      'flat',
+      [basename(onlyFiles)],
+      ['x.jpg']
+    ])
     const emptyClass = await folderFixture()
     await fs.mkdir(join(emptyClass, 'birds'))
     await fs.writeFile(join(emptyClass, 'birds', 'notes.txt'), 'x')
     await rejects(loadDataset(emptyClass, {layout: 'folder'}), /birds: class folder with no images/)
     const noImages = tmpDir()
-    await fs.mkdir(join(noImages, 'images')); await fs.mkdir(join(noImages, 'masks'))
+    await fs.mkdir(join(noImages, 'images'))
+    await fs.mkdir(join(noImages, 'masks'))
     await rejects(loadDataset(noImages), /empty dataset/)
   })
 
@@ -124,9 +142,16 @@ describe('data: layout readers', () => {
 
   it('resizes image and mask alike, also with fit cover (centre crop)', async () => {
     const root = tmpDir()
-    const w = 40, h = 20
-    const px = new Uint8Array(w * h * 3), m = new Uint8Array(w * h)
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (x < 20) { px[3 * (y * w + x)] = 255; m[y * w + x] = 255 }
+    const w = 40,
+      h = 20
+    const px = new Uint8Array(w * h * 3),
+      m = new Uint8Array(w * h)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        if (x < 20) {
+          px[3 * (y * w + x)] = 255
+          m[y * w + x] = 255
+        }
     await fs.mkdir(join(root, 'a'))
     await fs.writeFile(join(root, 'a', 'x.png'), await encodePng(px, w, h, 3))
     await fs.writeFile(join(root, 'a', 'x_mask.png'), await encodePng(m, w, h, 1))

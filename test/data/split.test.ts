@@ -28,7 +28,11 @@ describe('data: splits', () => {
     const records = hamLike(300)
     const split = makeSplit(records, opts)
     const sides = new Map<string, Set<string>>()
-    for (const r of records) { const s = sides.get(r.group) ?? new Set(); s.add(split.assignments[r.id]); sides.set(r.group, s) }
+    for (const r of records) {
+      const s = sides.get(r.group) ?? new Set()
+      s.add(split.assignments[r.id])
+      sides.set(r.group, s)
+    }
     expect([...sides.values()].every(s => s.size === 1)).to.equal(true)
     expect(Object.keys(split.assignments)).to.have.length(records.length)
   })
@@ -39,7 +43,9 @@ describe('data: splits', () => {
     for (const cls of ['nv', 'mel', 'bkl', 'bcc']) {
       const of = records.filter(r => r.className === cls)
       const test = of.filter(r => split.assignments[r.id] === 'test').length / of.length
-      const val = of.filter(r => split.assignments[r.id] === 'val').length / of.filter(r => split.assignments[r.id] !== 'test').length
+      const val =
+        of.filter(r => split.assignments[r.id] === 'val').length /
+        of.filter(r => split.assignments[r.id] !== 'test').length
       expect(test, `${cls} test share`).to.be.within(0.17, 0.23)
       expect(val, `${cls} val share`).to.be.within(0.07, 0.13)
     }
@@ -47,7 +53,8 @@ describe('data: splits', () => {
 
   it('is the same for the same seed and different for another seed', () => {
     const records = hamLike(200)
-    const a = makeSplit(records, opts), b = makeSplit([...records].reverse(), opts)
+    const a = makeSplit(records, opts),
+      b = makeSplit([...records].reverse(), opts)
     expect(b.assignments).to.deep.equal(a.assignments)
     expect(b.hash).to.equal(a.hash)
     const c = makeSplit(records, {...opts, seed: 7})
@@ -66,13 +73,21 @@ describe('data: splits', () => {
     expect(again.hash).to.equal(first.hash)
     expect((await fs.stat(join(run, 'split.json'))).mtimeMs).to.equal(mtime)
     const grown = [...records, {...records[0], id: 'ISIC_new', group: 'HAM_new'}]
-    try { await ensureSplit(run, {records: grown}, opts); expect.fail('should reject') } catch (err) {
+    try {
+      await ensureSplit(run, {records: grown}, opts)
+      expect.fail('should reject')
+    } catch (err) {
       expect(err).to.be.instanceOf(UserError)
       expect((err as Error).message).to.match(/split\.json: does not cover 1 image .*ISIC_new.*dataset changed/)
     }
-    try { await ensureSplit(run, {records}, {...opts, seed: 1}); expect.fail('should reject') } catch (err) {
+    try {
+      await ensureSplit(run, {records}, {...opts, seed: 1})
+      expect.fail('should reject')
+    } catch (err) {
       expect((err as Error).message).to.match(/made with seed=42, the config now says 1/)
     }
-    expect(recordsOf(records, first, 'test').length + recordsOf(records, first, ['train', 'val']).length).to.equal(records.length)
+    expect(recordsOf(records, first, 'test').length + recordsOf(records, first, ['train', 'val']).length).to.equal(
+      records.length
+    )
   })
 })

@@ -10,12 +10,29 @@ import {attributeGroups, attributeNamesOf, classesOf, type DatasetKind} from '..
 import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
 
-interface Truth { id: string, file: string, masks: string[], class: string, lesionId?: string, attributes: Record<string, string>, params: unknown }
+interface Truth {
+  id: string
+  file: string
+  masks: string[]
+  class: string
+  lesionId?: string
+  attributes: Record<string, string>
+  params: unknown
+}
 
-const expected: Record<DatasetKind, {layout: string, files: string[]}> = {
-  dermoscopy: {layout: 'ham10000', files: ['HAM10000_images_part_1', 'HAM10000_images_part_2', 'HAM10000_metadata.csv', 'HAM10000_segmentations_lesion_tschandl', 'attributes.jsonl']},
+const expected: Record<DatasetKind, {layout: string; files: string[]}> = {
+  dermoscopy: {
+    layout: 'ham10000',
+    files: [
+      'HAM10000_images_part_1',
+      'HAM10000_images_part_2',
+      'HAM10000_metadata.csv',
+      'HAM10000_segmentations_lesion_tschandl',
+      'attributes.jsonl'
+    ]
+  },
   polyp: {layout: 'kvasir-seg', files: ['attributes.jsonl', 'images', 'masks']},
-  ultrasound: {layout: 'busi', files: ['attributes.jsonl', 'benign', 'malignant', 'normal']},
+  ultrasound: {layout: 'busi', files: ['attributes.jsonl', 'benign', 'malignant', 'normal']}
 }
 
 describe('data: medgen synth', () => {
@@ -52,18 +69,33 @@ describe('data: medgen synth', () => {
         expect(diff, `${t.id} mask pixels differing`).to.be.at.most(kind === 'polyp' ? 6 : 0) // Kvasir masks are JPEGs
       }
       if (kind === 'dermoscopy') {
-        const rows = await readCsvTable(join(out, 'HAM10000_metadata.csv'), ['lesion_id', 'image_id', 'dx', 'dx_type', 'age', 'sex', 'localization'])
+        const rows = await readCsvTable(join(out, 'HAM10000_metadata.csv'), [
+          'lesion_id',
+          'image_id',
+          'dx',
+          'dx_type',
+          'age',
+          'sex',
+          'localization'
+        ])
         expect(rows).to.have.length(n)
         const perLesion = new Map<string, number>()
         for (const r of ds.records) perLesion.set(r.group, (perLesion.get(r.group) ?? 0) + 1)
-        expect([...perLesion.values()].some(v => v === 2), 'some lesion has two images').to.equal(true)
+        expect(
+          [...perLesion.values()].some(v => v === 2),
+          'some lesion has two images'
+        ).to.equal(true)
         expect(Math.max(...perLesion.values())).to.equal(2)
         const pairs = truth.filter(t => truth.filter(u => u.lesionId === t.lesionId).length === 2)
         expect(pairs[0].attributes).to.deep.equal(pairs[1].attributes)
       }
       if (kind === 'ultrasound') {
-        for (const r of ds.records.filter(x => x.className === 'normal')) expect((await loadMask(r))!.every(v => v === 0)).to.equal(true)
-        expect(truth.some(t => t.masks.length === 2), 'some BUSI case has _mask_1.png').to.equal(true)
+        for (const r of ds.records.filter(x => x.className === 'normal'))
+          expect((await loadMask(r))!.every(v => v === 0)).to.equal(true)
+        expect(
+          truth.some(t => t.masks.length === 2),
+          'some BUSI case has _mask_1.png'
+        ).to.equal(true)
       }
     })
   }
@@ -83,8 +115,15 @@ describe('data: medgen synth', () => {
 
   it('placement `centred` keeps every lesion near the centre and changes nothing else about a seed', () => {
     const centroid = (mask: Uint8Array, size: number) => {
-      let sx = 0, sy = 0, c = 0
-      for (let i = 0; i < mask.length; i++) if (mask[i]) { sx += i % size; sy += Math.floor(i / size); c++ }
+      let sx = 0,
+        sy = 0,
+        c = 0
+      for (let i = 0; i < mask.length; i++)
+        if (mask[i]) {
+          sx += i % size
+          sy += Math.floor(i / size)
+          c++
+        }
       return [sx / c / size - 0.5, sy / c / size - 0.5]
     }
     let farAnywhere = 0
@@ -107,21 +146,40 @@ describe('data: medgen synth', () => {
   it('placement `centred-aligned` lays every outline with its major axis horizontal and keeps the centred sample otherwise', () => {
     // second moments of the mask: the major axis of an oval lies along x when its x variance is the larger
     const moments = (mask: Uint8Array, size: number) => {
-      let c = 0, mx = 0, my = 0
-      for (let i = 0; i < mask.length; i++) if (mask[i]) { mx += i % size; my += Math.floor(i / size); c++ }
-      mx /= c; my /= c
-      let xx = 0, yy = 0, xy = 0
-      for (let i = 0; i < mask.length; i++) if (mask[i]) { const dx = i % size - mx, dy = Math.floor(i / size) - my; xx += dx * dx; yy += dy * dy; xy += dx * dy }
+      let c = 0,
+        mx = 0,
+        my = 0
+      for (let i = 0; i < mask.length; i++)
+        if (mask[i]) {
+          mx += i % size
+          my += Math.floor(i / size)
+          c++
+        }
+      mx /= c
+      my /= c
+      let xx = 0,
+        yy = 0,
+        xy = 0
+      for (let i = 0; i < mask.length; i++)
+        if (mask[i]) {
+          const dx = (i % size) - mx,
+            dy = Math.floor(i / size) - my
+          xx += dx * dx
+          yy += dy * dy
+          xy += dx * dy
+        }
       return {xx: xx / c, yy: yy / c, xy: xy / c}
     }
-    let ovals = 0, verticalWhenRotated = 0
+    let ovals = 0,
+      verticalWhenRotated = 0
     for (let seed = 0; seed < 60; seed++) {
       const centred = drawSample('dermoscopy', seed, 64, 'centred')
       const aligned = drawSample('dermoscopy', seed, 64, 'centred-aligned')
       expect(aligned.attributes).to.deep.equal(centred.attributes)
       if (aligned.attributes.shape !== 'oval') continue
       ovals++
-      const a = moments(aligned.mask, 64), r = moments(centred.mask, 64)
+      const a = moments(aligned.mask, 64),
+        r = moments(centred.mask, 64)
       expect(a.xx, `seed ${seed}`).to.be.greaterThan(1.5 * a.yy)
       if (r.yy > r.xx) verticalWhenRotated++
     }
@@ -139,7 +197,10 @@ describe('data: medgen synth', () => {
     const foreign = join(dir, 'mine')
     await fs.mkdir(foreign)
     await fs.writeFile(join(foreign, 'thesis.tex'), 'x')
-    try { await synthesize({kind: 'polyp', n: 2, size: 32, out: foreign, seed: 1}); expect.fail('should refuse') } catch (err) {
+    try {
+      await synthesize({kind: 'polyp', n: 2, size: 32, out: foreign, seed: 1})
+      expect.fail('should refuse')
+    } catch (err) {
       expect(err).to.be.instanceOf(UserError)
       expect((err as Error).message).to.match(/mine: exists, is not empty and was not written by medgen synth/)
     }
@@ -149,7 +210,8 @@ describe('data: medgen synth', () => {
   it('`medgen synth` writes the dataset and a stage manifest, and skips an up-to-date rerun', async () => {
     const {default: Synth} = await import('../../src/commands/synth.js')
     const dir = tmpDir()
-    const out = join(dir, 'busi'), run = join(dir, 'run')
+    const out = join(dir, 'busi'),
+      run = join(dir, 'run')
     const argv = ['--kind', 'ultrasound', '--n', '10', '--size', '32', '--out', out, '--run-dir', run, '--seed', '2']
     const quiet = process.env.MEDGEN_QUIET
     process.env.MEDGEN_QUIET = '1'
@@ -163,7 +225,10 @@ describe('data: medgen synth', () => {
       const before = (await fs.stat(join(out, 'attributes.jsonl'))).mtimeMs
       await Synth.run(argv, new URL('../../', import.meta.url).pathname)
       expect((await fs.stat(join(out, 'attributes.jsonl'))).mtimeMs).to.equal(before)
-    } finally { if (quiet === undefined) delete process.env.MEDGEN_QUIET; else process.env.MEDGEN_QUIET = quiet }
+    } finally {
+      if (quiet === undefined) delete process.env.MEDGEN_QUIET
+      else process.env.MEDGEN_QUIET = quiet
+    }
   })
 
   it('is fast: 200 dermoscopy images at 64 px well within the 1,000-in-30-s budget', async function () {

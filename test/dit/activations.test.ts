@@ -11,7 +11,9 @@ function tanhForm(x: tf.Tensor): tf.Tensor {
 }
 
 describe('geluTanh', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('equals 0.5·x·(1 + tanh(sqrt(2/pi)(x + 0.044715x³))) and its gradient on [-6, 6]', () => {
     const x = tf.linspace(-6, 6, 1001)

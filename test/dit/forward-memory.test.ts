@@ -25,19 +25,33 @@ function peakOver(run: () => tf.Tensor): number {
   try {
     tf.dispose(run())
     return rec.peakBytes() - before
-  } finally { rec.uninstall() }
+  } finally {
+    rec.uninstall()
+  }
 }
 
 describe('dit/text: inference memory does not grow with the number of blocks', function () {
   this.timeout(120_000)
   const dir = tmpDir('medgen-depth-')
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('PixArt: 8 blocks peak under 1.5x of 1 block (was ~8x)', async () => {
     const peak: number[] = []
     for (const layers of [1, 8]) {
-      const cfg: PixArtConfig = {num_layers: layers, num_attention_heads: 2, attention_head_dim: 16, in_channels: 4, out_channels: 8, patch_size: 2,
-        sample_size: 16, cross_attention_dim: 32, caption_channels: 8, norm_eps: 1e-6}
+      const cfg: PixArtConfig = {
+        num_layers: layers,
+        num_attention_heads: 2,
+        attention_head_dim: 16,
+        in_channels: 4,
+        out_channels: 8,
+        patch_size: 2,
+        sample_size: 16,
+        cross_attention_dim: 32,
+        caption_channels: 8,
+        norm_eps: 1e-6
+      }
       await writePixArtFolder(join(dir, `pixart-${layers}`), cfg, 'F32')
       const {params} = await loadPixArt(join(dir, `pixart-${layers}`))
       const x = tf.randomNormal([2, 32, 32, 4], 0, 1, 'float32', 1) as tf.Tensor4D
@@ -51,7 +65,15 @@ describe('dit/text: inference memory does not grow with the number of blocks', f
   it('VAE: 4 resnets per block peak under 1.5x of 1 resnet', async () => {
     const peak: number[] = []
     for (const layers of [1, 4]) {
-      const cfg = {in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [16, 16], layers_per_block: layers, norm_num_groups: 4, scaling_factor: 0.18215}
+      const cfg = {
+        in_channels: 3,
+        out_channels: 3,
+        latent_channels: 4,
+        block_out_channels: [16, 16],
+        layers_per_block: layers,
+        norm_num_groups: 4,
+        scaling_factor: 0.18215
+      }
       await writeVaeFolder(join(dir, `vae-${layers}`), cfg, 'F32')
       const {config, params} = await loadVae(join(dir, `vae-${layers}`))
       const image = tf.randomUniform([1, 64, 64, 3], -1, 1, 'float32', 3) as tf.Tensor4D
@@ -64,15 +86,25 @@ describe('dit/text: inference memory does not grow with the number of blocks', f
   it('BERT: 8 layers peak under 1.5x of 1 layer', async () => {
     const peak: number[] = []
     for (const layers of [1, 8]) {
-      await writeBertFolder(join(dir, `bert-${layers}`), {vocab: 50, hidden: 32, layers, heads: 2, intermediate: 128, positions: 64}, 'safetensors')
+      await writeBertFolder(
+        join(dir, `bert-${layers}`),
+        {vocab: 50, hidden: 32, layers, heads: 2, intermediate: 128, positions: 64},
+        'safetensors'
+      )
       const {config, weights} = await loadEncoderWeights(join(dir, `bert-${layers}`), {expectArch: 'bert'})
-      const inputIds = tf.tensor2d(Int32Array.from({length: 16 * 64}, (_, i) => i % 50), [16, 64], 'int32')
+      const inputIds = tf.tensor2d(
+        Int32Array.from({length: 16 * 64}, (_, i) => i % 50),
+        [16, 64],
+        'int32'
+      )
       const attentionMask = tf.onesLike(inputIds)
-      peak.push(peakOver(() => {
-        const out = runEncoder(config, weights, {inputIds, attentionMask})
-        out.poolerOutput?.dispose()
-        return out.lastHiddenState
-      }))
+      peak.push(
+        peakOver(() => {
+          const out = runEncoder(config, weights, {inputIds, attentionMask})
+          out.poolerOutput?.dispose()
+          return out.lastHiddenState
+        })
+      )
       tf.dispose([inputIds, attentionMask])
       disposeWeights(weights)
     }

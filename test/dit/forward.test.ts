@@ -9,7 +9,9 @@ import {toFloat32} from '../../src/io/tensor-map.js'
 import {architectures} from '../../src/models/registry.js'
 
 describe('dit: medgen forward --arch pixart / vae', function () {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('pixart with lora=... scale=0.5 reproduces sample_lora_weight_0.5; without it, sample_base', async () => {
     const dir = join(goldenDir, 'pixart-lora')
@@ -17,12 +19,18 @@ describe('dit: medgen forward --arch pixart / vae', function () {
     const inputs = await readSafetensors(join(dir, 'inputs.safetensors'))
     const ref = await readSafetensors(join(dir, 'outputs.safetensors'))
     const half = await arch.run(dir, inputs, {lora: join(dir, 'lora.safetensors'), scale: '0.5'})
-    expect(compareArrays(toFloat32(half.get('sample')!), toFloat32(ref.get('sample_lora_weight_0.5')!), 1e-4, 1e-4).ok).to.equal(true)
+    expect(
+      compareArrays(toFloat32(half.get('sample')!), toFloat32(ref.get('sample_lora_weight_0.5')!), 1e-4, 1e-4).ok
+    ).to.equal(true)
     const merged = await arch.run(dir, inputs, {lora: join(dir, 'lora.safetensors'), merge: '1'})
-    expect(compareArrays(toFloat32(merged.get('sample')!), toFloat32(ref.get('sample_merged')!), 1e-4, 1e-4).ok).to.equal(true)
+    expect(
+      compareArrays(toFloat32(merged.get('sample')!), toFloat32(ref.get('sample_merged')!), 1e-4, 1e-4).ok
+    ).to.equal(true)
     const base = await arch.run(dir, inputs, {})
     expect(base.get('sample')!.shape).to.deep.equal([2, 8, 8, 8])
-    expect(compareArrays(toFloat32(base.get('sample')!), toFloat32(ref.get('sample_base')!), 1e-4, 1e-4).ok).to.equal(true)
+    expect(compareArrays(toFloat32(base.get('sample')!), toFloat32(ref.get('sample_base')!), 1e-4, 1e-4).ok).to.equal(
+      true
+    )
   })
 
   it('vae encodes sample -> mean/logvar and decodes latents -> sample', async () => {

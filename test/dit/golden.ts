@@ -9,7 +9,12 @@ export function nchwToNhwc(h: HostTensor): tf.Tensor4D {
 }
 
 /** Compares a tfjs tensor with a golden tensor (NCHW golden compared after transposing ours back). */
-export function expectClose(actual: tf.Tensor, expected: HostTensor, label: string, opts: {nchw?: boolean, atol?: number, rtol?: number} = {}): number {
+export function expectClose(
+  actual: tf.Tensor,
+  expected: HostTensor,
+  label: string,
+  opts: {nchw?: boolean; atol?: number; rtol?: number} = {}
+): number {
   const t = opts.nchw ? tf.tidy(() => actual.transpose([0, 3, 1, 2])) : actual
   expect(t.shape, `${label} shape`).to.deep.equal(expected.shape)
   const res = compareArrays(t.dataSync(), toFloat32(expected), opts.atol ?? 1e-4, opts.rtol ?? 1e-4)

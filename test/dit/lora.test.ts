@@ -11,7 +11,9 @@ import {loadLora, matchesTarget, BROAD_TARGETS} from '../../src/models/lora.js'
 import {UserError} from '../../src/errors.js'
 
 describe('dit: LoRA files', function () {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('accepts transformer., base_model.model. and kohya names alike; alpha from adapter_config.json', async () => {
     const golden = await readSafetensors(join(goldenDir, 'pixart-lora', 'lora.safetensors'))
@@ -21,11 +23,16 @@ describe('dit: LoRA files', function () {
     const dir = tmpDir()
     const peft = new Map([...golden].map(([k, v]) => [k.replace(/^transformer\./, 'base_model.model.'), v]))
     await writeSafetensors(join(dir, 'lora.safetensors'), peft)
-    await fs.writeFile(join(dir, 'adapter_config.json'), JSON.stringify({r: 4, lora_alpha: 8, target_modules: ['to_q']}))
+    await fs.writeFile(
+      join(dir, 'adapter_config.json'),
+      JSON.stringify({r: 4, lora_alpha: 8, target_modules: ['to_q']})
+    )
     const viaPeft = await loadLora(join(dir, 'lora.safetensors'), 0.5)
     expect(viaPeft.scale).to.equal(1) // 8/4 * 0.5
     const kohyaDir = tmpDir()
-    const kohya = new Map([...golden].map(([k, v]) => [k.replace('lora_A', 'lora_down').replace('lora_B', 'lora_up'), v]))
+    const kohya = new Map(
+      [...golden].map(([k, v]) => [k.replace('lora_A', 'lora_down').replace('lora_B', 'lora_up'), v])
+    )
     await writeSafetensors(join(kohyaDir, 'lora.safetensors'), kohya)
     const viaKohya = await loadLora(join(kohyaDir, 'lora.safetensors'))
     for (const set of [viaPeft, viaKohya]) {
@@ -40,10 +47,16 @@ describe('dit: LoRA files', function () {
   it('rejects a file with half an adapter, naming the module', async () => {
     const golden = await readSafetensors(join(goldenDir, 'pixart-lora', 'lora.safetensors'))
     const dir = tmpDir()
-    const half = new Map([...golden].filter(([k]) => !k.endsWith('attn1.to_q.lora_B.weight') || !k.includes('blocks.0.')))
+    const half = new Map(
+      [...golden].filter(([k]) => !k.endsWith('attn1.to_q.lora_B.weight') || !k.includes('blocks.0.'))
+    )
     await writeSafetensors(join(dir, 'lora.safetensors'), half)
     let err: unknown
-    try { await loadLora(join(dir, 'lora.safetensors')) } catch (e) { err = e }
+    try {
+      await loadLora(join(dir, 'lora.safetensors'))
+    } catch (e) {
+      err = e
+    }
     expect(err).to.be.instanceOf(UserError)
     expect((err as Error).message).to.match(/transformer_blocks\.0\.attn1\.to_q has lora_A but not the other half/)
   })

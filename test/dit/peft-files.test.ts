@@ -14,18 +14,25 @@ import {Rng} from '../../src/util/rng.js'
 import {loraDescription} from '../../src/stages/finetune-dit.js'
 
 describe('dit: the LoRA folder loads with PeftModel.from_pretrained', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('writes adapter_model.safetensors with base_model.model. names and the same tensors as lora.safetensors', async () => {
     const dir = join(tmpDir(), 'dit')
-    const modules = [{path: 'transformer_blocks.0.attn1.to_q', inFeatures: 6, outFeatures: 6}, {path: 'transformer_blocks.0.ff.net.2', inFeatures: 12, outFeatures: 6}]
+    const modules = [
+      {path: 'transformer_blocks.0.attn1.to_q', inFeatures: 6, outFeatures: 6},
+      {path: 'transformer_blocks.0.ff.net.2', inFeatures: 12, outFeatures: 6}
+    ]
     const set = createLora(modules, ['to_q', 'ff.net.2'], 4, 4, new Rng(3))
     await saveLora(join(dir, 'lora.safetensors'), set, '')
     const diffusers = await readSafetensors(join(dir, 'lora.safetensors'))
     const peft = await readSafetensors(join(dir, 'adapter_model.safetensors'))
     expect([...peft.keys()].sort()).to.deep.equal([
-      'base_model.model.transformer_blocks.0.attn1.to_q.lora_A.weight', 'base_model.model.transformer_blocks.0.attn1.to_q.lora_B.weight',
-      'base_model.model.transformer_blocks.0.ff.net.2.lora_A.weight', 'base_model.model.transformer_blocks.0.ff.net.2.lora_B.weight',
+      'base_model.model.transformer_blocks.0.attn1.to_q.lora_A.weight',
+      'base_model.model.transformer_blocks.0.attn1.to_q.lora_B.weight',
+      'base_model.model.transformer_blocks.0.ff.net.2.lora_A.weight',
+      'base_model.model.transformer_blocks.0.ff.net.2.lora_B.weight'
     ])
     for (const [name, t] of peft) {
       const twin = diffusers.get(name.replace('base_model.model.', 'transformer.'))!
@@ -37,7 +44,11 @@ describe('dit: the LoRA folder loads with PeftModel.from_pretrained', () => {
     expect(config).to.include({peft_type: 'LORA', r: 4, lora_alpha: 4})
     expect(existsSync(join(dir, 'adapter_config.json'))).to.equal(true)
     const back = await loadLora(join(dir, 'adapter_model.safetensors'))
-    expect([back.rank, back.scale, [...back.adapters.keys()].sort()]).to.deep.equal([4, 1, [...set.adapters.keys()].sort()])
+    expect([back.rank, back.scale, [...back.adapters.keys()].sort()]).to.deep.equal([
+      4,
+      1,
+      [...set.adapters.keys()].sort()
+    ])
   })
 
   it('dit.lora.alpha is null by default (= the rank, scale 1) and can be set; the log says the scale', () => {

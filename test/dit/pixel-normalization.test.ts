@@ -9,9 +9,11 @@ import {defaultSchedulerOptions} from '../../src/diffusion/scheduler.js'
 import {Rng} from '../../src/util/rng.js'
 
 describe('dit: pixel normalisation and x0 clipping', () => {
-  it('centrePixels: per-channel mean 0 and std 0.5, clipRange = max |x\'|, invertible with (mean, scale)', () => {
+  it("centrePixels: per-channel mean 0 and std 0.5, clipRange = max |x'|, invertible with (mean, scale)", () => {
     const rng = new Rng(3)
-    const raw = Array.from({length: 4}, () => Float32Array.from({length: 3 * 50}, (_, i) => [0.6, 0.2, -0.1][i % 3] + [0.1, 0.3, 0.05][i % 3] * rng.normal()))
+    const raw = Array.from({length: 4}, () =>
+      Float32Array.from({length: 3 * 50}, (_, i) => [0.6, 0.2, -0.1][i % 3] + [0.1, 0.3, 0.05][i % 3] * rng.normal())
+    )
     const samples = raw.map(s => s.slice())
     const norm = centrePixels(samples, 3)
     let maxAbs = 0
@@ -24,7 +26,9 @@ describe('dit: pixel normalisation and x0 clipping', () => {
       maxAbs = Math.max(maxAbs, ...vals.map(Math.abs))
     }
     expect(norm.clipRange).to.be.closeTo(maxAbs, 1e-6)
-    samples.forEach((s, j) => s.forEach((v, i) => expect(v * norm.scale[i % 3] + norm.mean[i % 3]).to.be.closeTo(raw[j][i], 1e-5)))
+    samples.forEach((s, j) =>
+      s.forEach((v, i) => expect(v * norm.scale[i % 3] + norm.mean[i % 3]).to.be.closeTo(raw[j][i], 1e-5))
+    )
   })
 
   it('DPM-Solver++ with x0ClipRange clamps the data prediction; without it the step is unchanged', () => {
@@ -33,7 +37,8 @@ describe('dit: pixel normalisation and x0 clipping', () => {
     const plain = new DpmSolverMultistepScheduler()
     const clipped = new DpmSolverMultistepScheduler({...defaultSchedulerOptions, x0ClipRange: 2})
     // one step from t = 999 to sigma 0 returns x0 itself: x/alpha unclipped, clamped to [-2, 2] with the option
-    plain.setTimesteps(1); clipped.setTimesteps(1)
+    plain.setTimesteps(1)
+    clipped.setTimesteps(1)
     const a = plain.step(eps, plain.timesteps[0], sample)
     const b = clipped.step(eps, clipped.timesteps[0], sample)
     expect(a[0]).to.be.greaterThan(100)
@@ -44,7 +49,11 @@ describe('dit: pixel normalisation and x0 clipping', () => {
     const sample = Float32Array.from([3, -3])
     const eps = new Float32Array(2)
     const t = 10
-    const ddim = (opts = defaultSchedulerOptions): Float32Array => { const s = new DdimScheduler(opts); s.setTimesteps(50); return s.step(eps, t, sample) }
+    const ddim = (opts = defaultSchedulerOptions): Float32Array => {
+      const s = new DdimScheduler(opts)
+      s.setTimesteps(50)
+      return s.step(eps, t, sample)
+    }
     const acp = new DdimScheduler().alphasCumprod[t]
     const x0 = 3 / Math.sqrt(acp)
     expect(x0).to.be.greaterThan(3)

@@ -22,7 +22,7 @@ import {pixartForward} from '../../src/models/pixart/transformer.js'
 import {Rng} from '../../src/util/rng.js'
 
 /** text/features.safetensors has anatomy [n, anatomyDim] (8, or 24 with visual.anatomyVector occupancy+shape) and style [n, 8]. */
-async function makeRun(n = 8, size = 40, anatomyDim = 8): Promise<{runDir: string, dataDir: string}> {
+async function makeRun(n = 8, size = 40, anatomyDim = 8): Promise<{runDir: string; dataDir: string}> {
   const runDir = tmpDir()
   const dataDir = tmpDir()
   const rng = new Rng(3)
@@ -42,30 +42,66 @@ async function makeRun(n = 8, size = 40, anatomyDim = 8): Promise<{runDir: strin
       rgb[p * 3 + 2] = inside ? 30 : 150
     }
     await fs.mkdir(join(dataDir, cls), {recursive: true})
-    await sharp(rgb, {raw: {width: size, height: size, channels: 3}}).png().toFile(join(dataDir, cls, `img${i}.png`))
-    lines.push(JSON.stringify({id: `img${i}`, file: `${cls}/img${i}.png`, class: cls, split: i < n - 2 ? 'train' : 'test', caption: `a ${cls} lesion`, attributes: null}))
+    await sharp(rgb, {raw: {width: size, height: size, channels: 3}})
+      .png()
+      .toFile(join(dataDir, cls, `img${i}.png`))
+    lines.push(
+      JSON.stringify({
+        id: `img${i}`,
+        file: `${cls}/img${i}.png`,
+        class: cls,
+        split: i < n - 2 ? 'train' : 'test',
+        caption: `a ${cls} lesion`,
+        attributes: null
+      })
+    )
     ids.push(`img${i}`)
     for (let k = 0; k < anatomyDim; k++) anatomy[i * anatomyDim + k] = rng.uniform()
     for (let k = 0; k < 8; k++) style[i * 8 + k] = rng.normal()
   }
   await fs.mkdir(join(runDir, 'captions'), {recursive: true})
   await fs.writeFile(join(runDir, 'captions', 'captions.jsonl'), lines.join('\n') + '\n')
-  await writeSafetensors(join(runDir, 'text', 'features.safetensors'), {
-    anatomy: {dtype: 'F32', shape: [n, anatomyDim], data: anatomy}, style: {dtype: 'F32', shape: [n, 8], data: style},
-  }, {ids: JSON.stringify(ids)})
+  await writeSafetensors(
+    join(runDir, 'text', 'features.safetensors'),
+    {
+      anatomy: {dtype: 'F32', shape: [n, anatomyDim], data: anatomy},
+      style: {dtype: 'F32', shape: [n, 8], data: style}
+    },
+    {ids: JSON.stringify(ids)}
+  )
   return {runDir, dataDir}
 }
 
 describe('dit: finetune-dit stage', function () {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
   process.env.MEDGEN_QUIET = '1'
 
   it('trains pixart-demo from scratch in pixel space on 24-d anatomy / 8-d style features and loadTrainedDit serves it', async () => {
     const {runDir, dataDir} = await makeRun(8, 40, 24)
-    const config = loadConfig({overrides: {'run.dir': runDir, 'data.path': dataDir, 'dit.steps': 4, 'dit.batchSize': 2, 'dit.checkpointingSteps': 2, 'dit.keepCheckpoints': 1, 'dit.warmupSteps': 1}})
+    const config = loadConfig({
+      overrides: {
+        'run.dir': runDir,
+        'data.path': dataDir,
+        'dit.steps': 4,
+        'dit.batchSize': 2,
+        'dit.checkpointingSteps': 2,
+        'dit.keepCheckpoints': 1,
+        'dit.warmupSteps': 1
+      }
+    })
     await runStage(finetuneDitStageFor(), config, {force: true})
     const dit = join(runDir, 'dit')
-    for (const f of ['dit.json', 'hffm.safetensors', 'metrics.json', 'loss.png', 'manifest.json', 'transformer/config.json', 'transformer/diffusion_pytorch_model.safetensors']) {
+    for (const f of [
+      'dit.json',
+      'hffm.safetensors',
+      'metrics.json',
+      'loss.png',
+      'manifest.json',
+      'transformer/config.json',
+      'transformer/diffusion_pytorch_model.safetensors'
+    ]) {
       await fs.access(join(dit, f))
     }
     expect(await fs.readdir(join(dit, 'checkpoints'))).to.deep.equal(['checkpoint-4'])
@@ -87,7 +123,9 @@ describe('dit: finetune-dit stage', function () {
     zero.dispose()
     expect(model.meta.conditioner).to.include({anatomyDim: 24, styleDim: 8})
     // features of the wrong width (e.g. an align-text run with the other anatomyVector) are named
-    expect(() => model.conditionFromFeatures(new Float32Array(16), new Float32Array(16), 2)).to.throw(/24-d anatomy and 8-d style features but got 8 and 8/)
+    expect(() => model.conditionFromFeatures(new Float32Array(16), new Float32Array(16), 2)).to.throw(
+      /24-d anatomy and 8-d style features but got 8 and 8/
+    )
     const cond = model.conditionFromFeatures(new Float32Array(48).fill(0.5), new Float32Array(16), 2)
     const nul = model.nullCondition(2)
     expect(cond.tokens.shape).to.deep.equal([2, 2, 64])
@@ -114,8 +152,19 @@ describe('dit: finetune-dit stage', function () {
 
   it('dit.vae.train: trains a VAE into dit/vae, the DiT on its latents, serves 32 px images, reuses the VAE on resume', async () => {
     const {runDir, dataDir} = await makeRun(6, 40)
-    const overrides = {'run.dir': runDir, 'data.path': dataDir, 'dit.preset': 'pixart-demo-latent', 'dit.vae.train': true, 'dit.vae.steps': 3,
-      'dit.vae.channels': [8, 16], 'dit.vae.groups': 4, 'dit.steps': 2, 'dit.batchSize': 2, 'dit.checkpointingSteps': 2, 'dit.warmupSteps': 1}
+    const overrides = {
+      'run.dir': runDir,
+      'data.path': dataDir,
+      'dit.preset': 'pixart-demo-latent',
+      'dit.vae.train': true,
+      'dit.vae.steps': 3,
+      'dit.vae.channels': [8, 16],
+      'dit.vae.groups': 4,
+      'dit.steps': 2,
+      'dit.batchSize': 2,
+      'dit.checkpointingSteps': 2,
+      'dit.warmupSteps': 1
+    }
     const config = loadConfig({overrides})
     await runStage(finetuneDitStageFor(), config, {force: true})
     const dit = join(runDir, 'dit')
@@ -143,7 +192,11 @@ describe('dit: finetune-dit stage', function () {
     // a VAE cannot be both given and trained
     const both = loadConfig({overrides: {...overrides, 'weights.vae': join(goldenDir, 'vae-tiny')}})
     let message = ''
-    try { await runStage(finetuneDitStageFor(), both, {force: true}) } catch (err) { message = (err as Error).message }
+    try {
+      await runStage(finetuneDitStageFor(), both, {force: true})
+    } catch (err) {
+      message = (err as Error).message
+    }
     expect(message).to.match(/dit\.vae\.train is true but weights\.vae is set/)
   })
 
@@ -151,8 +204,20 @@ describe('dit: finetune-dit stage', function () {
     const {runDir, dataDir} = await makeRun(6, 24)
     const pixart = join(goldenDir, 'pixart-tiny')
     const vae = join(goldenDir, 'vae-tiny')
-    const config = loadConfig({overrides: {'run.dir': runDir, 'data.path': dataDir, 'weights.pixart': pixart, 'weights.vae': vae,
-      'dit.steps': 3, 'dit.batchSize': 2, 'dit.checkpointingSteps': 3, 'dit.warmupSteps': 1, 'dit.lora.rank': 2, 'dit.lr': 1e-2}})
+    const config = loadConfig({
+      overrides: {
+        'run.dir': runDir,
+        'data.path': dataDir,
+        'weights.pixart': pixart,
+        'weights.vae': vae,
+        'dit.steps': 3,
+        'dit.batchSize': 2,
+        'dit.checkpointingSteps': 3,
+        'dit.warmupSteps': 1,
+        'dit.lora.rank': 2,
+        'dit.lr': 1e-2
+      }
+    })
     await runStage(finetuneDitStageFor(), config, {force: true})
     const dit = join(runDir, 'dit')
     const lora = await readSafetensors(join(dit, 'lora.safetensors'))
@@ -166,7 +231,12 @@ describe('dit: finetune-dit stage', function () {
     expect(adapter).to.include({peft_type: 'LORA', r: 2, lora_alpha: 2, init_lora_weights: 'gaussian'})
     expect((await fs.readdir(join(runDir, 'cache', 'latents'))).length).to.equal(1)
     // B moved away from zero, so the adapter changes the output
-    const bAbs = Math.max(...Array.from(lora.get('transformer.transformer_blocks.0.attn1.to_q.lora_B.weight')!.data as Float32Array, Math.abs))
+    const bAbs = Math.max(
+      ...Array.from(
+        lora.get('transformer.transformer_blocks.0.attn1.to_q.lora_B.weight')!.data as Float32Array,
+        Math.abs
+      )
+    )
     expect(bAbs).to.be.greaterThan(0)
 
     const model = await loadTrainedDit(runDir, config)
@@ -180,7 +250,12 @@ describe('dit: finetune-dit stage', function () {
     const cond = model.conditionFromFeatures(new Float32Array(16).fill(0.3), new Float32Array(16).fill(-0.2), 2)
     const x = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 2) as tf.Tensor4D
     const merged = model.predict(x, [700, 30], cond)
-    const unmerged = pixartForward({params: base.params, lora: adapters}, base.config, {x, timesteps: [700, 30], context: cond.tokens, mask: cond.mask}).sample
+    const unmerged = pixartForward({params: base.params, lora: adapters}, base.config, {
+      x,
+      timesteps: [700, 30],
+      context: cond.tokens,
+      mask: cond.mask
+    }).sample
     const diff = tf.max(tf.abs(merged.sub(unmerged))).dataSync()[0]
     console.log(`      merged vs unmerged LoRA max abs diff: ${diff}`)
     expect(diff).to.be.lessThan(1e-4)
@@ -200,7 +275,12 @@ describe('dit: finetune-dit stage', function () {
     const cond2 = old.conditionFromFeatures(new Float32Array(16).fill(0.3), new Float32Array(16).fill(-0.2), 2)
     const x2 = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 2) as tf.Tensor4D
     const again = old.predict(x2, [700, 30], cond2)
-    const before = pixartForward({params: base.params, lora: adapters}, base.config, {x: x2, timesteps: [700, 30], context: cond2.tokens, mask: cond2.mask}).sample
+    const before = pixartForward({params: base.params, lora: adapters}, base.config, {
+      x: x2,
+      timesteps: [700, 30],
+      context: cond2.tokens,
+      mask: cond2.mask
+    }).sample
     expect(tf.max(tf.abs(again.sub(before))).dataSync()[0]).to.be.lessThan(1e-4)
     tf.dispose([cond2.tokens, cond2.mask, x2, again, before])
     old.dispose()

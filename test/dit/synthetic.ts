@@ -8,9 +8,20 @@ import type {ConditioningMode} from '../../src/models/hffm.js'
 import {Rng} from '../../src/util/rng.js'
 
 /** anatomyDim 8 = the authors' occupancy width; 24 = visual.anatomyVector occupancy+shape. */
-export function syntheticSet(n = 12, size = 18, model = 16, textDim = 12, textLength = 4, anatomyDim = 8): DitTrainingSet {
+export function syntheticSet(
+  n = 12,
+  size = 18,
+  model = 16,
+  textDim = 12,
+  textLength = 4,
+  anatomyDim = 8
+): DitTrainingSet {
   const rng = new Rng(7)
-  const colours = [[0.8, -0.6, -0.6], [-0.6, -0.2, 0.7], [0.1, 0.6, -0.5]]
+  const colours = [
+    [0.8, -0.6, -0.6],
+    [-0.6, -0.2, 0.7],
+    [0.1, 0.6, -0.5]
+  ]
   const samples: Float32Array[] = []
   const examples: DitTrainingSet['examples'] = []
   for (let i = 0; i < n; i++) {
@@ -26,21 +37,70 @@ export function syntheticSet(n = 12, size = 18, model = 16, textDim = 12, textLe
       }
     }
     samples.push(img)
-    const anatomy = new Float32Array(anatomyDim); anatomy[0] = r / 6; anatomy[1] = 1 - r / 6
-    const style = new Float32Array(8); style[cls] = 1; style[7] = rng.normal() * 0.1
-    examples.push({id: `img${i}`, classIndex: cls, anatomy, style,
-      textPooled: rng.normalArray(textDim), textTokens: rng.normalArray(textLength * textDim), textMask: Float32Array.from([1, 1, 1, i % 2])})
+    const anatomy = new Float32Array(anatomyDim)
+    anatomy[0] = r / 6
+    anatomy[1] = 1 - r / 6
+    const style = new Float32Array(8)
+    style[cls] = 1
+    style[7] = rng.normal() * 0.1
+    examples.push({
+      id: `img${i}`,
+      classIndex: cls,
+      anatomy,
+      style,
+      textPooled: rng.normalArray(textDim),
+      textTokens: rng.normalArray(textLength * textDim),
+      textMask: Float32Array.from([1, 1, 1, i % 2])
+    })
   }
-  return {space: 'pixel', samples, storedShape: [size, size, 3], modelShape: [model, model, 3], latentScale: 1, examples,
-    anatomyDim, styleDim: 8, textDim, textLength, classNames: ['a', 'b', 'c']}
+  return {
+    space: 'pixel',
+    samples,
+    storedShape: [size, size, 3],
+    modelShape: [model, model, 3],
+    latentScale: 1,
+    examples,
+    anatomyDim,
+    styleDim: 8,
+    textDim,
+    textLength,
+    classNames: ['a', 'b', 'c']
+  }
 }
 
 export function tinySpec(mode: ConditioningMode = 'hffm', textDim = 12, anatomyDim = 8): DitModelSpec {
   return {
-    transformer: {num_layers: 2, num_attention_heads: 2, attention_head_dim: 8, in_channels: 3, out_channels: 6, patch_size: 2,
-      sample_size: 16, cross_attention_dim: 16, caption_channels: 16, norm_eps: 1e-6},
+    transformer: {
+      num_layers: 2,
+      num_attention_heads: 2,
+      attention_head_dim: 8,
+      in_channels: 3,
+      out_channels: 6,
+      patch_size: 2,
+      sample_size: 16,
+      cross_attention_dim: 16,
+      caption_channels: 16,
+      norm_eps: 1e-6
+    },
     conditioner: {mode, captionChannels: 16, anatomyDim, styleDim: 8, hidden: 32, textDim, numClasses: 3},
-    space: 'pixel', latentScale: 1,
-    lora: {rank: 2, alpha: 2, targets: ['to_k', 'to_q', 'to_v', 'to_out.0', 'ff.net.0.proj', 'ff.net.2', 'proj', 'linear_1', 'linear_2', 'linear', 'proj_out']},
+    space: 'pixel',
+    latentScale: 1,
+    lora: {
+      rank: 2,
+      alpha: 2,
+      targets: [
+        'to_k',
+        'to_q',
+        'to_v',
+        'to_out.0',
+        'ff.net.0.proj',
+        'ff.net.2',
+        'proj',
+        'linear_1',
+        'linear_2',
+        'linear',
+        'proj_out'
+      ]
+    }
   }
 }

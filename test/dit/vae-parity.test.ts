@@ -10,7 +10,9 @@ import {vaeDecode, vaeEncode} from '../../src/models/vae/autoencoder.js'
 import {nchwToNhwc, expectClose} from './golden.js'
 
 describe('dit: AutoencoderKL parity (golden vae-tiny)', function () {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('encoder_out, moments, mean, logvar and decoded match diffusers', async () => {
     const dir = join(goldenDir, 'vae-tiny')

@@ -18,14 +18,23 @@ describe('stage registry', () => {
     })
   }
 
-  it('orders classify before eval (eval\'s dfd needs the classifier) and run follows that order', () => {
-    expect(stageNames).to.deep.equal(['synth', 'caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval'])
+  it("orders classify before eval (eval's dfd needs the classifier) and run follows that order", () => {
+    expect(stageNames).to.deep.equal([
+      'synth',
+      'caption',
+      'train-visual',
+      'align-text',
+      'finetune-dit',
+      'generate',
+      'classify',
+      'eval'
+    ])
     const config = loadConfig({})
     expect(config.run.stages).to.deep.equal([...stageNames])
     expect(selectStages(config, 'generate', 'eval')).to.deep.equal(['generate', 'classify', 'eval'])
   })
 
-  it('each stage\'s spec writes to the folder the registry names, and its contracts live there', async () => {
+  it("each stage's spec writes to the folder the registry names, and its contracts live there", async () => {
     for (const s of stages) {
       const spec = await s.load()
       expect(spec.dir ?? spec.name, s.name).to.equal(s.dir)
@@ -36,9 +45,25 @@ describe('stage registry', () => {
 
   it('the layout keeps the paths existing runs have', () => {
     const l = runLayout('/r')
-    expect([l.captions.jsonl, l.visual.features, l.text.model, l.dit.meta, l.dit.lora, l.samples.manifest, l.classify.model, l.eval.metrics])
-      .to.deep.equal(['/r/captions/captions.jsonl', '/r/visual/features.safetensors', '/r/text/model.safetensors', '/r/dit/dit.json',
-        '/r/dit/lora.safetensors', '/r/samples/manifest.jsonl', '/r/classify/model.safetensors', '/r/eval/metrics.json'])
+    expect([
+      l.captions.jsonl,
+      l.visual.features,
+      l.text.model,
+      l.dit.meta,
+      l.dit.lora,
+      l.samples.manifest,
+      l.classify.model,
+      l.eval.metrics
+    ]).to.deep.equal([
+      '/r/captions/captions.jsonl',
+      '/r/visual/features.safetensors',
+      '/r/text/model.safetensors',
+      '/r/dit/dit.json',
+      '/r/dit/lora.safetensors',
+      '/r/samples/manifest.jsonl',
+      '/r/classify/model.safetensors',
+      '/r/eval/metrics.json'
+    ])
     expect(l.captions.parts.jsonl({index: 1, count: 4})).to.equal('/r/captions/parts/part-1-of-4.jsonl')
     expect(l.samples.parts.stageDir({index: 0, count: 2})).to.equal('samples/parts/part-0-of-2')
     expect(runLayout('').samples.image('mel', 'x1')).to.equal('samples/mel/x1.png')

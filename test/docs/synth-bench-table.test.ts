@@ -16,12 +16,24 @@ describe('synth-bench table', () => {
       for (const [k, g] of values.entries()) {
         const dir = join(base, `${mode}-s${k + 1}`)
         await fs.mkdir(join(dir, 'eval'), {recursive: true})
-        await fs.writeFile(join(dir, 'eval', 'metrics.json'), JSON.stringify({metrics: {control: {gain: {anatomy: g, style: g / 2, ceilingUsed: 'decoded'}, styleSwapMaskIoU: 0.8}, hfd: {value: 10}}}))
+        await fs.writeFile(
+          join(dir, 'eval', 'metrics.json'),
+          JSON.stringify({
+            metrics: {
+              control: {gain: {anatomy: g, style: g / 2, ceilingUsed: 'decoded'}, styleSwapMaskIoU: 0.8},
+              hfd: {value: 10}
+            }
+          })
+        )
       }
     }
     const doc = join(base, 'RESULTS.md')
     await fs.writeFile(doc, 'before\n<!-- synth-bench:begin -->\nold\n<!-- synth-bench:end -->\nafter\n')
-    const out = execFileSync(process.execPath, [script, base, '--seeds', '1 2 3', '--modes', 'hffm class', '--write', doc], {encoding: 'utf8'})
+    const out = execFileSync(
+      process.execPath,
+      [script, base, '--seeds', '1 2 3', '--modes', 'hffm class', '--write', doc],
+      {encoding: 'utf8'}
+    )
     // hffm anatomy: mean 0.6, sd 0.1, half-width 4.303 * 0.1 / sqrt(3) = 0.248
     expect(out).to.match(/\| hffm \| 0\.600 ± 0\.248 \| 0\.300 ± 0\.124 \| 0\.800 ± 0\.000 \|/)
     expect(out).to.match(/\| class \| 0\.100 ± 0\.000 \|/)

@@ -19,25 +19,64 @@ const toRgb8 = (set: ReturnType<typeof toySet>, i: number) => {
 
 describe('eval dfd', function () {
   this.timeout(120000)
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('same images -> ~0; images of other classes -> larger; the saved model reproduces its features', async () => {
     const runDir = tmpDir()
     const train = toySet(60, 16, 11)
-    const r = await trainClassifier(train, null, {preset: 'small-cnn', numClasses: 3, epochs: 2, batchSize: 16, lr: 3e-3, weightDecay: 0,
-      balanced: false, standardize: false, augment: false, patience: 5, seed: 1, dir: join(runDir, 'tmp'), resume: false, checkpointEvery: 100})
-    await saveClassifyModel(runLayout(runDir).classify.model, r.model, {preset: 'small-cnn', classes: ['a', 'b', 'c'], imageSize: 16, protocol: 'real', seed: 1})
+    const r = await trainClassifier(train, null, {
+      preset: 'small-cnn',
+      numClasses: 3,
+      epochs: 2,
+      batchSize: 16,
+      lr: 3e-3,
+      weightDecay: 0,
+      balanced: false,
+      standardize: false,
+      augment: false,
+      patience: 5,
+      seed: 1,
+      dir: join(runDir, 'tmp'),
+      resume: false,
+      checkpointEvery: 100
+    })
+    await saveClassifyModel(runLayout(runDir).classify.model, r.model, {
+      preset: 'small-cnn',
+      classes: ['a', 'b', 'c'],
+      imageSize: 16,
+      protocol: 'real',
+      seed: 1
+    })
     const loaded = await loadClassifyModel(runLayout(runDir).classify.model)
-    const a = await predictSet(r.model, train, 32), b = await predictSet(loaded.model, train, 32)
+    const a = await predictSet(r.model, train, 32),
+      b = await predictSet(loaded.model, train, 32)
     expect(Array.from(b.features)).to.deep.equal(Array.from(a.features))
-    disposeClassifier(r.model); disposeClassifier(loaded.model)
+    disposeClassifier(r.model)
+    disposeClassifier(loaded.model)
 
     const set = toySet(30, 16, 12)
     const dir = tmpDir()
     const classOf = (c: number) => [...Array(30).keys()].filter(i => set.labels[i] === c)
-    const realFiles = await writePngs(join(dir, 'real'), [...classOf(0), ...classOf(1)].map(i => toRgb8(set, i)), 16)
+    const realFiles = await writePngs(
+      join(dir, 'real'),
+      [...classOf(0), ...classOf(1)].map(i => toRgb8(set, i)),
+      16
+    )
     const same = await computeDfd(runDir, {realFiles, genFiles: realFiles}, 8)
-    const shifted = await computeDfd(runDir, {realFiles, genFiles: await writePngs(join(dir, 'gen'), classOf(2).map(i => toRgb8(set, i)), 16)}, 8)
+    const shifted = await computeDfd(
+      runDir,
+      {
+        realFiles,
+        genFiles: await writePngs(
+          join(dir, 'gen'),
+          classOf(2).map(i => toRgb8(set, i)),
+          16
+        )
+      },
+      8
+    )
     expect(Math.abs(same.value!)).to.be.lessThan(1e-6)
     expect(shifted.value!).to.be.greaterThan(1e-3)
     expect(shifted.definition).to.match(/penultimate-layer features of the classify model/)

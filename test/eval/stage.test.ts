@@ -22,7 +22,8 @@ import {drawSample} from '../../src/data/synth/sample.js'
 import {Rng} from '../../src/util/rng.js'
 
 const size = 32
-const synthImages = (n: number, seed: number) => Array.from({length: n}, (_, i) => drawSample('dermoscopy', seed + i, size).rgb)
+const synthImages = (n: number, seed: number) =>
+  Array.from({length: n}, (_, i) => drawSample('dermoscopy', seed + i, size).rgb)
 function noisy(images: Uint8Array[], level: number, seed: number): Uint8Array[] {
   const rng = new Rng(seed)
   return images.map(img => Uint8Array.from(img, v => Math.max(0, Math.min(255, Math.round(v + level * rng.normal())))))
@@ -42,8 +43,17 @@ describe('eval stage (image folders)', function () {
     const real = synthImages(4, 10)
     await writePngs(join(dir, 'real'), real, size)
     await writePngs(join(dir, 'gen'), synthImages(4, 500), size)
-    const config = loadConfig({sets: [`run.dir=${join(dir, 'run')}`, `weights.inception=${weightsPath}`, `eval.samples=${join(dir, 'gen')}`,
-      `eval.real=${join(dir, 'real')}`, 'eval.metrics=[fid,kid,hfd,dfd,control]', 'eval.kidSubsets=4', 'eval.hfdSize=32']})
+    const config = loadConfig({
+      sets: [
+        `run.dir=${join(dir, 'run')}`,
+        `weights.inception=${weightsPath}`,
+        `eval.samples=${join(dir, 'gen')}`,
+        `eval.real=${join(dir, 'real')}`,
+        'eval.metrics=[fid,kid,hfd,dfd,control]',
+        'eval.kidSubsets=4',
+        'eval.hfdSize=32'
+      ]
+    })
     await runStage(evalStage, config)
     const m = JSON.parse(readFileSync(join(dir, 'run', 'eval', 'metrics.json'), 'utf8'))
     expect([m.nReal, m.nGen, m.seed, m.resize]).to.deep.equal([4, 4, config.run.seed, 'bilinear'])
@@ -56,9 +66,18 @@ describe('eval stage (image folders)', function () {
     expect(m.metrics.hfd.definition).to.match(/high-frequency/)
     expect(m.metrics.dfd.skipped).to.match(/run `medgen classify` first/)
     expect(m.metrics.control.skipped).to.match(/not --samples/)
-    console.log(`      fid ${m.metrics.fid.value.toFixed(4)}, kid ${m.metrics.kid.value.toExponential(3)} ± ${m.metrics.kid.std.toExponential(2)}, hfd ${m.metrics.hfd.value.toFixed(4)}`)
+    console.log(
+      `      fid ${m.metrics.fid.value.toFixed(4)}, kid ${m.metrics.kid.value.toExponential(3)} ± ${m.metrics.kid.std.toExponential(2)}, hfd ${m.metrics.hfd.value.toFixed(4)}`
+    )
     // Without Inception weights fid/kid say what they need and hfd still runs.
-    const noWeights = loadConfig({sets: [`run.dir=${join(dir, 'run2')}`, `eval.samples=${join(dir, 'gen')}`, `eval.real=${join(dir, 'real')}`, 'eval.hfdSize=32']})
+    const noWeights = loadConfig({
+      sets: [
+        `run.dir=${join(dir, 'run2')}`,
+        `eval.samples=${join(dir, 'gen')}`,
+        `eval.real=${join(dir, 'real')}`,
+        'eval.hfdSize=32'
+      ]
+    })
     await runStage(evalStage, noWeights)
     const m2 = JSON.parse(readFileSync(join(dir, 'run2', 'eval', 'metrics.json'), 'utf8'))
     expect(m2.metrics.fid.skipped).to.match(/^needs weights\.inception/)
@@ -71,13 +90,19 @@ describe('eval stage (image folders)', function () {
     const base = synthImages(4, 40)
     const {weights, sha256} = await loadInception(weightsPath)
     const feats = async (images: Uint8Array[], name: string) =>
-      inceptionFeatures(await writePngs(join(dir, name), images, size), {weights, weightsSha256: sha256, resize: 'bilinear', cacheDir: join(dir, 'cache')})
+      inceptionFeatures(await writePngs(join(dir, name), images, size), {
+        weights,
+        weightsSha256: sha256,
+        resize: 'bilinear',
+        cacheDir: join(dir, 'cache')
+      })
     const real = await feats(base, 'real')
     const again = await feats(base, 'real-copy')
     expect(again.cached).to.equal(true) // same content -> cached features
     expect(Math.abs(frechetDistance(real, again).value)).to.be.lessThan(1e-6)
     const values: number[] = []
-    for (const level of [8, 24, 48, 96]) values.push(frechetDistance(real, await feats(noisy(base, level, level), `n${level}`)).value)
+    for (const level of [8, 24, 48, 96])
+      values.push(frechetDistance(real, await feats(noisy(base, level, level), `n${level}`)).value)
     console.log(`      FID vs noise sigma 8/24/48/96: ${values.map(v => v.toFixed(4)).join(', ')}`)
     for (let i = 1; i < values.length; i++) expect(values[i]).to.be.greaterThan(values[i - 1])
     disposeInception(weights)
@@ -86,10 +111,19 @@ describe('eval stage (image folders)', function () {
   it('feature files replace Inception: pytorch-fid stats (.npz mu/sigma) and activations (.npy)', async () => {
     const dir = tmpDir()
     const rng = new Rng(9)
-    const a = Float32Array.from({length: 40 * 8}, () => rng.normal()), b = Float32Array.from({length: 30 * 8}, () => rng.normal() + 0.3)
+    const a = Float32Array.from({length: 40 * 8}, () => rng.normal()),
+      b = Float32Array.from({length: 30 * 8}, () => rng.normal() + 0.3)
     writeFileSync(join(dir, 'real.npy'), npy(a, [40, 8]))
     writeFileSync(join(dir, 'gen.npy'), npy(b, [30, 8]))
-    const config = loadConfig({sets: [`run.dir=${join(dir, 'run')}`, `eval.featuresReal=${join(dir, 'real.npy')}`, `eval.featuresGen=${join(dir, 'gen.npy')}`, 'eval.kidSubsets=3', 'eval.kidSubsetSize=20']})
+    const config = loadConfig({
+      sets: [
+        `run.dir=${join(dir, 'run')}`,
+        `eval.featuresReal=${join(dir, 'real.npy')}`,
+        `eval.featuresGen=${join(dir, 'gen.npy')}`,
+        'eval.kidSubsets=3',
+        'eval.kidSubsetSize=20'
+      ]
+    })
     await runStage(evalStage, config)
     const m = JSON.parse(readFileSync(join(dir, 'run', 'eval', 'metrics.json'), 'utf8'))
     const expected = frechetDistance({n: 40, d: 8, data: a}, {n: 30, d: 8, data: b}).value
@@ -99,7 +133,14 @@ describe('eval stage (image folders)', function () {
     // pytorch-fid --save-stats style: mu/sigma in an .npz; FID from statistics, KID cannot run.
     const sa = gaussianStats({n: 40, d: 8, data: a})
     writeFileSync(join(dir, 'real.npz'), zip({'mu.npy': npy(sa.mu, [8]), 'sigma.npy': npy(sa.sigma, [8, 8])}, true))
-    const statsConfig = loadConfig({sets: [`run.dir=${join(dir, 'run2')}`, `eval.featuresReal=${join(dir, 'real.npz')}`, `eval.featuresGen=${join(dir, 'gen.npy')}`, 'eval.metrics=[fid,kid]']})
+    const statsConfig = loadConfig({
+      sets: [
+        `run.dir=${join(dir, 'run2')}`,
+        `eval.featuresReal=${join(dir, 'real.npz')}`,
+        `eval.featuresGen=${join(dir, 'gen.npy')}`,
+        'eval.metrics=[fid,kid]'
+      ]
+    })
     await runStage(evalStage, statsConfig)
     const m2 = JSON.parse(readFileSync(join(dir, 'run2', 'eval', 'metrics.json'), 'utf8'))
     expect(Math.abs(m2.metrics.fid.value - expected)).to.be.lessThan(1e-9 * expected)

@@ -10,10 +10,13 @@ import {makeRun} from './fakes.js'
 
 const root = new URL('../../', import.meta.url).pathname
 
-async function medgenGenerate(args: string[]): Promise<{exit: number | undefined, stderr: string}> {
+async function medgenGenerate(args: string[]): Promise<{exit: number | undefined; stderr: string}> {
   let stderr = ''
   const write = process.stderr.write.bind(process.stderr)
-  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += chunk.toString(); return true }) as typeof process.stderr.write
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString()
+    return true
+  }) as typeof process.stderr.write
   const savedExitCode = process.exitCode
   let exit: number | undefined
   try {
@@ -30,7 +33,9 @@ async function medgenGenerate(args: string[]): Promise<{exit: number | undefined
 
 describe('generate: command-line errors', function () {
   this.timeout(120_000)
-  before(async () => { await useTestBackend() }) // the command then finds it initialised (run.backend auto)
+  before(async () => {
+    await useTestBackend()
+  }) // the command then finds it initialised (run.backend auto)
 
   it('bad prompt file, unknown class, missing artifacts, bad guidance: exit 2 with one line naming the problem', async () => {
     const dir = makeRun(tmpDir(), {artifacts: false})
@@ -38,10 +43,13 @@ describe('generate: command-line errors', function () {
     const cases: Array<[string[], RegExp]> = [
       [['--prompts', join(dir, 'prompts.txt')], /^medgen: --prompts .*prompts\.txt: no prompts found/],
       [['--prompts', join(dir, 'absent.txt')], /^medgen: --prompts .*absent\.txt: no such file or directory$/],
-      [['--per-class', '1', '--class', 'bogus'], /^medgen: --class bogus: unknown class; the classes in .* are mel, nv$/],
+      [
+        ['--per-class', '1', '--class', 'bogus'],
+        /^medgen: --class bogus: unknown class; the classes in .* are mel, nv$/
+      ],
       [['--prompt', 'a lesion'], /^medgen: .*text\/model\.safetensors: missing; run `medgen align-text` first$/],
       [['--prompt', 'a lesion', '--guidance', 'lots'], /^medgen: --guidance lots: expected a number >= 0/],
-      [['--prompt', 'a lesion', '--shard', '3/2'], /^medgen: --shard 3\/2: shard index must be in 0..1$/],
+      [['--prompt', 'a lesion', '--shard', '3/2'], /^medgen: --shard 3\/2: shard index must be in 0..1$/]
     ]
     for (const [args, pattern] of cases) {
       const r = await medgenGenerate(['--run-dir', dir, ...args])

@@ -14,8 +14,15 @@ describe('generate: contact sheet', () => {
   })
 
   it('a caption label shows its anatomy and its style half, each from its start, not a truncated prefix', () => {
-    const {caption, anatomy, style} = renderCaption('dermoscopy', 'mel', {shape: 'irregular', symmetry: 'asymmetric', border: 'blurred', size: 'large',
-      colour: 'dark brown', secondaryColour: 'blue-grey', texture: 'reticular'})
+    const {caption, anatomy, style} = renderCaption('dermoscopy', 'mel', {
+      shape: 'irregular',
+      symmetry: 'asymmetric',
+      border: 'blurred',
+      size: 'large',
+      colour: 'dark brown',
+      secondaryColour: 'blue-grey',
+      texture: 'reticular'
+    })
     expect(captionHalves(caption)).to.deep.equal({anatomy, style})
     expect(captionHalves('a dark lesion, free text')).to.equal(null)
     const lines = labelLines(caption, 21, 6)
@@ -27,7 +34,10 @@ describe('generate: contact sheet', () => {
     expect(lines.slice(styleAt).join(' ')).to.include('dark brown')
     // four lines: the style half still gets two
     const four = labelLines(caption, 21, 4)
-    expect(four.map(l => l.split(':')[0]).filter(h => h === 'Anatomy' || h === 'Style')).to.deep.equal(['Anatomy', 'Style'])
+    expect(four.map(l => l.split(':')[0]).filter(h => h === 'Anatomy' || h === 'Style')).to.deep.equal([
+      'Anatomy',
+      'Style'
+    ])
     expect(four.findIndex(l => l.startsWith('Style: '))).to.equal(2)
     expect(labelLines('one two three four five', 9, 2)).to.deep.equal(['one two', 'three…'])
   })
@@ -38,11 +48,17 @@ describe('generate: contact sheet', () => {
     for (let i = 0; i < 5; i++) {
       const file = join(dir, `${i}.png`)
       const px = Buffer.alloc(16 * 16 * 3, 40 * i)
-      await sharp(px, {raw: {width: 16, height: 16, channels: 3}}).png().toFile(file)
+      await sharp(px, {raw: {width: 16, height: 16, channels: 3}})
+        .png()
+        .toFile(file)
       files.push(file)
     }
     const out = join(dir, 'sheet.png')
-    const r = await writeContactSheet(out, files.map((file, i) => ({file, label: `prompt <${i}> & a long tail of words that wraps`})), {title: 'mel: 5 samples', tile: 64})
+    const r = await writeContactSheet(
+      out,
+      files.map((file, i) => ({file, label: `prompt <${i}> & a long tail of words that wraps`})),
+      {title: 'mel: 5 samples', tile: 64}
+    )
     const {data, info} = await sharp(out).raw().toBuffer({resolveWithObject: true})
     expect([info.width, info.height]).to.deep.equal([r.width, r.height])
     expect(r.images).to.equal(5)
@@ -54,7 +70,8 @@ describe('generate: contact sheet', () => {
     expect(at(6 + 32, titleH + 6 + 32)).to.equal(0)
     // text under the first tile: some dark pixels in the label band, on a white background
     let dark = 0
-    for (let y = titleH + 6 + 64; y < titleH + 6 + 64 + 4 * 13; y++) for (let x = 6; x < 70; x++) if (at(x, y) < 128) dark++
+    for (let y = titleH + 6 + 64; y < titleH + 6 + 64 + 4 * 13; y++)
+      for (let x = 6; x < 70; x++) if (at(x, y) < 128) dark++
     expect(dark).to.be.greaterThan(20)
   })
 })

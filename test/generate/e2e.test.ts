@@ -22,7 +22,10 @@ import {writeSyntheticAlignmentRun} from '../text/synthetic-captions.js'
 
 /** Images for the caption rows (flat colour per class with a darker disc), into <data>/<class>/<id>.png. */
 async function writeImages(runDir: string, dataDir: string): Promise<void> {
-  const rows = readFileSync(join(runDir, 'captions', 'captions.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l))
+  const rows = readFileSync(join(runDir, 'captions', 'captions.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map(l => JSON.parse(l))
   const tint: Record<string, number[]> = {bkl: [200, 160, 120], mel: [90, 60, 50], nv: [160, 110, 80]}
   const size = 36
   for (const r of rows) {
@@ -34,7 +37,9 @@ async function writeImages(runDir: string, dataDir: string): Promise<void> {
       for (let k = 0; k < 3; k++) rgb[p * 3 + k] = inside ? tint[r.class][k] : 225 - 20 * k
     }
     mkdirSync(join(dataDir, r.class), {recursive: true})
-    await sharp(rgb, {raw: {width: size, height: size, channels: 3}}).png().toFile(join(dataDir, r.file))
+    await sharp(rgb, {raw: {width: size, height: size, channels: 3}})
+      .png()
+      .toFile(join(dataDir, r.file))
   }
 }
 
@@ -42,10 +47,22 @@ describe('generate: end to end on a tiny trained run (real text conditioner and 
   this.timeout(300_000)
   const runDir = tmpDir()
   const dataDir = tmpDir()
-  const sets = [`run.dir=${runDir}`, 'run.seed=5', `data.path=${dataDir}`,
-    'text.encoder=hashed', 'text.hashedDim=64', 'text.epochs=2', 'text.tsnePoints=0',
-    'dit.steps=4', 'dit.batchSize=4', 'dit.warmupSteps=1', 'dit.checkpointingSteps=4', 'dit.keepCheckpoints=1',
-    'generate.steps=4', 'generate.batchSize=4']
+  const sets = [
+    `run.dir=${runDir}`,
+    'run.seed=5',
+    `data.path=${dataDir}`,
+    'text.encoder=hashed',
+    'text.hashedDim=64',
+    'text.epochs=2',
+    'text.tsnePoints=0',
+    'dit.steps=4',
+    'dit.batchSize=4',
+    'dit.warmupSteps=1',
+    'dit.checkpointingSteps=4',
+    'dit.keepCheckpoints=1',
+    'generate.steps=4',
+    'generate.batchSize=4'
+  ]
   const config = loadConfig({sets})
 
   before(async () => {
@@ -58,10 +75,19 @@ describe('generate: end to end on a tiny trained run (real text conditioner and 
   })
 
   it('images for every class and a free-text prompt; mean seconds per image in the manifest; reproducible', async () => {
-    const request = await resolveRequest({perClass: 1, prompts: ['irregular asymmetric lesion with blurred border, dark brown and blue-grey, reticular network']}, {perClass: 8})
+    const request = await resolveRequest(
+      {
+        perClass: 1,
+        prompts: ['irregular asymmetric lesion with blurred border, dark brown and blue-grey, reticular network']
+      },
+      {perClass: 8}
+    )
     const result = await runStage(generateStageFor(request), config)
     expect(result.skipped).to.equal(false)
-    const records = readFileSync(join(runDir, 'samples', 'manifest.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as SampleRecord)
+    const records = readFileSync(join(runDir, 'samples', 'manifest.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l) as SampleRecord)
     expect(records.map(r => r.class).sort()).to.deep.equal(['bkl', 'mel', 'nv', 'prompt'])
     for (const r of records) {
       expect(r).to.include({sampler: 'dpm-solver++', steps: 4, guidance: 4.5})
@@ -70,22 +96,34 @@ describe('generate: end to end on a tiny trained run (real text conditioner and 
       // a real image, not a constant: the untrained-ish model still gives varied pixels
       expect(new Set(data).size).to.be.greaterThan(10)
     }
-    for (const cls of ['bkl', 'mel', 'nv', 'prompt']) expect(readdirSync(join(runDir, 'samples'))).to.include(`contact-${cls}.png`)
+    for (const cls of ['bkl', 'mel', 'nv', 'prompt'])
+      expect(readdirSync(join(runDir, 'samples'))).to.include(`contact-${cls}.png`)
     const stage = JSON.parse(readFileSync(join(runDir, 'samples', 'manifest.json'), 'utf8'))
     const summary = JSON.parse(readFileSync(join(runDir, 'samples', 'summary.json'), 'utf8'))
     expect(stage.notes.meanSecondsPerImage).to.be.greaterThan(0)
     expect(summary.lastRun.meanSecondsPerImage).to.equal(stage.notes.meanSecondsPerImage)
-    console.log(`      mean ${stage.notes.meanSecondsPerImage.toFixed(3)} s per image (pixart-demo 32x32, 4 DPM-Solver++ steps, CFG, batch 4, ${stage.backend}); model load ${stage.notes.loadSeconds.toFixed(2)} s`)
+    console.log(
+      `      mean ${stage.notes.meanSecondsPerImage.toFixed(3)} s per image (pixart-demo 32x32, 4 DPM-Solver++ steps, CFG, batch 4, ${stage.backend}); model load ${stage.notes.loadSeconds.toFixed(2)} s`
+    )
 
     // the same prompt and run seed, sampled again into a fresh folder with the same trained
     // models, gives a byte-identical PNG; another run seed gives another image
     const prompt = records.find(r => r.class === 'prompt')!
     const sampleAgain = async (seed: number): Promise<Buffer> => {
       const again = tmpDir()
-      await generateSamples({config: loadConfig({sets: [...sets, `run.dir=${again}`, `run.seed=${seed}`]}), runDir: again,
-        request: {...request, perClass: undefined}, shard: null, force: false, loadModels: (_dir, cfg) => loadRunModels(runDir, cfg)})
+      await generateSamples({
+        config: loadConfig({sets: [...sets, `run.dir=${again}`, `run.seed=${seed}`]}),
+        runDir: again,
+        request: {...request, perClass: undefined},
+        shard: null,
+        force: false,
+        loadModels: (_dir, cfg) => loadRunModels(runDir, cfg)
+      })
       // the image id carries the seed, so read the prompt's file from the new manifest
-      const rows = readFileSync(join(again, 'samples', 'manifest.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as {class: string, file: string})
+      const rows = readFileSync(join(again, 'samples', 'manifest.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map(l => JSON.parse(l) as {class: string; file: string})
       return readFileSync(join(again, rows.find(r => r.class === 'prompt')!.file))
     }
     const original = readFileSync(join(runDir, prompt.file))

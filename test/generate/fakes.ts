@@ -8,7 +8,10 @@ import {hashString} from '../../src/util/rng.js'
 import type {Condition} from '../../src/diffusion/sample.js'
 import type {GenerateModels, TextConditioner, TrainedDit} from '../../src/stages/generate/models.js'
 
-export interface FakeCalls { predictBatches: number[], firstTokens: number[][] }
+export interface FakeCalls {
+  predictBatches: number[]
+  firstTokens: number[][]
+}
 
 export function fakeDit(calls: FakeCalls = {predictBatches: [], firstTokens: []}, size = 8): TrainedDit {
   const dim = 4
@@ -42,7 +45,7 @@ export function fakeDit(calls: FakeCalls = {predictBatches: [], firstTokens: []}
     decode(x: tf.Tensor4D): tf.Tensor4D {
       return tf.tidy(() => tf.clipByValue(tf.div(tf.add(x, 1), 2), 0, 1) as tf.Tensor4D)
     },
-    dispose() {},
+    dispose() {}
   }
 }
 
@@ -52,12 +55,12 @@ export const fakeText: TextConditioner = {
     const style = new Float32Array(texts.length * 8)
     texts.forEach((text, i) => {
       for (let d = 0; d < 8; d++) {
-        anatomy[i * 8 + d] = ((hashString(`${text}|a${d}`) % 2000) / 1000) - 1
-        style[i * 8 + d] = ((hashString(`${text}|s${d}`) % 2000) / 1000) - 1
+        anatomy[i * 8 + d] = (hashString(`${text}|a${d}`) % 2000) / 1000 - 1
+        style[i * 8 + d] = (hashString(`${text}|s${d}`) % 2000) / 1000 - 1
       }
     })
     return {anatomy, style}
-  },
+  }
 }
 
 export function fakeModels(calls?: FakeCalls): () => Promise<GenerateModels> {
@@ -70,9 +73,15 @@ export function makeRun(dir: string, opts: {artifacts?: boolean} = {}): string {
   for (const cls of ['mel', 'nv']) {
     for (let k = 0; k < 4; k++) {
       rows.push({
-        id: `${cls}_${k}`, file: `${cls}/${cls}_${k}.jpg`, class: cls, split: k < 2 ? 'train' : 'test',
-        attributes: null, anatomy: null, style: null, source: 'measured',
-        caption: `A dermoscopic image of ${cls}. Anatomy: ${k % 2 ? 'round' : 'irregular'} lesion. Style: ${k < 2 ? 'dark brown' : 'reddish'}.`,
+        id: `${cls}_${k}`,
+        file: `${cls}/${cls}_${k}.jpg`,
+        class: cls,
+        split: k < 2 ? 'train' : 'test',
+        attributes: null,
+        anatomy: null,
+        style: null,
+        source: 'measured',
+        caption: `A dermoscopic image of ${cls}. Anatomy: ${k % 2 ? 'round' : 'irregular'} lesion. Style: ${k < 2 ? 'dark brown' : 'reddish'}.`
       })
     }
   }

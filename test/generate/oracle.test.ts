@@ -23,16 +23,32 @@ const oracle: Denoiser = {
       return tf.concat([eps, tf.mul(eps, 0)], 3) as tf.Tensor4D
     })
   },
-  nullCondition: (n: number): Condition => ({tokens: tf.zeros([n, 1, 2]) as tf.Tensor3D, mask: tf.ones([n, 1]) as tf.Tensor2D}),
+  nullCondition: (n: number): Condition => ({
+    tokens: tf.zeros([n, 1, 2]) as tf.Tensor3D,
+    mask: tf.ones([n, 1]) as tf.Tensor2D
+  })
 }
 
 describe('generate: samplers reach the data with an ideal denoiser', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
-  for (const [sampler, steps, tol] of [['dpm-solver++', 20, 1e-3], ['ddim', 20, 1e-3], ['ddpm', 50, 0.05]] as Array<[SamplerName, number, number]>) {
+  for (const [sampler, steps, tol] of [
+    ['dpm-solver++', 20, 1e-3],
+    ['ddim', 20, 1e-3],
+    ['ddpm', 50, 0.05]
+  ] as Array<[SamplerName, number, number]>) {
     it(`${sampler}, ${steps} steps, guidance 4.5: every image ends at x* (max error < ${tol})`, async () => {
       const cond = {tokens: tf.ones([2, 1, 2]) as tf.Tensor3D, mask: tf.ones([2, 1]) as tf.Tensor2D}
-      const out = await sampleLatents({denoiser: oracle, scheduler: createScheduler(sampler), steps, guidance: 4.5, cond, seeds: [1, 2]})
+      const out = await sampleLatents({
+        denoiser: oracle,
+        scheduler: createScheduler(sampler),
+        steps,
+        guidance: 4.5,
+        cond,
+        seeds: [1, 2]
+      })
       tf.dispose([cond.tokens, cond.mask])
       let err = 0
       for (let i = 0; i < out.length; i++) err = Math.max(err, Math.abs(out[i] - target[i % target.length]))

@@ -17,7 +17,7 @@ import {useTestBackend} from '../helpers/backend.js'
 
 const dir = join(goldenDir, 'schedulers')
 const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
-const {atol, rtol} = config.tolerance_float32 as {atol: number, rtol: number}
+const {atol, rtol} = config.tolerance_float32 as {atol: number; rtol: number}
 const f32 = Math.fround
 
 /** The fixture's fake model: eps(x, t) = tanh(0.5 x) * (t/1000) + 0.05 cos(t/100), float32. */
@@ -60,7 +60,9 @@ describe('generate: schedulers vs diffusers (golden/schedulers)', () => {
     expect(a.ok, `alphas_cumprod max abs ${a.maxAbs}`).to.equal(true)
   })
 
-  for (const [run, spec] of Object.entries(config.runs as Record<string, {scheduler: string, num_inference_steps: number}>)) {
+  for (const [run, spec] of Object.entries(
+    config.runs as Record<string, {scheduler: string; num_inference_steps: number}>
+  )) {
     it(`${run}: timesteps identical and the trajectory within tolerance`, () => {
       const scheduler = createScheduler(samplerFor(spec.scheduler))
       scheduler.setTimesteps(spec.num_inference_steps)
@@ -137,8 +139,9 @@ describe('generate: schedulers vs diffusers (golden/schedulers)', () => {
       const abarPrev = acp[t - 1]
       const expected = Array.from(x, (xt, k) => {
         const x0 = Math.max(-1, Math.min(1, (xt - Math.sqrt(1 - abar) * eps[k]) / Math.sqrt(abar)))
-        const mean = (Math.sqrt(abarPrev) * beta / (1 - abar)) * x0 + (Math.sqrt(a) * (1 - abarPrev) / (1 - abar)) * xt
-        return mean + Math.sqrt((1 - abarPrev) / (1 - abar) * beta) * z[k]
+        const mean =
+          ((Math.sqrt(abarPrev) * beta) / (1 - abar)) * x0 + ((Math.sqrt(a) * (1 - abarPrev)) / (1 - abar)) * xt
+        return mean + Math.sqrt(((1 - abarPrev) / (1 - abar)) * beta) * z[k]
       })
       const r = compareArrays(out, expected, 1e-5, 1e-4)
       expect(r.ok, `t=${t} max abs ${r.maxAbs}`).to.equal(true)
@@ -152,7 +155,11 @@ describe('generate: schedulers vs diffusers (golden/schedulers)', () => {
       expect(ddpm.timesteps[0]).to.equal(999)
       expect(ddpm.timesteps.at(-1)).to.equal(0)
       let state = 12345
-      const noise = (n: number) => Float32Array.from({length: n}, () => { state = (state * 1103515245 + 12345) % 2147483648; return state / 2147483648 - 0.5 })
+      const noise = (n: number) =>
+        Float32Array.from({length: n}, () => {
+          state = (state * 1103515245 + 12345) % 2147483648
+          return state / 2147483648 - 0.5
+        })
       let x: Float32Array = Float32Array.from({length: 16}, (_, i) => Math.sin(i) * 3)
       for (const t of ddpm.timesteps) x = ddpm.step(fakeEps(x, t), t, x, noise)
       return x

@@ -14,7 +14,14 @@ const W = 4
 const H = 3
 const rgb = Uint8Array.from({length: W * H * 3}, (_, i) => (i * 37 + 11) % 256)
 
-async function fixture(name: string, data: Uint8Array, channels: 1 | 3 | 4, format: 'png' | 'jpeg', width = W, height = H): Promise<string> {
+async function fixture(
+  name: string,
+  data: Uint8Array,
+  channels: 1 | 3 | 4,
+  format: 'png' | 'jpeg',
+  width = W,
+  height = H
+): Promise<string> {
   const path = join(dir, name)
   const img = sharp(data, {raw: {width, height, channels}})
   await (format === 'png' ? img.png() : img.jpeg({quality: 100, chromaSubsampling: '4:4:4'})).toFile(path)
@@ -25,20 +32,37 @@ async function fixture(name: string, data: Uint8Array, channels: 1 | 3 | 4, form
 function png16(path: string, values: number[], width: number, height: number, channels: 1 | 3 = 1): void {
   const crc32 = (zlib as unknown as {crc32: (d: Uint8Array) => number}).crc32
   const chunk = (type: string, body: Buffer) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(body.length)
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type), body])) >>> 0)
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(body.length)
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type), body])) >>> 0)
     return Buffer.concat([len, Buffer.from(type), body, crc])
   }
   const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4); ihdr[8] = 16; ihdr[9] = channels === 1 ? 0 : 2
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr[8] = 16
+  ihdr[9] = channels === 1 ? 0 : 2
   const rowBytes = 1 + 2 * width * channels
   const rows = Buffer.alloc(height * rowBytes)
-  for (let y = 0; y < height; y++) for (let i = 0; i < width * channels; i++) rows.writeUInt16BE(values[y * width * channels + i], y * rowBytes + 1 + 2 * i)
-  writeFileSync(path, Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]))
+  for (let y = 0; y < height; y++)
+    for (let i = 0; i < width * channels; i++)
+      rows.writeUInt16BE(values[y * width * channels + i], y * rowBytes + 1 + 2 * i)
+  writeFileSync(
+    path,
+    Buffer.concat([
+      Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', zlib.deflateSync(rows)),
+      chunk('IEND', Buffer.alloc(0))
+    ])
+  )
 }
 
 async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<string> {
-  try { await promise } catch (err) {
+  try {
+    await promise
+  } catch (err) {
     expect(err, String(err)).to.be.instanceOf(UserError)
     expect((err as Error).message).to.not.include('\n')
     for (const f of fragments) expect((err as Error).message).to.include(f)
@@ -61,7 +85,12 @@ describe('images', () => {
     expect(Array.from(one.data)).to.deep.equal(Array.from(gray, v => Math.fround(v / 255)))
     const three = await readImage(path, {channels: 3})
     expect(three.channels).to.equal(3)
-    for (let i = 0; i < W * H; i++) expect([three.data[3 * i], three.data[3 * i + 1], three.data[3 * i + 2]]).to.deep.equal([one.data[i], one.data[i], one.data[i]])
+    for (let i = 0; i < W * H; i++)
+      expect([three.data[3 * i], three.data[3 * i + 1], three.data[3 * i + 2]]).to.deep.equal([
+        one.data[i],
+        one.data[i],
+        one.data[i]
+      ])
   })
 
   it('RGBA PNG: alpha is composited on black (opaque pixels keep their colour)', async () => {
@@ -93,7 +122,7 @@ describe('images', () => {
   })
 
   it('JPEG reads close to its source; resize gives the requested size', async () => {
-    const smooth = Uint8Array.from({length: 16 * 16 * 3}, (_, i) => 60 + ((i / 3) | 0) % 16 * 8)
+    const smooth = Uint8Array.from({length: 16 * 16 * 3}, (_, i) => 60 + (((i / 3) | 0) % 16) * 8)
     const path = await fixture('photo.jpg', smooth, 3, 'jpeg', 16, 16)
     const img = await readImage(path)
     let worst = 0
@@ -110,9 +139,17 @@ describe('images', () => {
     const truth = new Uint8Array(16 * 16)
     for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) truth[y * 16 + x] = x >= 8 && y < 8 ? 1 : 0
     const path = join(dir, 'mask.jpg')
-    await sharp(Uint8Array.from(truth, v => v * 255), {raw: {width: 16, height: 16, channels: 1}}).jpeg({quality: 40}).toFile(path)
-    const decoded = (await sharp(path).raw().toBuffer())
-    expect(Array.from(decoded).some(v => v !== 0 && v !== 255), 'the JPEG fixture should carry compression noise').to.equal(true)
+    await sharp(
+      Uint8Array.from(truth, v => v * 255),
+      {raw: {width: 16, height: 16, channels: 1}}
+    )
+      .jpeg({quality: 40})
+      .toFile(path)
+    const decoded = await sharp(path).raw().toBuffer()
+    expect(
+      Array.from(decoded).some(v => v !== 0 && v !== 255),
+      'the JPEG fixture should carry compression noise'
+    ).to.equal(true)
     expect(Array.from(await readMask(path))).to.deep.equal(Array.from(truth))
     const half = await readMaskWithSize(path, 4)
     expect([half.width, half.height]).to.deep.equal([4, 4])
@@ -128,7 +165,8 @@ describe('images', () => {
     await writePng(path, data, 5, 2, 3)
     const back = await readImage(path)
     expect([back.width, back.height]).to.deep.equal([5, 2])
-    for (let i = 0; i < data.length; i++) expect(back.data[i]).to.be.closeTo(Math.min(1, Math.max(0, data[i])), 0.5 / 255 + 1e-7)
+    for (let i = 0; i < data.length; i++)
+      expect(back.data[i]).to.be.closeTo(Math.min(1, Math.max(0, data[i])), 0.5 / 255 + 1e-7)
     const gray = await encodePng(new Uint8Array([0, 128, 255, 7]), 2, 2, 1)
     const meta = await sharp(gray).metadata()
     expect([meta.format, meta.channels, meta.width]).to.deep.equal(['png', 1, 2])
@@ -138,13 +176,32 @@ describe('images', () => {
     const corrupt = join(dir, 'corrupt.png')
     writeFileSync(corrupt, Buffer.from('definitely not an image, just text bytes'))
     await expectUserError(readImage(corrupt), corrupt, 'not a readable image')
-    const whole = readFileSync(await fixture('big.png', Uint8Array.from({length: 64 * 64 * 3}, (_, i) => (i * 7919) % 251), 3, 'png', 64, 64))
+    const whole = readFileSync(
+      await fixture(
+        'big.png',
+        Uint8Array.from({length: 64 * 64 * 3}, (_, i) => (i * 7919) % 251),
+        3,
+        'png',
+        64,
+        64
+      )
+    )
     const cutPng = join(dir, 'cut.png')
-    for (const keep of [Math.floor(whole.length / 2), whole.length - 4]) { // mid-data, and inside the final IEND chunk
+    for (const keep of [Math.floor(whole.length / 2), whole.length - 4]) {
+      // mid-data, and inside the final IEND chunk
       writeFileSync(cutPng, whole.subarray(0, keep))
       await expectUserError(readImage(cutPng), cutPng)
     }
-    const jpeg = readFileSync(await fixture('big.jpg', Uint8Array.from({length: 64 * 64 * 3}, (_, i) => (i * 7919) % 251), 3, 'jpeg', 64, 64))
+    const jpeg = readFileSync(
+      await fixture(
+        'big.jpg',
+        Uint8Array.from({length: 64 * 64 * 3}, (_, i) => (i * 7919) % 251),
+        3,
+        'jpeg',
+        64,
+        64
+      )
+    )
     const cutJpeg = join(dir, 'cut.jpg')
     writeFileSync(cutJpeg, jpeg.subarray(0, Math.floor(jpeg.length / 2)))
     await expectUserError(readImage(cutJpeg), cutJpeg)

@@ -1,9 +1,26 @@
 // safetensors reader/writer (issue 2, item 7): every golden file, dtypes, a > 2 GiB sparse file
 // read by offset, and headers that lie.
 import {expect} from 'chai'
-import {readFileSync, readdirSync, statSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync} from 'node:fs'
+import {
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  ftruncateSync
+} from 'node:fs'
 import {join} from 'node:path'
-import {forEachSafetensor, halfToFloat, readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, encodeSafetensors, writeSafetensors} from '../../src/io/safetensors.js'
+import {
+  forEachSafetensor,
+  halfToFloat,
+  readSafetensors,
+  readSafetensorsHeader,
+  readSafetensorsMetadata,
+  encodeSafetensors,
+  writeSafetensors
+} from '../../src/io/safetensors.js'
 import {UserError} from '../../src/errors.js'
 import {numel} from '../../src/io/tensor-map.js'
 import {goldenDir, tmpDir} from '../helpers/tmp.js'
@@ -24,7 +41,9 @@ function rawFile(path: string, header: Record<string, unknown>, data: Uint8Array
 }
 
 async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<void> {
-  try { await promise } catch (err) {
+  try {
+    await promise
+  } catch (err) {
     expect(err, String(err)).to.be.instanceOf(UserError)
     expect((err as Error).message).to.not.include('\n')
     for (const f of fragments) expect((err as Error).message).to.include(f)
@@ -36,7 +55,9 @@ async function expectUserError(promise: Promise<unknown>, ...fragments: string[]
 describe('safetensors', () => {
   const files = goldenFiles()
 
-  it('finds the golden files', () => { expect(files.length).to.be.at.least(20) })
+  it('finds the golden files', () => {
+    expect(files.length).to.be.at.least(20)
+  })
 
   it('reads every golden file: names, dtypes and shapes as in the header, and writes it back byte for byte', async () => {
     for (const file of files) {
@@ -49,7 +70,8 @@ describe('safetensors', () => {
         const t = tensors.get(name)!
         expect(t.shape, `${file} ${name}`).to.deep.equal(headerJson[name].shape)
         expect(t.data.length, `${file} ${name}`).to.equal(numel(t.shape))
-        if (headerJson[name].dtype !== 'F16' && headerJson[name].dtype !== 'BF16') expect(t.dtype).to.equal(headerJson[name].dtype)
+        if (headerJson[name].dtype !== 'F16' && headerJson[name].dtype !== 'BF16')
+          expect(t.dtype).to.equal(headerJson[name].dtype)
       }
       const metadata = await readSafetensorsMetadata(file)
       expect(metadata).to.deep.equal(headerJson.__metadata__ ?? {})
@@ -66,12 +88,16 @@ describe('safetensors', () => {
     const i64 = new BigInt64Array([-(2n ** 62n), -1n, 0n, 2n ** 53n + 1n])
     const parts = [f16, bf16, i32, i64].map(a => Buffer.from(a.buffer))
     const at = (i: number) => parts.slice(0, i).reduce((s, p) => s + p.length, 0)
-    rawFile(path, {
-      half: {dtype: 'F16', shape: [2, 4], data_offsets: [at(0), at(1)]},
-      brain: {dtype: 'BF16', shape: [4], data_offsets: [at(1), at(2)]},
-      int: {dtype: 'I32', shape: [4], data_offsets: [at(2), at(3)]},
-      long: {dtype: 'I64', shape: [2, 2], data_offsets: [at(3), at(4)]},
-    }, Buffer.concat(parts))
+    rawFile(
+      path,
+      {
+        half: {dtype: 'F16', shape: [2, 4], data_offsets: [at(0), at(1)]},
+        brain: {dtype: 'BF16', shape: [4], data_offsets: [at(1), at(2)]},
+        int: {dtype: 'I32', shape: [4], data_offsets: [at(2), at(3)]},
+        long: {dtype: 'I64', shape: [2, 2], data_offsets: [at(3), at(4)]}
+      },
+      Buffer.concat(parts)
+    )
     const t = await readSafetensors(path)
     expect(t.get('half')!.dtype).to.equal('F32')
     const half = Array.from(t.get('half')!.data as Float32Array)
@@ -92,27 +118,49 @@ describe('safetensors', () => {
     const got = (await readSafetensors(path)).get('all')!.data as Float32Array
     const want = Float32Array.from(bits, halfToFloat)
     expect(got.length).to.equal(65536)
-    for (let i = 0; i < 65536; i++) if (!Object.is(got[i], want[i])) expect.fail(`0x${i.toString(16)}: ${got[i]} != ${want[i]}`)
+    for (let i = 0; i < 65536; i++)
+      if (!Object.is(got[i], want[i])) expect.fail(`0x${i.toString(16)}: ${got[i]} != ${want[i]}`)
   })
 
   it('forEachSafetensor hands over one tensor at a time, float32 as a view of its own buffer', async () => {
     const path = join(tmpDir(), 'stream.safetensors')
-    await writeSafetensors(path, {a: {dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3])}, b: {dtype: 'F32', shape: [2], data: new Float32Array([4, 5])}})
+    await writeSafetensors(path, {
+      a: {dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3])},
+      b: {dtype: 'F32', shape: [2], data: new Float32Array([4, 5])}
+    })
     const seen: Array<[string, number[], number]> = []
-    await forEachSafetensor(path, (name, t) => { seen.push([name, Array.from(t.data as Float32Array), t.data.buffer.byteLength]) }, name => name !== 'c')
+    await forEachSafetensor(
+      path,
+      (name, t) => {
+        seen.push([name, Array.from(t.data as Float32Array), t.data.buffer.byteLength])
+      },
+      name => name !== 'c'
+    )
     // no copy: each tensor's buffer is exactly its bytes
-    expect(seen).to.deep.equal([['a', [1, 2, 3], 12], ['b', [4, 5], 8]])
-    await expectUserError(forEachSafetensor(path, () => { throw new UserError('stop') }), 'stop')
+    expect(seen).to.deep.equal([
+      ['a', [1, 2, 3], 12],
+      ['b', [4, 5], 8]
+    ])
+    await expectUserError(
+      forEachSafetensor(path, () => {
+        throw new UserError('stop')
+      }),
+      'stop'
+    )
   })
 
   it('writes metadata and every dtype it reads back', async () => {
     const path = join(tmpDir(), 'out.safetensors')
-    await writeSafetensors(path, {
-      w: {dtype: 'F32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4])},
-      ids: {dtype: 'I64', shape: [3], data: new BigInt64Array([1n, 2n, 3n])},
-      n: {dtype: 'I32', shape: [1], data: new Int32Array([7])},
-      d: {dtype: 'F64', shape: [1], data: new Float64Array([Math.E])},
-    }, {config: '{"rank":4}', step: '12'})
+    await writeSafetensors(
+      path,
+      {
+        w: {dtype: 'F32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4])},
+        ids: {dtype: 'I64', shape: [3], data: new BigInt64Array([1n, 2n, 3n])},
+        n: {dtype: 'I32', shape: [1], data: new Int32Array([7])},
+        d: {dtype: 'F64', shape: [1], data: new Float64Array([Math.E])}
+      },
+      {config: '{"rank":4}', step: '12'}
+    )
     expect(readFileSync(path).readBigUInt64LE(0) % 8n).to.equal(0n)
     const t = await readSafetensors(path)
     expect(Array.from(t.get('w')!.data as Float32Array)).to.deep.equal([1, 2, 3, 4])
@@ -126,10 +174,12 @@ describe('safetensors', () => {
     const path = join(tmpDir(), 'huge.safetensors')
     const bigElements = 560_000_000 // 2.24 GB of F32 that is never read
     const bigBytes = bigElements * 4
-    const header = Buffer.from(JSON.stringify({
-      big: {dtype: 'F32', shape: [bigElements], data_offsets: [0, bigBytes]},
-      far: {dtype: 'F32', shape: [2, 2], data_offsets: [bigBytes, bigBytes + 16]},
-    }))
+    const header = Buffer.from(
+      JSON.stringify({
+        big: {dtype: 'F32', shape: [bigElements], data_offsets: [0, bigBytes]},
+        far: {dtype: 'F32', shape: [2, 2], data_offsets: [bigBytes, bigBytes + 16]}
+      })
+    )
     const len = Buffer.alloc(8)
     len.writeBigUInt64LE(BigInt(header.length))
     const fd = openSync(path, 'w')
@@ -138,7 +188,9 @@ describe('safetensors', () => {
       ftruncateSync(fd, 8 + header.length + bigBytes + 16)
       const far = Buffer.from(new Float32Array([1.5, -2.5, 3.25, 1e30]).buffer)
       writeSync(fd, far, 0, 16, 8 + header.length + bigBytes)
-    } finally { closeSync(fd) }
+    } finally {
+      closeSync(fd)
+    }
     expect(statSync(path).size).to.be.above(2 ** 31)
     const rssBefore = process.memoryUsage().rss
     const t0 = performance.now()
@@ -148,7 +200,9 @@ describe('safetensors', () => {
     const ms = performance.now() - t0
     expect([...got.keys()]).to.deep.equal(['far'])
     expect(Array.from(got.get('far')!.data as Float32Array)).to.deep.equal([1.5, -2.5, 3.25, Math.fround(1e30)])
-    expect(process.memoryUsage().rss - rssBefore, 'memory grew by the size of the skipped tensor').to.be.below(200 * 2 ** 20)
+    expect(process.memoryUsage().rss - rssBefore, 'memory grew by the size of the skipped tensor').to.be.below(
+      200 * 2 ** 20
+    )
     console.log(`      read a tensor at offset ${(bigBytes / 2 ** 30).toFixed(2)} GiB in ${ms.toFixed(1)} ms`)
   })
 
@@ -157,10 +211,20 @@ describe('safetensors', () => {
     const cases: Array<[string, Record<string, unknown>, number, string[]]> = [
       ['offsets past the data', {w: {dtype: 'F32', shape: [4], data_offsets: [0, 16]}}, 8, ['w', 'out of range']],
       ['negative offsets', {w: {dtype: 'F32', shape: [1], data_offsets: [-4, 0]}}, 8, ['w']],
-      ['overlapping tensors', {a: {dtype: 'F32', shape: [2], data_offsets: [0, 8]}, b: {dtype: 'F32', shape: [2], data_offsets: [4, 12]}}, 12, ['a', 'b', 'overlap']],
-      ['byte size not matching the shape', {w: {dtype: 'F32', shape: [3], data_offsets: [0, 8]}}, 8, ['w', 'do not match']],
+      [
+        'overlapping tensors',
+        {a: {dtype: 'F32', shape: [2], data_offsets: [0, 8]}, b: {dtype: 'F32', shape: [2], data_offsets: [4, 12]}},
+        12,
+        ['a', 'b', 'overlap']
+      ],
+      [
+        'byte size not matching the shape',
+        {w: {dtype: 'F32', shape: [3], data_offsets: [0, 8]}},
+        8,
+        ['w', 'do not match']
+      ],
       ['an unknown dtype', {w: {dtype: 'Q4', shape: [2], data_offsets: [0, 8]}}, 8, ['w', 'dtype Q4']],
-      ['a shape that is not a list', {w: {dtype: 'F32', shape: 2, data_offsets: [0, 8]}}, 8, ['w', 'malformed']],
+      ['a shape that is not a list', {w: {dtype: 'F32', shape: 2, data_offsets: [0, 8]}}, 8, ['w', 'malformed']]
     ]
     for (const [what, header, dataBytes, fragments] of cases) {
       it(what, async () => {

@@ -14,7 +14,9 @@ const bert = join(goldenDir, 'bert-tiny')
 const bytesOf = (t: HostTensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)
 
 async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<string> {
-  try { await promise } catch (err) {
+  try {
+    await promise
+  } catch (err) {
     expect(err, String(err)).to.be.instanceOf(UserError)
     const message = (err as Error).message
     expect(message).to.not.include('\n')
@@ -37,7 +39,11 @@ describe('PyTorch checkpoint reader', () => {
         expect(bytesOf(t).equals(bytesOf(ref)), `${name} values`).to.equal(true)
       }
       // tied weights (shared storages) and the int64 position ids
-      expect(bytesOf(got.get('cls.predictions.decoder.weight')!).equals(bytesOf(got.get('bert.embeddings.word_embeddings.weight')!))).to.equal(true)
+      expect(
+        bytesOf(got.get('cls.predictions.decoder.weight')!).equals(
+          bytesOf(got.get('bert.embeddings.word_embeddings.weight')!)
+        )
+      ).to.equal(true)
       const ids = got.get('bert.embeddings.position_ids')!
       expect(ids.dtype).to.equal('I64')
       expect(ids.data).to.be.instanceOf(BigInt64Array)
@@ -54,15 +60,27 @@ describe('PyTorch checkpoint reader', () => {
   it('honours storage offsets, strides (transposed and sliced views) and shared storages; deflate and zip64 archives', async () => {
     const values = Float32Array.from({length: 24}, (_, i) => i * 0.5 - 3)
     const dir = tmpDir()
-    for (const [deflate, zip64] of [[false, false], [true, false], [false, true]]) {
+    for (const [deflate, zip64] of [
+      [false, false],
+      [true, false],
+      [false, true]
+    ]) {
       const path = join(dir, `views-${deflate}-${zip64}.pt`)
-      writeFileSync(path, torchZip({
-        matrix: {storage: '0', offset: 0, size: [2, 3], stride: [3, 1]},
-        transposed: {storage: '0', offset: 0, size: [3, 2], stride: [1, 3]},
-        everyOther: {storage: '0', offset: 6, size: [3], stride: [2]},
-        tail: {storage: '0', offset: 20, size: [2, 2], stride: [2, 1]},
-        scalar: {storage: '0', offset: 23, size: [], stride: []},
-      }, {'0': {type: 'FloatStorage', bytes: new Uint8Array(values.buffer)}}, deflate, zip64))
+      writeFileSync(
+        path,
+        torchZip(
+          {
+            matrix: {storage: '0', offset: 0, size: [2, 3], stride: [3, 1]},
+            transposed: {storage: '0', offset: 0, size: [3, 2], stride: [1, 3]},
+            everyOther: {storage: '0', offset: 6, size: [3], stride: [2]},
+            tail: {storage: '0', offset: 20, size: [2, 2], stride: [2, 1]},
+            scalar: {storage: '0', offset: 23, size: [], stride: []}
+          },
+          {'0': {type: 'FloatStorage', bytes: new Uint8Array(values.buffer)}},
+          deflate,
+          zip64
+        )
+      )
       const got = await readTorchCheckpoint(path)
       expect(Array.from(got.get('matrix')!.data as Float32Array)).to.deep.equal([-3, -2.5, -2, -1.5, -1, -0.5])
       expect(got.get('transposed')!.shape).to.deep.equal([3, 2])
@@ -78,19 +96,25 @@ describe('PyTorch checkpoint reader', () => {
     const half = new Uint16Array([0x3e00, 0xc000, 0x7bff, 0x0001]) // 1.5, -2, 65504, smallest subnormal
     const bf16 = new Uint16Array([0x3fc0, 0xc0a0]) // 1.5, -5
     const path = join(tmpDir(), 'dtypes.pt')
-    writeFileSync(path, torchZip({
-      h: {storage: 'h', offset: 0, size: [4], stride: [1]},
-      b: {storage: 'b', offset: 0, size: [2], stride: [1]},
-      d: {storage: 'd', offset: 1, size: [1], stride: [1]},
-      l: {storage: 'l', offset: 0, size: [2], stride: [1]},
-      i: {storage: 'i', offset: 0, size: [3], stride: [1]},
-    }, {
-      h: {type: 'HalfStorage', bytes: new Uint8Array(half.buffer)},
-      b: {type: 'BFloat16Storage', bytes: new Uint8Array(bf16.buffer)},
-      d: {type: 'DoubleStorage', bytes: new Uint8Array(new Float64Array([1, Math.PI]).buffer)},
-      l: {type: 'LongStorage', bytes: new Uint8Array(new BigInt64Array([-1n, 2n ** 60n]).buffer)},
-      i: {type: 'IntStorage', bytes: new Uint8Array(new Int32Array([7, -8, 2147483647]).buffer)},
-    }))
+    writeFileSync(
+      path,
+      torchZip(
+        {
+          h: {storage: 'h', offset: 0, size: [4], stride: [1]},
+          b: {storage: 'b', offset: 0, size: [2], stride: [1]},
+          d: {storage: 'd', offset: 1, size: [1], stride: [1]},
+          l: {storage: 'l', offset: 0, size: [2], stride: [1]},
+          i: {storage: 'i', offset: 0, size: [3], stride: [1]}
+        },
+        {
+          h: {type: 'HalfStorage', bytes: new Uint8Array(half.buffer)},
+          b: {type: 'BFloat16Storage', bytes: new Uint8Array(bf16.buffer)},
+          d: {type: 'DoubleStorage', bytes: new Uint8Array(new Float64Array([1, Math.PI]).buffer)},
+          l: {type: 'LongStorage', bytes: new Uint8Array(new BigInt64Array([-1n, 2n ** 60n]).buffer)},
+          i: {type: 'IntStorage', bytes: new Uint8Array(new Int32Array([7, -8, 2147483647]).buffer)}
+        }
+      )
+    )
     const got = await readTorchCheckpoint(path)
     expect(got.get('h')!.dtype).to.equal('F32')
     expect(Array.from(got.get('h')!.data as Float32Array)).to.deep.equal([1.5, -2, 65504, Math.fround(2 ** -24)])
@@ -104,7 +128,13 @@ describe('PyTorch checkpoint reader', () => {
 
   it('a view reaching past its storage is a one-line error naming file and tensor', async () => {
     const path = join(tmpDir(), 'overrun.pt')
-    writeFileSync(path, torchZip({w: {storage: '0', offset: 2, size: [4], stride: [1]}}, {'0': {type: 'FloatStorage', bytes: new Uint8Array(16)}}))
+    writeFileSync(
+      path,
+      torchZip(
+        {w: {storage: '0', offset: 2, size: [4], stride: [1]}},
+        {'0': {type: 'FloatStorage', bytes: new Uint8Array(16)}}
+      )
+    )
     await expectUserError(readTorchCheckpoint(path), path, 'tensor w')
   })
 

@@ -18,7 +18,9 @@ function expectSame(got: TensorMap, expected: TensorMap): void {
 }
 
 async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<void> {
-  try { await promise } catch (err) {
+  try {
+    await promise
+  } catch (err) {
     expect(err, String(err)).to.be.instanceOf(UserError)
     expect((err as Error).message).to.not.include('\n')
     for (const f of fragments) expect((err as Error).message).to.include(f)
@@ -38,13 +40,19 @@ describe('loadStateDict', () => {
   it('a BertForPreTraining pytorch_model.bin (zip and legacy) loads as the BertModel weights', async () => {
     const expected = await readSafetensors(join(bert, 'model.safetensors'))
     for (const file of ['pytorch_model.bin', 'pytorch_model_legacy.bin']) {
-      const got = await loadStateDict(join(bert, file), {stripPrefixes: ['bert.', 'distilbert.'], exclude: [/^cls\./, /position_ids$/]})
+      const got = await loadStateDict(join(bert, file), {
+        stripPrefixes: ['bert.', 'distilbert.'],
+        exclude: [/^cls\./, /position_ids$/]
+      })
       expectSame(got, expected)
     }
   })
 
   it('include keeps only the names asked for (after renaming)', async () => {
-    const got = await loadStateDict(join(bert, 'pytorch_model.bin'), {stripPrefixes: ['bert.'], include: n => n.startsWith('pooler.')})
+    const got = await loadStateDict(join(bert, 'pytorch_model.bin'), {
+      stripPrefixes: ['bert.'],
+      include: n => n.startsWith('pooler.')
+    })
     expect([...got.keys()].sort()).to.deep.equal(['pooler.dense.bias', 'pooler.dense.weight'])
   })
 
@@ -52,10 +60,16 @@ describe('loadStateDict', () => {
     const dir = tmpDir()
     mkdirSync(join(dir, 'vae'))
     await writeSafetensors(join(dir, 'vae', 'diffusion_pytorch_model.safetensors'), {
-      'bert.encoder.layer.0.output.LayerNorm.gamma': f32(1, 2), 'bert.encoder.layer.0.output.LayerNorm.beta': f32(3, 4), 'gamma_other': f32(5),
+      'bert.encoder.layer.0.output.LayerNorm.gamma': f32(1, 2),
+      'bert.encoder.layer.0.output.LayerNorm.beta': f32(3, 4),
+      'gamma_other': f32(5)
     })
     const got = await loadStateDict(join(dir, 'vae'), {stripPrefixes: ['bert.']})
-    expect([...got.keys()].sort()).to.deep.equal(['encoder.layer.0.output.LayerNorm.bias', 'encoder.layer.0.output.LayerNorm.weight', 'gamma_other'])
+    expect([...got.keys()].sort()).to.deep.equal([
+      'encoder.layer.0.output.LayerNorm.bias',
+      'encoder.layer.0.output.LayerNorm.weight',
+      'gamma_other'
+    ])
     expect(Array.from(got.get('encoder.layer.0.output.LayerNorm.weight')!.data as Float32Array)).to.deep.equal([1, 2])
     mkdirSync(join(dir, 'inception'))
     copyFileSync(join(bert, 'pytorch_model.bin'), join(dir, 'inception', 'pt_inception.pth'))
@@ -67,12 +81,24 @@ describe('loadStateDict', () => {
     const dir = tmpDir()
     await writeSafetensors(join(dir, 'model-00001-of-00002.safetensors'), {a: f32(1), b: f32(2, 3)})
     await writeSafetensors(join(dir, 'model-00002-of-00002.safetensors'), {c: f32(4)})
-    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({metadata: {}, weight_map: {
-      a: 'model-00001-of-00002.safetensors', b: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors'}}))
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({
+        metadata: {},
+        weight_map: {
+          a: 'model-00001-of-00002.safetensors',
+          b: 'model-00001-of-00002.safetensors',
+          c: 'model-00002-of-00002.safetensors'
+        }
+      })
+    )
     const got = await loadStateDict(dir)
     expect([...got.keys()].sort()).to.deep.equal(['a', 'b', 'c'])
     expect(Array.from(got.get('c')!.data as Float32Array)).to.deep.equal([4])
-    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({weight_map: {d: 'model-00002-of-00002.safetensors'}}))
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({weight_map: {d: 'model-00002-of-00002.safetensors'}})
+    )
     await expectUserError(loadStateDict(dir), 'model-00002-of-00002.safetensors', 'tensor d')
   })
 
@@ -80,14 +106,23 @@ describe('loadStateDict', () => {
     const dir = tmpDir()
     const empty = join(dir, 'empty')
     mkdirSync(empty)
-    await expectUserError(loadStateDict(empty, {expected: 'the PixArt transformer'}), empty, 'the PixArt transformer', 'model.safetensors')
+    await expectUserError(
+      loadStateDict(empty, {expected: 'the PixArt transformer'}),
+      empty,
+      'the PixArt transformer',
+      'model.safetensors'
+    )
     const two = join(dir, 'two')
     mkdirSync(two)
     writeFileSync(join(two, 'a.pth'), '')
     writeFileSync(join(two, 'b.pt'), '')
     await expectUserError(loadStateDict(two), two, 'a.pth, b.pt')
     await expectUserError(loadStateDict(join(dir, 'absent')), 'absent', 'no such file')
-    await expectUserError(loadStateDict(join(bert, 'pytorch_model.bin'), {include: () => false, expected: 'BERT'}), 'pytorch_model.bin', 'no tensors left for BERT')
+    await expectUserError(
+      loadStateDict(join(bert, 'pytorch_model.bin'), {include: () => false, expected: 'BERT'}),
+      'pytorch_model.bin',
+      'no tensors left for BERT'
+    )
     const clash = join(dir, 'clash.safetensors')
     await writeSafetensors(clash, {'bert.x': f32(1), x: f32(2)})
     await expectUserError(loadStateDict(clash, {stripPrefixes: ['bert.']}), clash, 'both become x')

@@ -8,7 +8,9 @@ import {goldenDir} from '../helpers/tmp.js'
 
 const dir = join(goldenDir, 'clsmetrics')
 // Python's json writes NaN literally; JSON.parse needs it quoted first.
-const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8').replace(/\bNaN\b/g, '"NaN"'), (_k, v) => v === 'NaN' ? NaN : v)
+const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8').replace(/\bNaN\b/g, '"NaN"'), (_k, v) =>
+  v === 'NaN' ? NaN : v
+)
 const k = config.num_classes as number
 
 function near(actual: number | null, expected: number, atol: number, what: string): void {
@@ -20,7 +22,11 @@ async function load(prefix: string) {
   const t = await readSafetensors(join(dir, 'data.safetensors'))
   const ints = (name: string) => Int32Array.from(t.get(prefix + name)!.data as BigInt64Array, v => Number(v))
   // sklearn casts the float32 probabilities to float64; so does Float64Array.from.
-  return {yTrue: ints('y_true'), yPred: ints('y_pred'), yProb: Float64Array.from(t.get(prefix + 'y_prob')!.data as Float32Array)}
+  return {
+    yTrue: ints('y_true'),
+    yPred: ints('y_pred'),
+    yProb: Float64Array.from(t.get(prefix + 'y_prob')!.data as Float32Array)
+  }
 }
 
 describe('metrics/classification (golden/clsmetrics)', () => {
@@ -70,7 +76,12 @@ describe('metrics/classification (golden/clsmetrics)', () => {
       else near(v, want, 1e-9, `auc class ${c}`)
     })
     const missing = mc.missing_class_index as number
-    expect(() => binaryAuc(Array.from(d.yTrue, y => y === missing), new Float64Array(d.yTrue.length))).to.throw(e.roc_auc_ovr_macro_labels_all.message)
+    expect(() =>
+      binaryAuc(
+        Array.from(d.yTrue, y => y === missing),
+        new Float64Array(d.yTrue.length)
+      )
+    ).to.throw(e.roc_auc_ovr_macro_labels_all.message)
     // sklearn's two warnings are reported.
     expect(r.warnings.some(w => w.startsWith('Recall is ill-defined'))).to.equal(true)
     expect(r.warnings.some(w => w.startsWith('y_pred contains classes not in y_true'))).to.equal(true)
@@ -81,7 +92,7 @@ describe('metrics/classification (golden/clsmetrics)', () => {
     const nv = config.classes.indexOf('nv')
     const r = classificationReport({yTrue: d.yTrue, yPred: new Int32Array(d.yTrue.length).fill(nv), numClasses: k})
     const p = config.class_counts[nv] / config.n
-    near(r.f1Weighted, p * 2 * p / (1 + p), 1e-12, 'weighted F1')
+    near(r.f1Weighted, (p * 2 * p) / (1 + p), 1e-12, 'weighted F1')
     near(r.balancedAccuracy, 1 / k, 1e-12, 'BACC')
   })
 

@@ -9,16 +9,20 @@ import {goldenDir} from '../helpers/tmp.js'
 
 const dir = join(goldenDir, 'kid')
 const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
-const tol = config.tolerance.float64 as {rtol: number, atol: number}
+const tol = config.tolerance.float64 as {rtol: number; atol: number}
 const close = (a: number, e: number) => Math.abs(a - e) <= tol.atol + tol.rtol * Math.abs(e)
 
-async function features(file: string): Promise<{a: FeatureSet, b: FeatureSet}> {
+async function features(file: string): Promise<{a: FeatureSet; b: FeatureSet}> {
   const t = await readSafetensors(join(dir, file))
-  const fa = t.get('features_a')!, fb = t.get('features_b')!
-  return {a: {n: fa.shape[0], d: fa.shape[1], data: fa.data as Float32Array}, b: {n: fb.shape[0], d: fb.shape[1], data: fb.data as Float32Array}}
+  const fa = t.get('features_a')!,
+    fb = t.get('features_b')!
+  return {
+    a: {n: fa.shape[0], d: fa.shape[1], data: fa.data as Float32Array},
+    b: {n: fb.shape[0], d: fb.shape[1], data: fb.data as Float32Array}
+  }
 }
 
-function rowsOf(t: {shape: number[], data: any}): number[][] {
+function rowsOf(t: {shape: number[]; data: any}): number[][] {
   const [s, k] = t.shape
   return Array.from({length: s}, (_, i) => Array.from(t.data.subarray(i * k, (i + 1) * k), v => Number(v)))
 }
@@ -30,14 +34,22 @@ describe('metrics/kid (golden/kid)', () => {
       const {a, b} = await features(c.features_file)
       expect(a.d).to.equal(c.d)
       const full = mmd2Unbiased(a, b)
-      expect(close(full, c.mmd2_full_unbiased_general_f64), `full ${full} vs ${c.mmd2_full_unbiased_general_f64}`).to.equal(true)
+      expect(
+        close(full, c.mmd2_full_unbiased_general_f64),
+        `full ${full} vs ${c.mmd2_full_unbiased_general_f64}`
+      ).to.equal(true)
       const subsetsFile = join(dir, `${name}_subsets.safetensors`)
-      if (!c.subsets) { expect(existsSync(subsetsFile)).to.equal(false); return }
+      if (!c.subsets) {
+        expect(existsSync(subsetsFile)).to.equal(false)
+        return
+      }
       const s = await readSafetensors(subsetsFile)
       const r = kidFromSubsets(a, b, rowsOf(s.get('subset_idx_a')!), rowsOf(s.get('subset_idx_b')!))
       expect(r.subsets).to.equal(c.subsets)
       expect(r.subsetSize).to.equal(c.subset_size)
-      r.perSubset.forEach((v, i) => expect(close(v, c.per_subset_mmd2_f64[i]), `subset ${i}: ${v} vs ${c.per_subset_mmd2_f64[i]}`).to.equal(true))
+      r.perSubset.forEach((v, i) =>
+        expect(close(v, c.per_subset_mmd2_f64[i]), `subset ${i}: ${v} vs ${c.per_subset_mmd2_f64[i]}`).to.equal(true)
+      )
       expect(close(r.mean, c.kid_mean_f64)).to.equal(true)
       expect(close(r.std, c.kid_std_f64)).to.equal(true)
     })

@@ -69,7 +69,12 @@ classify:
 `
 }
 
-export interface Base { root: string, config: string, dataDir: string, runDir: string }
+export interface Base {
+  root: string
+  config: string
+  dataDir: string
+  runDir: string
+}
 
 /** Fails the test with the child's stderr when a command that must work does not. */
 export async function mustRun(args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -88,7 +93,8 @@ export function prepareBase(): Promise<Base> {
     writeFileSync(config, tinyConfigYaml(dataDir))
     const runDir = join(root, 'base')
     await mustRun(['synth', '-c', config, '--run-dir', runDir])
-    for (const stage of ['caption', 'train-visual', 'align-text', 'finetune-dit']) await mustRun([stage, '-c', config, '--run-dir', runDir])
+    for (const stage of ['caption', 'train-visual', 'align-text', 'finetune-dit'])
+      await mustRun([stage, '-c', config, '--run-dir', runDir])
     return {root, config, dataDir, runDir}
   })()
   return basePromise
@@ -101,7 +107,8 @@ export function uninterruptedRun(base: Base, command: string, stageDir: string):
   if (!p) {
     p = (async () => {
       const dir = copyBase(base, `${command}-A`, [])
-      if (!existsSync(join(dir, stageDir, 'manifest.json'))) await mustRun([command, '-c', base.config, '--run-dir', dir])
+      if (!existsSync(join(dir, stageDir, 'manifest.json')))
+        await mustRun([command, '-c', base.config, '--run-dir', dir])
       return dir
     })()
     uninterrupted.set(command, p)
@@ -177,8 +184,8 @@ export async function expectManifestConsistent(runDir: string, stage: string): P
 }
 
 /** Every state.json under a folder (checkpoints), with its parsed content. */
-export function checkpointStates(dir: string): Array<{path: string, state: any}> {
-  const out: Array<{path: string, state: any}> = []
+export function checkpointStates(dir: string): Array<{path: string; state: any}> {
+  const out: Array<{path: string; state: any}> = []
   const walk = (d: string) => {
     if (!existsSync(d)) return
     for (const name of readdirSync(d)) {
@@ -197,7 +204,11 @@ export function checkpointStates(dir: string): Array<{path: string, state: any}>
  * double-count or skip steps after a second resume).
  */
 export function expectCountersRight(dirA: string, dirB: string): void {
-  const newest = (d: string) => checkpointStates(d).reduce((m, s) => (s.state.step > (m?.state.step ?? -1) ? s : m), null as null | {path: string, state: any})
+  const newest = (d: string) =>
+    checkpointStates(d).reduce(
+      (m, s) => (s.state.step > (m?.state.step ?? -1) ? s : m),
+      null as null | {path: string; state: any}
+    )
   const a = newest(dirA)
   const b = newest(dirB)
   expect(a, `no checkpoint under ${dirA}`).to.not.equal(null)
@@ -207,7 +218,9 @@ export function expectCountersRight(dirA: string, dirB: string): void {
   // .epochs[]), align-text state.epochs[]
   const records = (state: any): Record<string, Array<{step: number}>> => {
     const out: Record<string, Array<{step: number}>> = {}
-    const put = (key: string, v: unknown) => { if (Array.isArray(v) && v.length && typeof v[0]?.step === 'number') out[key] = v }
+    const put = (key: string, v: unknown) => {
+      if (Array.isArray(v) && v.length && typeof v[0]?.step === 'number') out[key] = v
+    }
     put('history', state.history)
     put('epochs', state.epochs) // align-text
     put('history.steps', state.history?.steps)
@@ -227,5 +240,8 @@ export function expectCountersRight(dirA: string, dirB: string): void {
 /** A killed child: died by SIGKILL (not a clean exit), with no medgen error line. */
 export function expectKilled(r: RunResult, what: string): void {
   expect(r.signal, `${what}: expected SIGKILL, got exit ${r.code}\n${r.stderr.slice(-1500)}`).to.equal('SIGKILL')
-  expect(medgenLines(r.stderr).filter(l => /error|Error/.test(l)), what).to.deep.equal([])
+  expect(
+    medgenLines(r.stderr).filter(l => /error|Error/.test(l)),
+    what
+  ).to.deep.equal([])
 }

@@ -11,7 +11,13 @@ export const repoRoot = new URL('../../', import.meta.url).pathname
 /** Full suite (npm run test:reliability) or the reduced CI version. */
 export const fullSuite = process.env.MEDGEN_RELIABILITY === 'full'
 
-export interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, ms: number }
+export interface RunResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  ms: number
+}
 
 export interface RunOptions {
   env?: Record<string, string>
@@ -36,15 +42,21 @@ export interface RunOptions {
 export function runMedgen(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {...process.env as Record<string, string>, MEDGEN_QUIET: '', ...opts.env}
+    const env: Record<string, string> = {...(process.env as Record<string, string>), MEDGEN_QUIET: '', ...opts.env}
     if (opts.crashAfterStep !== undefined) env.MEDGEN_CRASH_AFTER_STEP = String(opts.crashAfterStep)
     const child = spawn(process.execPath, [join(repoRoot, 'bin/run.js'), ...args], {
-      cwd: opts.cwd ?? repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
+      cwd: opts.cwd ?? repoRoot,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      uid: opts.uid,
+      gid: opts.gid
     })
     let stdout = ''
     let stderr = ''
     let signalled = false
-    child.stdout.on('data', d => { stdout += d })
+    child.stdout.on('data', d => {
+      stdout += d
+    })
     child.stderr.on('data', d => {
       stderr += d
       if (opts.signal && opts.signalWhen && !signalled && opts.signalWhen.test(stderr)) {
@@ -62,11 +74,16 @@ export function runMedgen(args: string[], opts: RunOptions = {}): Promise<RunRes
       const sig = opts.signal ?? 'SIGKILL'
       poll = setInterval(() => {
         let hit = false
-        try { hit = when() } catch { /* file not there yet */ }
+        try {
+          hit = when()
+        } catch {
+          /* file not there yet */
+        }
         if (!hit) return
         clearInterval(poll)
         child.kill(sig)
-        if (opts.repeatSignalAfterMs !== undefined) timers.push(setTimeout(() => child.kill(sig), opts.repeatSignalAfterMs))
+        if (opts.repeatSignalAfterMs !== undefined)
+          timers.push(setTimeout(() => child.kill(sig), opts.repeatSignalAfterMs))
       }, 10)
     }
     timers.push(setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000))
@@ -84,7 +101,11 @@ export function hashTree(dir: string): Record<string, string> {
   const out: Record<string, string> = {}
   const walk = (d: string, rel: string) => {
     let entries: string[]
-    try { entries = readdirSync(d) } catch { return }
+    try {
+      entries = readdirSync(d)
+    } catch {
+      return
+    }
     for (const name of entries.sort()) {
       const p = join(d, name)
       const st = statSync(p)

@@ -9,12 +9,22 @@ import {existsSync, readdirSync, readFileSync, truncateSync, writeFileSync} from
 import {join} from 'node:path'
 import {readSafetensors} from '../../src/io/safetensors.js'
 import {counters, hashTree, medgenLines, runMedgen} from './harness.js'
-import {checkpointStates, copyBase, expectManifestConsistent, expectSameWeights, mustRun, prepareBase, tinyConfigYaml, uninterruptedRun, type Base} from './fixtures.js'
+import {
+  checkpointStates,
+  copyBase,
+  expectManifestConsistent,
+  expectSameWeights,
+  mustRun,
+  prepareBase,
+  tinyConfigYaml,
+  uninterruptedRun,
+  type Base
+} from './fixtures.js'
 
-const stopCases: Array<{signal: NodeJS.Signals, exit: number}> = [
+const stopCases: Array<{signal: NodeJS.Signals; exit: number}> = [
   {signal: 'SIGINT', exit: 130},
   {signal: 'SIGTERM', exit: 75},
-  {signal: 'SIGUSR1', exit: 75},
+  {signal: 'SIGUSR1', exit: 75}
 ]
 
 describe('reliability: signals and non-finite losses', function () {
@@ -31,11 +41,16 @@ describe('reliability: signals and non-finite losses', function () {
       const ckpts = join(dir, 'dit', 'checkpoints')
       const args = ['finetune-dit', '-c', base.config, '--run-dir', dir, '--resume', 'latest']
       // Signal once the first periodic checkpoint exists, i.e. surely inside the training loop.
-      const r = await runMedgen(args, {signal: c.signal, when: () => existsSync(join(ckpts, 'checkpoint-2', 'state.json'))})
+      const r = await runMedgen(args, {
+        signal: c.signal,
+        when: () => existsSync(join(ckpts, 'checkpoint-2', 'state.json'))
+      })
       expect(r.code, r.stderr.slice(-1500)).to.equal(c.exit)
       const stopped = medgenLines(r.stderr).filter(l => /stopped by/.test(l))
       expect(stopped.length, r.stderr).to.equal(1)
-      const m = new RegExp(`stopped by ${c.signal} after step (\\d+); checkpoint (\\S+); resume with --resume`).exec(stopped[0])
+      const m = new RegExp(`stopped by ${c.signal} after step (\\d+); checkpoint (\\S+); resume with --resume`).exec(
+        stopped[0]
+      )
       expect(m, stopped[0]).to.not.equal(null)
       const step = Number(m![1])
       expect(m![2]).to.equal(join(ckpts, `checkpoint-${step}`))
@@ -54,7 +69,11 @@ describe('reliability: signals and non-finite losses', function () {
     const dir = copyBase(base, 'signal-twice', ['dit'])
     const ckpts = join(dir, 'dit', 'checkpoints')
     const args = ['finetune-dit', '-c', base.config, '--run-dir', dir, '--resume', 'latest']
-    const r = await runMedgen(args, {signal: 'SIGINT', repeatSignalAfterMs: 5, when: () => existsSync(join(ckpts, 'checkpoint-2', 'state.json'))})
+    const r = await runMedgen(args, {
+      signal: 'SIGINT',
+      repeatSignalAfterMs: 5,
+      when: () => existsSync(join(ckpts, 'checkpoint-2', 'state.json'))
+    })
     expect(r.code, r.stderr.slice(-1500)).to.equal(130)
     expect(r.stderr).to.match(/medgen: second SIGINT, exiting now/)
     // Complete checkpoints (state.json written last) must all load; half-written ones are hidden temp folders.
@@ -93,11 +112,23 @@ describe('reliability: signals and non-finite losses', function () {
     expect(r.stderr).to.not.match(/\n\s+at .*:\d+:\d+\)?/)
     expect(hashTree(good), 'last good checkpoint changed').to.deep.equal(before)
     // Resume with a sane learning rate given on the command line: ends like the uninterrupted run.
-    await mustRun(['classify', '-c', absurd, '--run-dir', dir, '--set', 'classify.lr=0.001', '--set', 'classify.checkpointEvery=2'])
+    await mustRun([
+      'classify',
+      '-c',
+      absurd,
+      '--run-dir',
+      dir,
+      '--set',
+      'classify.lr=0.001',
+      '--set',
+      'classify.checkpointEvery=2'
+    ])
     const a = await uninterruptedRun(base, 'classify', 'classify')
     await expectSameWeights(join(a, 'classify'), join(dir, 'classify'))
     counters.killResumeCycles++
-    console.log(`      classify: ${m![1]} at step ${m![2]} with lr 1e6; resumed from checkpoint-2 with lr 1e-3 to identical weights`)
+    console.log(
+      `      classify: ${m![1]} at step ${m![2]} with lr 1e6; resumed from checkpoint-2 with lr 1e-3 to identical weights`
+    )
   })
 
   it('finetune-dit: after a non-finite loss, resume with a lower learning rate is accepted', async () => {
@@ -106,37 +137,75 @@ describe('reliability: signals and non-finite losses', function () {
     writeFileSync(absurd, tinyConfigYaml(base.dataDir, {'dit.lr': 1e6, 'dit.checkpointingSteps': 2}))
     const r = await runMedgen(['finetune-dit', '-c', absurd, '--run-dir', dir])
     expect(r.code, r.stderr.slice(-1500)).to.equal(4)
-    expect(medgenLines(r.stderr).at(-1)).to.match(/loss became (NaN|-?Infinity) at step \d+; last good checkpoint .*checkpoint-\d+ kept; lower the learning rate and resume with --resume/)
-    const again = await runMedgen(['finetune-dit', '-c', absurd, '--run-dir', dir, '--resume', 'latest', '--set', 'dit.lr=0.0001'])
+    expect(medgenLines(r.stderr).at(-1)).to.match(
+      /loss became (NaN|-?Infinity) at step \d+; last good checkpoint .*checkpoint-\d+ kept; lower the learning rate and resume with --resume/
+    )
+    const again = await runMedgen([
+      'finetune-dit',
+      '-c',
+      absurd,
+      '--run-dir',
+      dir,
+      '--resume',
+      'latest',
+      '--set',
+      'dit.lr=0.0001'
+    ])
     expect(medgenLines(again.stderr).join('\n')).to.not.match(/different dit config/)
     expect(again.code, again.stderr.slice(-1500)).to.be.oneOf([0, 4]) // a checkpoint after the blow-up may itself be poisoned
   })
 
   // Damaged checkpoints are bad input too: the resume must stop with one line naming the file,
   // never train on from garbage or silently start over, and leave every file as it was.
-  const damaged: Array<{name: string, command: string, dir: string, damage: (ckpt: string) => void, message: RegExp, knownBug?: string}> = [
-    {name: 'newest DiT checkpoint with truncated params.safetensors', command: 'finetune-dit', dir: 'dit',
-      damage: c => truncateSync(join(c, 'params.safetensors'), 100), message: /checkpoint-8\/params\.safetensors: not a safetensors file/},
-    {name: 'train-visual checkpoint whose RNG state does not restore', command: 'train-visual', dir: 'visual',
-      damage: c => { const p = join(c, 'state.json'); writeFileSync(p, JSON.stringify({...JSON.parse(readFileSync(p, 'utf8')), rng: 'garbage'})) },
-      message: /checkpoint-10.*RNG state/},
+  const damaged: Array<{
+    name: string
+    command: string
+    dir: string
+    damage: (ckpt: string) => void
+    message: RegExp
+    knownBug?: string
+  }> = [
+    {
+      name: 'newest DiT checkpoint with truncated params.safetensors',
+      command: 'finetune-dit',
+      dir: 'dit',
+      damage: c => truncateSync(join(c, 'params.safetensors'), 100),
+      message: /checkpoint-8\/params\.safetensors: not a safetensors file/
+    },
+    {
+      name: 'train-visual checkpoint whose RNG state does not restore',
+      command: 'train-visual',
+      dir: 'visual',
+      damage: c => {
+        const p = join(c, 'state.json')
+        writeFileSync(p, JSON.stringify({...JSON.parse(readFileSync(p, 'utf8')), rng: 'garbage'}))
+      },
+      message: /checkpoint-10.*RNG state/
+    }
   ]
   for (const d of damaged) {
     const title = d.knownBug ? `${d.name} [known bug: ${d.knownBug}]` : d.name
-    ;(d.knownBug && !process.env.MEDGEN_RELIABILITY_BUGS ? it.skip : it)(`${title}: exit 2, one line naming the file, nothing changed`, async () => {
-      const dir = copyBase(base, `damaged-${d.dir}`, [join(d.dir, 'manifest.json')])
-      const ckpts = join(dir, d.dir, 'checkpoints')
-      const newest = checkpointStates(ckpts).sort((a, b) => b.state.step - a.state.step)[0].path.replace(/\/state\.json$/, '')
-      d.damage(newest)
-      const before = hashTree(dir)
-      const r = await runMedgen([d.command, '-c', base.config, '--run-dir', dir])
-      const lines = medgenLines(r.stderr).filter(l => !/ \d+\/\d+ \(.*\/s/.test(l) && !/: \d+ training images|encoding|embeddings/.test(l))
-      expect(r.code, r.stderr.slice(-1500)).to.equal(2)
-      expect(lines.at(-1), r.stderr.slice(-1500)).to.match(d.message)
-      expect(r.stderr).to.not.match(/internal error|\n\s+at .*:\d+:\d+\)?\n/)
-      const after = hashTree(dir)
-      for (const [file, hash] of Object.entries(before)) expect(after[file], `${file} changed`).to.equal(hash)
-      counters.badInputs++
-    })
+    ;(d.knownBug && !process.env.MEDGEN_RELIABILITY_BUGS ? it.skip : it)(
+      `${title}: exit 2, one line naming the file, nothing changed`,
+      async () => {
+        const dir = copyBase(base, `damaged-${d.dir}`, [join(d.dir, 'manifest.json')])
+        const ckpts = join(dir, d.dir, 'checkpoints')
+        const newest = checkpointStates(ckpts)
+          .sort((a, b) => b.state.step - a.state.step)[0]
+          .path.replace(/\/state\.json$/, '')
+        d.damage(newest)
+        const before = hashTree(dir)
+        const r = await runMedgen([d.command, '-c', base.config, '--run-dir', dir])
+        const lines = medgenLines(r.stderr).filter(
+          l => !/ \d+\/\d+ \(.*\/s/.test(l) && !/: \d+ training images|encoding|embeddings/.test(l)
+        )
+        expect(r.code, r.stderr.slice(-1500)).to.equal(2)
+        expect(lines.at(-1), r.stderr.slice(-1500)).to.match(d.message)
+        expect(r.stderr).to.not.match(/internal error|\n\s+at .*:\d+:\d+\)?\n/)
+        const after = hashTree(dir)
+        for (const [file, hash] of Object.entries(before)) expect(after[file], `${file} changed`).to.equal(hash)
+        counters.badInputs++
+      }
+    )
   }
 })

@@ -10,12 +10,20 @@ import {counters, fullSuite, repoRoot} from './harness.js'
 import type {SoakResult} from '../../scripts/soak-dit.js'
 import type {VisualSoakResult} from '../../scripts/soak-visual.js'
 
-function runSoak(args: string[], script = 'scripts/soak-dit.ts'): Promise<{code: number | null, out: string}> {
+function runSoak(args: string[], script = 'scripts/soak-dit.ts'): Promise<{code: number | null; out: string}> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(repoRoot, script), ...args, '--json'], {cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', join(repoRoot, script), ...args, '--json'],
+      {cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe']}
+    )
     let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { out += d })
+    child.stdout.on('data', d => {
+      out += d
+    })
+    child.stderr.on('data', d => {
+      out += d
+    })
     child.on('error', reject)
     child.on('close', code => resolve({code, out}))
   })
@@ -24,8 +32,20 @@ function runSoak(args: string[], script = 'scripts/soak-dit.ts'): Promise<{code:
 describe('reliability: memory soak', function () {
   this.timeout(fullSuite ? 3_600_000 : 300_000)
   const runs = fullSuite
-    ? [{label: 'pixart-demo from scratch, 2000 steps', args: ['--steps', '2000', '--every', '50', '--preset', 'pixart-demo'], rssBoundMiB: 96}]
-    : [{label: 'micro DiT + LoRA, 150 steps', args: ['--steps', '150', '--every', '25', '--preset', 'micro', '--lora'], rssBoundMiB: 24}]
+    ? [
+        {
+          label: 'pixart-demo from scratch, 2000 steps',
+          args: ['--steps', '2000', '--every', '50', '--preset', 'pixart-demo'],
+          rssBoundMiB: 96
+        }
+      ]
+    : [
+        {
+          label: 'micro DiT + LoRA, 150 steps',
+          args: ['--steps', '150', '--every', '25', '--preset', 'micro', '--lora'],
+          rssBoundMiB: 24
+        }
+      ]
   for (const run of runs) {
     it(`DiT training step, ${run.label}: tensor count flat after warm-up, RSS growth bounded`, async () => {
       const {code, out} = await runSoak(run.args)
@@ -34,9 +54,11 @@ describe('reliability: memory soak', function () {
       const r = JSON.parse(json![1]) as SoakResult
       const first = r.samples[0]
       const last = r.samples[r.samples.length - 1]
-      console.log(`      ${r.samples.length} samples: tensors ${first.numTensors} at step 1 -> ${last.numTensors} at step ${last.step}; ` +
-        `RSS ${first.rssMiB.toFixed(0)} -> ${last.rssMiB.toFixed(0)} MiB (growth after warm-up ${r.rssGrowthMiB.toFixed(1)} MiB); ` +
-        `JS heap + external + wasm memory growth ${r.heapGrowthMiB.toFixed(2)} MiB; ${r.secondsPerStep.toFixed(3)} s/step`)
+      console.log(
+        `      ${r.samples.length} samples: tensors ${first.numTensors} at step 1 -> ${last.numTensors} at step ${last.step}; ` +
+          `RSS ${first.rssMiB.toFixed(0)} -> ${last.rssMiB.toFixed(0)} MiB (growth after warm-up ${r.rssGrowthMiB.toFixed(1)} MiB); ` +
+          `JS heap + external + wasm memory growth ${r.heapGrowthMiB.toFixed(2)} MiB; ${r.secondsPerStep.toFixed(3)} s/step`
+      )
       const leaked = r.tensorGrowth !== 0 || r.heapGrowthMiB > 8 || r.rssGrowthMiB > run.rssBoundMiB
       if (leaked) counters.leaksFound++
       counters.soakRuns++
@@ -48,12 +70,17 @@ describe('reliability: memory soak', function () {
   }
 
   it('visual disentangler (trainSdnet): tensors left over do not grow with the number of steps', async () => {
-    const {out} = await runSoak(fullSuite ? ['--short', '8', '--long', '200'] : ['--short', '4', '--long', '12'], 'scripts/soak-visual.ts')
+    const {out} = await runSoak(
+      fullSuite ? ['--short', '8', '--long', '200'] : ['--short', '4', '--long', '12'],
+      'scripts/soak-visual.ts'
+    )
     const json = /soak-visual-json (.*)/.exec(out)
     expect(json, out.slice(-2000)).to.not.equal(null)
     const r = JSON.parse(json![1]) as VisualSoakResult
-    console.log(`      ${r.runs.map(x => `${x.steps} steps: ${x.leftoverTensors} tensors (${x.leftoverBytes} B) left`).join('; ')}; ` +
-      `${r.leakPerStep} per step, ${r.leakPerRun} per run`)
+    console.log(
+      `      ${r.runs.map(x => `${x.steps} steps: ${x.leftoverTensors} tensors (${x.leftoverBytes} B) left`).join('; ')}; ` +
+        `${r.leakPerStep} per step, ${r.leakPerRun} per run`
+    )
     counters.soakRuns++
     // A constant leftover per run (SDNet.create's BatchNorm buffer initial values, reported to
     // the lead) is counted as a leak found but does not fail the per-step check.

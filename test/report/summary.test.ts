@@ -11,9 +11,17 @@ import {writeReport} from '../../src/report/report.js'
 import {writeManifest} from '../../src/stages/manifest.js'
 
 function chromiumPath(): string | null {
-  const find = () => ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(p => existsSync(p)) ?? null
+  const find = () =>
+    ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(p => existsSync(p)) ?? null
   if (find()) return find()
-  spawnSync('sh', ['-c', '(apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null 2>&1'], {timeout: 600_000})
+  spawnSync(
+    'sh',
+    [
+      '-c',
+      '(apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null 2>&1'
+    ],
+    {timeout: 600_000}
+  )
   return find()
 }
 
@@ -39,17 +47,38 @@ describe('report.html summary', function () {
     runDir = tmpDir()
     for (const stage of ['visual', 'classify', 'eval']) {
       mkdirSync(join(runDir, stage), {recursive: true})
-      await writeManifest(runDir, {medgen: '0.1.0', stage, status: 'complete', backend: 'wasm', seed: 1, config: {}, configHash: 'x',
-        inputs: {}, outputs: {}, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), seconds: 1})
+      await writeManifest(runDir, {
+        medgen: '0.1.0',
+        stage,
+        status: 'complete',
+        backend: 'wasm',
+        seed: 1,
+        config: {},
+        configHash: 'x',
+        inputs: {},
+        outputs: {},
+        startedAt: new Date().toISOString(),
+        finishedAt: new Date().toISOString(),
+        seconds: 1
+      })
     }
-    await sharp({create: {width: 40, height: 24, channels: 3, background: {r: 10, g: 90, b: 200}}}).png().toFile(join(runDir, 'visual', 'grid.png'))
-    await sharp({create: {width: 30, height: 30, channels: 3, background: {r: 200, g: 90, b: 10}}}).png().toFile(join(runDir, 'classify', 'confusion-real.png'))
+    await sharp({create: {width: 40, height: 24, channels: 3, background: {r: 10, g: 90, b: 200}}})
+      .png()
+      .toFile(join(runDir, 'visual', 'grid.png'))
+    await sharp({create: {width: 30, height: 30, channels: 3, background: {r: 200, g: 90, b: 10}}})
+      .png()
+      .toFile(join(runDir, 'classify', 'confusion-real.png'))
     writeFileSync(join(runDir, 'classify', 'table.md'), classifyTable)
-    writeFileSync(join(runDir, 'eval', 'metrics.json'), JSON.stringify({metrics: {
-      fid: {definition: 'FID: Fréchet distance of Inception features', skipped: 'needs weights.inception'},
-      kid: {definition: 'KID: unbiased MMD²', value: 0.0123, std: 0.0021, nReal: 40, nGen: 64},
-      hfd: {definition: 'Fréchet distance of high-frequency spectra', value: 17.5648, nReal: 40, nGen: 64},
-    }}))
+    writeFileSync(
+      join(runDir, 'eval', 'metrics.json'),
+      JSON.stringify({
+        metrics: {
+          fid: {definition: 'FID: Fréchet distance of Inception features', skipped: 'needs weights.inception'},
+          kid: {definition: 'KID: unbiased MMD²', value: 0.0123, std: 0.0021, nReal: 40, nGen: 64},
+          hfd: {definition: 'Fréchet distance of high-frequency spectra', value: 17.5648, nReal: 40, nGen: 64}
+        }
+      })
+    )
     await writeReport(runDir)
   })
 
@@ -75,13 +104,32 @@ describe('report.html summary', function () {
     // A copy of the page with a script that records, after load, how many images decoded.
     const probe = join(runDir, 'probe.html')
     const html = readFileSync(join(runDir, 'report.html'), 'utf8')
-    writeFileSync(probe, html.replace('</body>', `<script>window.addEventListener('load', () => {
+    writeFileSync(
+      probe,
+      html.replace(
+        '</body>',
+        `<script>window.addEventListener('load', () => {
       const imgs = [...document.images]
       document.body.dataset.images = imgs.length + '/' + imgs.filter(i => i.complete && i.naturalWidth > 0).length
       document.body.dataset.summaryRows = String(document.querySelectorAll('#summary table tr').length)
-    })</script></body>`))
-    const dom = execFileSync(chromium!, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-      `--user-data-dir=${join(runDir, 'profile')}`, '--virtual-time-budget=5000', '--dump-dom', `file://${probe}`], {encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore']})
+    })</script></body>`
+      )
+    )
+    const dom = execFileSync(
+      chromium!,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--no-first-run',
+        `--user-data-dir=${join(runDir, 'profile')}`,
+        '--virtual-time-budget=5000',
+        '--dump-dom',
+        `file://${probe}`
+      ],
+      {encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore']}
+    )
     const images = /data-images="(\d+)\/(\d+)"/.exec(dom)
     expect(images, 'the probe script ran').to.not.equal(null)
     expect(Number(images![1])).to.equal(2)

@@ -18,8 +18,20 @@ import {writeSyntheticAlignmentRun} from './synthetic-captions.js'
 describe('align-text stage (synthetic measured captions)', function () {
   this.timeout(240000)
   const runDir = tmpDir()
-  const config = loadConfig({sets: [`run.dir=${runDir}`, 'run.seed=3', 'text.encoder=hashed', 'text.hashedDim=256', 'text.epochs=12',
-    'text.lr=0.001', 'text.tsnePoints=60', 'text.tsneIterations=250', 'text.tsnePerplexity=10', 'text.checkpointEvery=50']})
+  const config = loadConfig({
+    sets: [
+      `run.dir=${runDir}`,
+      'run.seed=3',
+      'text.encoder=hashed',
+      'text.hashedDim=256',
+      'text.epochs=12',
+      'text.lr=0.001',
+      'text.tsnePoints=60',
+      'text.tsneIterations=250',
+      'text.tsnePerplexity=10',
+      'text.checkpointEvery=50'
+    ]
+  })
   let metrics: any
 
   before(async () => {
@@ -50,29 +62,41 @@ describe('align-text stage (synthetic measured captions)', function () {
 
   it('aligns held-out captions with their visual targets far better than before training', () => {
     const c = metrics.cosine
-    console.log(`      held-out cosine anatomy ${c.heldOut.anatomy.toFixed(3)} (before ${c.beforeHeldOut.anatomy.toFixed(3)}), style ${c.heldOut.style.toFixed(3)} (before ${c.beforeHeldOut.style.toFixed(3)}), n=${c.heldOut.n}`)
+    console.log(
+      `      held-out cosine anatomy ${c.heldOut.anatomy.toFixed(3)} (before ${c.beforeHeldOut.anatomy.toFixed(3)}), style ${c.heldOut.style.toFixed(3)} (before ${c.beforeHeldOut.style.toFixed(3)}), n=${c.heldOut.n}`
+    )
     expect(c.heldOut.n).to.be.greaterThan(40)
     expect(c.heldOut.anatomy).to.be.greaterThan(c.beforeHeldOut.anatomy + 0.2)
     expect(c.heldOut.style).to.be.greaterThan(c.beforeHeldOut.style + 0.2)
-    expect(metrics.training.history[metrics.training.history.length - 1].loss).to.be.lessThan(metrics.training.history[0].loss)
+    expect(metrics.training.history[metrics.training.history.length - 1].loss).to.be.lessThan(
+      metrics.training.history[0].loss
+    )
   })
 
   it('probes: anatomy head predicts shape better than the style head; style head predicts colour better', () => {
     const {shape, colour} = metrics.probes
-    console.log(`      shape: anatomy head ${shape.fromAnatomyHead.accuracy.toFixed(3)} vs style head ${shape.fromStyleHead.accuracy.toFixed(3)} (chance ${shape.fromAnatomyHead.chance.toFixed(3)})`)
-    console.log(`      colour: style head ${colour.fromStyleHead.accuracy.toFixed(3)} vs anatomy head ${colour.fromAnatomyHead.accuracy.toFixed(3)} (chance ${colour.fromStyleHead.chance.toFixed(3)})`)
+    console.log(
+      `      shape: anatomy head ${shape.fromAnatomyHead.accuracy.toFixed(3)} vs style head ${shape.fromStyleHead.accuracy.toFixed(3)} (chance ${shape.fromAnatomyHead.chance.toFixed(3)})`
+    )
+    console.log(
+      `      colour: style head ${colour.fromStyleHead.accuracy.toFixed(3)} vs anatomy head ${colour.fromAnatomyHead.accuracy.toFixed(3)} (chance ${colour.fromStyleHead.chance.toFixed(3)})`
+    )
     expect(shape.fromAnatomyHead.accuracy).to.be.greaterThan(shape.fromStyleHead.accuracy + 0.15)
     expect(colour.fromStyleHead.accuracy).to.be.greaterThan(colour.fromAnatomyHead.accuracy + 0.15)
   })
 
   it('draws tsne.png: decodes, not blank, several colours', async () => {
-    const {data, info} = await sharp(join(runDir, 'text', 'tsne.png')).raw().toBuffer({resolveWithObject: true})
+    const {data, info} = await sharp(join(runDir, 'text', 'tsne.png'))
+      .raw()
+      .toBuffer({resolveWithObject: true})
     expect(info.width).to.be.greaterThan(400)
-    let sum = 0, sumSq = 0
+    let sum = 0,
+      sumSq = 0
     const colours = new Set<string>()
     for (let i = 0; i < data.length; i += info.channels) {
       const v = data[i] + data[i + 1] + data[i + 2]
-      sum += v; sumSq += v * v
+      sum += v
+      sumSq += v * v
       colours.add(`${data[i] >> 4},${data[i + 1] >> 4},${data[i + 2] >> 4}`)
     }
     const pixels = data.length / info.channels
@@ -83,9 +107,14 @@ describe('align-text stage (synthetic measured captions)', function () {
 
   it('loadTextConditioner reproduces the stored text features from the captions', async () => {
     const cond = await loadTextConditioner(runDir, config)
-    const captions = readFileSync(join(runDir, 'captions', 'captions.jsonl'), 'utf8').trim().split('\n').slice(0, 5).map(l => JSON.parse(l).caption)
+    const captions = readFileSync(join(runDir, 'captions', 'captions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 5)
+      .map(l => JSON.parse(l).caption)
     const out = await cond.encodeTexts(captions)
-    const stored = (await readSafetensors(join(runDir, 'text', 'features.safetensors'))).get('anatomy')!.data as Float32Array
+    const stored = (await readSafetensors(join(runDir, 'text', 'features.safetensors'))).get('anatomy')!
+      .data as Float32Array
     for (let k = 0; k < 5 * 8; k++) expect(out.anatomy[k]).to.be.closeTo(stored[k], 1e-5)
     expect(out.embedding.shape).to.deep.equal([5, 256])
     expect([out.anatomyDim, out.styleDim]).to.deep.equal([8, 8])
@@ -98,7 +127,10 @@ describe('align-text stage (synthetic measured captions)', function () {
     const meta = await readSafetensorsMetadata(path)
     const {anatomyDim, styleDim, ...rest} = JSON.parse(meta.config)
     expect([anatomyDim, styleDim]).to.deep.equal([8, 8])
-    await writeSafetensors(join(legacyDir, 'text', 'model.safetensors'), await readSafetensors(path), {...meta, config: JSON.stringify({...rest, featureDim: 8})})
+    await writeSafetensors(join(legacyDir, 'text', 'model.safetensors'), await readSafetensors(path), {
+      ...meta,
+      config: JSON.stringify({...rest, featureDim: 8})
+    })
     const legacy = await loadTextConditioner(legacyDir, config)
     const again = await legacy.encodeTexts(captions)
     expect(Array.from(again.anatomy)).to.deep.equal(Array.from(out.anatomy))
@@ -126,8 +158,19 @@ describe('align-text stage: 24-d anatomy targets (visual.anatomyVector occupancy
     process.env.MEDGEN_QUIET = '1'
     const runDir = tmpDir()
     await writeSyntheticAlignmentRun(runDir, 120, 4, {anatomyDim: 24})
-    const config = loadConfig({sets: [`run.dir=${runDir}`, 'run.seed=2', 'text.encoder=hashed', 'text.hashedDim=64', 'text.epochs=4',
-      'text.lr=0.001', 'text.tsnePoints=20', 'text.tsneIterations=60', 'text.tsnePerplexity=5']})
+    const config = loadConfig({
+      sets: [
+        `run.dir=${runDir}`,
+        'run.seed=2',
+        'text.encoder=hashed',
+        'text.hashedDim=64',
+        'text.epochs=4',
+        'text.lr=0.001',
+        'text.tsnePoints=20',
+        'text.tsneIterations=60',
+        'text.tsnePerplexity=5'
+      ]
+    })
     await runStage(alignTextStage, config)
     const model = await readSafetensors(join(runDir, 'text', 'model.safetensors'))
     expect(model.get('anatomy_encoder.3.weight')!.shape).to.deep.equal([24, 512]) // PyTorch [out, in]
@@ -153,20 +196,42 @@ describe('align-text stage: 24-d anatomy targets (visual.anatomyVector occupancy
 
 describe('align-text stage: interruption and exact resume', function () {
   this.timeout(120000)
-  before(async () => { await useTestBackend(); process.env.MEDGEN_QUIET = '1' })
+  before(async () => {
+    await useTestBackend()
+    process.env.MEDGEN_QUIET = '1'
+  })
 
   it('an interrupted run exits 75 with a checkpoint and resumes to the same model as an uninterrupted one', async () => {
-    const sets = ['run.seed=9', 'text.encoder=hashed', 'text.hashedDim=64', 'text.epochs=3', 'text.lr=0.001', 'text.tsnePoints=0', 'text.checkpointEvery=100']
+    const sets = [
+      'run.seed=9',
+      'text.encoder=hashed',
+      'text.hashedDim=64',
+      'text.epochs=3',
+      'text.lr=0.001',
+      'text.tsnePoints=0',
+      'text.checkpointEvery=100'
+    ]
     const {alignText} = await import('../../src/stages/align-text.js')
     const dirs = [tmpDir(), tmpDir()]
     for (const d of dirs) await writeSyntheticAlignmentRun(d, 90, 5)
-    const ctxOf = (d: string) => ({config: loadConfig({sets: [`run.dir=${d}`, ...sets]}), runDir: d, outDir: join(d, 'text'), force: false, resume: true})
+    const ctxOf = (d: string) => ({
+      config: loadConfig({sets: [`run.dir=${d}`, ...sets]}),
+      runDir: d,
+      outDir: join(d, 'text'),
+      force: false,
+      resume: true
+    })
     await alignText(ctxOf(dirs[0]))
     let code = 0
-    try { await alignText(ctxOf(dirs[1]), {stopAfterSteps: 4}) } catch (err) { code = (err as {exitCode: number}).exitCode }
+    try {
+      await alignText(ctxOf(dirs[1]), {stopAfterSteps: 4})
+    } catch (err) {
+      code = (err as {exitCode: number}).exitCode
+    }
     expect(code).to.equal(75)
     await alignText(ctxOf(dirs[1]))
     const [a, b] = await Promise.all(dirs.map(d => readSafetensors(join(d, 'text', 'model.safetensors'))))
-    for (const [name, t] of a) expect(Array.from(b.get(name)!.data as Float32Array), name).to.deep.equal(Array.from(t.data as Float32Array))
+    for (const [name, t] of a)
+      expect(Array.from(b.get(name)!.data as Float32Array), name).to.deep.equal(Array.from(t.data as Float32Array))
   })
 })

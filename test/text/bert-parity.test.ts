@@ -22,7 +22,12 @@ describe('BERT parity (golden bert-tiny)', () => {
 
   const inputsOf = () => new Map(['input_ids', 'attention_mask', 'token_type_ids'].map(k => [k, io.get(k)!]))
 
-  for (const file of ['model.safetensors', 'pretraining_state_dict.safetensors', 'pytorch_model.bin', 'pytorch_model_legacy.bin']) {
+  for (const file of [
+    'model.safetensors',
+    'pretraining_state_dict.safetensors',
+    'pytorch_model.bin',
+    'pytorch_model_legacy.bin'
+  ]) {
     it(`${file}: last_hidden_state, pooler_output, mean_pooled within 1e-4`, async () => {
       const out = await bertArch.run(join(dir, file), inputsOf(), {config: hfConfig})
       for (const name of ['last_hidden_state', 'pooler_output', 'mean_pooled']) {
@@ -62,8 +67,14 @@ describe('BERT parity (golden bert-tiny)', () => {
     for (const k of [...state.keys()]) if (k.startsWith('encoder.layer.1.')) state.delete(k)
     await writeSafetensors(join(folder, 'model.safetensors'), state)
     let message = ''
-    try { await bertArch.run(folder, inputsOf(), {}) } catch (err) { message = (err as Error).message }
-    expect(message).to.match(/not a bert checkpoint.*16 of \d+ tensors missing \(encoder\.layer\.1\.attention\.self\.query\.weight/)
+    try {
+      await bertArch.run(folder, inputsOf(), {})
+    } catch (err) {
+      message = (err as Error).message
+    }
+    expect(message).to.match(
+      /not a bert checkpoint.*16 of \d+ tensors missing \(encoder\.layer\.1\.attention\.self\.query\.weight/
+    )
     expect(message.split('\n')).to.have.length(1)
   })
 
@@ -72,7 +83,11 @@ describe('BERT parity (golden bert-tiny)', () => {
     copyFileSync(hfConfig, join(folder, 'config.json'))
     copyFileSync(join(dir, 'model.safetensors'), join(folder, 'model.safetensors'))
     let message = ''
-    try { await distilbertArch.run(folder, inputsOf(), {}) } catch (err) { message = (err as Error).message }
+    try {
+      await distilbertArch.run(folder, inputsOf(), {})
+    } catch (err) {
+      message = (err as Error).message
+    }
     expect(message).to.match(/model_type is bert, but a distilbert encoder was asked for/)
   })
 
@@ -81,10 +96,16 @@ describe('BERT parity (golden bert-tiny)', () => {
     writeFileSync(join(folder, 'config.json'), readFileSync(hfConfig))
     const state = await readSafetensors(join(dir, 'pretraining_state_dict.safetensors'))
     const renamed: TensorMap = new Map()
-    for (const [k, v] of state) renamed.set(k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), v)
+    for (const [k, v] of state)
+      renamed.set(k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), v)
     await writeSafetensors(join(folder, 'model.safetensors'), renamed)
     const out = await bertArch.run(folder, inputsOf(), {})
-    const cmp = compareArrays(out.get('last_hidden_state')!.data as Float32Array, toFloat32(io.get('last_hidden_state')!), 1e-4, 1e-4)
+    const cmp = compareArrays(
+      out.get('last_hidden_state')!.data as Float32Array,
+      toFloat32(io.get('last_hidden_state')!),
+      1e-4,
+      1e-4
+    )
     expect(cmp.ok, `max abs diff ${cmp.maxAbs}`).to.equal(true)
   })
 })

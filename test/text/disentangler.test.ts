@@ -4,8 +4,18 @@ import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {Rng} from '../../src/util/rng.js'
-import {initTextDisentangler, textDisentanglerConfig, textDisentanglerConfigFrom, textDisentanglerForward} from '../../src/models/text-disentangler.js'
-import {cosineEmbeddingLoss, trainTextDisentangler, type AlignmentData, type TextTrainOptions} from '../../src/stages/align-text/trainer.js'
+import {
+  initTextDisentangler,
+  textDisentanglerConfig,
+  textDisentanglerConfigFrom,
+  textDisentanglerForward
+} from '../../src/models/text-disentangler.js'
+import {
+  cosineEmbeddingLoss,
+  trainTextDisentangler,
+  type AlignmentData,
+  type TextTrainOptions
+} from '../../src/stages/align-text/trainer.js'
 
 /** Embeddings whose first 8 dims carry the anatomy target and next 8 the style target, plus noise. */
 function toyData(n: number, embedDim: number, seed: number): AlignmentData {
@@ -25,15 +35,27 @@ function toyData(n: number, embedDim: number, seed: number): AlignmentData {
 }
 
 describe('text disentangler', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
-  it('has the authors\' state_dict names and output shapes', () => {
+  it("has the authors' state_dict names and output shapes", () => {
     const c = textDisentanglerConfig(768)
     const params = initTextDisentangler(c, 1)
     expect([...params.keys()].sort()).to.deep.equal([
-      'anatomy_encoder.0.bias', 'anatomy_encoder.0.weight', 'anatomy_encoder.3.bias', 'anatomy_encoder.3.weight',
-      'decoder.0.bias', 'decoder.0.weight', 'decoder.2.bias', 'decoder.2.weight',
-      'modality_encoder.0.bias', 'modality_encoder.0.weight', 'modality_encoder.3.bias', 'modality_encoder.3.weight'])
+      'anatomy_encoder.0.bias',
+      'anatomy_encoder.0.weight',
+      'anatomy_encoder.3.bias',
+      'anatomy_encoder.3.weight',
+      'decoder.0.bias',
+      'decoder.0.weight',
+      'decoder.2.bias',
+      'decoder.2.weight',
+      'modality_encoder.0.bias',
+      'modality_encoder.0.weight',
+      'modality_encoder.3.bias',
+      'modality_encoder.3.weight'
+    ])
     expect(params.get('anatomy_encoder.0.weight')!.shape).to.deep.equal([768, 512])
     expect(params.get('decoder.0.weight')!.shape).to.deep.equal([16, 512])
     expect(params.get('decoder.2.weight')!.shape).to.deep.equal([512, 768])
@@ -41,7 +63,11 @@ describe('text disentangler', () => {
       const o = textDisentanglerForward(params, c, tf.ones([3, 768]), {training: false})
       return [o.anatomy.shape, o.style.shape, o.reconstruction.shape]
     })
-    expect(out).to.deep.equal([[3, 8], [3, 8], [3, 768]])
+    expect(out).to.deep.equal([
+      [3, 8],
+      [3, 8],
+      [3, 768]
+    ])
     tf.dispose([...params.values()])
   })
 
@@ -55,16 +81,37 @@ describe('text disentangler', () => {
       const o = textDisentanglerForward(params, c, tf.ones([2, 64]), {training: false})
       return [o.anatomy.shape, o.style.shape, o.reconstruction.shape]
     })
-    expect(out).to.deep.equal([[2, 24], [2, 8], [2, 64]])
+    expect(out).to.deep.equal([
+      [2, 24],
+      [2, 8],
+      [2, 64]
+    ])
     tf.dispose([...params.values()])
-    expect(textDisentanglerConfigFrom({embedDim: 768, hidden: 512, featureDim: 8, dropout: 0.1}))
-      .to.deep.equal({embedDim: 768, hidden: 512, anatomyDim: 8, styleDim: 8, dropout: 0.1})
+    expect(textDisentanglerConfigFrom({embedDim: 768, hidden: 512, featureDim: 8, dropout: 0.1})).to.deep.equal({
+      embedDim: 768,
+      hidden: 512,
+      anatomyDim: 8,
+      styleDim: 8,
+      dropout: 0.1
+    })
     expect(textDisentanglerConfigFrom({...c})).to.deep.equal(c)
     expect(textDisentanglerConfigFrom({embedDim: 768, hidden: 512})).to.equal(null)
   })
 
   it('cosine embedding loss is 1 - cos, per row, averaged', () => {
-    const v = tf.tidy(() => cosineEmbeddingLoss(tf.tensor2d([[1, 0], [1, 1]]), tf.tensor2d([[0, 2], [2, 2]])).dataSync()[0])
+    const v = tf.tidy(
+      () =>
+        cosineEmbeddingLoss(
+          tf.tensor2d([
+            [1, 0],
+            [1, 1]
+          ]),
+          tf.tensor2d([
+            [0, 2],
+            [2, 2]
+          ])
+        ).dataSync()[0]
+    )
     expect(v).to.be.closeTo(0.5, 1e-6) // rows: 1 - 0 and 1 - 1
   })
 
@@ -72,8 +119,19 @@ describe('text disentangler', () => {
     const embedDim = 24
     const data = toyData(80, embedDim, 3)
     const trainIdx = Array.from({length: 64}, (_, i) => i)
-    const base = (dir: string): TextTrainOptions => ({model: textDisentanglerConfig(embedDim), seed: 5, epochs: 6, batchSize: 16,
-      lr: 1e-3, alignWeight: 1, reconWeight: 0.5, checkpointDir: dir, checkpointEvery: 4, keepCheckpoints: 2, resume: false})
+    const base = (dir: string): TextTrainOptions => ({
+      model: textDisentanglerConfig(embedDim),
+      seed: 5,
+      epochs: 6,
+      batchSize: 16,
+      lr: 1e-3,
+      alignWeight: 1,
+      reconWeight: 0.5,
+      checkpointDir: dir,
+      checkpointEvery: 4,
+      keepCheckpoints: 2,
+      resume: false
+    })
     process.env.MEDGEN_QUIET = '1'
     const full = await trainTextDisentangler(data, trainIdx, base(tmpDir()))
     expect(full.stepsDone).to.equal(24)

@@ -18,25 +18,59 @@ const vocabFile = join(goldenDir, 'wordpiece', 'vocab.txt')
 
 /** A random DistilBertForMaskedLM checkpoint (prefixed keys plus the MLM head the loader ignores). */
 async function writeTinyDistilBert(dir: string, seed = 7): Promise<{dim: number}> {
-  const vocab = readFileSync(vocabFile, 'utf8').split('\n').filter((l, i, a) => i < a.length - 1 || l !== '').length
-  const dim = 32, hiddenDim = 64, layers = 2, positions = 64
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({model_type: 'distilbert', dim, hidden_dim: hiddenDim, n_layers: layers,
-    n_heads: 4, max_position_embeddings: positions, vocab_size: vocab, activation: 'gelu', pad_token_id: 0}))
+  const vocab = readFileSync(vocabFile, 'utf8')
+    .split('\n')
+    .filter((l, i, a) => i < a.length - 1 || l !== '').length
+  const dim = 32,
+    hiddenDim = 64,
+    layers = 2,
+    positions = 64
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'distilbert',
+      dim,
+      hidden_dim: hiddenDim,
+      n_layers: layers,
+      n_heads: 4,
+      max_position_embeddings: positions,
+      vocab_size: vocab,
+      activation: 'gelu',
+      pad_token_id: 0
+    })
+  )
   copyFileSync(vocabFile, join(dir, 'vocab.txt'))
   const rng = new Rng(seed)
   const state: TensorMap = new Map()
   const put = (name: string, shape: number[], std = 0.2, mean = 0) =>
-    state.set(`distilbert.${name}`, {dtype: 'F32', shape, data: rng.normalArray(shape.reduce((a, b) => a * b, 1), std).map(v => v + mean)})
+    state.set(`distilbert.${name}`, {
+      dtype: 'F32',
+      shape,
+      data: rng
+        .normalArray(
+          shape.reduce((a, b) => a * b, 1),
+          std
+        )
+        .map(v => v + mean)
+    })
   put('embeddings.word_embeddings.weight', [vocab, dim])
   put('embeddings.position_embeddings.weight', [positions, dim])
-  put('embeddings.LayerNorm.weight', [dim], 0.1, 1); put('embeddings.LayerNorm.bias', [dim], 0.1)
+  put('embeddings.LayerNorm.weight', [dim], 0.1, 1)
+  put('embeddings.LayerNorm.bias', [dim], 0.1)
   for (let i = 0; i < layers; i++) {
     const p = `transformer.layer.${i}`
-    for (const n of ['q_lin', 'k_lin', 'v_lin', 'out_lin']) { put(`${p}.attention.${n}.weight`, [dim, dim]); put(`${p}.attention.${n}.bias`, [dim], 0.1) }
-    put(`${p}.sa_layer_norm.weight`, [dim], 0.1, 1); put(`${p}.sa_layer_norm.bias`, [dim], 0.1)
-    put(`${p}.ffn.lin1.weight`, [hiddenDim, dim]); put(`${p}.ffn.lin1.bias`, [hiddenDim], 0.1)
-    put(`${p}.ffn.lin2.weight`, [dim, hiddenDim]); put(`${p}.ffn.lin2.bias`, [dim], 0.1)
-    put(`${p}.output_layer_norm.weight`, [dim], 0.1, 1); put(`${p}.output_layer_norm.bias`, [dim], 0.1)
+    for (const n of ['q_lin', 'k_lin', 'v_lin', 'out_lin']) {
+      put(`${p}.attention.${n}.weight`, [dim, dim])
+      put(`${p}.attention.${n}.bias`, [dim], 0.1)
+    }
+    put(`${p}.sa_layer_norm.weight`, [dim], 0.1, 1)
+    put(`${p}.sa_layer_norm.bias`, [dim], 0.1)
+    put(`${p}.ffn.lin1.weight`, [hiddenDim, dim])
+    put(`${p}.ffn.lin1.bias`, [hiddenDim], 0.1)
+    put(`${p}.ffn.lin2.weight`, [dim, hiddenDim])
+    put(`${p}.ffn.lin2.bias`, [dim], 0.1)
+    put(`${p}.output_layer_norm.weight`, [dim], 0.1, 1)
+    put(`${p}.output_layer_norm.bias`, [dim], 0.1)
   }
   state.set('vocab_projector.bias', {dtype: 'F32', shape: [vocab], data: new Float32Array(vocab)})
   await writeSafetensors(join(dir, 'model.safetensors'), state)
@@ -44,7 +78,9 @@ async function writeTinyDistilBert(dir: string, seed = 7): Promise<{dim: number}
 }
 
 describe('DistilBERT encoder (random weights in HF layout)', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('loads, runs, and gives real tokens the same outputs with or without padding', async () => {
     const dir = tmpDir()
@@ -52,7 +88,10 @@ describe('DistilBERT encoder (random weights in HF layout)', () => {
     const enc = await BertTextEncoder.load(dir, 'distilbert', 'mean')
     expect(enc.config.layers).to.equal(2)
     const short = 'Benign nevus.'
-    const batch = await enc.encode([short, 'Irregular, asymmetric lesion with blurred borders and a reticular dark-brown pigment network.'])
+    const batch = await enc.encode([
+      short,
+      'Irregular, asymmetric lesion with blurred borders and a reticular dark-brown pigment network.'
+    ])
     expect(batch.tokens.shape[0]).to.equal(2)
     expect(batch.tokens.shape[2]).to.equal(dim)
     expect(batch.pooled.shape).to.deep.equal([2, dim])
@@ -68,21 +107,54 @@ describe('DistilBERT encoder (random weights in HF layout)', () => {
     expect(diff).to.be.lessThan(1e-5)
     expect(pooledDiff).to.be.lessThan(1e-5)
     // the outputs depend on the text (weights really loaded and used)
-    const other = tf.tidy(() => batch.pooled.slice([0, 0], [1, dim]).sub(batch.pooled.slice([1, 0], [1, dim])).abs().max().dataSync()[0])
+    const other = tf.tidy(
+      () =>
+        batch.pooled
+          .slice([0, 0], [1, dim])
+          .sub(batch.pooled.slice([1, 0], [1, dim]))
+          .abs()
+          .max()
+          .dataSync()[0]
+    )
     expect(other).to.be.greaterThan(1e-3)
     const cls = await BertTextEncoder.load(dir, 'distilbert', 'cls')
     const clsOut = await cls.encode([short])
-    const clsDiff = tf.tidy(() => clsOut.pooled.sub(alone.tokens.slice([0, 0, 0], [1, 1, dim]).reshape([1, dim])).abs().max().dataSync()[0])
+    const clsDiff = tf.tidy(
+      () =>
+        clsOut.pooled
+          .sub(alone.tokens.slice([0, 0, 0], [1, 1, dim]).reshape([1, dim]))
+          .abs()
+          .max()
+          .dataSync()[0]
+    )
     expect(clsDiff).to.equal(0)
-    tf.dispose([batch.tokens, batch.mask, batch.pooled, alone.tokens, alone.mask, alone.pooled, padded, clsOut.tokens, clsOut.mask, clsOut.pooled])
-    enc.dispose(); cls.dispose()
+    tf.dispose([
+      batch.tokens,
+      batch.mask,
+      batch.pooled,
+      alone.tokens,
+      alone.mask,
+      alone.pooled,
+      padded,
+      clsOut.tokens,
+      clsOut.mask,
+      clsOut.pooled
+    ])
+    enc.dispose()
+    cls.dispose()
   })
 
   it('encodePooled batches by length but returns rows in caption order', async () => {
     const dir = tmpDir()
     const {dim} = await writeTinyDistilBert(dir, 3)
     const enc = await BertTextEncoder.load(dir, 'distilbert', 'mean')
-    const texts = ['Irregular, asymmetric lesion with blurred borders.', 'Nevus.', 'Dark-brown network and globules.', 'Lesion', 'a b c d e f g']
+    const texts = [
+      'Irregular, asymmetric lesion with blurred borders.',
+      'Nevus.',
+      'Dark-brown network and globules.',
+      'Lesion',
+      'a b c d e f g'
+    ]
     const rows = await encodePooled(enc, texts, 2)
     for (let i = 0; i < texts.length; i++) {
       const single = await enc.encode([texts[i]])
@@ -101,13 +173,19 @@ describe('DistilBERT encoder (random weights in HF layout)', () => {
     state.delete('distilbert.transformer.layer.1.ffn.lin2.weight')
     await writeSafetensors(join(dir, 'model.safetensors'), state)
     let message = ''
-    try { await BertTextEncoder.load(dir, 'distilbert', 'mean') } catch (err) { message = (err as Error).message }
+    try {
+      await BertTextEncoder.load(dir, 'distilbert', 'mean')
+    } catch (err) {
+      message = (err as Error).message
+    }
     expect(message).to.match(/1 of \d+ tensors missing \(transformer\.layer\.1\.ffn\.lin2\.weight\)/)
   })
 })
 
 describe('hashed n-gram encoder', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('is deterministic, L2-normalised, word-sensitive, and masks per-word tokens', async () => {
     const enc = new HashedTextEncoder(256)

@@ -5,16 +5,17 @@ import {Rng} from '../../src/util/rng.js'
 import {neighbourAgreement, tsne} from '../../src/util/tsne.js'
 import {tsneFigureSvg} from '../../src/stages/align-text/tsne-figure.js'
 
-function clusters(perCluster: number, k: number, d: number, seed: number): {x: Float32Array, labels: number[]} {
+function clusters(perCluster: number, k: number, d: number, seed: number): {x: Float32Array; labels: number[]} {
   const rng = new Rng(seed)
   const centres = Array.from({length: k}, () => rng.normalArray(d, 5))
   const x = new Float32Array(perCluster * k * d)
   const labels: number[] = []
-  for (let c = 0; c < k; c++) for (let i = 0; i < perCluster; i++) {
-    const row = c * perCluster + i
-    for (let j = 0; j < d; j++) x[row * d + j] = centres[c][j] + rng.normal() * 0.5
-    labels.push(c)
-  }
+  for (let c = 0; c < k; c++)
+    for (let i = 0; i < perCluster; i++) {
+      const row = c * perCluster + i
+      for (let j = 0; j < d; j++) x[row * d + j] = centres[c][j] + rng.normal() * 0.5
+      labels.push(c)
+    }
   return {x, labels}
 }
 
@@ -37,7 +38,14 @@ describe('t-SNE', () => {
 
   it('draws both modalities and every class in the SVG and renders it', async () => {
     const points = Float64Array.from({length: 8}, (_, i) => i)
-    const svg = tsneFigureSvg([{title: 'after alignment', points, modality: ['text', 'text', 'visual', 'visual'], classes: ['mel', 'nv', 'mel', 'nv']}])
+    const svg = tsneFigureSvg([
+      {
+        title: 'after alignment',
+        points,
+        modality: ['text', 'text', 'visual', 'visual'],
+        classes: ['mel', 'nv', 'mel', 'nv']
+      }
+    ])
     expect(svg.match(/<circle/g)).to.have.length(2 * 2 + 3) // 2 visual points x 2 panels + legend (visual, mel, nv)
     expect(svg).to.contain('after alignment — by class')
     const png = await sharp(Buffer.from(svg)).png().toBuffer()

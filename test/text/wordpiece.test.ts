@@ -22,7 +22,8 @@ for (const mode of ['cased', 'uncased'] as const) {
         const full = tok.encode(c.text, null, {truncation: false}).inputIds
         const enc = tok.encode(c.text, null, {maxLength, truncation: true, padding: 'max_length'})
         const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
-        if (!same(tokens, c.tokens)) failures.push(`#${c.index} ${c.category} tokens ${JSON.stringify(tokens)} != ${JSON.stringify(c.tokens)}`)
+        if (!same(tokens, c.tokens))
+          failures.push(`#${c.index} ${c.category} tokens ${JSON.stringify(tokens)} != ${JSON.stringify(c.tokens)}`)
         if (!same(full, c.input_ids_full)) failures.push(`#${c.index} input_ids_full`)
         if (!same(enc.inputIds, c.input_ids)) failures.push(`#${c.index} input_ids`)
         if (!same(enc.attentionMask, c.attention_mask)) failures.push(`#${c.index} attention_mask`)

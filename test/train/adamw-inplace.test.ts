@@ -7,18 +7,28 @@ import {useTestBackend} from '../helpers/backend.js'
 import {AdamW} from '../../src/train/adamw.js'
 import {Rng} from '../../src/util/rng.js'
 
-function run(inPlace: boolean, weightDecay: number): {params: Float32Array[], moments: Float32Array[]} {
+function run(inPlace: boolean, weightDecay: number): {params: Float32Array[]; moments: Float32Array[]} {
   const rng = new Rng(5)
   const shapes = [[33, 7], [5], [3, 3, 4, 2]]
-  const params = new Map(shapes.map((s, i) => [`p${i}`, tf.variable(tf.tensor(rng.normalArray(s.reduce((a, b) => a * b, 1)), s))]))
+  const params = new Map(
+    shapes.map((s, i) => [`p${i}`, tf.variable(tf.tensor(rng.normalArray(s.reduce((a, b) => a * b, 1)), s))])
+  )
   const opt = new AdamW(params, {lr: 3e-3, weightDecay, beta1: 0.5, eps: 1e-6, inPlace})
   for (let step = 0; step < 4; step++) {
-    const grads = new Map([...params].map(([name, p]) => [name, tf.tensor(rng.normalArray(p.size).map(x => x * 10 ** (step - 2)), p.shape)]))
+    const grads = new Map(
+      [...params].map(([name, p]) => [
+        name,
+        tf.tensor(
+          rng.normalArray(p.size).map(x => x * 10 ** (step - 2)),
+          p.shape
+        )
+      ])
+    )
     opt.applyGradients(grads, 3e-3 / (step + 1))
     tf.dispose([...grads.values()])
   }
   const out = [...params.values()].map(p => p.dataSync() as Float32Array)
-  const moments = (opt as unknown as {m: Map<string, tf.Tensor>, v: Map<string, tf.Tensor>})
+  const moments = opt as unknown as {m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor>}
   const mv = [...moments.m.values(), ...moments.v.values()].map(t => t.dataSync() as Float32Array)
   opt.dispose()
   params.forEach(p => p.dispose())
@@ -26,7 +36,9 @@ function run(inPlace: boolean, weightDecay: number): {params: Float32Array[], mo
 }
 
 describe('AdamW in place on wasm', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   for (const wd of [0, 0.01]) {
     it(`gives bit-identical parameters and moments to the kernel path (weight decay ${wd})`, () => {
@@ -43,13 +55,15 @@ describe('AdamW in place on wasm', () => {
     const g = tf.tensor1d([1, -1, 1])
     const opt = new AdamW(new Map([['p', p]]), {lr: 0.1, inPlace: true})
     opt.applyGradients(new Map([['p', g]])) // first step makes the moments (zerosLike kernels)
-    const info = await tf.profile(() => { opt.applyGradients(new Map([['p', g]])) })
+    const info = await tf.profile(() => {
+      opt.applyGradients(new Map([['p', g]]))
+    })
     expect(info.kernels.map(k => k.name)).to.deep.equal([])
     tf.dispose([p, g])
     opt.dispose()
   })
 
-  it('leaves a tensor sharing the parameter\'s memory unchanged', () => {
+  it("leaves a tensor sharing the parameter's memory unchanged", () => {
     const p = tf.variable(tf.tensor1d([1, 2, 3]))
     const alias = p.reshape([3, 1]) // wasm's Reshape shares the buffer
     const opt = new AdamW(new Map([['p', p]]), {lr: 0.1})

@@ -12,15 +12,28 @@ describe('train loop: signals between checkpoints', () => {
     let err: unknown = null
     try {
       await trainLoop({
-        label: 'signal-test', totalSteps: 40, startStep: 0, checkpointEvery: 1000,
-        step: async i => { if (i === 7) process.kill(process.pid, 'SIGUSR1'); return 1 },
-        checkpoint: async done => { saved.push(done); return `checkpoint-${done}` },
+        label: 'signal-test',
+        totalSteps: 40,
+        startStep: 0,
+        checkpointEvery: 1000,
+        step: async i => {
+          if (i === 7) process.kill(process.pid, 'SIGUSR1')
+          return 1
+        },
+        checkpoint: async done => {
+          saved.push(done)
+          return `checkpoint-${done}`
+        }
       })
-    } catch (e) { err = e }
+    } catch (e) {
+      err = e
+    }
     expect(err).to.be.instanceOf(StoppedBySignal)
     expect((err as StoppedBySignal).exitCode).to.equal(ExitCode.requeue)
     expect(saved).to.have.length(1)
     expect(saved[0]).to.be.within(8, 9)
-    expect((err as Error).message).to.match(new RegExp(`stopped by SIGUSR1 after step ${saved[0]}; checkpoint checkpoint-${saved[0]}`))
+    expect((err as Error).message).to.match(
+      new RegExp(`stopped by SIGUSR1 after step ${saved[0]}; checkpoint checkpoint-${saved[0]}`)
+    )
   })
 })

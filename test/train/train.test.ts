@@ -13,18 +13,25 @@ import {NonFiniteLoss} from '../../src/errors.js'
 import {Rng} from '../../src/util/rng.js'
 
 describe('train utilities', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('AdamW matches a hand-computed torch.optim.AdamW trajectory', () => {
     // Reference values computed by the update rule of torch.optim.AdamW (lr 0.1, wd 0.1), 3 steps
     // on f(p) = sum(p^2) from p = [1, -2]: decay first, then the Adam step.
     const p = tf.variable(tf.tensor1d([1, -2]))
     const opt = new AdamW(new Map([['p', p]]), {lr: 0.1, weightDecay: 0.1})
-    let m = [0, 0], v = [0, 0], ref = [1, -2]
+    let m = [0, 0],
+      v = [0, 0],
+      ref = [1, -2]
     for (let s = 1; s <= 3; s++) {
       const g = ref.map(x => 2 * x)
-      m = m.map((mi, i) => 0.9 * mi + 0.1 * g[i]); v = v.map((vi, i) => 0.999 * vi + 0.001 * g[i] ** 2)
-      ref = ref.map((x, i) => x * (1 - 0.1 * 0.1) - 0.1 * (m[i] / (1 - 0.9 ** s)) / (Math.sqrt(v[i] / (1 - 0.999 ** s)) + 1e-8))
+      m = m.map((mi, i) => 0.9 * mi + 0.1 * g[i])
+      v = v.map((vi, i) => 0.999 * vi + 0.001 * g[i] ** 2)
+      ref = ref.map(
+        (x, i) => x * (1 - 0.1 * 0.1) - (0.1 * (m[i] / (1 - 0.9 ** s))) / (Math.sqrt(v[i] / (1 - 0.999 ** s)) + 1e-8)
+      )
       const grad = tf.tidy(() => p.mul(2))
       opt.applyGradients(new Map([['p', grad]]))
       grad.dispose()
@@ -67,7 +74,10 @@ describe('train utilities', () => {
   })
 
   it('clips by global norm like clip_grad_norm_', () => {
-    const grads = new Map([['a', tf.tensor1d([3, 0])], ['b', tf.tensor1d([0, 4])]])
+    const grads = new Map([
+      ['a', tf.tensor1d([3, 0])],
+      ['b', tf.tensor1d([0, 4])]
+    ])
     const {grads: clipped, norm} = clipByGlobalNorm(grads, 1)
     expect(norm).to.be.closeTo(5, 1e-6)
     expect(Array.from(clipped.get('a')!.dataSync())[0]).to.be.closeTo(0.6, 1e-5)
@@ -79,7 +89,11 @@ describe('train utilities', () => {
     const mgr = new CheckpointManager(join(dir, 'ck'), 2)
     const rng = new Rng(3)
     for (const step of [10, 20, 30]) {
-      await mgr.save(step, {params: new Map([['w', tf.tensor1d([step, step + 1])]]), optimizer: new Map(), state: {rng: rng.getState()}})
+      await mgr.save(step, {
+        params: new Map([['w', tf.tensor1d([step, step + 1])]]),
+        optimizer: new Map(),
+        state: {rng: rng.getState()}
+      })
     }
     expect(readdirSync(join(dir, 'ck')).sort()).to.deep.equal(['checkpoint-20', 'checkpoint-30'])
     const loaded = await mgr.load((await mgr.latest())!)
@@ -92,9 +106,15 @@ describe('train utilities', () => {
     const saved: number[] = []
     try {
       await trainLoop({
-        label: 'test', totalSteps: 10, startStep: 0, checkpointEvery: 2,
+        label: 'test',
+        totalSteps: 10,
+        startStep: 0,
+        checkpointEvery: 2,
         step: i => (i === 5 ? NaN : 1 / (i + 1)),
-        checkpoint: async n => { saved.push(n); return `ck-${n}` },
+        checkpoint: async n => {
+          saved.push(n)
+          return `ck-${n}`
+        }
       })
       expect.fail('should have thrown')
     } catch (err) {

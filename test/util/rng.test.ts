@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs'
 import {Rng, deriveSeed, hashString} from '../../src/util/rng.js'
 import {useTestBackend} from '../helpers/backend.js'
 
-const draw = (rng: Rng, n = 200) => Array.from({length: n}, (_, i) => i % 3 === 0 ? rng.uniform() : i % 3 === 1 ? rng.normal() : rng.int(1000))
+const draw = (rng: Rng, n = 200) =>
+  Array.from({length: n}, (_, i) => (i % 3 === 0 ? rng.uniform() : i % 3 === 1 ? rng.normal() : rng.int(1000)))
 
 describe('Rng', () => {
   it('the same seed gives the same stream; different seeds differ', () => {
@@ -61,7 +62,8 @@ describe('Rng', () => {
     expect(deriveSeed(1, 'x')).to.be.within(0, 2147483646)
     expect(hashString('abc')).to.equal(hashString('abc'))
     await useTestBackend()
-    const sample = (seed: number) => tf.tidy(() => Array.from(tf.randomNormal([16], 0, 1, 'float32', new Rng(seed).tfSeed()).dataSync()))
+    const sample = (seed: number) =>
+      tf.tidy(() => Array.from(tf.randomNormal([16], 0, 1, 'float32', new Rng(seed).tfSeed()).dataSync()))
     expect(sample(5)).to.deep.equal(sample(5))
     expect(sample(5)).to.not.deep.equal(sample(6))
   })

@@ -6,7 +6,8 @@ const S = 96
 /** Label 1 inside `inside(x, y)` (pixel centres relative to the image centre), 0 elsewhere. */
 function draw(inside: (x: number, y: number) => boolean): Int32Array {
   const out = new Int32Array(S * S)
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) out[y * S + x] = inside(x - S / 2 + 0.5, y - S / 2 + 0.5) ? 1 : 0
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) out[y * S + x] = inside(x - S / 2 + 0.5, y - S / 2 + 0.5) ? 1 : 0
   return out
 }
 
@@ -23,8 +24,13 @@ describe('anatomy descriptors (occupancy + shape per channel)', () => {
   })
 
   it('a 3:1 ellipse has elongation near 1 - 1/3, whatever its orientation', () => {
-    const c = Math.cos(Math.PI / 5), s = Math.sin(Math.PI / 5)
-    const ellipse = draw((x, y) => { const u = c * x + s * y, v = -s * x + c * y; return (u / 36) ** 2 + (v / 12) ** 2 <= 1 })
+    const c = Math.cos(Math.PI / 5),
+      s = Math.sin(Math.PI / 5)
+    const ellipse = draw((x, y) => {
+      const u = c * x + s * y,
+        v = -s * x + c * y
+      return (u / 36) ** 2 + (v / 12) ** 2 <= 1
+    })
     expect(channelShapes(ellipse, S, S, 2)[1].elongation).to.be.closeTo(2 / 3, 0.02)
   })
 
@@ -46,7 +52,7 @@ describe('anatomy descriptors (occupancy + shape per channel)', () => {
     expect(dot.elongation).to.equal(0)
     expect(dot.compactness).to.be.closeTo(Math.PI / 4, 1e-12) // area 1, perimeter 4 (2 border edges + 2 to the background)
     // the background fills the image but for the corner pixel: 4*S - 2 border edges + 2 to the dot
-    expect(bg.compactness).to.be.closeTo(4 * Math.PI * (S * S - 1) / (4 * S) ** 2, 1e-12)
+    expect(bg.compactness).to.be.closeTo((4 * Math.PI * (S * S - 1)) / (4 * S) ** 2, 1e-12)
   })
 
   it('lays the vector out as [occupancy, compactness, elongation] per channel, or occupancy only', () => {

@@ -9,13 +9,23 @@ import {stopGradient} from '../../src/losses/stop-gradient.js'
 import {linePlotPng, linePlotSvg} from '../../src/util/plot.js'
 
 describe('visual: losses and plots', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('KL: -0.5 * sum(1 + logvar - mu^2 - exp(logvar)) per sample, mean over the batch', () => {
-    const mu = tf.tensor2d([[1, 0], [0.5, -2]])
-    const logvar = tf.tensor2d([[0, 1], [-1, 0.5]])
-    const perSample = [[1, 0, 0, 1], [0.5, -2, -1, 0.5]].map(([m1, m2, l1, l2]) =>
-      -0.5 * ((1 + l1 - m1 * m1 - Math.exp(l1)) + (1 + l2 - m2 * m2 - Math.exp(l2))))
+    const mu = tf.tensor2d([
+      [1, 0],
+      [0.5, -2]
+    ])
+    const logvar = tf.tensor2d([
+      [0, 1],
+      [-1, 0.5]
+    ])
+    const perSample = [
+      [1, 0, 0, 1],
+      [0.5, -2, -1, 0.5]
+    ].map(([m1, m2, l1, l2]) => -0.5 * (1 + l1 - m1 * m1 - Math.exp(l1) + (1 + l2 - m2 * m2 - Math.exp(l2))))
     expect(gaussianKl(mu, logvar).dataSync()[0]).to.be.closeTo((perSample[0] + perSample[1]) / 2, 1e-5)
     expect(gaussianKl(tf.zeros([3, 8]) as tf.Tensor2D, tf.zeros([3, 8]) as tf.Tensor2D).dataSync()[0]).to.equal(0)
   })
@@ -54,7 +64,17 @@ describe('visual: losses and plots', () => {
   })
 
   it('linePlotPng draws every series as SVG and renders a PNG of the asked size', async () => {
-    const series = [{name: 'loss', points: [[1, 3], [2, 2], [3, 1.5]] as Array<[number, number]>}, {name: 'val <Dice>', points: [[3, 0.8]] as Array<[number, number]>}]
+    const series = [
+      {
+        name: 'loss',
+        points: [
+          [1, 3],
+          [2, 2],
+          [3, 1.5]
+        ] as Array<[number, number]>
+      },
+      {name: 'val <Dice>', points: [[3, 0.8]] as Array<[number, number]>}
+    ]
     const svg = linePlotSvg(series, {title: 'curves', logY: true})
     expect(svg).to.include('<polyline').and.include('<circle').and.include('val &lt;Dice&gt;')
     const png = await linePlotPng(series, {width: 300, height: 200})

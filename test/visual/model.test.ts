@@ -11,18 +11,23 @@ import {sdnetStepGradients} from '../../src/stages/visual/step.js'
 import {splitBackward} from '../../src/stages/visual/trainer.js'
 
 describe('visual: SDNet architecture', () => {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
-  describe('sdnet-224 (the authors\' size)', function () {
+  describe("sdnet-224 (the authors' size)", function () {
     this.timeout(900_000)
     let m: SDNet
-    before(() => { m = SDNet.create(presetConfig('sdnet-224', 'scalar'), 1) })
+    before(() => {
+      m = SDNet.create(presetConfig('sdnet-224', 'scalar'), 1)
+    })
     after(() => m.dispose())
 
-    it('has the authors\' 36,105,917 parameters with scalar AdaIN, split as docs/REFERENCE.md §9', () => {
+    it("has the authors' 36,105,917 parameters with scalar AdaIN, split as docs/REFERENCE.md §9", () => {
       expect(m.parameterCount()).to.equal(36_105_917)
       expect(m.parameterCount('a_encoder.unet.')).to.equal(35_058_952)
-      let enc = 0, bottleneck = 0
+      let enc = 0,
+        bottleneck = 0
       for (const [name, v] of m.params) {
         if (name.includes('.encoder_block')) enc += v.size
         if (name.includes('.bottleneck.')) bottleneck += v.size
@@ -48,7 +53,16 @@ describe('visual: SDNet architecture', () => {
         expect(out.reco.shape).to.deep.equal([1, 224, 224, 3])
         expect(out.muTilde!.shape).to.deep.equal([1, 8])
         const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1]) as tf.Tensor4D
-        return sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!}).total
+        return sdnetLoss({
+          x,
+          mask,
+          reco: out.reco,
+          lesion,
+          mu: out.mu,
+          logvar: out.logvar,
+          z: out.z,
+          muTilde: out.muTilde!
+        }).total
       })
       expect(Number.isFinite(loss.dataSync()[0])).to.equal(true)
       tf.dispose([loss, x, mask])
@@ -59,7 +73,13 @@ describe('visual: SDNet architecture', () => {
       const x = tf.randomUniform([1, 224, 224, 3], -1, 1, 'float32', 9) as tf.Tensor4D
       const mask = tf.randomUniform([1, 224, 224, 1], 0, 1, 'float32', 10).greater(0.7).toFloat() as tf.Tensor4D
       expect(splitBackward(m.config)).to.equal(true)
-      const {grads, loss, stats} = sdnetStepGradients(m, x, mask, {gumbel: 1, gumbelReco: 2, eps: 3}, {splitBackward: true})
+      const {grads, loss, stats} = sdnetStepGradients(
+        m,
+        x,
+        mask,
+        {gumbel: 1, gumbelReco: 2, eps: 3},
+        {splitBackward: true}
+      )
       expect(Number.isFinite(loss)).to.equal(true)
       expect(grads.size).to.equal(m.params.size)
       for (const [name, v] of m.params) expect(grads.get(name)!.shape, name).to.deep.equal(v.shape)
@@ -92,14 +112,27 @@ describe('visual: SDNet architecture', () => {
     const floor = 1e-2 * Math.max(...[...one.grads.values()].map(scaleOf))
     let worst = 0
     for (const [name, g] of one.grads) {
-      worst = Math.max(worst, tf.tidy(() => tf.max(tf.abs(tf.sub(g, two.grads.get(name)!))).dataSync()[0]) / Math.max(floor, scaleOf(g)))
+      worst = Math.max(
+        worst,
+        tf.tidy(() => tf.max(tf.abs(tf.sub(g, two.grads.get(name)!))).dataSync()[0]) / Math.max(floor, scaleOf(g))
+      )
     }
     expect(worst, 'worst relative gradient difference').to.be.below(1e-3)
     expect(two.stats.map(s => s.name)).to.deep.equal(one.stats.map(s => s.name))
     for (let i = 0; i < one.stats.length; i++) {
-      expect(tf.tidy(() => tf.max(tf.abs(tf.sub(one.stats[i].mean, two.stats[i].mean))).dataSync()[0]), one.stats[i].name).to.be.below(1e-5)
+      expect(
+        tf.tidy(() => tf.max(tf.abs(tf.sub(one.stats[i].mean, two.stats[i].mean))).dataSync()[0]),
+        one.stats[i].name
+      ).to.be.below(1e-5)
     }
-    tf.dispose([x, mask, ...one.grads.values(), ...two.grads.values(), ...one.stats.flatMap(s => [s.mean, s.variance]), ...two.stats.flatMap(s => [s.mean, s.variance])])
+    tf.dispose([
+      x,
+      mask,
+      ...one.grads.values(),
+      ...two.grads.values(),
+      ...one.stats.flatMap(s => [s.mean, s.variance]),
+      ...two.stats.flatMap(s => [s.mean, s.variance])
+    ])
   })
 
   it('derives the style encoder flatten size from the image size', () => {
@@ -146,28 +179,63 @@ describe('visual: SDNet architecture', () => {
   })
 
   it('BatchNorm: batch statistics in training, running averages (momentum 0.1, unbiased var) after the step', () => {
-    const running = new Map([['bn.running_mean', tf.variable(tf.zeros([2]))], ['bn.running_var', tf.variable(tf.ones([2]))]])
-    const params = new Map<string, tf.Tensor>([['bn.weight', tf.ones([2])], ['bn.bias', tf.zeros([2])]])
-    const x = tf.tensor2d([[1, 10], [3, 14], [5, 12]])
+    const running = new Map([
+      ['bn.running_mean', tf.variable(tf.zeros([2]))],
+      ['bn.running_var', tf.variable(tf.ones([2]))]
+    ])
+    const params = new Map<string, tf.Tensor>([
+      ['bn.weight', tf.ones([2])],
+      ['bn.bias', tf.zeros([2])]
+    ])
+    const x = tf.tensor2d([
+      [1, 10],
+      [3, 14],
+      [5, 12]
+    ])
     const stats: BatchStat[] = []
     const y = batchNorm({training: true, params, buffers: running, batchStats: stats}, 'bn', x)
     // normalised with the biased variance: column 0 = [1,3,5] -> mean 3, var 8/3
     expect(y.dataSync()[0]).to.be.closeTo(-2 / Math.sqrt(8 / 3 + 1e-5), 1e-5)
     // gradients through the batch statistics, against the same formula written out
     const w = tf.tensor1d([1.5, -0.5])
-    const probe = tf.tensor2d([[0.3, -1], [2, 0.5], [-0.7, 1.1]])
+    const probe = tf.tensor2d([
+      [0.3, -1],
+      [2, 0.5],
+      [-0.7, 1.1]
+    ])
     const manual = (t: tf.Tensor, g: tf.Tensor) => {
       const {mean, variance} = tf.moments(t, [0])
-      return t.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(g).mul(probe).sum()
+      return t
+        .sub(mean)
+        .mul(tf.rsqrt(variance.add(1e-5)))
+        .mul(g)
+        .mul(probe)
+        .sum()
     }
-    const ours = (t: tf.Tensor, g: tf.Tensor) => batchNorm({training: true, params: new Map([['bn.weight', g], ['bn.bias', tf.zeros([2])]]), buffers: running}, 'bn', t).mul(probe).sum()
+    const ours = (t: tf.Tensor, g: tf.Tensor) =>
+      batchNorm(
+        {
+          training: true,
+          params: new Map([
+            ['bn.weight', g],
+            ['bn.bias', tf.zeros([2])]
+          ]),
+          buffers: running
+        },
+        'bn',
+        t
+      )
+        .mul(probe)
+        .sum()
     const [gx1, gw1] = tf.grads(manual)([x, w])
     const [gx2, gw2] = tf.grads(ours)([x, w])
     expect(tf.max(tf.abs(gx1.sub(gx2))).dataSync()[0]).to.be.below(1e-4)
     expect(tf.max(tf.abs(gw1.sub(gw2))).dataSync()[0]).to.be.below(1e-4)
     const counts = new Map<string, number>()
     applyBatchStats(running, stats, counts)
-    expect(Array.from(running.get('bn.running_mean')!.dataSync())).to.satisfy((v: number[]) => Math.abs(v[0] - 0.3) < 1e-6 && Math.abs(v[1] - 1.2) < 1e-5)
+    expect(Array.from(running.get('bn.running_mean')!.dataSync())).to.satisfy(
+      (v: number[]) => Math.abs(v[0] - 0.3) < 1e-6 && Math.abs(v[1] - 1.2) < 1e-5
+    )
     // unbiased: column 0 var = 4 -> 0.9 * 1 + 0.1 * 4 = 1.3
     expect(running.get('bn.running_var')!.dataSync()[0]).to.be.closeTo(1.3, 1e-5)
     expect(counts.get('bn')).to.equal(1)
@@ -176,10 +244,26 @@ describe('visual: SDNet architecture', () => {
   })
 
   it('scalar AdaIN follows z only through its mean and unbiased std; learned AdaIN starts as plain instance norm, then uses every entry', () => {
-    const a = tf.oneHot(tf.tensor3d(Array.from({length: 2 * 16 * 16}, (_, i) => i % 8), [2, 16, 16], 'int32'), 8).toFloat() as tf.Tensor4D
-    const z1 = tf.tensor2d([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]])
-    const z2 = tf.tensor2d([[7, 6, 5, 4, 3, 2, 1, 0], [7, 6, 5, 4, 3, 2, 1, 0]]) // same mean and std, other order
-    const maxDiff = (p: Float32Array | Int32Array | Uint8Array, q: Float32Array | Int32Array | Uint8Array) => Math.max(...Array.from(p, (v, i) => Math.abs(v - q[i])))
+    const a = tf
+      .oneHot(
+        tf.tensor3d(
+          Array.from({length: 2 * 16 * 16}, (_, i) => i % 8),
+          [2, 16, 16],
+          'int32'
+        ),
+        8
+      )
+      .toFloat() as tf.Tensor4D
+    const z1 = tf.tensor2d([
+      [0, 1, 2, 3, 4, 5, 6, 7],
+      [0, 1, 2, 3, 4, 5, 6, 7]
+    ])
+    const z2 = tf.tensor2d([
+      [7, 6, 5, 4, 3, 2, 1, 0],
+      [7, 6, 5, 4, 3, 2, 1, 0]
+    ]) // same mean and std, other order
+    const maxDiff = (p: Float32Array | Int32Array | Uint8Array, q: Float32Array | Int32Array | Uint8Array) =>
+      Math.max(...Array.from(p, (v, i) => Math.abs(v - q[i])))
     const scalar = SDNet.create(sdnetConfig({imageSize: 16, ndf: 2, adain: 'scalar'}), 4)
     const learned = SDNet.create(sdnetConfig({imageSize: 16, ndf: 2, adain: 'learned'}), 4)
     const s1 = scalar.decode(scalar.context(false), a, z1).dataSync()
@@ -188,7 +272,8 @@ describe('visual: SDNet architecture', () => {
     const l0 = learned.decode(learned.context(false), a, z1).dataSync()
     expect(maxDiff(l0, learned.decode(learned.context(false), a, z2).dataSync())).to.be.below(1e-6)
     expect(maxDiff(l0, s1)).to.be.above(1e-4)
-    for (const [name, v] of learned.params) if (name.includes('.adain')) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 9))
+    for (const [name, v] of learned.params)
+      if (name.includes('.adain')) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 9))
     const l1 = learned.decode(learned.context(false), a, z1).dataSync()
     expect(maxDiff(l1, learned.decode(learned.context(false), a, z2).dataSync())).to.be.above(1e-4)
     ;[scalar, learned].forEach(m => m.dispose())
@@ -204,9 +289,12 @@ describe('visual: SDNet architecture', () => {
     expect(dict.get('segmentor.conv1.1.num_batches_tracked')!.dtype).to.equal('I64')
     const b = SDNet.create(cfg, 2)
     b.loadStateDict(dict, 'test')
-    for (const [name, v] of a.params) expect(Array.from(b.params.get(name)!.dataSync()), name).to.deep.equal(Array.from(v.dataSync()))
+    for (const [name, v] of a.params)
+      expect(Array.from(b.params.get(name)!.dataSync()), name).to.deep.equal(Array.from(v.dataSync()))
     const wrong = SDNet.create(sdnetConfig({imageSize: 16, ndf: 4, adain: 'learned'}), 1)
-    expect(() => wrong.loadStateDict(dict, 'model.safetensors')).to.throw(/model.safetensors: a_encoder.unet.encoder_block1.0.weight has shape/)
+    expect(() => wrong.loadStateDict(dict, 'model.safetensors')).to.throw(
+      /model.safetensors: a_encoder.unet.encoder_block1.0.weight has shape/
+    )
     ;[a, b, wrong].forEach(m => m.dispose())
   })
 })

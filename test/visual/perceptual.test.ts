@@ -37,17 +37,30 @@ function randomVggState(seed: number): TensorMap {
 }
 
 /** PyTorch Conv2d(3x3, padding 1) by hand: input CHW, weight OIHW, both in torch layout. */
-function convByHand(input: Float32Array, c: number, h: number, w: number, weight: Float32Array, bias: Float32Array, out: number): Float32Array {
+function convByHand(
+  input: Float32Array,
+  c: number,
+  h: number,
+  w: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  out: number
+): Float32Array {
   const y = new Float32Array(out * h * w)
-  for (let o = 0; o < out; o++) for (let r = 0; r < h; r++) for (let q = 0; q < w; q++) {
-    let s = bias[o]
-    for (let i = 0; i < c; i++) for (let kr = 0; kr < 3; kr++) for (let kq = 0; kq < 3; kq++) {
-      const rr = r + kr - 1, qq = q + kq - 1
-      if (rr < 0 || rr >= h || qq < 0 || qq >= w) continue
-      s += input[(i * h + rr) * w + qq] * weight[((o * c + i) * 3 + kr) * 3 + kq]
-    }
-    y[(o * h + r) * w + q] = s
-  }
+  for (let o = 0; o < out; o++)
+    for (let r = 0; r < h; r++)
+      for (let q = 0; q < w; q++) {
+        let s = bias[o]
+        for (let i = 0; i < c; i++)
+          for (let kr = 0; kr < 3; kr++)
+            for (let kq = 0; kq < 3; kq++) {
+              const rr = r + kr - 1,
+                qq = q + kq - 1
+              if (rr < 0 || rr >= h || qq < 0 || qq >= w) continue
+              s += input[(i * h + rr) * w + qq] * weight[((o * c + i) * 3 + kr) * 3 + kq]
+            }
+        y[(o * h + r) * w + q] = s
+      }
   return y
 }
 
@@ -66,7 +79,9 @@ function torchZipOf(state: TensorMap): Buffer {
 }
 
 async function userErrorOf(promise: Promise<unknown>): Promise<string> {
-  try { await promise } catch (err) {
+  try {
+    await promise
+  } catch (err) {
     expect(err, String(err)).to.be.instanceOf(UserError)
     expect((err as Error).message).to.not.include('\n')
     return (err as Error).message
@@ -94,7 +109,13 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
 
   it('has the 555,328 parameters of features[0:12] under torchvision names', () => {
     const shapes = vggParamShapes()
-    expect([...shapes.keys()].filter(k => k.endsWith('.weight'))).to.deep.equal(['features.0.weight', 'features.2.weight', 'features.5.weight', 'features.7.weight', 'features.10.weight'])
+    expect([...shapes.keys()].filter(k => k.endsWith('.weight'))).to.deep.equal([
+      'features.0.weight',
+      'features.2.weight',
+      'features.5.weight',
+      'features.7.weight',
+      'features.10.weight'
+    ])
     expect([...shapes.values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0)).to.equal(555_328) // docs/REFERENCE.md §9
   })
 
@@ -103,19 +124,30 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
     const fromPth = await loadVgg19Features(pthPath)
     expect([...fromSafetensors.weights.keys()]).to.deep.equal([...vggParamShapes().keys()])
     expect(fromSafetensors.sha256).to.equal(await sha256File(safetensorsPath))
-    for (const [name, t] of fromSafetensors.weights) expect(Array.from(hostData(fromPth.weights.get(name)!)), name).to.deep.equal(Array.from(hostData(t)))
+    for (const [name, t] of fromSafetensors.weights)
+      expect(Array.from(hostData(fromPth.weights.get(name)!)), name).to.deep.equal(Array.from(hostData(t)))
     disposeVgg(fromPth.weights)
 
     const rng = new Rng(4)
-    for (const [index, cin, cout, h, w] of [[0, 3, 64, 5, 4], [10, 128, 256, 3, 2]]) {
+    for (const [index, cin, cout, h, w] of [
+      [0, 3, 64, 5, 4],
+      [10, 128, 256, 3, 2]
+    ]) {
       const input = rng.normalArray(cin * h * w) // CHW
       const weight = state.get(`features.${index}.weight`)!.data as Float32Array
       const bias = state.get(`features.${index}.bias`)!.data as Float32Array
       const expected = convByHand(input, cin, h, w, weight, bias, cout)
       const got = tf.tidy(() => {
         const x = tf.tensor4d(input, [1, cin, h, w]).transpose([0, 2, 3, 1]) as tf.Tensor4D
-        return tf.conv2d(x, fromSafetensors.weights.get(`features.${index}.weight`) as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]])
-          .add(fromSafetensors.weights.get(`features.${index}.bias`)!).transpose([0, 3, 1, 2])
+        return tf
+          .conv2d(x, fromSafetensors.weights.get(`features.${index}.weight`) as tf.Tensor4D, 1, [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0]
+          ])
+          .add(fromSafetensors.weights.get(`features.${index}.bias`)!)
+          .transpose([0, 3, 1, 2])
       })
       const cmp = compareArrays(hostData(got), expected, 1e-4, 1e-4)
       got.dispose()
@@ -131,7 +163,9 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
     const path = join(dir, 'features-only.safetensors')
     await writeSafetensors(path, bare)
     const loaded = await loadVgg19Features(path)
-    expect(Array.from(hostData(loaded.weights.get('features.7.bias')!))).to.deep.equal(Array.from(state.get('features.7.bias')!.data as Float32Array))
+    expect(Array.from(hostData(loaded.weights.get('features.7.bias')!))).to.deep.equal(
+      Array.from(state.get('features.7.bias')!.data as Float32Array)
+    )
     disposeVgg(loaded.weights)
   })
 
@@ -141,17 +175,26 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
     missing.delete('features.10.weight')
     const missingPath = join(dir, 'missing.safetensors')
     await writeSafetensors(missingPath, missing)
-    expect(await userErrorOf(loadVgg19Features(missingPath))).to.match(new RegExp(`^${missingPath}: missing features\\.7\\.bias, features\\.10\\.weight;`))
+    expect(await userErrorOf(loadVgg19Features(missingPath))).to.match(
+      new RegExp(`^${missingPath}: missing features\\.7\\.bias, features\\.10\\.weight;`)
+    )
 
     const wrong: TensorMap = new Map(state)
     wrong.set('features.5.weight', {dtype: 'F32', shape: [128, 32, 3, 3], data: new Float32Array(128 * 32 * 9)})
     const wrongPath = join(dir, 'wrong.pth')
     writeFileSync(wrongPath, torchZipOf(wrong))
-    expect(await userErrorOf(loadVgg19Features(wrongPath))).to.include(`${wrongPath}: wrong shapes: features.5.weight is [128,32,3,3], expected [128,64,3,3]`)
+    expect(await userErrorOf(loadVgg19Features(wrongPath))).to.include(
+      `${wrongPath}: wrong shapes: features.5.weight is [128,32,3,3], expected [128,64,3,3]`
+    )
 
     const other = join(dir, 'other.safetensors')
-    await writeSafetensors(other, new Map<string, HostTensor>([['fc.weight', {dtype: 'F32', shape: [2], data: new Float32Array(2)}]]))
-    expect(await userErrorOf(loadVgg19Features(other))).to.match(new RegExp(`^${other}: missing features\\.0\\.weight, `))
+    await writeSafetensors(
+      other,
+      new Map<string, HostTensor>([['fc.weight', {dtype: 'F32', shape: [2], data: new Float32Array(2)}]])
+    )
+    expect(await userErrorOf(loadVgg19Features(other))).to.match(
+      new RegExp(`^${other}: missing features\\.0\\.weight, `)
+    )
     expect(await userErrorOf(loadVgg19Features(join(dir, 'absent.pth')))).to.include('absent.pth')
   })
 
@@ -176,16 +219,22 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
   })
 
   it('matches torch conv2d/relu/max_pool2d on a legacy torch.save checkpoint, within 1e-4', async function () {
-    try { execFileSync('/usr/bin/python3', ['-c', 'import torch'], {stdio: 'ignore'}) } catch {
+    try {
+      execFileSync('/usr/bin/python3', ['-c', 'import torch'], {stdio: 'ignore'})
+    } catch {
       console.log('      (skipped: /usr/bin/python3 cannot import torch)')
       this.skip()
     }
     const out = tmpDir()
     execFileSync('/usr/bin/python3', ['-c', TORCH_REFERENCE, out], {stdio: ['ignore', 'ignore', 'inherit']})
-    const raw = (name: string) => { const b = readFileSync(join(out, name)); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) }
+    const raw = (name: string) => {
+      const b = readFileSync(join(out, name))
+      return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4)
+    }
     const loss = await PerceptualLoss.load(join(out, 'vgg19-legacy.pth')) // the format of torchvision's vgg19-dcbb9e9d.pth
     const nhwc = (v: Float32Array) => tf.tensor4d(v, [2, 3, 13, 12]).transpose([0, 2, 3, 1]) as tf.Tensor4D
-    const reco = nhwc(raw('reco.bin')), x = nhwc(raw('x.bin'))
+    const reco = nhwc(raw('reco.bin')),
+      x = nhwc(raw('x.bin'))
     const features = tf.tidy(() => loss.features(reco).transpose([0, 3, 1, 2]))
     expect(features.shape).to.deep.equal([2, 256, 3, 3])
     const cmp = compareArrays(hostData(features), raw('features.bin'), 1e-4, 1e-4)
@@ -200,16 +249,30 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
     const data = join(tmpDir(), 'data')
     await synthesize({kind: 'dermoscopy', n: 14, size: 32, out: data, seed: 3})
     const runDir = tmpDir()
-    const config = loadConfig({overrides: {
-      'run.dir': runDir, 'run.seed': 5, 'data.path': data, 'data.testFraction': 0.15, 'data.valFraction': 0.15,
-      'visual.imageSize': 32, 'visual.ndf': 4, 'visual.epochs': 1, 'visual.batchSize': 6, 'visual.gridImages': 2,
-      'visual.perceptual.weights': safetensorsPath,
-    }})
+    const config = loadConfig({
+      overrides: {
+        'run.dir': runDir,
+        'run.seed': 5,
+        'data.path': data,
+        'data.testFraction': 0.15,
+        'data.valFraction': 0.15,
+        'visual.imageSize': 32,
+        'visual.ndf': 4,
+        'visual.epochs': 1,
+        'visual.batchSize': 6,
+        'visual.gridImages': 2,
+        'visual.perceptual.weights': safetensorsPath
+      }
+    })
     await runTrainVisual(config, {resume: false})
     const out = join(runDir, 'visual')
     const metrics = JSON.parse(await fs.readFile(join(out, 'metrics.json'), 'utf8'))
     expect(metrics.steps, `${metrics.images.train} training images`).to.equal(2)
-    expect(metrics.perceptual).to.include({weights: safetensorsPath, sha256: await sha256File(safetensorsPath), weight: 0.1})
+    expect(metrics.perceptual).to.include({
+      weights: safetensorsPath,
+      sha256: await sha256File(safetensorsPath),
+      weight: 0.1
+    })
     expect(metrics.perceptual.lastStep).to.be.above(0)
     const manifest = JSON.parse(await fs.readFile(join(out, 'manifest.json'), 'utf8'))
     expect(manifest.inputs[safetensorsPath]).to.equal(await sha256File(safetensorsPath))

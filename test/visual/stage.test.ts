@@ -22,10 +22,22 @@ describe('visual: train-visual stage', function () {
     await synthesize({kind: 'dermoscopy', n: 24, size: 32, out: dataDir, seed: 3})
   })
 
-  const configFor = (runDir: string, sets: Record<string, unknown> = {}) => loadConfig({overrides: {
-    'run.dir': runDir, 'run.seed': 5, 'data.path': dataDir, 'data.testFraction': 0.25, 'data.valFraction': 0.2,
-    'visual.imageSize': 32, 'visual.ndf': 4, 'visual.epochs': 1, 'visual.batchSize': 8, 'visual.gridImages': 4, ...sets,
-  }})
+  const configFor = (runDir: string, sets: Record<string, unknown> = {}) =>
+    loadConfig({
+      overrides: {
+        'run.dir': runDir,
+        'run.seed': 5,
+        'data.path': dataDir,
+        'data.testFraction': 0.25,
+        'data.valFraction': 0.2,
+        'visual.imageSize': 32,
+        'visual.ndf': 4,
+        'visual.epochs': 1,
+        'visual.batchSize': 8,
+        'visual.gridImages': 4,
+        ...sets
+      }
+    })
 
   let runDir: string
   it('writes weights (PyTorch layout), features for every image, grid, curves and metrics', async () => {
@@ -60,12 +72,14 @@ describe('visual: train-visual stage', function () {
 
     const grid = await sharp(join(out, 'grid.png')).metadata()
     expect([grid.width, grid.height]).to.deep.equal([5 * 32 * 2, 4 * 32 * 2])
-    for (const f of ['loss-curves.png', 'dice-curve.png']) expect((await sharp(join(out, f)).metadata()).format).to.equal('png')
+    for (const f of ['loss-curves.png', 'dice-curve.png'])
+      expect((await sharp(join(out, f)).metadata()).format).to.equal('png')
     const metrics = JSON.parse(await fs.readFile(join(out, 'metrics.json'), 'utf8'))
     expect(metrics.valDice).to.be.within(0, 1)
     expect(metrics.valReconL1).to.be.above(0)
     expect(metrics.styleSwap.pairs).to.be.above(1)
-    for (const k of ['maskIoUWithA', 'maskIoUSelfReconstruction', 'maskIoUSwapVsSelf']) expect(metrics.styleSwap[k], k).to.be.within(0, 1)
+    for (const k of ['maskIoUWithA', 'maskIoUSelfReconstruction', 'maskIoUSwapVsSelf'])
+      expect(metrics.styleSwap[k], k).to.be.within(0, 1)
     expect(metrics.definitions.valDice).to.match(/Dice/)
     const manifest = JSON.parse(await fs.readFile(join(out, 'manifest.json'), 'utf8'))
     expect(manifest.status).to.equal('complete')
@@ -88,7 +102,9 @@ describe('visual: train-visual stage', function () {
     expect(metrics.epochHistory.map((e: {epoch: number}) => e.epoch)).to.deep.equal([1, 2])
     // a fresh run would only have written its final checkpoint (checkpointEvery 200): the first one is the first run's
     const steps = metrics.steps as number
-    expect((await fs.readdir(join(runDir, 'visual', 'checkpoints'))).sort()).to.deep.equal([`checkpoint-${steps / 2}`, `checkpoint-${steps}`].sort())
+    expect((await fs.readdir(join(runDir, 'visual', 'checkpoints'))).sort()).to.deep.equal(
+      [`checkpoint-${steps / 2}`, `checkpoint-${steps}`].sort()
+    )
     await runTrainVisual(configFor(runDir, {'visual.epochs': 2, 'visual.adain': 'scalar'}))
     const meta = await readSafetensorsMetadata(join(runDir, 'visual', 'model.safetensors'))
     expect(JSON.parse(meta.config).adain).to.equal('scalar')
@@ -96,14 +112,22 @@ describe('visual: train-visual stage', function () {
 
   it('a missing perceptual-loss VGG file is named with the key that points at it', async () => {
     let err: unknown = null
-    try { await runTrainVisual(configFor(tmpDir(), {'visual.perceptual.weights': '/x/vgg19.safetensors'}), {resume: false}) } catch (e) { err = e }
+    try {
+      await runTrainVisual(configFor(tmpDir(), {'visual.perceptual.weights': '/x/vgg19.safetensors'}), {resume: false})
+    } catch (e) {
+      err = e
+    }
     expect(err).to.be.instanceOf(UserError)
     expect((err as Error).message).to.match(/^\/x\/vgg19\.safetensors: missing; .*visual\.perceptual\.weights/)
   })
 
   it('segmenter: a missing model names the command to run', async () => {
     let err: unknown = null
-    try { await loadSegmenter(runLayout(tmpDir()).visual.model) } catch (e) { err = e }
+    try {
+      await loadSegmenter(runLayout(tmpDir()).visual.model)
+    } catch (e) {
+      err = e
+    }
     expect((err as Error).message).to.match(/model\.safetensors: missing; run `medgen train-visual` first/)
   })
 })

@@ -4,7 +4,12 @@ import {Rng} from '../../src/util/rng.js'
 import type {SplitName, VisualData} from '../../src/stages/visual/data.js'
 import {minMaxNormalize} from '../../src/models/sdnet/normalize.js'
 
-export interface SyntheticImage { rgb: Uint8Array, mask: Uint8Array, skin: number[], lesion: number[] }
+export interface SyntheticImage {
+  rgb: Uint8Array
+  mask: Uint8Array
+  skin: number[]
+  lesion: number[]
+}
 
 export function syntheticLesion(size: number, rng: Rng): SyntheticImage {
   const skin = [rng.range(185, 240), rng.range(135, 195), rng.range(110, 175)]
@@ -39,7 +44,12 @@ export function syntheticLesion(size: number, rng: Rng): SyntheticImage {
 }
 
 /** n images of side `size`; the first fraction train, then val, then test. */
-export function syntheticVisualData(n: number, size: number, seed: number, fractions = {val: 0.1, test: 0.2}): VisualData & {raw: SyntheticImage[]} {
+export function syntheticVisualData(
+  n: number,
+  size: number,
+  seed: number,
+  fractions = {val: 0.1, test: 0.2}
+): VisualData & {raw: SyntheticImage[]} {
   const rng = new Rng(seed)
   const px = size * size
   const images = new Float32Array(n * px * 3)

@@ -15,14 +15,24 @@ process.env.MEDGEN_QUIET = '1'
 
 function options(dir: string, over: Partial<VisualTrainOptions> = {}): VisualTrainOptions {
   return {
-    model: sdnetConfig({imageSize: 32, ndf: 4, adain: 'learned'}), seed: 7, epochs: 2, batchSize: 8, lr: 3e-3,
-    checkpointDir: dir, checkpointEvery: 100, keepCheckpoints: 2, resume: false, ...over,
+    model: sdnetConfig({imageSize: 32, ndf: 4, adain: 'learned'}),
+    seed: 7,
+    epochs: 2,
+    batchSize: 8,
+    lr: 3e-3,
+    checkpointDir: dir,
+    checkpointEvery: 100,
+    keepCheckpoints: 2,
+    resume: false,
+    ...over
   }
 }
 
 describe('visual: training', function () {
   this.timeout(300_000)
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('segmentation Dice rises well above chance on a small synthetic set', async () => {
     const data = syntheticVisualData(60, 32, 11, {val: 0.2, test: 0})
@@ -35,7 +45,9 @@ describe('visual: training', function () {
     const dice = r.history.epochs.map(e => e.valDice)
     expect(r.stepsDone).to.equal(7 * 6) // 48 training images / 8, no sample dropped
     expect(chance).to.be.below(0.35)
-    expect(dice.at(-1), `val Dice per epoch ${dice.map(d => d.toFixed(3))}, chance ${chance.toFixed(3)}`).to.be.above(Math.max(0.55, chance + 0.25))
+    expect(dice.at(-1), `val Dice per epoch ${dice.map(d => d.toFixed(3))}, chance ${chance.toFixed(3)}`).to.be.above(
+      Math.max(0.55, chance + 0.25)
+    )
     const first = r.history.steps.slice(0, 3).reduce((s, x) => s + x.loss, 0)
     const last = r.history.steps.slice(-3).reduce((s, x) => s + x.loss, 0)
     expect(last).to.be.below(first)
@@ -72,7 +84,8 @@ describe('visual: training', function () {
     expect(resumed.history.steps.map(s => s.loss)).to.deep.equal(full.history.steps.map(s => s.loss))
     expect(resumed.history.epochs).to.deep.equal(full.history.epochs)
     expect([...resumed.model.batchesTracked.entries()]).to.deep.equal([...full.model.batchesTracked.entries()])
-    full.model.dispose(); resumed.model.dispose()
+    full.model.dispose()
+    resumed.model.dispose()
   })
 
   it('keeps the newest checkpoints only, and refuses a checkpoint of another configuration', async () => {
@@ -83,7 +96,11 @@ describe('visual: training', function () {
     const names = (await fs.readdir(dir)).filter(n => n.startsWith('checkpoint-')).sort()
     expect(names).to.deep.equal(['checkpoint-3', 'checkpoint-4'])
     let err: Error | null = null
-    try { await trainSdnet(data, options(dir, {batchSize: 4, resume: true})) } catch (e) { err = e as Error }
+    try {
+      await trainSdnet(data, options(dir, {batchSize: 4, resume: true}))
+    } catch (e) {
+      err = e as Error
+    }
     expect(err?.message).to.match(/checkpoint-4: checkpoint of a different training/)
   })
 })

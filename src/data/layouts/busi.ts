@@ -13,7 +13,11 @@ const MASK = /^(.*)_mask(?:_(\d+))?$/
 export async function findBusiRoot(root: string): Promise<string | null> {
   for (const dir of [root, join(root, 'Dataset_BUSI_with_GT')]) {
     let entries
-    try { entries = await listDir(dir) } catch { continue }
+    try {
+      entries = await listDir(dir)
+    } catch {
+      continue
+    }
     const names = new Set(entries.filter(e => e.isDir).map(e => e.name.toLowerCase()))
     if (busiClasses.filter(c => names.has(c)).length >= 2) return dir
   }
@@ -30,17 +34,21 @@ export async function readBusi(root: string): Promise<LayoutResult> {
     if (!e.isDir || !busiClasses.includes(cls)) continue
     const dir = join(base, e.name)
     const files = (await listDir(dir)).filter(f => f.isFile && isImageFile(f.name))
-    const masks = new Map<string, Array<{n: number, path: string}>>()
+    const masks = new Map<string, Array<{n: number; path: string}>>()
     const images: string[] = []
     for (const f of files) {
       const m = MASK.exec(stemOf(f.name))
-      if (m) { const list = masks.get(m[1]) ?? []; list.push({n: m[2] ? Number(m[2]) : 0, path: join(dir, f.name)}); masks.set(m[1], list) }
-      else images.push(f.name)
+      if (m) {
+        const list = masks.get(m[1]) ?? []
+        list.push({n: m[2] ? Number(m[2]) : 0, path: join(dir, f.name)})
+        masks.set(m[1], list)
+      } else images.push(f.name)
     }
     if (images.length === 0) throw new UserError(`${dir}: class folder with no images`)
     classes.push(cls)
     for (const name of images.sort(naturalCompare)) {
-      const id = stemOf(name), image = join(dir, name)
+      const id = stemOf(name),
+        image = join(dir, name)
       const list = (masks.get(id) ?? []).sort((x, y) => x.n - y.n).map(x => x.path)
       records.push({id, image, file: rel(root, image), mask: list[0] ?? null, masks: list, className: cls, group: id})
     }

@@ -40,21 +40,29 @@ export function stemOf(name: string): string {
 /** "benign (10)" after "benign (9)". */
 export const naturalCompare = (a: string, b: string): number => a.localeCompare(b, 'en', {numeric: true})
 
-export async function listDir(dir: string): Promise<Array<{name: string, isDir: boolean, isFile: boolean}>> {
+export async function listDir(dir: string): Promise<Array<{name: string; isDir: boolean; isFile: boolean}>> {
   try {
     const entries = await fs.readdir(dir, {withFileTypes: true})
-    return entries.filter(e => !e.name.startsWith('.')).map(e => ({name: e.name, isDir: e.isDirectory(), isFile: e.isFile()}))
+    return entries
+      .filter(e => !e.name.startsWith('.'))
+      .map(e => ({name: e.name, isDir: e.isDirectory(), isFile: e.isFile()}))
       .sort((x, y) => naturalCompare(x.name, y.name))
-  } catch (err) { throw describeFsError(err, dir) ?? err }
+  } catch (err) {
+    throw describeFsError(err, dir) ?? err
+  }
 }
 
 /** Every file under `dir` up to `depth` folder levels, as absolute paths. */
-export async function walkFiles(dir: string, depth: number, skipDir: (name: string) => boolean = () => false): Promise<string[]> {
+export async function walkFiles(
+  dir: string,
+  depth: number,
+  skipDir: (name: string) => boolean = () => false
+): Promise<string[]> {
   const out: string[] = []
   for (const e of await listDir(dir)) {
     const p = join(dir, e.name)
     if (e.isFile) out.push(p)
-    else if (e.isDir && depth > 0 && !skipDir(e.name)) out.push(...await walkFiles(p, depth - 1, skipDir))
+    else if (e.isDir && depth > 0 && !skipDir(e.name)) out.push(...(await walkFiles(p, depth - 1, skipDir)))
   }
   return out
 }
@@ -62,7 +70,11 @@ export async function walkFiles(dir: string, depth: number, skipDir: (name: stri
 /** Reads a text file that must be UTF-8 (a BOM is dropped). */
 export async function readUtf8(path: string): Promise<string> {
   let bytes: Buffer
-  try { bytes = await fs.readFile(path) } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    bytes = await fs.readFile(path)
+  } catch (err) {
+    throw describeFsError(err, path) ?? err
+  }
   try {
     return new TextDecoder('utf-8', {fatal: true}).decode(bytes).replace(/^\uFEFF/, '')
   } catch {
@@ -71,7 +83,10 @@ export async function readUtf8(path: string): Promise<string> {
 }
 
 /** One CSV record and the line of the file it starts on (a quoted field may span lines). */
-export interface CsvRow { line: number, fields: string[] }
+export interface CsvRow {
+  line: number
+  fields: string[]
+}
 
 /**
  * Minimal RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF. A quote left open at the end
@@ -80,26 +95,48 @@ export interface CsvRow { line: number, fields: string[] }
  */
 export function parseCsv(text: string, source = 'CSV'): CsvRow[] {
   const rows: CsvRow[] = []
-  let row: string[] = [], field = '', quoted = false
-  let line = 1, rowLine = 1, quoteLine = 0
+  let row: string[] = [],
+    field = '',
+    quoted = false
+  let line = 1,
+    rowLine = 1,
+    quoteLine = 0
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]
     if (ch === '\n') line++
     if (quoted) {
-      if (ch === '"') { if (text[i + 1] === '"') { field += '"'; i++ } else quoted = false }
-      else field += ch
-    } else if (ch === '"' && field === '') { quoted = true; quoteLine = line }
-    else if (ch === ',') { row.push(field); field = '' }
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') { i++; line++ }
-      row.push(field); field = ''
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          field += '"'
+          i++
+        } else quoted = false
+      } else field += ch
+    } else if (ch === '"' && field === '') {
+      quoted = true
+      quoteLine = line
+    } else if (ch === ',') {
+      row.push(field)
+      field = ''
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') {
+        i++
+        line++
+      }
+      row.push(field)
+      field = ''
       if (row.length > 1 || row[0] !== '') rows.push({line: rowLine, fields: row})
       row = []
       rowLine = line
     } else field += ch
   }
-  if (quoted) throw new UserError(`${source}:${quoteLine}: quoted field opened here is never closed (a missing " swallows the rest of the file)`)
-  if (field !== '' || row.length > 0) { row.push(field); rows.push({line: rowLine, fields: row}) }
+  if (quoted)
+    throw new UserError(
+      `${source}:${quoteLine}: quoted field opened here is never closed (a missing " swallows the rest of the file)`
+    )
+  if (field !== '' || row.length > 0) {
+    row.push(field)
+    rows.push({line: rowLine, fields: row})
+  }
   return rows
 }
 
@@ -107,16 +144,26 @@ export function parseCsv(text: string, source = 'CSV'): CsvRow[] {
  * Parses a CSV with a header and checks that the required columns exist, and that the columns
  * in `nonEmpty` have a value in every row (an empty `dx` would become a class named "").
  */
-export async function readCsvTable(path: string, required: string[], nonEmpty: string[] = []): Promise<Array<Record<string, string>>> {
+export async function readCsvTable(
+  path: string,
+  required: string[],
+  nonEmpty: string[] = []
+): Promise<Array<Record<string, string>>> {
   const rows = parseCsv(await readUtf8(path), path)
   if (rows.length === 0) throw new UserError(`${path}: empty file, expected a header with ${required.join(', ')}`)
   const header = rows[0].fields.map(h => h.trim())
   const missing = required.filter(c => !header.includes(c))
-  if (missing.length > 0) throw new UserError(`${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header has ${header.join(', ')})`)
+  if (missing.length > 0)
+    throw new UserError(
+      `${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header has ${header.join(', ')})`
+    )
   return rows.slice(1).map(({line, fields}) => {
-    if (fields.length !== header.length) throw new UserError(`${path}:${line}: ${fields.length} fields, the header has ${header.length}`)
+    if (fields.length !== header.length)
+      throw new UserError(`${path}:${line}: ${fields.length} fields, the header has ${header.length}`)
     const record: Record<string, string> = Object.create(null)
-    header.forEach((h, k) => { record[h] = fields[k].trim() })
+    header.forEach((h, k) => {
+      record[h] = fields[k].trim()
+    })
     for (const column of nonEmpty) if (record[column] === '') throw new UserError(`${path}:${line}: empty ${column}`)
     return record
   })

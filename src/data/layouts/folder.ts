@@ -33,7 +33,10 @@ export async function readFolder(root: string): Promise<LayoutResult> {
   }
   const stems = new Set<string>()
   if (records.some(r => stems.size === stems.add(r.id).size)) {
-    for (const r of records) { r.id = `${r.className}__${r.id}`; r.group = r.id }
+    for (const r of records) {
+      r.id = `${r.className}__${r.id}`
+      r.group = r.id
+    }
   }
   return {classes: classes.sort(), records}
 }
@@ -56,9 +59,14 @@ async function readImagesOf(dir: string, cls: string, root: string): Promise<Dat
   const byStem = new Map(files.map(f => [stemOf(f.name), f.name]))
   const images = files.filter(f => !MASK.test(stemOf(f.name)))
   return images.map(f => {
-    const stem = stemOf(f.name), image = join(dir, f.name)
-    const masks = [...byStem.keys()].filter(s => s === `${stem}_mask` || new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_mask_\\d+$`).test(s))
-      .sort().map(s => join(dir, byStem.get(s)!))
+    const stem = stemOf(f.name),
+      image = join(dir, f.name)
+    const masks = [...byStem.keys()]
+      .filter(
+        s => s === `${stem}_mask` || new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_mask_\\d+$`).test(s)
+      )
+      .sort()
+      .map(s => join(dir, byStem.get(s)!))
     return {id: stem, image, file: rel(root, image), mask: masks[0] ?? null, masks, className: cls, group: stem}
   })
 }

@@ -22,13 +22,15 @@ export async function readHam10000(root: string): Promise<LayoutResult> {
   if (!metadata) throw new UserError(`${root}: no HAM10000_metadata.csv`)
   const rows = await readCsvTable(metadata, ['lesion_id', 'image_id', 'dx'], ['image_id', 'dx'])
   const files = await walkFiles(root, 3)
-  const images = new Map<string, string>(), masks = new Map<string, string>()
+  const images = new Map<string, string>(),
+    masks = new Map<string, string>()
   for (const f of files) {
     const name = basename(f)
     if (!isImageFile(name)) continue
     const stem = stemOf(name)
-    if (stem.endsWith('_segmentation')) { if (!masks.has(stem.slice(0, -13))) masks.set(stem.slice(0, -13), f) }
-    else if (!images.has(stem)) images.set(stem, f)
+    if (stem.endsWith('_segmentation')) {
+      if (!masks.has(stem.slice(0, -13))) masks.set(stem.slice(0, -13), f)
+    } else if (!images.has(stem)) images.set(stem, f)
   }
   const records: DatasetRecord[] = []
   const missing: string[] = []
@@ -39,13 +41,26 @@ export async function readHam10000(root: string): Promise<LayoutResult> {
     if (seen.has(id)) throw new UserError(`${metadata}: image_id ${id} listed twice`)
     seen.add(id)
     const image = images.get(id)
-    if (!image) { missing.push(id); continue }
+    if (!image) {
+      missing.push(id)
+      continue
+    }
     const mask = masks.get(id) ?? null
     checkFileName(row.dx, `${metadata}: image ${id}: dx`) // the class is a folder name in samples/
-    records.push({id, image, file: rel(root, image), mask, masks: mask ? [mask] : [], className: row.dx, group: row.lesion_id || id})
+    records.push({
+      id,
+      image,
+      file: rel(root, image),
+      mask,
+      masks: mask ? [mask] : [],
+      className: row.dx,
+      group: row.lesion_id || id
+    })
   }
   if (missing.length > 0) {
-    throw new UserError(`${metadata}: ${missing.length} listed image${missing.length > 1 ? 's' : ''} not found under ${root} (first: ${missing.slice(0, 3).join(', ')})`)
+    throw new UserError(
+      `${metadata}: ${missing.length} listed image${missing.length > 1 ? 's' : ''} not found under ${root} (first: ${missing.slice(0, 3).join(', ')})`
+    )
   }
   const classes = [...new Set(records.map(r => r.className))].sort()
   return {classes, records}

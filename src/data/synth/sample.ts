@@ -24,7 +24,10 @@ export function pickWeighted(weights: Weights, rng: Rng): string {
   const entries = Object.entries(weights).filter(([, w]) => w > 0)
   const total = entries.reduce((s, [, w]) => s + w, 0)
   let u = rng.uniform() * total
-  for (const [value, w] of entries) { u -= w; if (u < 0) return value }
+  for (const [value, w] of entries) {
+    u -= w
+    if (u < 0) return value
+  }
   return entries[entries.length - 1][0]
 }
 
@@ -45,13 +48,18 @@ export function drawAttributes(kind: DatasetKind, className: string, rng: Rng): 
   return out
 }
 
-export function drawParams(kind: DatasetKind, attributes: Attributes, rng: Rng, placement: Placement = 'anywhere'): unknown {
+export function drawParams(
+  kind: DatasetKind,
+  attributes: Attributes,
+  rng: Rng,
+  placement: Placement = 'anywhere'
+): unknown {
   if (kind === 'dermoscopy') return drawDermoscopyParams(attributes, rng, placement)
   if (kind === 'polyp') return drawPolypParams(attributes, rng, placement)
   return drawUltrasoundParams(attributes, rng, placement)
 }
 
-export function renderParams(kind: DatasetKind, params: unknown, size: number): {rgb: Uint8Array, mask: Uint8Array} {
+export function renderParams(kind: DatasetKind, params: unknown, size: number): {rgb: Uint8Array; mask: Uint8Array} {
   const rng = new Rng((params as {noiseSeed: number}).noiseSeed)
   if (kind === 'dermoscopy') return renderDermoscopy(params as any, size, rng)
   if (kind === 'polyp') return renderPolyp(params as any, size, rng)
@@ -59,14 +67,25 @@ export function renderParams(kind: DatasetKind, params: unknown, size: number): 
 }
 
 /** Renders an image with exactly the given attributes (class only labels it). */
-export function renderAttributes(kind: DatasetKind, className: string, attributes: Attributes, seed: number, size: number): SyntheticSample {
+export function renderAttributes(
+  kind: DatasetKind,
+  className: string,
+  attributes: Attributes,
+  seed: number,
+  size: number
+): SyntheticSample {
   const rng = new Rng(seed)
   const params = drawParams(kind, attributes, rng)
   return {className, attributes, params, ...renderParams(kind, params, size)}
 }
 
 /** Draws class, attributes and parameters from one seed and renders them. */
-export function drawSample(kind: DatasetKind, seed: number, size: number, placement: Placement = 'anywhere'): SyntheticSample {
+export function drawSample(
+  kind: DatasetKind,
+  seed: number,
+  size: number,
+  placement: Placement = 'anywhere'
+): SyntheticSample {
   const rng = new Rng(seed)
   const className = drawClass(kind, rng)
   const attributes = drawAttributes(kind, className, rng)

@@ -9,7 +9,11 @@
 import type {Rng} from '../../util/rng.js'
 import type {Attributes} from '../attributes.js'
 
-export interface Harmonic { k: number, amp: number, phase: number }
+export interface Harmonic {
+  k: number
+  amp: number
+  phase: number
+}
 export interface ShapeParams {
   /** centre as a fraction of the image side */
   cx: number
@@ -25,7 +29,9 @@ export interface ShapeParams {
 
 /** Area fraction ranges per size value, with gaps between them so that the label is unambiguous. */
 export const sizeRanges: Record<string, [number, number]> = {
-  small: [0.025, 0.05], medium: [0.08, 0.13], large: [0.19, 0.26],
+  small: [0.025, 0.05],
+  medium: [0.08, 0.13],
+  large: [0.19, 0.26]
 }
 
 /**
@@ -43,7 +49,8 @@ export const CENTRED_JITTER = 0.05
 const TABLE = 720
 
 function rawRadius(theta: number, axisRatio: number, harmonics: Harmonic[]): number {
-  const c = Math.cos(theta), s = Math.sin(theta)
+  const c = Math.cos(theta),
+    s = Math.sin(theta)
   const ellipse = axisRatio / Math.sqrt((axisRatio * c) ** 2 + s * s)
   let h = 1
   for (const {k, amp, phase} of harmonics) h += amp * Math.cos(k * theta + phase)
@@ -62,7 +69,7 @@ export function drawShape(a: Attributes, rng: Rng, placement: Placement = 'anywh
       const w = ks.map(() => rng.range(0.3, 1))
       w[0] += 0.6 // a strong k=3 term keeps the outline clearly asymmetric
       const sum = w.reduce((x, y) => x + y, 0)
-      ks.forEach((k, i) => harmonics.push({k, amp: total * w[i] / sum, phase: rng.range(0, 2 * Math.PI)}))
+      ks.forEach((k, i) => harmonics.push({k, amp: (total * w[i]) / sum, phase: rng.range(0, 2 * Math.PI)}))
     } else {
       const sign = () => (rng.uniform() < 0.5 ? 0 : Math.PI)
       harmonics.push({k: 4, amp: rng.range(0.17, 0.23), phase: sign()})
@@ -79,10 +86,11 @@ export function drawShape(a: Attributes, rng: Rng, placement: Placement = 'anywh
   const [lo, hi] = sizeRanges[a.size] ?? sizeRanges.medium
   const areaFraction = rng.range(lo, hi)
   // Area of the unit outline: ½∫r² dθ, then scale to the wanted fraction of the image.
-  let area = 0, maxR = 0
+  let area = 0,
+    maxR = 0
   for (let i = 0; i < TABLE; i++) {
     const r = rawRadius((2 * Math.PI * i) / TABLE, axisRatio, harmonics)
-    area += 0.5 * r * r * (2 * Math.PI / TABLE)
+    area += 0.5 * r * r * ((2 * Math.PI) / TABLE)
     maxR = Math.max(maxR, r)
   }
   let radius = Math.sqrt(areaFraction / area)
@@ -91,9 +99,18 @@ export function drawShape(a: Attributes, rng: Rng, placement: Placement = 'anywh
   const fits = Math.max(0, 0.5 - radius * maxR - 0.04)
   // the same two draws either way, so `centred` changes only the position of each seed's lesion
   const room = placement === 'anywhere' ? fits : Math.min(fits, CENTRED_JITTER)
-  const cx = 0.5 + rng.range(-room, room), cy = 0.5 + rng.range(-room, room)
+  const cx = 0.5 + rng.range(-room, room),
+    cy = 0.5 + rng.range(-room, room)
   const rotation = rng.range(0, Math.PI) // drawn either way, so the next draws stay the same
-  return {cx, cy, radius, axisRatio, rotation: placement === 'centred-aligned' ? 0 : rotation, harmonics, areaFraction: radius * radius * area}
+  return {
+    cx,
+    cy,
+    radius,
+    axisRatio,
+    rotation: placement === 'centred-aligned' ? 0 : rotation,
+    harmonics,
+    areaFraction: radius * radius * area
+  }
 }
 
 /** Evaluates the outline: signed distance in pixels (negative inside) at pixel centres. */
@@ -105,11 +122,15 @@ export class RadialShape {
   /** equivalent-disc radius in pixels */
   readonly equivalentRadius: number
 
-  constructor(readonly params: ShapeParams, readonly size: number) {
+  constructor(
+    readonly params: ShapeParams,
+    readonly size: number
+  ) {
     const {axisRatio, harmonics, radius} = params
-    for (let i = 0; i < TABLE; i++) this.r[i] = radius * size * rawRadius((2 * Math.PI * i) / TABLE, axisRatio, harmonics)
+    for (let i = 0; i < TABLE; i++)
+      this.r[i] = radius * size * rawRadius((2 * Math.PI * i) / TABLE, axisRatio, harmonics)
     for (let i = 0; i < TABLE; i++) {
-      const d = (this.r[(i + 1) % TABLE] - this.r[(i + TABLE - 1) % TABLE]) / (2 * (2 * Math.PI / TABLE))
+      const d = (this.r[(i + 1) % TABLE] - this.r[(i + TABLE - 1) % TABLE]) / (2 * ((2 * Math.PI) / TABLE))
       // distance along the normal ≈ radial distance / sqrt(1 + (r'/r)²)
       this.slope[i] = 1 / Math.sqrt(1 + (d / Math.max(1e-6, this.r[i])) ** 2)
     }
@@ -120,16 +141,19 @@ export class RadialShape {
 
   radiusAt(theta: number): number {
     const t = ((theta % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)
-    return this.r[Math.floor(t / (2 * Math.PI) * TABLE) % TABLE]
+    return this.r[Math.floor((t / (2 * Math.PI)) * TABLE) % TABLE]
   }
 
   signedDistance(px: number, py: number): number {
-    const dx = px - this.cxPx, dy = py - this.cyPx
+    const dx = px - this.cxPx,
+      dy = py - this.cyPx
     const rho = Math.sqrt(dx * dx + dy * dy)
     let t = Math.atan2(dy, dx) - this.params.rotation
     t = ((t % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)
-    const f = t / (2 * Math.PI) * TABLE
-    const i0 = Math.floor(f) % TABLE, i1 = (i0 + 1) % TABLE, w = f - Math.floor(f)
+    const f = (t / (2 * Math.PI)) * TABLE
+    const i0 = Math.floor(f) % TABLE,
+      i1 = (i0 + 1) % TABLE,
+      w = f - Math.floor(f)
     const r = this.r[i0] * (1 - w) + this.r[i1] * w
     return (rho - r) * this.slope[i0]
   }

@@ -32,46 +32,97 @@ export interface SynthOptions {
   onImage?: () => void
 }
 
-export interface SynthResult { out: string, count: number, classes: Record<string, number>, seconds: number }
+export interface SynthResult {
+  out: string
+  count: number
+  classes: Record<string, number>
+  seconds: number
+}
 
-interface Planned { id: string, image: string, masks: string[], sample: SyntheticSample, lesionId?: string }
+interface Planned {
+  id: string
+  image: string
+  masks: string[]
+  sample: SyntheticSample
+  lesionId?: string
+}
 
 const hamDxType: Record<string, string[]> = {
-  mel: ['histo'], bcc: ['histo'], akiec: ['histo'], df: ['histo', 'consensus'], vasc: ['consensus', 'histo'],
-  bkl: ['histo', 'consensus', 'confocal'], nv: ['follow_up', 'histo', 'consensus'],
+  mel: ['histo'],
+  bcc: ['histo'],
+  akiec: ['histo'],
+  df: ['histo', 'consensus'],
+  vasc: ['consensus', 'histo'],
+  bkl: ['histo', 'consensus', 'confocal'],
+  nv: ['follow_up', 'histo', 'consensus']
 }
-const localizations = ['back', 'lower extremity', 'trunk', 'upper extremity', 'abdomen', 'face', 'chest', 'foot', 'neck', 'scalp', 'hand']
-const base36 = (rng: Rng, len: number) => Array.from({length: len}, () => '0123456789abcdefghijklmnopqrstuvwxyz'[rng.int(36)]).join('')
+const localizations = [
+  'back',
+  'lower extremity',
+  'trunk',
+  'upper extremity',
+  'abdomen',
+  'face',
+  'chest',
+  'foot',
+  'neck',
+  'scalp',
+  'hand'
+]
+const base36 = (rng: Rng, len: number) =>
+  Array.from({length: len}, () => '0123456789abcdefghijklmnopqrstuvwxyz'[rng.int(36)]).join('')
 
-function plan(opts: SynthOptions): {items: Planned[], csv?: string} {
+function plan(opts: SynthOptions): {items: Planned[]; csv?: string} {
   const {kind, n, size, seed} = opts
   const placement = opts.placement ?? 'anywhere'
   const rng = new Rng(deriveSeed(seed, 'synth-layout', kind))
   const items: Planned[] = []
   if (kind === 'dermoscopy') {
     const rows = ['lesion_id,image_id,dx,dx_type,age,sex,localization']
-    let lesion = 0, prev: Planned | null = null
+    let lesion = 0,
+      prev: Planned | null = null
     const half = Math.ceil(n / 2)
     for (let i = 0; i < n; i++) {
       const imageId = `ISIC_${String(24306 + i).padStart(7, '0')}`
       const part = i < half ? 1 : 2
       const secondOf: Planned | null = prev && rng.uniform() < 0.12 ? prev : null
-      const sample = secondOf ? secondView(kind, secondOf.sample, deriveSeed(seed, 'view', i), size) : drawSample(kind, deriveSeed(seed, kind, i), size, placement)
+      const sample = secondOf
+        ? secondView(kind, secondOf.sample, deriveSeed(seed, 'view', i), size)
+        : drawSample(kind, deriveSeed(seed, kind, i), size, placement)
       const lesionId = secondOf ? secondOf.lesionId! : `HAM_${String(lesion++).padStart(7, '0')}`
-      const item: Planned = {id: imageId, image: `HAM10000_images_part_${part}/${imageId}.jpg`,
-        masks: [`HAM10000_segmentations_lesion_tschandl/${imageId}_segmentation.png`], sample, lesionId}
+      const item: Planned = {
+        id: imageId,
+        image: `HAM10000_images_part_${part}/${imageId}.jpg`,
+        masks: [`HAM10000_segmentations_lesion_tschandl/${imageId}_segmentation.png`],
+        sample,
+        lesionId
+      }
       prev = secondOf ? null : item // at most two images per lesion
       items.push(item)
       const dx = sample.className
-      rows.push([lesionId, imageId, dx, rng.pick(hamDxType[dx] ?? ['histo']), String(5 * (3 + rng.int(15))),
-        rng.pick(['male', 'female']), rng.pick(localizations)].join(','))
+      rows.push(
+        [
+          lesionId,
+          imageId,
+          dx,
+          rng.pick(hamDxType[dx] ?? ['histo']),
+          String(5 * (3 + rng.int(15))),
+          rng.pick(['male', 'female']),
+          rng.pick(localizations)
+        ].join(',')
+      )
     }
     return {items, csv: rows.join('\n') + '\n'}
   }
   if (kind === 'polyp') {
     for (let i = 0; i < n; i++) {
       const id = 'cj' + base36(rng, 23)
-      items.push({id, image: `images/${id}.jpg`, masks: [`masks/${id}.jpg`], sample: drawSample(kind, deriveSeed(seed, kind, i), size, placement)})
+      items.push({
+        id,
+        image: `images/${id}.jpg`,
+        masks: [`masks/${id}.jpg`],
+        sample: drawSample(kind, deriveSeed(seed, kind, i), size, placement)
+      })
     }
     return {items}
   }
@@ -79,21 +130,36 @@ function plan(opts: SynthOptions): {items: Planned[], csv?: string} {
   for (let i = 0; i < n; i++) {
     const sample = drawSample(kind, deriveSeed(seed, kind, i), size, placement)
     const cls = sample.className
-    const k = counters[cls] = (counters[cls] ?? 0) + 1
+    const k = (counters[cls] = (counters[cls] ?? 0) + 1)
     const id = `${cls} (${k})`
     const split = cls !== 'normal' && rng.uniform() < 0.06
-    items.push({id, image: `${cls}/${id}.png`, masks: split ? [`${cls}/${id}_mask.png`, `${cls}/${id}_mask_1.png`] : [`${cls}/${id}_mask.png`], sample})
+    items.push({
+      id,
+      image: `${cls}/${id}.png`,
+      masks: split ? [`${cls}/${id}_mask.png`, `${cls}/${id}_mask_1.png`] : [`${cls}/${id}_mask.png`],
+      sample
+    })
   }
   return {items}
 }
 
 /** Splits a mask in two by the vertical line through its centroid (their union is the mask). */
 function splitMask(mask: Uint8Array, size: number): [Uint8Array, Uint8Array] {
-  let sx = 0, c = 0
-  for (let i = 0; i < mask.length; i++) if (mask[i]) { sx += i % size; c++ }
+  let sx = 0,
+    c = 0
+  for (let i = 0; i < mask.length; i++)
+    if (mask[i]) {
+      sx += i % size
+      c++
+    }
   const cut = c ? sx / c : size / 2
-  const a = new Uint8Array(mask.length), b = new Uint8Array(mask.length)
-  for (let i = 0; i < mask.length; i++) if (mask[i]) { if (i % size < cut) a[i] = 1; else b[i] = 1 }
+  const a = new Uint8Array(mask.length),
+    b = new Uint8Array(mask.length)
+  for (let i = 0; i < mask.length; i++)
+    if (mask[i]) {
+      if (i % size < cut) a[i] = 1
+      else b[i] = 1
+    }
   return [a, b]
 }
 
@@ -101,15 +167,23 @@ function splitMask(mask: Uint8Array, size: number): [Uint8Array, Uint8Array] {
 const encodeAs = (format: 'jpeg' | 'png', pixels: Uint8Array, size: number, channels: 1 | 3): Promise<Buffer> =>
   format === 'jpeg' ? encodeJpeg(pixels, size, size, channels, 95) : encodePng(pixels, size, size, channels)
 
-const to255 = (m: Uint8Array) => { const o = new Uint8Array(m.length); for (let i = 0; i < m.length; i++) o[i] = m[i] ? 255 : 0; return o }
+const to255 = (m: Uint8Array) => {
+  const o = new Uint8Array(m.length)
+  for (let i = 0; i < m.length; i++) o[i] = m[i] ? 255 : 0
+  return o
+}
 
 export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const started = Date.now()
   const out = resolve(opts.out)
   if (await pathExists(out)) {
-    const entries = await fs.readdir(out).catch(() => { throw new UserError(`${out}: exists and is not a folder`) })
+    const entries = await fs.readdir(out).catch(() => {
+      throw new UserError(`${out}: exists and is not a folder`)
+    })
     if (entries.length > 0 && !entries.includes('attributes.jsonl')) {
-      throw new UserError(`${out}: exists, is not empty and was not written by medgen synth; choose another --out or remove it`)
+      throw new UserError(
+        `${out}: exists, is not empty and was not written by medgen synth; choose another --out or remove it`
+      )
     }
   }
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}`)
@@ -118,7 +192,10 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   try {
     const {items, csv} = plan(opts)
     const folders = new Set<string>()
-    for (const it of items) { folders.add(dirname(it.image)); for (const m of it.masks) folders.add(dirname(m)) }
+    for (const it of items) {
+      folders.add(dirname(it.image))
+      for (const m of it.masks) folders.add(dirname(m))
+    }
     for (const f of folders) await fs.mkdir(join(tmp, f), {recursive: true})
     const size = opts.size
     const imageFormat = opts.kind === 'ultrasound' ? 'png' : 'jpeg'
@@ -131,11 +208,21 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
       const s = it.sample
       classes[s.className] = (classes[s.className] ?? 0) + 1
       const masks = it.masks.length === 2 ? splitMask(s.mask, size) : [s.mask]
-      lines.push(JSON.stringify({id: it.id, file: it.image, masks: it.masks, class: s.className,
-        ...(it.lesionId ? {lesionId: it.lesionId} : {}), attributes: s.attributes, params: s.params}))
+      lines.push(
+        JSON.stringify({
+          id: it.id,
+          file: it.image,
+          masks: it.masks,
+          class: s.className,
+          ...(it.lesionId ? {lesionId: it.lesionId} : {}),
+          attributes: s.attributes,
+          params: s.params
+        })
+      )
       const job = (async () => {
         await fs.writeFile(join(tmp, it.image), await encodeAs(imageFormat, s.rgb, size, 3))
-        for (let k = 0; k < masks.length; k++) await fs.writeFile(join(tmp, it.masks[k]), await encodeAs(maskFormat, to255(masks[k]), size, 1))
+        for (let k = 0; k < masks.length; k++)
+          await fs.writeFile(join(tmp, it.masks[k]), await encodeAs(maskFormat, to255(masks[k]), size, 1))
         opts.onImage?.()
       })()
       const tracked = job.finally(() => inFlight.delete(tracked))

@@ -31,7 +31,9 @@ export function parseTextEncoderConfig(cfg: Record<string, unknown>, path: strin
   const type = String(cfg.model_type ?? '')
   if (type === 'bert') {
     if (cfg.position_embedding_type !== undefined && cfg.position_embedding_type !== 'absolute') {
-      throw new UserError(`${path}: position_embedding_type ${String(cfg.position_embedding_type)} is not supported (only absolute)`)
+      throw new UserError(
+        `${path}: position_embedding_type ${String(cfg.position_embedding_type)} is not supported (only absolute)`
+      )
     }
     return {
       arch: 'bert',
@@ -44,7 +46,7 @@ export function parseTextEncoderConfig(cfg: Record<string, unknown>, path: strin
       typeVocabSize: num(cfg, path, 'type_vocab_size', 2),
       layerNormEps: num(cfg, path, 'layer_norm_eps', 1e-12),
       activation: String(cfg.hidden_act ?? 'gelu'),
-      padTokenId: num(cfg, path, 'pad_token_id', 0),
+      padTokenId: num(cfg, path, 'pad_token_id', 0)
     }
   }
   if (type === 'distilbert') {
@@ -59,7 +61,7 @@ export function parseTextEncoderConfig(cfg: Record<string, unknown>, path: strin
       typeVocabSize: 0,
       layerNormEps: 1e-12, // hard-coded in modeling_distilbert.py
       activation: String(cfg.activation ?? 'gelu'),
-      padTokenId: num(cfg, path, 'pad_token_id', 0),
+      padTokenId: num(cfg, path, 'pad_token_id', 0)
     }
   }
   throw new UserError(`${path}: model_type "${type}" is not a supported text encoder (expected bert or distilbert)`)
@@ -67,9 +69,17 @@ export function parseTextEncoderConfig(cfg: Record<string, unknown>, path: strin
 
 export function readTextEncoderConfig(path: string): TextEncoderConfig {
   let text: string
-  try { text = readFileSync(path, 'utf8') } catch (err) { throw describeFsError(err, path) ?? err }
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw describeFsError(err, path) ?? err
+  }
   let cfg: Record<string, unknown>
-  try { cfg = JSON.parse(text) } catch { throw new UserError(`${path}: not valid JSON`) }
+  try {
+    cfg = JSON.parse(text)
+  } catch {
+    throw new UserError(`${path}: not valid JSON`)
+  }
   return parseTextEncoderConfig(cfg, path)
 }
 
@@ -78,20 +88,42 @@ export function expectedParameterNames(c: TextEncoderConfig): string[] {
   const names: string[] = []
   const lin = (p: string) => names.push(`${p}.weight`, `${p}.bias`)
   if (c.arch === 'bert') {
-    names.push('embeddings.word_embeddings.weight', 'embeddings.position_embeddings.weight', 'embeddings.token_type_embeddings.weight')
+    names.push(
+      'embeddings.word_embeddings.weight',
+      'embeddings.position_embeddings.weight',
+      'embeddings.token_type_embeddings.weight'
+    )
     lin('embeddings.LayerNorm')
     for (let i = 0; i < c.layers; i++) {
       const p = `encoder.layer.${i}`
-      for (const n of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense',
-        'attention.output.LayerNorm', 'intermediate.dense', 'output.dense', 'output.LayerNorm']) lin(`${p}.${n}`)
+      for (const n of [
+        'attention.self.query',
+        'attention.self.key',
+        'attention.self.value',
+        'attention.output.dense',
+        'attention.output.LayerNorm',
+        'intermediate.dense',
+        'output.dense',
+        'output.LayerNorm'
+      ])
+        lin(`${p}.${n}`)
     }
   } else {
     names.push('embeddings.word_embeddings.weight', 'embeddings.position_embeddings.weight')
     lin('embeddings.LayerNorm')
     for (let i = 0; i < c.layers; i++) {
       const p = `transformer.layer.${i}`
-      for (const n of ['attention.q_lin', 'attention.k_lin', 'attention.v_lin', 'attention.out_lin', 'sa_layer_norm',
-        'ffn.lin1', 'ffn.lin2', 'output_layer_norm']) lin(`${p}.${n}`)
+      for (const n of [
+        'attention.q_lin',
+        'attention.k_lin',
+        'attention.v_lin',
+        'attention.out_lin',
+        'sa_layer_norm',
+        'ffn.lin1',
+        'ffn.lin2',
+        'output_layer_norm'
+      ])
+        lin(`${p}.${n}`)
     }
   }
   return names

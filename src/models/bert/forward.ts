@@ -24,7 +24,7 @@ function intInput(inputs: TensorMap, name: string, required: boolean): tf.Tensor
 }
 
 async function host(t: tf.Tensor): Promise<HostTensor> {
-  return {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array(await t.data() as Float32Array)}
+  return {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array((await t.data()) as Float32Array)}
 }
 
 export function textForward(arch: TextArch): ForwardArch {
@@ -33,7 +33,11 @@ export function textForward(arch: TextArch): ForwardArch {
     async run(weights, inputs, options) {
       const isFile = statSync(weights, {throwIfNoEntry: false})?.isFile() ?? false
       const dir = isFile ? dirname(weights) : weights
-      const loaded = await loadEncoderWeights(dir, {expectArch: arch, configFile: options.config, weightsFile: isFile ? weights : undefined})
+      const loaded = await loadEncoderWeights(dir, {
+        expectArch: arch,
+        configFile: options.config,
+        weightsFile: isFile ? weights : undefined
+      })
       const inputIds = intInput(inputs, 'input_ids', true)!
       const attentionMask = intInput(inputs, 'attention_mask', false) ?? tf.onesLike(inputIds)
       const tokenTypeIds = intInput(inputs, 'token_type_ids', false)
@@ -43,10 +47,14 @@ export function textForward(arch: TextArch): ForwardArch {
       if (out.poolerOutput) result.set('pooler_output', await host(out.poolerOutput))
       const pooled = meanPool(out.lastHiddenState, attentionMask)
       result.set('mean_pooled', await host(pooled))
-      tf.dispose([inputIds, attentionMask, tokenTypeIds, out.lastHiddenState, out.poolerOutput, pooled].filter(Boolean) as tf.Tensor[])
+      tf.dispose(
+        [inputIds, attentionMask, tokenTypeIds, out.lastHiddenState, out.poolerOutput, pooled].filter(
+          Boolean
+        ) as tf.Tensor[]
+      )
       disposeWeights(loaded.weights)
       return result
-    },
+    }
   }
 }
 

@@ -40,10 +40,15 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 
 export function activation(name: string, x: tf.Tensor): tf.Tensor {
   switch (name) {
-    case 'gelu': return gelu(x)
-    case 'relu': return tf.relu(x)
-    case 'gelu_new': case 'gelu_pytorch_tanh': return geluTanh(x)
-    default: throw new Error(`unsupported activation ${name}`)
+    case 'gelu':
+      return gelu(x)
+    case 'relu':
+      return tf.relu(x)
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+      return geluTanh(x)
+    default:
+      throw new Error(`unsupported activation ${name}`)
   }
 }
 
@@ -57,7 +62,13 @@ export function additiveMask(attentionMask: tf.Tensor2D): tf.Tensor4D {
  * softmax(q k^T / sqrt(d) + mask) v over heads; q,k,v are [B,L,H] already projected.
  * Returns the merged context [B,L,H] and the attention probabilities [B,heads,L,L].
  */
-export function attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, heads: number, mask: tf.Tensor4D): {context: tf.Tensor3D, probs: tf.Tensor4D} {
+export function attend(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  heads: number,
+  mask: tf.Tensor4D
+): {context: tf.Tensor3D; probs: tf.Tensor4D} {
   const [b, l, h] = q.shape
   const d = h / heads
   const split = (t: tf.Tensor) => t.reshape([b, l, heads, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D

@@ -11,10 +11,20 @@ import {readTorchCheckpoint} from '../../io/torch.js'
 import {readShardIndex} from '../../io/weights.js'
 import type {TensorMap} from '../../io/tensor-map.js'
 import {torchToTf, kindOf} from '../params.js'
-import {BERT_POOLER, expectedParameterNames, readTextEncoderConfig, type TextArch, type TextEncoderConfig} from './config.js'
+import {
+  BERT_POOLER,
+  expectedParameterNames,
+  readTextEncoderConfig,
+  type TextArch,
+  type TextEncoderConfig
+} from './config.js'
 import type {Weights} from './layers.js'
 
-export interface LoadedEncoderWeights { config: TextEncoderConfig, weights: Weights, weightsFile: string }
+export interface LoadedEncoderWeights {
+  config: TextEncoderConfig
+  weights: Weights
+  weightsFile: string
+}
 
 export interface LoadEncoderOptions {
   /** config file other than <dir>/config.json */
@@ -25,7 +35,12 @@ export interface LoadEncoderOptions {
   expectArch?: TextArch
 }
 
-const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json']
+const WEIGHT_FILES = [
+  'model.safetensors',
+  'model.safetensors.index.json',
+  'pytorch_model.bin',
+  'pytorch_model.bin.index.json'
+]
 
 export function findWeightsFile(dir: string): string {
   for (const name of WEIGHT_FILES) if (existsSync(join(dir, name))) return join(dir, name)
@@ -47,7 +62,14 @@ export async function readWeightsFile(path: string): Promise<TensorMap> {
   throw new UserError(`${path}: unknown weights format (expected .safetensors or .bin)`)
 }
 
-const IGNORED = [/^cls\./, /^vocab_(transform|layer_norm|projector)\./, /^classifier\./, /^pre_classifier\./, /^qa_outputs\./, /\.position_ids$/]
+const IGNORED = [
+  /^cls\./,
+  /^vocab_(transform|layer_norm|projector)\./,
+  /^classifier\./,
+  /^pre_classifier\./,
+  /^qa_outputs\./,
+  /\.position_ids$/
+]
 
 /** Canonical names: prefix stripped, gamma/beta -> weight/bias; heads dropped. */
 export function normaliseStateDict(raw: TensorMap, arch: TextArch): TensorMap {
@@ -85,12 +107,17 @@ export async function loadEncoderWeights(dir: string, opts: LoadEncoderOptions =
   const configFile = opts.configFile ?? join(dir, 'config.json')
   const config = readTextEncoderConfig(configFile)
   if (opts.expectArch && config.arch !== opts.expectArch) {
-    throw new UserError(`${configFile}: model_type is ${config.arch}, but a ${opts.expectArch} encoder was asked for (text.encoder or --arch)`)
+    throw new UserError(
+      `${configFile}: model_type is ${config.arch}, but a ${opts.expectArch} encoder was asked for (text.encoder or --arch)`
+    )
   }
   const weightsFile = opts.weightsFile ?? findWeightsFile(dir)
   const raw = await readWeightsFile(weightsFile)
   const otherArch: TextArch = config.arch === 'bert' ? 'distilbert' : 'bert'
-  if ([...raw.keys()].some(k => k.startsWith(`${otherArch}.`)) && ![...raw.keys()].some(k => k.startsWith(`${config.arch}.`))) {
+  if (
+    [...raw.keys()].some(k => k.startsWith(`${otherArch}.`)) &&
+    ![...raw.keys()].some(k => k.startsWith(`${config.arch}.`))
+  ) {
     throw new UserError(`${weightsFile}: holds ${otherArch} weights but ${configFile} says model_type ${config.arch}`)
   }
   const state = normaliseStateDict(raw, config.arch)
@@ -98,9 +125,12 @@ export async function loadEncoderWeights(dir: string, opts: LoadEncoderOptions =
   const missing = expected.filter(n => !state.has(n))
   if (missing.length) {
     const shown = missing.slice(0, 6).join(', ')
-    throw new UserError(`${weightsFile}: not a ${config.arch} checkpoint matching ${configFile}: ${missing.length} of ${expected.length} tensors missing (${shown}${missing.length > 6 ? ', ...' : ''})`)
+    throw new UserError(
+      `${weightsFile}: not a ${config.arch} checkpoint matching ${configFile}: ${missing.length} of ${expected.length} tensors missing (${shown}${missing.length > 6 ? ', ...' : ''})`
+    )
   }
-  const wanted = config.arch === 'bert' && BERT_POOLER.every(n => state.has(n)) ? [...expected, ...BERT_POOLER] : expected
+  const wanted =
+    config.arch === 'bert' && BERT_POOLER.every(n => state.has(n)) ? [...expected, ...BERT_POOLER] : expected
   for (const name of wanted) {
     const shape = expectedShape(config, name)
     const got = state.get(name)!.shape

@@ -28,7 +28,10 @@ export interface ClassifierModel {
   inputNorm?: InputNorm
 }
 
-export interface InputNorm { mean: [number, number, number], std: [number, number, number] }
+export interface InputNorm {
+  mean: [number, number, number]
+  std: [number, number, number]
+}
 
 /**
  * Per-channel mean and std of NHWC images in [0,1]. Why: the lesion colours that tell the
@@ -37,8 +40,12 @@ export interface InputNorm { mean: [number, number, number], std: [number, numbe
  * (docs/RESULTS.md, classify).
  */
 export function channelStats(images: Float32Array): InputNorm {
-  const sum = [0, 0, 0], sq = [0, 0, 0]
-  for (let i = 0; i < images.length; i++) { sum[i % 3] += images[i]; sq[i % 3] += images[i] * images[i] }
+  const sum = [0, 0, 0],
+    sq = [0, 0, 0]
+  for (let i = 0; i < images.length; i++) {
+    sum[i % 3] += images[i]
+    sq[i % 3] += images[i] * images[i]
+  }
   const n = Math.max(1, images.length / 3)
   const mean = sum.map(s => s / n) as InputNorm['mean']
   const std = sq.map((q, c) => Math.max(1e-3, Math.sqrt(Math.max(0, q / n - mean[c] ** 2)))) as InputNorm['std']
@@ -47,12 +54,14 @@ export function channelStats(images: Float32Array): InputNorm {
 
 export function createClassifier(preset: ClassifierPreset, numClasses: number, rng: Rng): ClassifierModel {
   const net = classifierPresets[preset]
-  if (!net) throw new UserError(`classify.preset ${preset}: unknown; use one of ${Object.keys(classifierPresets).join(', ')}`)
+  if (!net)
+    throw new UserError(`classify.preset ${preset}: unknown; use one of ${Object.keys(classifierPresets).join(', ')}`)
   const params = new Map<string, tf.Variable>()
   for (const s of net.shapes(numClasses)) {
     const n = s.shape.reduce((a, b) => a * b, 1)
     let data: Float32Array
-    if (s.kind === 'conv' || s.kind === 'linear') data = rng.normalArray(n, Math.sqrt(2 / s.fanIn) * (s.kind === 'linear' ? 0.5 : 1))
+    if (s.kind === 'conv' || s.kind === 'linear')
+      data = rng.normalArray(n, Math.sqrt(2 / s.fanIn) * (s.kind === 'linear' ? 0.5 : 1))
     else if (s.kind === 'bn-weight') data = new Float32Array(n).fill(1)
     else data = new Float32Array(n)
     params.set(s.name, tf.variable(tf.tensor(data, s.shape), true, `classifier${++instances}/${s.name}`))
@@ -65,14 +74,20 @@ export function createClassifier(preset: ClassifierPreset, numClasses: number, r
 }
 
 /** Forward in eval or training mode; in training mode BN running stats are updated in place. */
-export function classifierForward(m: ClassifierModel, x: tf.Tensor4D, training: boolean): {logits: tf.Tensor2D, features: tf.Tensor2D} {
+export function classifierForward(
+  m: ClassifierModel,
+  x: tf.Tensor4D,
+  training: boolean
+): {logits: tf.Tensor2D; features: tf.Tensor2D} {
   const lookup = (name: string): tf.Tensor => {
     const t = m.params.get(name) ?? m.buffers.get(name)
     if (!t) throw new Error(`classifier has no parameter ${name}`)
     return t
   }
   // callers run inside tf.tidy / tf.variableGrads, which free the standardised copy
-  const input = m.inputNorm ? x.sub(tf.tensor1d(m.inputNorm.mean)).div(tf.tensor1d(m.inputNorm.std)) as tf.Tensor4D : x
+  const input = m.inputNorm
+    ? (x.sub(tf.tensor1d(m.inputNorm.mean)).div(tf.tensor1d(m.inputNorm.std)) as tf.Tensor4D)
+    : x
   const {logits, features, bufferUpdates} = m.net.forward(lookup, input, training)
   if (bufferUpdates) for (const [name, value] of bufferUpdates) m.buffers.get(name)!.assign(value)
   return {logits, features}
@@ -89,17 +104,32 @@ export function disposeClassifier(m: ClassifierModel): void {
 }
 
 /** Loads a state_dict (PyTorch layout) into a fresh model; names the first missing/misshaped tensor. */
-export function loadClassifierState(preset: ClassifierPreset, numClasses: number, state: TensorMap, source: string, torchLayout = true): ClassifierModel {
+export function loadClassifierState(
+  preset: ClassifierPreset,
+  numClasses: number,
+  state: TensorMap,
+  source: string,
+  torchLayout = true
+): ClassifierModel {
   const m = createClassifier(preset, numClasses, new Rng(0))
   for (const [name, v] of [...m.params, ...m.buffers]) {
     const t = state.get(name)
-    if (!t) { disposeClassifier(m); throw new UserError(`${source}: missing tensor ${name} for classifier preset ${preset}`) }
+    if (!t) {
+      disposeClassifier(m)
+      throw new UserError(`${source}: missing tensor ${name} for classifier preset ${preset}`)
+    }
     const kind = torchLayout ? classifierKind(name, t.shape) : 'plain'
     const value = tf.tidy(() => {
       const raw = tf.tensor(t.data as Float32Array, t.shape, 'float32')
       return kind === 'conv' ? raw.transpose([2, 3, 1, 0]) : kind === 'linear' ? raw.transpose([1, 0]) : raw
     })
-    if (value.shape.join(',') !== v.shape.join(',')) { value.dispose(); disposeClassifier(m); throw new UserError(`${source}: tensor ${name} has shape [${t.shape}], which does not fit preset ${preset} with ${numClasses} classes`) }
+    if (value.shape.join(',') !== v.shape.join(',')) {
+      value.dispose()
+      disposeClassifier(m)
+      throw new UserError(
+        `${source}: tensor ${name} has shape [${t.shape}], which does not fit preset ${preset} with ${numClasses} classes`
+      )
+    }
     v.assign(value)
     value.dispose()
   }

@@ -11,7 +11,11 @@ export interface ParamShape {
   kind: 'conv' | 'linear' | 'bias' | 'bn-weight' | 'bn-bias'
 }
 
-export interface BufferShape { name: string, shape: number[], init: 0 | 1 }
+export interface BufferShape {
+  name: string
+  shape: number[]
+  init: 0 | 1
+}
 
 /** Looks a parameter or buffer up by its PyTorch name. */
 export type ParamLookup = (name: string) => tf.Tensor
@@ -24,5 +28,9 @@ export interface ClassifierNet {
    * training = true uses batch statistics in BatchNorm and returns the updated running
    * statistics in `bufferUpdates` (momentum 0.1, as torch); the caller assigns them.
    */
-  forward(p: ParamLookup, x: tf.Tensor4D, training: boolean): {logits: tf.Tensor2D, features: tf.Tensor2D, bufferUpdates?: Map<string, tf.Tensor>}
+  forward(
+    p: ParamLookup,
+    x: tf.Tensor4D,
+    training: boolean
+  ): {logits: tf.Tensor2D; features: tf.Tensor2D; bufferUpdates?: Map<string, tf.Tensor>}
 }

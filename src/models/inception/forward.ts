@@ -11,8 +11,8 @@ import {inceptionForward, inceptionParamShapes} from './inception.js'
 import {disposeInception, foldInceptionWeights, loadInception} from './weights.js'
 import {preprocessForInception, type ResizeMode} from './preprocess.js'
 
-async function host(t: tf.Tensor): Promise<{dtype: 'F32', shape: number[], data: Float32Array}> {
-  const data = new Float32Array(await t.data() as Float32Array)
+async function host(t: tf.Tensor): Promise<{dtype: 'F32'; shape: number[]; data: Float32Array}> {
+  const data = new Float32Array((await t.data()) as Float32Array)
   return {dtype: 'F32', shape: t.shape.slice(), data}
 }
 
@@ -20,12 +20,21 @@ export const inceptionFidArch: ForwardArch = {
   description: 'pytorch-fid InceptionV3 (FID variant): images [B,3,H,W] in [0,1] -> pool3 [B,2048]',
   async run(weightsPath, inputs, options) {
     const images = inputs.get('images')
-    if (!images || images.shape.length !== 4 || images.shape[1] !== 3) throw new UserError('inputs: expected a tensor "images" of shape [B,3,H,W] with values in [0,1]')
-    const weights = weightsPath === 'hashfill' ? foldInceptionWeights(hashFill(inceptionParamShapes()), 'hashfill') : (await loadInception(weightsPath)).weights
+    if (!images || images.shape.length !== 4 || images.shape[1] !== 3)
+      throw new UserError('inputs: expected a tensor "images" of shape [B,3,H,W] with values in [0,1]')
+    const weights =
+      weightsPath === 'hashfill'
+        ? foldInceptionWeights(hashFill(inceptionParamShapes()), 'hashfill')
+        : (await loadInception(weightsPath)).weights
     const keep = options.intermediates === '1' || options.intermediates === 'true'
-    const x = tf.tidy(() => preprocessForInception(
-      tf.tensor4d(toFloat32(images), images.shape as [number, number, number, number]).transpose([0, 2, 3, 1]) as tf.Tensor4D,
-      (options.resize as ResizeMode) ?? 'bilinear'))
+    const x = tf.tidy(() =>
+      preprocessForInception(
+        tf
+          .tensor4d(toFloat32(images), images.shape as [number, number, number, number])
+          .transpose([0, 2, 3, 1]) as tf.Tensor4D,
+        (options.resize as ResizeMode) ?? 'bilinear'
+      )
+    )
     const out: TensorMap = new Map()
     const {pool3, blocks} = inceptionForward(x, weights, keep)
     out.set('pool3', await host(pool3))
@@ -45,5 +54,5 @@ export const inceptionFidArch: ForwardArch = {
     tf.dispose([x, pool3, ...blocks])
     disposeInception(weights)
     return out
-  },
+  }
 }

@@ -12,12 +12,16 @@ import {disposeInception, foldInceptionWeights} from './weights.js'
 export async function benchmarkInception(batch = 8, reps = 2): Promise<number> {
   const weights = foldInceptionWeights(hashFill(inceptionParamShapes()), 'hashfill')
   const x = tf.randomUniform([batch, 299, 299, 3], -1, 1, 'float32', 1) as tf.Tensor4D
-  const run = async () => { const {pool3} = inceptionForward(x, weights); await pool3.data(); pool3.dispose() }
+  const run = async () => {
+    const {pool3} = inceptionForward(x, weights)
+    await pool3.data()
+    pool3.dispose()
+  }
   await run() // warm-up
   const t0 = performance.now()
   for (let i = 0; i < reps; i++) await run()
   const seconds = (performance.now() - t0) / 1000
   tf.dispose(x)
   disposeInception(weights)
-  return batch * reps / seconds
+  return (batch * reps) / seconds
 }

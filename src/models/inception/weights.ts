@@ -35,15 +35,19 @@ export function foldInceptionWeights(raw: TensorMap, source: string): InceptionW
   for (const [key, shape] of inceptionParamShapes()) {
     if (key.startsWith('fc.')) continue // the classifier head is not needed for pool3
     const t = state.get(key)
-    if (!t) throw new UserError(`${source}: missing tensor ${key}; not a torchvision/pytorch-fid Inception v3 checkpoint`)
-    if (t.shape.join(',') !== shape.join(',')) throw new UserError(`${source}: tensor ${key} has shape [${t.shape}], expected [${shape}]`)
+    if (!t)
+      throw new UserError(`${source}: missing tensor ${key}; not a torchvision/pytorch-fid Inception v3 checkpoint`)
+    if (t.shape.join(',') !== shape.join(','))
+      throw new UserError(`${source}: tensor ${key} has shape [${t.shape}], expected [${shape}]`)
   }
   const out: InceptionWeights = new Map()
   for (const spec of inceptionConvs()) {
     const get = (suffix: string, _shape: number[]) => toFloat32(state.get(`${spec.name}.${suffix}`)!)
     const w = get('conv.weight', [spec.outCh, spec.inCh, spec.kh, spec.kw])
-    const gamma = get('bn.weight', [spec.outCh]), beta = get('bn.bias', [spec.outCh])
-    const mean = get('bn.running_mean', [spec.outCh]), variance = get('bn.running_var', [spec.outCh])
+    const gamma = get('bn.weight', [spec.outCh]),
+      beta = get('bn.bias', [spec.outCh])
+    const mean = get('bn.running_mean', [spec.outCh]),
+      variance = get('bn.running_var', [spec.outCh])
     // OIHW -> HWIO with the BN scale folded in.
     const {outCh: O, inCh: I, kh: H, kw: W} = spec
     const hwio = new Float32Array(O * I * H * W)
@@ -51,23 +55,35 @@ export function foldInceptionWeights(raw: TensorMap, source: string): InceptionW
     for (let o = 0; o < O; o++) {
       const s = gamma[o] / Math.sqrt(variance[o] + bnEps)
       bias[o] = beta[o] - mean[o] * s
-      for (let i = 0; i < I; i++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        hwio[((y * W + x) * I + i) * O + o] = w[((o * I + i) * H + y) * W + x] * s
-      }
+      for (let i = 0; i < I; i++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            hwio[((y * W + x) * I + i) * O + o] = w[((o * I + i) * H + y) * W + x] * s
+          }
     }
     out.set(spec.name, {filter: tf.tensor4d(hwio, [H, W, I, O]), bias: tf.tensor1d(bias)})
   }
   return out
 }
 
-export interface LoadedInception { weights: InceptionWeights, sha256: string, path: string }
+export interface LoadedInception {
+  weights: InceptionWeights
+  sha256: string
+  path: string
+}
 
 export async function loadInception(path: string): Promise<LoadedInception> {
-  if (!path) throw new UserError('needs weights.inception: set it to pt_inception-2015-12-05-6726825d.pth or its safetensors conversion')
+  if (!path)
+    throw new UserError(
+      'needs weights.inception: set it to pt_inception-2015-12-05-6726825d.pth or its safetensors conversion'
+    )
   const raw = await readCheckpoint(path)
   return {weights: foldInceptionWeights(raw, path), sha256: await sha256File(path), path}
 }
 
 export function disposeInception(w: InceptionWeights): void {
-  for (const p of w.values()) { p.filter.dispose(); p.bias.dispose() }
+  for (const p of w.values()) {
+    p.filter.dispose()
+    p.bias.dispose()
+  }
 }

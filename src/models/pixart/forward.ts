@@ -16,29 +16,41 @@ function need(inputs: TensorMap, name: string): HostTensor {
 }
 
 async function toHost(t: tf.Tensor): Promise<HostTensor> {
-  return {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array(await t.data() as Float32Array)}
+  return {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array((await t.data()) as Float32Array)}
 }
 
 export const pixartForwardArch: ForwardArch = {
-  description: 'PixArt-alpha transformer: hidden_states, encoder_hidden_states, encoder_attention_mask?, timestep -> sample',
+  description:
+    'PixArt-alpha transformer: hidden_states, encoder_hidden_states, encoder_attention_mask?, timestep -> sample',
   async run(weights, inputs, options) {
     const {config, params} = await loadPixArt(weights)
-    const lora = options.lora ? await loadLora(options.lora, options.scale !== undefined ? Number(options.scale) : 1) : null
+    const lora = options.lora
+      ? await loadLora(options.lora, options.scale !== undefined ? Number(options.scale) : 1)
+      : null
     const merged = lora && options.merge === '1' ? mergeLora(params, lora) : params
     const hs = need(inputs, 'hidden_states')
     const ehs = need(inputs, 'encoder_hidden_states')
     const mask = inputs.get('encoder_attention_mask')
     const out: TensorMap = new Map()
     const result = tf.tidy(() => {
-      const x = tf.tensor4d(toFloat32(hs), hs.shape as [number, number, number, number]).transpose([0, 2, 3, 1]) as tf.Tensor4D
-      const r = pixartForward({params: merged, lora: options.merge === '1' ? null : lora}, config, {
-        x, timesteps: toFloat32(need(inputs, 'timestep')), context: tf.tensor3d(toFloat32(ehs), ehs.shape as [number, number, number]),
-        mask: mask ? tf.tensor2d(toFloat32(mask), mask.shape as [number, number]) : null,
-      }, options.intermediates === '1')
+      const x = tf
+        .tensor4d(toFloat32(hs), hs.shape as [number, number, number, number])
+        .transpose([0, 2, 3, 1]) as tf.Tensor4D
+      const r = pixartForward(
+        {params: merged, lora: options.merge === '1' ? null : lora},
+        config,
+        {
+          x,
+          timesteps: toFloat32(need(inputs, 'timestep')),
+          context: tf.tensor3d(toFloat32(ehs), ehs.shape as [number, number, number]),
+          mask: mask ? tf.tensor2d(toFloat32(mask), mask.shape as [number, number]) : null
+        },
+        options.intermediates === '1'
+      )
       return {sample: r.sample.transpose([0, 3, 1, 2]), ...Object.fromEntries(r.intermediates)}
     })
     for (const [k, t] of Object.entries(result)) out.set(k, await toHost(t))
     tf.dispose([...Object.values(result), ...merged.values(), ...params.values()])
     return out
-  },
+  }
 }

@@ -32,9 +32,12 @@ export function buildAnatomyEncoder(b: ParamBuilder, c: SdnetConfig): void {
   buildDoubleConv(b, `${P}.encoder_block3`, n * 2, n * 4)
   buildDoubleConv(b, `${P}.encoder_block4`, n * 4, n * 8)
   // ResConv(ndf*8): two 3x3 pre-activation convs to ndf*16 plus a 1x1 pre-activation shortcut
-  b.conv(`${P}.bottleneck.conv1.1`, n * 8, n * 16, 3); b.batchNorm(`${P}.bottleneck.conv1.2`, n * 16)
-  b.conv(`${P}.bottleneck.conv2.1`, n * 16, n * 16, 3); b.batchNorm(`${P}.bottleneck.conv2.2`, n * 16)
-  b.conv(`${P}.bottleneck.resconv.1`, n * 8, n * 16, 1); b.batchNorm(`${P}.bottleneck.resconv.2`, n * 16)
+  b.conv(`${P}.bottleneck.conv1.1`, n * 8, n * 16, 3)
+  b.batchNorm(`${P}.bottleneck.conv1.2`, n * 16)
+  b.conv(`${P}.bottleneck.conv2.1`, n * 16, n * 16, 3)
+  b.batchNorm(`${P}.bottleneck.conv2.2`, n * 16)
+  b.conv(`${P}.bottleneck.resconv.1`, n * 8, n * 16, 1)
+  b.batchNorm(`${P}.bottleneck.resconv.2`, n * 16)
   for (let level = 1; level <= 4; level++) {
     const wide = n * 2 ** (5 - level) // 16n, 8n, 4n, 2n
     b.conv(`${P}.decoder_upconv${level}.0`, wide, wide / 2, 3)

@@ -23,29 +23,41 @@ export interface SdnetConfig {
 
 export type SdnetPreset = 'sdnet-224' | 'sdnet-small'
 
-export const SDNET_PRESETS: Record<SdnetPreset, {imageSize: number, ndf: number}> = {
+export const SDNET_PRESETS: Record<SdnetPreset, {imageSize: number; ndf: number}> = {
   'sdnet-224': {imageSize: 224, ndf: 64},
-  'sdnet-small': {imageSize: 64, ndf: 16},
+  'sdnet-small': {imageSize: 64, ndf: 16}
 }
 
 /** Builds a config: at ndf 64 the head and decoder widths are exactly the authors' 64 and 128/64/32. */
-export function sdnetConfig(opts: {imageSize: number, ndf: number, adain?: AdainForm, anatomyChannels?: number, zLength?: number}): SdnetConfig {
+export function sdnetConfig(opts: {
+  imageSize: number
+  ndf: number
+  adain?: AdainForm
+  anatomyChannels?: number
+  zLength?: number
+}): SdnetConfig {
   const {imageSize, ndf} = opts
   if (!Number.isInteger(imageSize) || imageSize < 16 || imageSize % 16 !== 0) {
     throw new UserError(`visual: image size ${imageSize} must be a multiple of 16 (the U-Net pools four times)`)
   }
-  if (!Number.isInteger(ndf) || ndf < 2 || ndf % 2 !== 0) throw new UserError(`visual: ndf ${ndf} must be an even integer >= 2`)
+  if (!Number.isInteger(ndf) || ndf < 2 || ndf % 2 !== 0)
+    throw new UserError(`visual: ndf ${ndf} must be an even integer >= 2`)
   return {
-    imageSize, ndf,
+    imageSize,
+    ndf,
     anatomyChannels: opts.anatomyChannels ?? 8,
     zLength: opts.zLength ?? 8,
     adain: opts.adain ?? 'scalar',
     segWidth: ndf,
-    decoderWidths: [ndf * 2, ndf, ndf / 2],
+    decoderWidths: [ndf * 2, ndf, ndf / 2]
   }
 }
 
-export function presetConfig(preset: SdnetPreset, adain: AdainForm, overrides: {imageSize?: number, ndf?: number} = {}): SdnetConfig {
+export function presetConfig(
+  preset: SdnetPreset,
+  adain: AdainForm,
+  overrides: {imageSize?: number; ndf?: number} = {}
+): SdnetConfig {
   const base = SDNET_PRESETS[preset]
   return sdnetConfig({imageSize: overrides.imageSize ?? base.imageSize, ndf: overrides.ndf ?? base.ndf, adain})
 }

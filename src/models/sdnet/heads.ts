@@ -8,8 +8,10 @@ import {ParamBuilder, batchNorm, batchNormRelu, conv, linear, type ForwardContex
 // --- segmentation head: conv3x3+BN+ReLU, conv3x3+BN+ReLU, conv1x1 -> 2, softmax ---
 
 export function buildSegmentor(b: ParamBuilder, c: SdnetConfig): void {
-  b.conv('segmentor.conv1.0', c.anatomyChannels, c.segWidth, 3); b.batchNorm('segmentor.conv1.1', c.segWidth)
-  b.conv('segmentor.conv2.0', c.segWidth, c.segWidth, 3); b.batchNorm('segmentor.conv2.1', c.segWidth)
+  b.conv('segmentor.conv1.0', c.anatomyChannels, c.segWidth, 3)
+  b.batchNorm('segmentor.conv1.1', c.segWidth)
+  b.conv('segmentor.conv2.0', c.segWidth, c.segWidth, 3)
+  b.batchNorm('segmentor.conv2.1', c.segWidth)
   b.conv('segmentor.pred', c.segWidth, 2, 1) // background, lesion
 }
 
@@ -38,10 +40,18 @@ export function buildStyleEncoder(b: ParamBuilder, c: SdnetConfig): void {
   b.linear('m_encoder.logvar', 32, c.zLength)
 }
 
-export function encodeStyle(ctx: ForwardContext, c: SdnetConfig, a: tf.Tensor4D, x: tf.Tensor4D): {mu: tf.Tensor2D, logvar: tf.Tensor2D} {
+export function encodeStyle(
+  ctx: ForwardContext,
+  c: SdnetConfig,
+  a: tf.Tensor4D,
+  x: tf.Tensor4D
+): {mu: tf.Tensor2D; logvar: tf.Tensor2D} {
   let h = tf.concat([a, x], 3) // anatomy first, as torch.cat([a, x], 1)
   for (let i = 1; i <= 4; i++) {
-    h = tf.leakyRelu(batchNorm(ctx, `m_encoder.block${i}.1`, conv(ctx, `m_encoder.block${i}.0`, h, 2, 1)), 0.2) as tf.Tensor4D
+    h = tf.leakyRelu(
+      batchNorm(ctx, `m_encoder.block${i}.1`, conv(ctx, `m_encoder.block${i}.0`, h, 2, 1)),
+      0.2
+    ) as tf.Tensor4D
   }
   // torch flattens NCHW; transpose so the Linear's input order matches exported weights
   const side = styleFeatureSide(c.imageSize)
@@ -59,7 +69,7 @@ export function reparameterize(mu: tf.Tensor2D, logvar: tf.Tensor2D, seed: numbe
 // --- AdaIN decoder ---
 
 /** Mean and sqrt(unbiased variance + 1e-5) over `axes` (torch .var() is unbiased; docs/REFERENCE.md §10). */
-function unbiasedStats(x: tf.Tensor, axes: number[]): {mean: tf.Tensor, std: tf.Tensor} {
+function unbiasedStats(x: tf.Tensor, axes: number[]): {mean: tf.Tensor; std: tf.Tensor} {
   const {mean, variance} = tf.moments(x, axes, true)
   const n = axes.reduce((acc, a) => acc * x.shape[a], 1)
   return {mean, std: tf.sqrt(variance.mul(n / Math.max(1, n - 1)).add(1e-5))}
@@ -104,7 +114,8 @@ export function buildDecoder(b: ParamBuilder, c: SdnetConfig): void {
   b.conv('decoder.decoder.conv4', w3, 3, 3) // conv_no_activ is a bare Conv2d: no ".0"
   // Zero-initialised (see adain). With Xavier init each channel began with a random gain and
   // one epoch reached val Dice 0.38-0.76 (docs/RESULTS.md).
-  if (c.adain === 'learned') ins.forEach((ch, i) => b.linear(`decoder.decoder.adain${i + 1}.fc`, c.zLength, 2 * ch, 'zero'))
+  if (c.adain === 'learned')
+    ins.forEach((ch, i) => b.linear(`decoder.decoder.adain${i + 1}.fc`, c.zLength, 2 * ch, 'zero'))
 }
 
 /** Reconstruction in (-1, 1): AdaIN -> conv+ReLU (x3) -> AdaIN -> conv -> tanh, at full resolution. */

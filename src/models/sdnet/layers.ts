@@ -61,7 +61,11 @@ export class ParamBuilder {
 }
 
 /** A batch statistic to fold into a BatchNorm's running averages after the step. */
-export interface BatchStat { name: string, mean: tf.Tensor, variance: tf.Tensor }
+export interface BatchStat {
+  name: string
+  mean: tf.Tensor
+  variance: tf.Tensor
+}
 
 /** What a forward pass needs besides the input: mode, parameters, and where batch stats go. */
 export interface ForwardContext {
@@ -110,7 +114,14 @@ export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor, relu 
     }
     return y
   }
-  const y = tf.batchNorm(x, ctx.buffers.get(`${name}.running_mean`)!, ctx.buffers.get(`${name}.running_var`)!, bias, weight, BN_EPS)
+  const y = tf.batchNorm(
+    x,
+    ctx.buffers.get(`${name}.running_mean`)!,
+    ctx.buffers.get(`${name}.running_var`)!,
+    bias,
+    weight,
+    BN_EPS
+  )
   return relu ? tf.relu(y) : y
 }
 
@@ -135,7 +146,10 @@ export function applyBatchStats(buffers: ParamMap, stats: BatchStat[], counts: M
 }
 
 /** Forward: the one-hot of the argmax over channels; backward: the gradient of `soft` (straight-through). */
-const straightThroughOneHot: (soft: tf.Tensor) => tf.Tensor = tf.customGrad(((soft: tf.Tensor, save: (t: tf.Tensor[]) => void) => {
+const straightThroughOneHot: (soft: tf.Tensor) => tf.Tensor = tf.customGrad(((
+  soft: tf.Tensor,
+  save: (t: tf.Tensor[]) => void
+) => {
   save([])
   const depth = soft.shape[soft.shape.length - 1]
   const hard = tf.oneHot(tf.argMax(soft, -1), depth).toFloat()

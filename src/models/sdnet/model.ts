@@ -26,14 +26,23 @@ export interface SdnetOutputs {
 }
 
 /** Seeds for the random draws of one training forward, taken from the run's Rng. */
-export interface ForwardNoise { gumbel: number, gumbelReco: number, eps: number }
+export interface ForwardNoise {
+  gumbel: number
+  gumbelReco: number
+  eps: number
+}
 
 export class SDNet {
   /** forward calls in training mode per BatchNorm (state_dict num_batches_tracked) */
   readonly batchesTracked = new Map<string, number>()
 
-  private constructor(readonly config: SdnetConfig, readonly params: ParamMap, readonly buffers: ParamMap,
-    readonly kinds: Map<string, ParamKind>, readonly batchNorms: string[]) {}
+  private constructor(
+    readonly config: SdnetConfig,
+    readonly params: ParamMap,
+    readonly buffers: ParamMap,
+    readonly kinds: Map<string, ParamKind>,
+    readonly batchNorms: string[]
+  ) {}
 
   static create(config: SdnetConfig, seed: number): SDNet {
     const b = new ParamBuilder(new Rng(seed).fork('sdnet-init'))
@@ -65,9 +74,15 @@ export class SDNet {
     return argmaxOneHot(logits) as tf.Tensor4D
   }
 
-  segment(ctx: ForwardContext, a: tf.Tensor4D): tf.Tensor4D { return segment(ctx, a) }
-  encodeStyle(ctx: ForwardContext, a: tf.Tensor4D, x: tf.Tensor4D) { return encodeStyle(ctx, this.config, a, x) }
-  decode(ctx: ForwardContext, a: tf.Tensor4D, z: tf.Tensor2D): tf.Tensor4D { return decode(ctx, this.config, a, z) }
+  segment(ctx: ForwardContext, a: tf.Tensor4D): tf.Tensor4D {
+    return segment(ctx, a)
+  }
+  encodeStyle(ctx: ForwardContext, a: tf.Tensor4D, x: tf.Tensor4D) {
+    return encodeStyle(ctx, this.config, a, x)
+  }
+  decode(ctx: ForwardContext, a: tf.Tensor4D, z: tf.Tensor2D): tf.Tensor4D {
+    return decode(ctx, this.config, a, z)
+  }
 
   /** docs/REFERENCE.md §3.3. Training: decode from sampled z and re-encode the reconstruction; eval: decode from mu. */
   forward(ctx: ForwardContext, x: tf.Tensor4D, noise?: ForwardNoise): SdnetOutputs {
@@ -103,7 +118,11 @@ export class SDNet {
     for (const [name, v] of this.params) out.set(name, await tfToTorch(v, this.kinds.get(name)!))
     for (const [name, v] of this.buffers) out.set(name, await tfToTorch(v, 'plain'))
     for (const bn of this.batchNorms) {
-      out.set(`${bn}.num_batches_tracked`, {dtype: 'I64', shape: [], data: new BigInt64Array([BigInt(this.batchesTracked.get(bn) ?? 0)])})
+      out.set(`${bn}.num_batches_tracked`, {
+        dtype: 'I64',
+        shape: [],
+        data: new BigInt64Array([BigInt(this.batchesTracked.get(bn) ?? 0)])
+      })
     }
     return out
   }
@@ -116,7 +135,9 @@ export class SDNet {
       const t = torchToTf(host, kind)
       if (t.shape.join(',') !== v.shape.join(',')) {
         t.dispose()
-        throw new UserError(`${source}: ${name} has shape [${host.shape}], the model expects [${v.shape}] in tfjs layout; check visual.preset / visual.adain`)
+        throw new UserError(
+          `${source}: ${name} has shape [${host.shape}], the model expects [${v.shape}] in tfjs layout; check visual.preset / visual.adain`
+        )
       }
       v.assign(t)
       t.dispose()

@@ -7,7 +7,11 @@
 export function minMaxNormalize(rgb: ArrayLike<number>, out: Float32Array, offset = 0): void {
   let lo = Infinity
   let hi = -Infinity
-  for (let i = 0; i < rgb.length; i++) { const v = rgb[i]; if (v < lo) lo = v; if (v > hi) hi = v }
+  for (let i = 0; i < rgb.length; i++) {
+    const v = rgb[i]
+    if (v < lo) lo = v
+    if (v > hi) hi = v
+  }
   const span = hi - lo
   for (let i = 0; i < rgb.length; i++) out[offset + i] = span > 0 ? ((rgb[i] - lo) / span) * 2 - 1 : 0
 }

@@ -10,7 +10,12 @@ import {minMaxNormalize} from './normalize.js'
 import {sdnetConfig, type SdnetConfig} from './config.js'
 import {SDNet} from './model.js'
 
-export interface SegmentedImage { file: string, width: number, height: number, /** 0/1 per pixel, width*height */ mask: Uint8Array }
+export interface SegmentedImage {
+  file: string
+  width: number
+  height: number
+  /** 0/1 per pixel, width*height */ mask: Uint8Array
+}
 
 export interface Segmenter {
   config: SdnetConfig
@@ -23,30 +28,42 @@ export interface Segmenter {
 
 /** Loads a model.safetensors written by train-visual into an eval-mode segmenter. */
 export async function loadSegmenter(path: string): Promise<Segmenter> {
-  try { await fs.access(path) } catch { throw new UserError(`${path}: missing; run \`medgen train-visual\` first`) }
+  try {
+    await fs.access(path)
+  } catch {
+    throw new UserError(`${path}: missing; run \`medgen train-visual\` first`)
+  }
   const meta = await readSafetensorsMetadata(path)
   let saved: SdnetConfig
-  try { saved = JSON.parse(meta.config ?? '') } catch { throw new UserError(`${path}: no SDNet config in the safetensors metadata (not written by medgen train-visual?)`) }
+  try {
+    saved = JSON.parse(meta.config ?? '')
+  } catch {
+    throw new UserError(`${path}: no SDNet config in the safetensors metadata (not written by medgen train-visual?)`)
+  }
   const config = sdnetConfig(saved)
   const model = SDNet.create(config, 0)
   model.loadStateDict(await readSafetensors(path), path)
   const size = config.imageSize
 
   /** [B, size, size, 3] normalised -> lesion masks [B, size, size] as 0/1 floats */
-  const predict = (x: tf.Tensor4D) => tf.tidy(() => {
-    const ctx = model.context(false)
-    return model.segment(ctx, model.anatomy(ctx, x)).slice([0, 0, 0, 1], [-1, -1, -1, 1])
-  })
+  const predict = (x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const ctx = model.context(false)
+      return model.segment(ctx, model.anatomy(ctx, x)).slice([0, 0, 0, 1], [-1, -1, -1, 1])
+    })
 
   const toOriginal = async (lesion: tf.Tensor4D, width: number, height: number): Promise<Uint8Array> => {
-    const resized = tf.tidy(() => (width === size && height === size ? lesion : tf.image.resizeBilinear(lesion, [height, width])).greater(0.5))
-    const out = new Uint8Array(await resized.data() as Uint8Array)
+    const resized = tf.tidy(() =>
+      (width === size && height === size ? lesion : tf.image.resizeBilinear(lesion, [height, width])).greater(0.5)
+    )
+    const out = new Uint8Array((await resized.data()) as Uint8Array)
     resized.dispose()
     return out
   }
 
   const segmentRgb = async (rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> => {
-    if (rgb.length !== width * height * 3) throw new UserError(`segmenter: ${rgb.length} values do not make a ${width}x${height} RGB image`)
+    if (rgb.length !== width * height * 3)
+      throw new UserError(`segmenter: ${rgb.length} values do not make a ${width}x${height} RGB image`)
     const norm = new Float32Array(rgb.length)
     minMaxNormalize(rgb, norm)
     const lesion = tf.tidy(() => {
@@ -63,17 +80,26 @@ export async function loadSegmenter(path: string): Promise<Segmenter> {
     segmentRgb,
     async segmentFolder(dir) {
       let names: string[]
-      try { names = (await fs.readdir(dir)).filter(n => imageExtensions.has(extname(n).toLowerCase())).sort() } catch {
+      try {
+        names = (await fs.readdir(dir)).filter(n => imageExtensions.has(extname(n).toLowerCase())).sort()
+      } catch {
         throw new UserError(`${dir}: not a readable folder of images`)
       }
       const out: SegmentedImage[] = []
       for (const name of names) {
         const file = join(dir, name)
         const full = await readRgb8(file)
-        out.push({file, width: full.width, height: full.height, mask: await segmentRgb(full.data, full.width, full.height)})
+        out.push({
+          file,
+          width: full.width,
+          height: full.height,
+          mask: await segmentRgb(full.data, full.width, full.height)
+        })
       }
       return out
     },
-    dispose() { model.dispose() },
+    dispose() {
+      model.dispose()
+    }
   }
 }

@@ -9,11 +9,23 @@ import type {VaeConfig} from './autoencoder.js'
 
 export function vaeParamShapes(cfg: VaeConfig): Map<string, number[]> {
   const shapes = new Map<string, number[]>()
-  const conv = (name: string, cin: number, cout: number, k = 3): void => { shapes.set(`${name}.weight`, [cout, cin, k, k]); shapes.set(`${name}.bias`, [cout]) }
-  const norm = (name: string, c: number): void => { shapes.set(`${name}.weight`, [c]); shapes.set(`${name}.bias`, [c]) }
-  const linear = (name: string, cin: number, cout: number): void => { shapes.set(`${name}.weight`, [cout, cin]); shapes.set(`${name}.bias`, [cout]) }
+  const conv = (name: string, cin: number, cout: number, k = 3): void => {
+    shapes.set(`${name}.weight`, [cout, cin, k, k])
+    shapes.set(`${name}.bias`, [cout])
+  }
+  const norm = (name: string, c: number): void => {
+    shapes.set(`${name}.weight`, [c])
+    shapes.set(`${name}.bias`, [c])
+  }
+  const linear = (name: string, cin: number, cout: number): void => {
+    shapes.set(`${name}.weight`, [cout, cin])
+    shapes.set(`${name}.bias`, [cout])
+  }
   const resnet = (name: string, cin: number, cout: number): void => {
-    norm(`${name}.norm1`, cin); conv(`${name}.conv1`, cin, cout); norm(`${name}.norm2`, cout); conv(`${name}.conv2`, cout, cout)
+    norm(`${name}.norm1`, cin)
+    conv(`${name}.conv1`, cin, cout)
+    norm(`${name}.norm2`, cout)
+    conv(`${name}.conv2`, cout, cout)
     if (cin !== cout) conv(`${name}.conv_shortcut`, cin, cout, 1)
   }
   const mid = (name: string, c: number): void => {
@@ -26,7 +38,10 @@ export function vaeParamShapes(cfg: VaeConfig): Map<string, number[]> {
   conv('encoder.conv_in', cfg.in_channels, widths[0])
   let c = widths[0]
   widths.forEach((out, i) => {
-    for (let j = 0; j < cfg.layers_per_block; j++) { resnet(`encoder.down_blocks.${i}.resnets.${j}`, c, out); c = out }
+    for (let j = 0; j < cfg.layers_per_block; j++) {
+      resnet(`encoder.down_blocks.${i}.resnets.${j}`, c, out)
+      c = out
+    }
     if (i < widths.length - 1) conv(`encoder.down_blocks.${i}.downsamplers.0.conv`, out, out)
   })
   mid('encoder.mid_block', c)
@@ -40,7 +55,10 @@ export function vaeParamShapes(cfg: VaeConfig): Map<string, number[]> {
   c = reversed[0]
   reversed.forEach((out, i) => {
     // UpDecoderBlock2D has layers_per_block + 1 resnets
-    for (let j = 0; j <= cfg.layers_per_block; j++) { resnet(`decoder.up_blocks.${i}.resnets.${j}`, c, out); c = out }
+    for (let j = 0; j <= cfg.layers_per_block; j++) {
+      resnet(`decoder.up_blocks.${i}.resnets.${j}`, c, out)
+      c = out
+    }
     if (i < reversed.length - 1) conv(`decoder.up_blocks.${i}.upsamplers.0.conv`, out, out)
   })
   norm('decoder.conv_norm_out', c)
@@ -69,9 +87,16 @@ export function initVaeParams(cfg: VaeConfig, rng: Rng): Map<string, tf.Variable
 export function vaeDiffusersConfig(cfg: VaeConfig): Record<string, unknown> {
   const n = cfg.block_out_channels.length
   return {
-    _class_name: 'AutoencoderKL', act_fn: 'silu', in_channels: cfg.in_channels, out_channels: cfg.out_channels,
-    latent_channels: cfg.latent_channels, block_out_channels: cfg.block_out_channels, layers_per_block: cfg.layers_per_block,
-    norm_num_groups: cfg.norm_num_groups, scaling_factor: cfg.scaling_factor,
-    down_block_types: new Array(n).fill('DownEncoderBlock2D'), up_block_types: new Array(n).fill('UpDecoderBlock2D'),
+    _class_name: 'AutoencoderKL',
+    act_fn: 'silu',
+    in_channels: cfg.in_channels,
+    out_channels: cfg.out_channels,
+    latent_channels: cfg.latent_channels,
+    block_out_channels: cfg.block_out_channels,
+    layers_per_block: cfg.layers_per_block,
+    norm_num_groups: cfg.norm_num_groups,
+    scaling_factor: cfg.scaling_factor,
+    down_block_types: new Array(n).fill('DownEncoderBlock2D'),
+    up_block_types: new Array(n).fill('UpDecoderBlock2D')
   }
 }

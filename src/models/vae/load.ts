@@ -15,7 +15,7 @@ function modernName(name: string): string {
   return name.replace(/(\.attentions\.\d+\.)(query|key|value|proj_attn)\./, (_, pre, old) => `${pre}${LEGACY[old]}.`)
 }
 
-export async function loadVae(folder: string): Promise<{config: VaeConfig, params: Map<string, tf.Tensor>}> {
+export async function loadVae(folder: string): Promise<{config: VaeConfig; params: Map<string, tf.Tensor>}> {
   const config = parseVaeConfig(await readJsonFile(join(folder, 'config.json')), join(folder, 'config.json'))
   // each tensor goes to the backend as it is read: the host never holds the whole state_dict
   const params = new Map<string, tf.Tensor>()
@@ -23,17 +23,29 @@ export async function loadVae(folder: string): Promise<{config: VaeConfig, param
     await forEachDiffusersTensor(folder, (raw, t0) => {
       const name = modernName(raw)
       let t: HostTensor = t0
-      if (/\.attentions\.\d+\.to_(q|k|v|out\.0)\.weight$/.test(name) && t.shape.length === 4) t = {...t, shape: t.shape.slice(0, 2)}
+      if (/\.attentions\.\d+\.to_(q|k|v|out\.0)\.weight$/.test(name) && t.shape.length === 4)
+        t = {...t, shape: t.shape.slice(0, 2)}
       params.get(name)?.dispose()
       params.set(name, torchToTf(t, kindOf(t.shape, name)))
     })
-  } catch (err) { disposeParams(params); throw err }
-  const problem = ['encoder.conv_in.weight', 'quant_conv.weight', 'post_quant_conv.weight', 'decoder.conv_out.weight'].find(n => !params.has(n))
+  } catch (err) {
+    disposeParams(params)
+    throw err
+  }
+  const problem = [
+    'encoder.conv_in.weight',
+    'quant_conv.weight',
+    'post_quant_conv.weight',
+    'decoder.conv_out.weight'
+  ].find(n => !params.has(n))
   const convOut = params.get('encoder.conv_in.weight')?.shape[3]
   if (problem || convOut !== config.block_out_channels[0]) {
     disposeParams(params)
-    throw new UserError(problem ? `${folder}: missing tensor ${problem} (not an AutoencoderKL checkpoint?)`
-      : `${folder}: encoder.conv_in has ${convOut} outputs, config block_out_channels[0] is ${config.block_out_channels[0]}`)
+    throw new UserError(
+      problem
+        ? `${folder}: missing tensor ${problem} (not an AutoencoderKL checkpoint?)`
+        : `${folder}: encoder.conv_in has ${convOut} outputs, config block_out_channels[0] is ${config.block_out_channels[0]}`
+    )
   }
   return {config, params}
 }

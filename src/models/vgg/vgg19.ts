@@ -7,15 +7,29 @@
 // 555,328 parameters (docs/REFERENCE.md §9). Activations NHWC, filters HWIO (src/models/params.ts).
 import * as tf from '@tensorflow/tfjs'
 
-export type VggModule = {kind: 'conv', index: number, inChannels: number, outChannels: number} | {kind: 'relu', index: number} | {kind: 'pool', index: number}
+export type VggModule =
+  | {kind: 'conv'; index: number; inChannels: number; outChannels: number}
+  | {kind: 'relu'; index: number}
+  | {kind: 'pool'; index: number}
 
-function conv(index: number, inChannels: number, outChannels: number): VggModule { return {kind: 'conv', index, inChannels, outChannels} }
+function conv(index: number, inChannels: number, outChannels: number): VggModule {
+  return {kind: 'conv', index, inChannels, outChannels}
+}
 
 /** torchvision vgg19().features[0:12] in order. */
 export const VGG19_RELU3_1: readonly VggModule[] = [
-  conv(0, 3, 64), {kind: 'relu', index: 1}, conv(2, 64, 64), {kind: 'relu', index: 3}, {kind: 'pool', index: 4},
-  conv(5, 64, 128), {kind: 'relu', index: 6}, conv(7, 128, 128), {kind: 'relu', index: 8}, {kind: 'pool', index: 9},
-  conv(10, 128, 256), {kind: 'relu', index: 11},
+  conv(0, 3, 64),
+  {kind: 'relu', index: 1},
+  conv(2, 64, 64),
+  {kind: 'relu', index: 3},
+  {kind: 'pool', index: 4},
+  conv(5, 64, 128),
+  {kind: 'relu', index: 6},
+  conv(7, 128, 128),
+  {kind: 'relu', index: 8},
+  {kind: 'pool', index: 9},
+  conv(10, 128, 256),
+  {kind: 'relu', index: 11}
 ]
 
 /** Channels of the relu3_1 feature map. */
@@ -36,14 +50,25 @@ export function vggParamShapes(modules: readonly VggModule[] = VGG19_RELU3_1): M
 export type VggWeights = Map<string, tf.Tensor>
 
 /** features[0:12](x): x [B, H, W, 3] already ImageNet-normalised -> [B, floor(H/4), floor(W/4), 256]. */
-export function vggFeatures(x: tf.Tensor4D, weights: VggWeights, modules: readonly VggModule[] = VGG19_RELU3_1): tf.Tensor4D {
+export function vggFeatures(
+  x: tf.Tensor4D,
+  weights: VggWeights,
+  modules: readonly VggModule[] = VGG19_RELU3_1
+): tf.Tensor4D {
   return tf.tidy(() => {
     let h = x
     for (const m of modules) {
       if (m.kind === 'conv') {
         const filter = weights.get(`features.${m.index}.weight`) as tf.Tensor4D
         const bias = weights.get(`features.${m.index}.bias`) as tf.Tensor1D
-        h = tf.conv2d(h, filter, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]).add(bias)
+        h = tf
+          .conv2d(h, filter, 1, [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0]
+          ])
+          .add(bias)
       } else if (m.kind === 'relu') {
         h = tf.relu(h)
       } else {

@@ -10,7 +10,11 @@ import {loadStateDict, resolveWeightsFile} from '../../io/weights.js'
 import {torchToTf} from '../params.js'
 import {vggParamShapes, type VggWeights} from './vgg19.js'
 
-export interface LoadedVgg { weights: VggWeights, path: string, sha256: string }
+export interface LoadedVgg {
+  weights: VggWeights
+  path: string
+  sha256: string
+}
 
 const EXPECTED = 'VGG-19 features (torchvision vgg19-dcbb9e9d.pth)'
 
@@ -18,15 +22,20 @@ const EXPECTED = 'VGG-19 features (torchvision vgg19-dcbb9e9d.pth)'
 export function vggWeightsFrom(state: TensorMap, source: string): VggWeights {
   const shapes = vggParamShapes()
   const missing = [...shapes.keys()].filter(k => !state.has(k))
-  if (missing.length) throw new UserError(`${source}: missing ${missing.join(', ')}; not a torchvision VGG-19 checkpoint (${EXPECTED})`)
-  const wrong = [...shapes].filter(([k, shape]) => state.get(k)!.shape.join(',') !== shape.join(','))
+  if (missing.length)
+    throw new UserError(`${source}: missing ${missing.join(', ')}; not a torchvision VGG-19 checkpoint (${EXPECTED})`)
+  const wrong = [...shapes]
+    .filter(([k, shape]) => state.get(k)!.shape.join(',') !== shape.join(','))
     .map(([k, shape]) => `${k} is [${state.get(k)!.shape}], expected [${shape}]`)
   if (wrong.length) throw new UserError(`${source}: wrong shapes: ${wrong.join('; ')} (${EXPECTED})`)
   const weights: VggWeights = new Map()
   for (const [name, shape] of shapes) {
     const host = state.get(name)!
     // the tidy frees torchToTf's untransposed copy
-    weights.set(name, tf.tidy(() => torchToTf({...host, data: toFloat32(host)}, shape.length === 4 ? 'conv' : 'plain')))
+    weights.set(
+      name,
+      tf.tidy(() => torchToTf({...host, data: toFloat32(host)}, shape.length === 4 ? 'conv' : 'plain'))
+    )
   }
   return weights
 }
@@ -38,12 +47,17 @@ export async function loadVgg19Features(path: string): Promise<LoadedVgg> {
   let state: TensorMap
   try {
     state = await loadStateDict(file, {
-      stripPrefixes: ['module.features.', 'features.'], legacyLayerNormNames: false, expected: EXPECTED,
-      include: name => wanted.has(name),
+      stripPrefixes: ['module.features.', 'features.'],
+      legacyLayerNormNames: false,
+      expected: EXPECTED,
+      include: name => wanted.has(name)
     })
   } catch (err) {
     // no tensor of the slice at all: say which names were looked for
-    if (err instanceof UserError && /no tensors left/.test(err.message)) throw new UserError(`${file}: missing ${[...vggParamShapes().keys()].join(', ')}; not a torchvision VGG-19 checkpoint (${EXPECTED})`)
+    if (err instanceof UserError && /no tensors left/.test(err.message))
+      throw new UserError(
+        `${file}: missing ${[...vggParamShapes().keys()].join(', ')}; not a torchvision VGG-19 checkpoint (${EXPECTED})`
+      )
     throw err
   }
   const named: TensorMap = new Map([...state].map(([k, v]) => [`features.${k}`, v]))

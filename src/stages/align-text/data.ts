@@ -29,7 +29,14 @@ export interface JoinedCaptions {
   anatomyVector: string | null
 }
 
-export interface FeatureFile { ids: string[], anatomy: Float32Array, style: Float32Array, anatomyDim: number, styleDim: number, anatomyVector: string | null }
+export interface FeatureFile {
+  ids: string[]
+  anatomy: Float32Array
+  style: Float32Array
+  anatomyDim: number
+  styleDim: number
+  anatomyVector: string | null
+}
 
 /** visual/ or text/features.safetensors: anatomy [N,A] and style [N,S] (A and S may differ), ids in the metadata. */
 export async function readVisualFeatures(path: string): Promise<FeatureFile> {
@@ -37,25 +44,53 @@ export async function readVisualFeatures(path: string): Promise<FeatureFile> {
   const meta = await readSafetensorsMetadata(path)
   const anatomy = tensors.get('anatomy')
   const style = tensors.get('style')
-  if (!anatomy || !style) throw new UserError(`${path}: needs tensors anatomy and style (got ${[...tensors.keys()].join(', ') || 'none'})`)
-  if (anatomy.shape.length !== 2 || style.shape.length !== 2 || anatomy.shape[0] !== style.shape[0] || anatomy.shape[1] < 1 || style.shape[1] < 1) {
-    throw new UserError(`${path}: anatomy [${anatomy.shape}] and style [${style.shape}] must be [N, A] and [N, S] with the same N`)
+  if (!anatomy || !style)
+    throw new UserError(`${path}: needs tensors anatomy and style (got ${[...tensors.keys()].join(', ') || 'none'})`)
+  if (
+    anatomy.shape.length !== 2 ||
+    style.shape.length !== 2 ||
+    anatomy.shape[0] !== style.shape[0] ||
+    anatomy.shape[1] < 1 ||
+    style.shape[1] < 1
+  ) {
+    throw new UserError(
+      `${path}: anatomy [${anatomy.shape}] and style [${style.shape}] must be [N, A] and [N, S] with the same N`
+    )
   }
   let ids: unknown
-  try { ids = JSON.parse(meta.ids ?? 'null') } catch { ids = null }
+  try {
+    ids = JSON.parse(meta.ids ?? 'null')
+  } catch {
+    ids = null
+  }
   if (!Array.isArray(ids) || ids.length !== anatomy.shape[0]) {
     throw new UserError(`${path}: __metadata__.ids must be a JSON list of ${anatomy.shape[0]} image ids`)
   }
-  return {ids: ids.map(String), anatomy: toFloat32(anatomy), style: toFloat32(style), anatomyDim: anatomy.shape[1], styleDim: style.shape[1],
-    anatomyVector: meta.anatomyVector ?? null}
+  return {
+    ids: ids.map(String),
+    anatomy: toFloat32(anatomy),
+    style: toFloat32(style),
+    anatomyDim: anatomy.shape[1],
+    styleDim: style.shape[1],
+    anatomyVector: meta.anatomyVector ?? null
+  }
 }
 
 export async function readCaptions(path: string): Promise<CaptionRow[]> {
-  return (await readCaptionLines(path)).map(r => ({id: r.id, class: r.class ?? '', split: r.split ?? 'train', caption: r.caption, attributes: r.attributes ?? null}))
+  return (await readCaptionLines(path)).map(r => ({
+    id: r.id,
+    class: r.class ?? '',
+    split: r.split ?? 'train',
+    caption: r.caption,
+    attributes: r.attributes ?? null
+  }))
 }
 
 export async function loadAlignmentInputs(runDir: string): Promise<JoinedCaptions> {
-  const {captions: {jsonl: captionsPath}, visual: {features: featuresPath}} = runLayout(runDir)
+  const {
+    captions: {jsonl: captionsPath},
+    visual: {features: featuresPath}
+  } = runLayout(runDir)
   const captions = await readCaptions(captionsPath)
   const visual = await readVisualFeatures(featuresPath)
   const index = new Map(visual.ids.map((id, i) => [id, i]))
@@ -69,12 +104,22 @@ export async function loadAlignmentInputs(runDir: string): Promise<JoinedCaption
     if (seen.has(row.id)) continue // a later duplicate (resumed captioning) is ignored
     seen.add(row.id)
     const i = index.get(row.id)
-    if (i === undefined) { missing++; continue }
+    if (i === undefined) {
+      missing++
+      continue
+    }
     rows.push(row)
     for (let k = 0; k < ad; k++) anatomy.push(visual.anatomy[i * ad + k])
     for (let k = 0; k < sd; k++) style.push(visual.style[i * sd + k])
   }
   if (missing) log.warn(`align-text: ${missing} captions have no visual features in ${featuresPath}; skipped`)
   if (rows.length === 0) throw new UserError(`${captionsPath}: no caption id matches an image id in ${featuresPath}`)
-  return {rows, anatomy: Float32Array.from(anatomy), style: Float32Array.from(style), anatomyDim: ad, styleDim: sd, anatomyVector: visual.anatomyVector}
+  return {
+    rows,
+    anatomy: Float32Array.from(anatomy),
+    style: Float32Array.from(style),
+    anatomyDim: ad,
+    styleDim: sd,
+    anatomyVector: visual.anatomyVector
+  }
 }

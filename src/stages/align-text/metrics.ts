@@ -11,26 +11,43 @@ export const ANATOMY_ATTRIBUTES = ['shape', 'border', 'symmetry', 'size']
 export const STYLE_ATTRIBUTES = ['colour', 'secondaryColour', 'texture']
 
 /** widths of the anatomy and style vectors (they differ with visual.anatomyVector 'occupancy+shape') */
-export interface FeatureDims { anatomyDim: number, styleDim: number }
+export interface FeatureDims {
+  anatomyDim: number
+  styleDim: number
+}
 
 export function meanCosine(a: Float32Array, b: Float32Array, d: number, rows: number[]): number {
   if (!rows.length) return NaN
   let total = 0
   for (const r of rows) {
-    let dot = 0, na = 0, nb = 0
-    for (let k = 0; k < d; k++) { const x = a[r * d + k], y = b[r * d + k]; dot += x * y; na += x * x; nb += y * y }
+    let dot = 0,
+      na = 0,
+      nb = 0
+    for (let k = 0; k < d; k++) {
+      const x = a[r * d + k],
+        y = b[r * d + k]
+      dot += x * y
+      na += x * x
+      nb += y * y
+    }
     total += dot / Math.sqrt((na + 1e-12) * (nb + 1e-12))
   }
   return total / rows.length
 }
 
 export interface ProbeTable {
-  [attribute: string]: {group: 'anatomy' | 'style' | 'other', fromAnatomyHead: ProbeResult, fromStyleHead: ProbeResult}
+  [attribute: string]: {group: 'anatomy' | 'style' | 'other'; fromAnatomyHead: ProbeResult; fromStyleHead: ProbeResult}
 }
 
-export function probeAttributes(attributes: Array<Record<string, string> | null>, anatomy: Float32Array, style: Float32Array, dims: FeatureDims,
-  trainRows: number[], testRows: number[]): ProbeTable {
-  const names = [...new Set(attributes.flatMap(a => a ? Object.keys(a) : []))].sort()
+export function probeAttributes(
+  attributes: Array<Record<string, string> | null>,
+  anatomy: Float32Array,
+  style: Float32Array,
+  dims: FeatureDims,
+  trainRows: number[],
+  testRows: number[]
+): ProbeTable {
+  const names = [...new Set(attributes.flatMap(a => (a ? Object.keys(a) : [])))].sort()
   const out: ProbeTable = {}
   for (const name of names) {
     const labels = attributes.map(a => a?.[name] ?? '')
@@ -40,7 +57,7 @@ export function probeAttributes(attributes: Array<Record<string, string> | null>
     out[name] = {
       group: ANATOMY_ATTRIBUTES.includes(name) ? 'anatomy' : STYLE_ATTRIBUTES.includes(name) ? 'style' : 'other',
       fromAnatomyHead: linearProbe(anatomy, dims.anatomyDim, labels, tr, te),
-      fromStyleHead: linearProbe(style, dims.styleDim, labels, tr, te),
+      fromStyleHead: linearProbe(style, dims.styleDim, labels, tr, te)
     }
   }
   return out
@@ -56,24 +73,51 @@ function directionRow(a: Float32Array, s: Float32Array, dims: FeatureDims, r: nu
   return [...unit(a, dims.anatomyDim), ...unit(s, dims.styleDim)]
 }
 
-export interface TsneSummary { points: number, modalityNeighbourAgreement: number, classNeighbourAgreement: number }
+export interface TsneSummary {
+  points: number
+  modalityNeighbourAgreement: number
+  classNeighbourAgreement: number
+}
 
 /**
  * One panel: text points (heads' outputs) and visual points (targets) of the chosen captions,
  * embedded jointly. Neighbour agreement by modality near 1 means the two modalities lie apart;
  * near the text share of points (0.5) means they are mixed.
  */
-export function tsnePanel(title: string, rows: number[], classes: string[], text: {anatomy: Float32Array, style: Float32Array},
-  visual: {anatomy: Float32Array, style: Float32Array}, dims: FeatureDims, opts: {perplexity: number, iterations: number, seed: number}): {panel: TsnePanelData, summary: TsneSummary} {
+export function tsnePanel(
+  title: string,
+  rows: number[],
+  classes: string[],
+  text: {anatomy: Float32Array; style: Float32Array},
+  visual: {anatomy: Float32Array; style: Float32Array},
+  dims: FeatureDims,
+  opts: {perplexity: number; iterations: number; seed: number}
+): {panel: TsnePanelData; summary: TsneSummary} {
   const data: number[] = []
   const modality: Array<'text' | 'visual'> = []
   const cls: string[] = []
-  for (const r of rows) { data.push(...directionRow(text.anatomy, text.style, dims, r)); modality.push('text'); cls.push(classes[r]) }
-  for (const r of rows) { data.push(...directionRow(visual.anatomy, visual.style, dims, r)); modality.push('visual'); cls.push(classes[r]) }
-  const points = tsne(data, modality.length, dims.anatomyDim + dims.styleDim, {perplexity: opts.perplexity, iterations: opts.iterations, seed: opts.seed})
+  for (const r of rows) {
+    data.push(...directionRow(text.anatomy, text.style, dims, r))
+    modality.push('text')
+    cls.push(classes[r])
+  }
+  for (const r of rows) {
+    data.push(...directionRow(visual.anatomy, visual.style, dims, r))
+    modality.push('visual')
+    cls.push(classes[r])
+  }
+  const points = tsne(data, modality.length, dims.anatomyDim + dims.styleDim, {
+    perplexity: opts.perplexity,
+    iterations: opts.iterations,
+    seed: opts.seed
+  })
   return {
     panel: {title, points, modality, classes: cls},
-    summary: {points: modality.length, modalityNeighbourAgreement: neighbourAgreement(points, modality), classNeighbourAgreement: neighbourAgreement(points, cls)},
+    summary: {
+      points: modality.length,
+      modalityNeighbourAgreement: neighbourAgreement(points, modality),
+      classNeighbourAgreement: neighbourAgreement(points, cls)
+    }
   }
 }
 

@@ -23,8 +23,14 @@ function standardise(x: Float32Array, d: number, trainRows: number[]): (row: num
   return row => Float64Array.from({length: d}, (_, k) => (x[row * d + k] - mean[k]) / std[k])
 }
 
-export function linearProbe(features: Float32Array, d: number, labels: string[], trainRows: number[], testRows: number[],
-  opts: {iterations?: number, lr?: number, l2?: number} = {}): ProbeResult {
+export function linearProbe(
+  features: Float32Array,
+  d: number,
+  labels: string[],
+  trainRows: number[],
+  testRows: number[],
+  opts: {iterations?: number; lr?: number; l2?: number} = {}
+): ProbeResult {
   const classes = [...new Set(trainRows.map(r => labels[r]))].sort()
   const c = classes.length
   const norm = standardise(features, d, trainRows)
@@ -34,11 +40,12 @@ export function linearProbe(features: Float32Array, d: number, labels: string[],
   const iterations = opts.iterations ?? 400
   const lr = opts.lr ?? 0.5
   const l2 = opts.l2 ?? 1e-3
-  const logits = (x: Float64Array) => Array.from({length: c}, (_, j) => {
-    let s = W[d * c + j]
-    for (let k = 0; k < d; k++) s += x[k] * W[k * c + j]
-    return s
-  })
+  const logits = (x: Float64Array) =>
+    Array.from({length: c}, (_, j) => {
+      let s = W[d * c + j]
+      for (let k = 0; k < d; k++) s += x[k] * W[k * c + j]
+      return s
+    })
   for (let it = 0; it < iterations; it++) {
     const g = new Float64Array(W.length)
     for (const r of trainRows) {
@@ -56,11 +63,21 @@ export function linearProbe(features: Float32Array, d: number, labels: string[],
     }
     for (let i = 0; i < W.length; i++) W[i] -= lr * (g[i] / trainRows.length + (i < d * c ? l2 * W[i] : 0))
   }
-  const predict = (r: number) => { const z = logits(xs.get(r)!); return classes[z.indexOf(Math.max(...z))] }
-  const acc = (rows: number[]) => rows.length ? rows.filter(r => predict(r) === labels[r]).length / rows.length : NaN
+  const predict = (r: number) => {
+    const z = logits(xs.get(r)!)
+    return classes[z.indexOf(Math.max(...z))]
+  }
+  const acc = (rows: number[]) => (rows.length ? rows.filter(r => predict(r) === labels[r]).length / rows.length : NaN)
   const counts = new Map<string, number>()
   for (const r of trainRows) counts.set(labels[r], (counts.get(labels[r]) ?? 0) + 1)
   const majority = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0]
   const chance = testRows.length ? testRows.filter(r => labels[r] === majority).length / testRows.length : NaN
-  return {accuracy: acc(testRows), trainAccuracy: acc(trainRows), chance, classes, nTrain: trainRows.length, nTest: testRows.length}
+  return {
+    accuracy: acc(testRows),
+    trainAccuracy: acc(trainRows),
+    chance,
+    classes,
+    nTrain: trainRows.length,
+    nTest: testRows.length
+  }
 }

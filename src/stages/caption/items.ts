@@ -7,7 +7,6 @@ import type {CaptionItem} from '../../caption/captioner.js'
 import type {DatasetKind} from '../../data/attributes.js'
 import {datasetPathOf} from '../../run/layout.js'
 
-
 export interface CaptionItems {
   items: CaptionItem[]
   kind: DatasetKind
@@ -20,7 +19,11 @@ export interface CaptionItems {
  * `kindOnly`, only the layout is read (no split.json written): used to check the captioner
  * before anything is written.
  */
-export async function loadCaptionItems(config: MedgenConfig, runDir: string, opts: {kindOnly?: boolean} = {}): Promise<CaptionItems> {
+export async function loadCaptionItems(
+  config: MedgenConfig,
+  runDir: string,
+  opts: {kindOnly?: boolean} = {}
+): Promise<CaptionItems> {
   const datasetPath = datasetPathOf(config)
   const dataset = await loadDataset(datasetPath, {layout: config.data.layout, kind: config.data.kind})
   const kind: DatasetKind = dataset.kind
@@ -33,7 +36,7 @@ export async function loadCaptionItems(config: MedgenConfig, runDir: string, opt
     masks: r.masks,
     className: r.className,
     split: split.assignments[r.id] ?? 'train',
-    file: r.file,
+    file: r.file
   }))
   return {items, kind, missingMasks, datasetPath}
 }

@@ -44,12 +44,13 @@ export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSum
   const bar = progress(opts.label, items.length)
   if (kept > 0) bar.tick(kept)
 
-  let stopReason: {message: string, exitCode: number} | null = null
+  let stopReason: {message: string; exitCode: number} | null = null
   const stop = (message: string, exitCode: number) => {
     if (!stopReason) stopReason = {message, exitCode}
     stopController.abort()
   }
-  const onSignal = (signal: NodeJS.Signals) => stop(`stopped by ${signal}`, signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.requeue)
+  const onSignal = (signal: NodeJS.Signals) =>
+    stop(`stopped by ${signal}`, signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.requeue)
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGUSR1']
   for (const s of signals) process.on(s, onSignal)
 
@@ -67,23 +68,39 @@ export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSum
       try {
         const outcome = await captioner.caption(item)
         // Written even when a stop arrived meanwhile: the answer is complete, keep it.
-        const record: CaptionRecord = {id: item.id, file: item.file, class: item.className, split: item.split, ...outcome}
+        const record: CaptionRecord = {
+          id: item.id,
+          file: item.file,
+          class: item.className,
+          split: item.split,
+          ...outcome
+        }
         await store.appendCaption(record)
         captioned++
         consecutiveTransient = 0
       } catch (err) {
         if (err instanceof CaptionStopped || stopController.signal.aborted) return
-        if (!(err instanceof CaptionFailure)) { writeError = err; stopController.abort(); return }
+        if (!(err instanceof CaptionFailure)) {
+          writeError = err
+          stopController.abort()
+          return
+        }
         await store.appendFailure({
-          id: item.id, file: item.file, reason: err.reason, attempts: err.attempts,
-          ...(err.lastAnswer !== undefined ? {lastAnswer: err.lastAnswer} : {}),
+          id: item.id,
+          file: item.file,
+          reason: err.reason,
+          attempts: err.attempts,
+          ...(err.lastAnswer !== undefined ? {lastAnswer: err.lastAnswer} : {})
         })
         failed++
         if (err.transient) {
           consecutiveTransient++
           lastTransientReason = err.reason
           if (consecutiveTransient >= maxConsecutive) {
-            stop(`${consecutiveTransient} images in a row failed on the connection (last: ${lastTransientReason})`, ExitCode.failure)
+            stop(
+              `${consecutiveTransient} images in a row failed on the connection (last: ${lastTransientReason})`,
+              ExitCode.failure
+            )
           }
         } else {
           consecutiveTransient = 0
@@ -103,13 +120,20 @@ export async function captionAll(opts: CaptionRunOptions): Promise<CaptionRunSum
   // Every image of this run failed on the connection (fewer images than it takes to stop early):
   // the server is gone, so the run has failed; it must not replace earlier captions with nothing.
   if (!stopReason && pending.length > 0 && captioned === 0 && consecutiveTransient >= pending.length) {
-    stopReason = {message: `all ${pending.length} images failed on the connection (last: ${lastTransientReason})`, exitCode: ExitCode.failure}
+    stopReason = {
+      message: `all ${pending.length} images failed on the connection (last: ${lastTransientReason})`,
+      exitCode: ExitCode.failure
+    }
   }
   if (stopReason) {
-    const {message, exitCode} = stopReason as {message: string, exitCode: number}
+    const {message, exitCode} = stopReason as {message: string; exitCode: number}
     const left = items.length - kept - captioned - failed
-    const earlier = store.workPath !== store.captionsPath ? ` (${store.captionsPath} from the earlier settings is unchanged)` : ''
-    throw new UserError(`${message}; ${kept + captioned} captions kept in ${store.workPath}${earlier}, ${left} images left; rerun the same command to continue`, exitCode)
+    const earlier =
+      store.workPath !== store.captionsPath ? ` (${store.captionsPath} from the earlier settings is unchanged)` : ''
+    throw new UserError(
+      `${message}; ${kept + captioned} captions kept in ${store.workPath}${earlier}, ${left} images left; rerun the same command to continue`,
+      exitCode
+    )
   }
   await finalize(store, items)
   return {total: items.length, kept, captioned, failed}

@@ -10,21 +10,36 @@ import {z} from '../../io/validate.js'
 import {staysInside} from '../../io/paths.js'
 
 /** The store's own files also need the image path (metadata.csv is built from it). */
-const storedCaptionSchema = captionLineSchema.extend({file: z.string().refine(staysInside, 'must be a relative path inside the dataset folder'), class: z.string(), split: z.string()})
+const storedCaptionSchema = captionLineSchema.extend({
+  file: z.string().refine(staysInside, 'must be a relative path inside the dataset folder'),
+  class: z.string(),
+  split: z.string()
+})
 const failureSchema = z.looseObject({id: idSchema, file: z.string(), reason: z.string(), attempts: z.number()})
 
 /** `staging`: this run started over beside a finished captions file, and appends to the staging files. */
-interface StoreState { configHash: string, staging?: boolean }
+interface StoreState {
+  configHash: string
+  staging?: boolean
+}
 
 export class CaptionStore {
   private chain: Promise<void> = Promise.resolve()
   private staging = false
 
-  constructor(readonly captionsPath: string, readonly failuresPath: string, readonly statePath: string) {}
+  constructor(
+    readonly captionsPath: string,
+    readonly failuresPath: string,
+    readonly statePath: string
+  ) {}
 
   /** Where this run's captions are appended: captions.jsonl, or its staging file while a run under new settings is unfinished. */
-  get workPath(): string { return this.staging ? stagingPath(this.captionsPath) : this.captionsPath }
-  private get workFailuresPath(): string { return this.staging ? stagingPath(this.failuresPath) : this.failuresPath }
+  get workPath(): string {
+    return this.staging ? stagingPath(this.captionsPath) : this.captionsPath
+  }
+  private get workFailuresPath(): string {
+    return this.staging ? stagingPath(this.failuresPath) : this.failuresPath
+  }
 
   /**
    * Prepares for a run whose caption settings hash to `configHash`. Returns the ids already
@@ -80,16 +95,20 @@ export class CaptionStore {
     return next
   }
 
-  async readCaptions(): Promise<CaptionRecord[]> { return readStoredCaptions(this.workPath) }
-  async readFailures(): Promise<FailureRecord[]> { return readFailureLines(this.workFailuresPath) }
+  async readCaptions(): Promise<CaptionRecord[]> {
+    return readStoredCaptions(this.workPath)
+  }
+  async readFailures(): Promise<FailureRecord[]> {
+    return readFailureLines(this.workFailuresPath)
+  }
 }
 
 export async function readStoredCaptions(path: string): Promise<CaptionRecord[]> {
-  return await readJsonl(path, storedCaptionSchema, 'caption') as CaptionRecord[]
+  return (await readJsonl(path, storedCaptionSchema, 'caption')) as CaptionRecord[]
 }
 
 export async function readFailureLines(path: string): Promise<FailureRecord[]> {
-  return await readJsonl(path, failureSchema, 'failure record') as FailureRecord[]
+  return (await readJsonl(path, failureSchema, 'failure record')) as FailureRecord[]
 }
 
 /** `captions/.captions.jsonl.next` beside `captions/captions.jsonl`. */
@@ -98,11 +117,19 @@ function stagingPath(path: string): string {
 }
 
 async function hasContent(path: string): Promise<boolean> {
-  try { return (await fs.stat(path)).size > 0 } catch { return false }
+  try {
+    return (await fs.stat(path)).size > 0
+  } catch {
+    return false
+  }
 }
 
 async function readState(path: string): Promise<StoreState | null> {
-  try { return JSON.parse(await fs.readFile(path, 'utf8')) as StoreState } catch { return null }
+  try {
+    return JSON.parse(await fs.readFile(path, 'utf8')) as StoreState
+  } catch {
+    return null
+  }
 }
 
 /**
@@ -111,7 +138,11 @@ async function readState(path: string): Promise<StoreState | null> {
  */
 export async function dropTornLine(path: string): Promise<void> {
   let text: string
-  try { text = await fs.readFile(path, 'utf8') } catch { return }
+  try {
+    text = await fs.readFile(path, 'utf8')
+  } catch {
+    return
+  }
   if (text === '' || text.endsWith('\n')) return
   await writeFileAtomic(path, text.slice(0, text.lastIndexOf('\n') + 1))
 }

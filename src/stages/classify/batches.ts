@@ -13,14 +13,18 @@ export interface LabeledSet {
   ids: string[]
 }
 
-export function setLength(s: LabeledSet): number { return s.labels.length }
+export function setLength(s: LabeledSet): number {
+  return s.labels.length
+}
 
 export function concatSets(a: LabeledSet, b: LabeledSet): LabeledSet {
   if (a.size !== b.size) throw new Error(`image sizes differ: ${a.size} vs ${b.size}`)
   const images = new Float32Array(a.images.length + b.images.length)
-  images.set(a.images); images.set(b.images, a.images.length)
+  images.set(a.images)
+  images.set(b.images, a.images.length)
   const labels = new Int32Array(a.labels.length + b.labels.length)
-  labels.set(a.labels); labels.set(b.labels, a.labels.length)
+  labels.set(a.labels)
+  labels.set(b.labels, a.labels.length)
   return {images, size: a.size, labels, ids: [...a.ids, ...b.ids]}
 }
 
@@ -32,7 +36,13 @@ export function subset(s: LabeledSet, idx: number[]): LabeledSet {
 }
 
 /** Sample order of one epoch (length n). */
-export function epochOrder(s: LabeledSet, numClasses: number, seed: number, epoch: number, balanced: boolean): Int32Array {
+export function epochOrder(
+  s: LabeledSet,
+  numClasses: number,
+  seed: number,
+  epoch: number,
+  balanced: boolean
+): Int32Array {
   const n = setLength(s)
   const rng = new Rng(deriveSeed(seed, 'epoch', epoch))
   if (!balanced) return Int32Array.from(rng.permutation(n))
@@ -44,25 +54,46 @@ export function epochOrder(s: LabeledSet, numClasses: number, seed: number, epoc
 
 /** Batch tensor of the given rows, with random horizontal/vertical flips and a random crop
  *  (reflect-pad by size/8, crop back) when augment is on. Returns [B,S,S,3] and labels. */
-export function makeBatch(s: LabeledSet, rows: ArrayLike<number>, augment: boolean, seed: number, step: number): {x: tf.Tensor4D, y: tf.Tensor1D} {
-  const S = s.size, px = S * S * 3
+export function makeBatch(
+  s: LabeledSet,
+  rows: ArrayLike<number>,
+  augment: boolean,
+  seed: number,
+  step: number
+): {x: tf.Tensor4D; y: tf.Tensor1D} {
+  const S = s.size,
+    px = S * S * 3
   const out = new Float32Array(rows.length * px)
   const rng = new Rng(deriveSeed(seed, 'augment', step))
   const pad = Math.max(1, Math.round(S / 8))
   for (let b = 0; b < rows.length; b++) {
     const src = s.images.subarray(rows[b] * px, (rows[b] + 1) * px)
-    if (!augment) { out.set(src, b * px); continue }
-    const flipH = rng.uniform() < 0.5, flipV = rng.uniform() < 0.5
-    const dy = rng.int(2 * pad + 1) - pad, dx = rng.int(2 * pad + 1) - pad
+    if (!augment) {
+      out.set(src, b * px)
+      continue
+    }
+    const flipH = rng.uniform() < 0.5,
+      flipV = rng.uniform() < 0.5
+    const dy = rng.int(2 * pad + 1) - pad,
+      dx = rng.int(2 * pad + 1) - pad
     const reflect = (v: number) => (v < 0 ? -v : v >= S ? 2 * S - 2 - v : v)
     for (let y = 0; y < S; y++) {
       const sy = reflect((flipV ? S - 1 - y : y) + dy)
       for (let x = 0; x < S; x++) {
         const sx = reflect((flipH ? S - 1 - x : x) + dx)
-        const o = b * px + (y * S + x) * 3, i = (sy * S + sx) * 3
-        out[o] = src[i]; out[o + 1] = src[i + 1]; out[o + 2] = src[i + 2]
+        const o = b * px + (y * S + x) * 3,
+          i = (sy * S + sx) * 3
+        out[o] = src[i]
+        out[o + 1] = src[i + 1]
+        out[o + 2] = src[i + 2]
       }
     }
   }
-  return {x: tf.tensor4d(out, [rows.length, S, S, 3]), y: tf.tensor1d(Int32Array.from(rows, r => s.labels[r]), 'int32')}
+  return {
+    x: tf.tensor4d(out, [rows.length, S, S, 3]),
+    y: tf.tensor1d(
+      Int32Array.from(rows, r => s.labels[r]),
+      'int32'
+    )
+  }
 }

@@ -13,9 +13,16 @@ import {Rng, deriveSeed} from '../../util/rng.js'
 import type {LabeledSet} from './batches.js'
 import {datasetPathOf, runLayout} from '../../run/layout.js'
 
-export interface LabeledFile { id: string, path: string, className: string }
+export interface LabeledFile {
+  id: string
+  path: string
+  className: string
+}
 
-export interface RealSplits { classes: string[], files: Record<'train' | 'val' | 'test', LabeledFile[]> }
+export interface RealSplits {
+  classes: string[]
+  files: Record<'train' | 'val' | 'test', LabeledFile[]>
+}
 
 /** HAM10000's class order is alphabetical too (akiec, bcc, bkl, df, mel, nv, vasc). */
 export function classOrder(names: Iterable<string>): string[] {
@@ -38,12 +45,18 @@ export async function realSplits(config: MedgenConfig, runDir: string): Promise<
 export async function syntheticFiles(runDir: string, classes: string[]): Promise<LabeledFile[]> {
   const records = await readSampleLines(runLayout(runDir).samples.manifest)
   const byId = new Map<string, LabeledFile>()
-  for (const r of records) if (classes.includes(r.class)) byId.set(r.id, {id: r.id, path: join(runDir, r.file), className: r.class})
+  for (const r of records)
+    if (classes.includes(r.class)) byId.set(r.id, {id: r.id, path: join(runDir, r.file), className: r.class})
   return [...byId.values()]
 }
 
 /** Decodes files at size x size (fill resize, as the other stages' data.imageSize). */
-export async function decodeSet(files: LabeledFile[], classes: string[], size: number, label: string): Promise<LabeledSet> {
+export async function decodeSet(
+  files: LabeledFile[],
+  classes: string[],
+  size: number,
+  label: string
+): Promise<LabeledSet> {
   const px = size * size * 3
   const images = new Float32Array(files.length * px)
   const labels = new Int32Array(files.length)
@@ -55,7 +68,8 @@ export async function decodeSet(files: LabeledFile[], classes: string[], size: n
     decoded.forEach((d, k) => {
       images.set(d.data, (start + k) * px)
       const c = classes.indexOf(chunk[k].className)
-      if (c < 0) throw new UserError(`${chunk[k].path}: class ${chunk[k].className} is not one of ${classes.join(', ')}`)
+      if (c < 0)
+        throw new UserError(`${chunk[k].path}: class ${chunk[k].className} is not one of ${classes.join(', ')}`)
       labels[start + k] = c
     })
     bar.tick(chunk.length)
@@ -69,7 +83,11 @@ export async function decodeSet(files: LabeledFile[], classes: string[], size: n
  * replacement (seeded), keeping each class's share of the generated pool. Returns the chosen
  * files and the per-class counts to record.
  */
-export function chooseSynthetic(pool: LabeledFile[], count: number, seed: number): {chosen: LabeledFile[], perClass: Record<string, number>} {
+export function chooseSynthetic(
+  pool: LabeledFile[],
+  count: number,
+  seed: number
+): {chosen: LabeledFile[]; perClass: Record<string, number>} {
   const rng = new Rng(deriveSeed(seed, 'synthetic-mix'))
   const order = rng.permutation(pool.length)
   const chosen = order.slice(0, Math.min(count, pool.length)).map(i => pool[i])

@@ -29,13 +29,13 @@ export interface DitMeta {
   /** the VAE was trained by finetune-dit (dit.vae.train) and lives in <dit>/vae */
   vaeTrained?: boolean
   trainedFromScratch: boolean
-  lora: {rank: number, alpha: number, targets: string[]} | null
+  lora: {rank: number; alpha: number; targets: string[]} | null
   classNames: string[]
   /** text/model.safetensors __metadata__.encoder, for the concat/text modes */
   textEncoder: string | null
   textLength: number
   /** pixel space: model values x' = (x - mean) / scale per channel, x in [-1, 1] (batch.ts centrePixels) */
-  pixelNormalization: {mean: number[], scale: number[]} | null
+  pixelNormalization: {mean: number[]; scale: number[]} | null
   /** what the transformer's first C output channels predict; absent (older runs) = epsilon */
   predictionType?: 'epsilon' | 'v'
   /** pixel space: the data range in model units, to which the samplers clip x0; null = no clipping */
@@ -58,7 +58,9 @@ export async function saveDitArtifacts(runDir: string, model: DitModel, meta: Di
   outputs.push(layout.hffm)
   if (model.fromScratch) {
     const dir = layout.transformer
-    await writeSafetensors(join(dir, diffusersFiles.weights), await exportParams(model.base, torchKinds), {format: 'pt'})
+    await writeSafetensors(join(dir, diffusersFiles.weights), await exportParams(model.base, torchKinds), {
+      format: 'pt'
+    })
     await writeJsonAtomic(join(dir, diffusersFiles.config), toDiffusersConfig(model.spec.transformer))
     outputs.push(dir)
   } else {

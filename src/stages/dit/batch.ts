@@ -65,7 +65,8 @@ function writeSample(set: DitTrainingSet, item: number, rng: Rng, out: Float32Ar
       const sx = flip ? w - 1 - x : x
       const s = (y * sw + sx) * sc
       const d = offset + (y * w + x) * c
-      for (let k = 0; k < c; k++) out[d + k] = (src[s + k] + Math.exp(0.5 * src[s + c + k]) * rng.normal()) * set.latentScale
+      for (let k = 0; k < c; k++)
+        out[d + k] = (src[s + k] + Math.exp(0.5 * src[s + c + k]) * rng.normal()) * set.latentScale
     }
   }
 }
@@ -88,20 +89,31 @@ export function assembleBatch(set: DitTrainingSet, indices: number[], rng: Rng):
  * per-channel std of 0.5, like [-1, 1] images. Plays the role the VAE scaling factor plays in
  * latent space. clipRange = max |x'| over the set: the data range the samplers clip x0 to.
  */
-export interface PixelNormalization { mean: number[], scale: number[], clipRange?: number }
+export interface PixelNormalization {
+  mean: number[]
+  scale: number[]
+  clipRange?: number
+}
 
 export function centrePixels(samples: Float32Array[], channels: number): PixelNormalization {
   const sum = new Float64Array(channels)
   const sumSq = new Float64Array(channels)
   let count = 0
   for (const s of samples) {
-    for (let i = 0; i < s.length; i += channels) for (let k = 0; k < channels; k++) { sum[k] += s[i + k]; sumSq[k] += s[i + k] * s[i + k] }
+    for (let i = 0; i < s.length; i += channels)
+      for (let k = 0; k < channels; k++) {
+        sum[k] += s[i + k]
+        sumSq[k] += s[i + k] * s[i + k]
+      }
     count += s.length / channels
   }
   const n = Math.max(1, count)
   const mean = Array.from(sum, v => v / n)
   // a constant channel (std 0) keeps scale 1 rather than dividing by ~0
-  const scale = mean.map((m, k) => { const std = Math.sqrt(Math.max(0, sumSq[k] / n - m * m)); return std > 1e-4 ? 2 * std : 1 })
+  const scale = mean.map((m, k) => {
+    const std = Math.sqrt(Math.max(0, sumSq[k] / n - m * m))
+    return std > 1e-4 ? 2 * std : 1
+  })
   let clipRange = 0
   for (const s of samples) {
     for (let i = 0; i < s.length; i += channels) {
@@ -117,7 +129,10 @@ export function centrePixels(samples: Float32Array[], channels: number): PixelNo
 /** Items of step `i`: consecutive slices of a per-epoch permutation seeded by (seed, epoch). */
 export class EpochOrder {
   private cache = new Map<number, number[]>()
-  constructor(readonly count: number, readonly makeRng: (epoch: number) => Rng) {}
+  constructor(
+    readonly count: number,
+    readonly makeRng: (epoch: number) => Rng
+  ) {}
 
   itemsForStep(step: number, batchSize: number): number[] {
     const out: number[] = []

@@ -20,7 +20,13 @@ import {centrePixels, type DitExample, type DitTrainingSet, type PixelNormalizat
 import type {DitModelSpec} from './model.js'
 import {datasetPathOf, runLayout} from '../../run/layout.js'
 
-interface CaptionLine { id: string, file: string, class: string, split: string, caption: string }
+interface CaptionLine {
+  id: string
+  file: string
+  class: string
+  split: string
+  caption: string
+}
 
 /** Reads one image, shorter side resized to `size`, centre crop, RGB in [-1, 1] (Normalize(0.5, 0.5)). */
 export async function readImageSquare(path: string, size: number): Promise<Float32Array> {
@@ -35,7 +41,8 @@ const MAX_TEXT_TOKENS = 77
 async function readCaptionRows(runDir: string): Promise<CaptionLine[]> {
   const path = runLayout(runDir).captions.jsonl
   return (await readCaptionLines(path)).map((r, i) => {
-    if (r.file === undefined || r.class === undefined) throw new UserError(`${path}: caption ${r.id} (record ${i + 1}) has no file or class`)
+    if (r.file === undefined || r.class === undefined)
+      throw new UserError(`${path}: caption ${r.id} (record ${i + 1}) has no file or class`)
     return {id: r.id, file: r.file, class: r.class, split: r.split ?? 'train', caption: r.caption}
   })
 }
@@ -56,24 +63,46 @@ export async function readTrainingRows(runDir: string): Promise<CaptionLine[]> {
 }
 
 /** A VAE to encode with; weightsKey tells apart weights retrained in the same folder (dit.vae.train). */
-export interface LatentVae { config: VaeConfig, params: Map<string, tf.Tensor>, folder: string, weightsKey?: string }
+export interface LatentVae {
+  config: VaeConfig
+  params: Map<string, tf.Tensor>
+  folder: string
+  weightsKey?: string
+}
 
-export interface LoadedTrainingSet { set: DitTrainingSet, textEncoder: string | null, pixelNormalization: PixelNormalization | null }
+export interface LoadedTrainingSet {
+  set: DitTrainingSet
+  textEncoder: string | null
+  pixelNormalization: PixelNormalization | null
+}
 
-export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, spec: DitModelSpec, vae: LatentVae | null): Promise<LoadedTrainingSet> {
+export async function loadDitTrainingSet(
+  config: MedgenConfig,
+  runDir: string,
+  spec: DitModelSpec,
+  vae: LatentVae | null
+): Promise<LoadedTrainingSet> {
   const captionsPath = runLayout(runDir).captions.jsonl
   const rows = await readCaptionRows(runDir)
   const features = await readVisualFeatures(runLayout(runDir).text.features)
   const featureIndex = new Map(features.ids.map((id, i) => [id, i]))
   const classNames = [...new Set(rows.map(r => String(r.class)))].sort()
   const train = trainingRows(rows).filter(r => featureIndex.has(r.id))
-  if (train.length === 0) throw new UserError(`${captionsPath}: no training-split caption has text features in text/features.safetensors; run \`medgen align-text\``)
+  if (train.length === 0)
+    throw new UserError(
+      `${captionsPath}: no training-split caption has text features in text/features.safetensors; run \`medgen align-text\``
+    )
   const {anatomyDim, styleDim} = features
   const p = spec.transformer
   const datasetPath = datasetPathOf(config)
   const examples: DitExample[] = train.map(r => {
     const i = featureIndex.get(r.id)!
-    return {id: r.id, classIndex: classNames.indexOf(String(r.class)), anatomy: features.anatomy.slice(i * anatomyDim, (i + 1) * anatomyDim), style: features.style.slice(i * styleDim, (i + 1) * styleDim)}
+    return {
+      id: r.id,
+      classIndex: classNames.indexOf(String(r.class)),
+      anatomy: features.anatomy.slice(i * anatomyDim, (i + 1) * anatomyDim),
+      style: features.style.slice(i * styleDim, (i + 1) * styleDim)
+    }
   })
 
   let samples: Float32Array[]
@@ -82,10 +111,13 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
   let pixelNormalization: PixelNormalization | null = null
   if (spec.space === 'pixel') {
     // A 1/8 margin around the model size leaves room for the random crop (docs/REFERENCE.md §5.4).
-    const stored = Math.round(p.sample_size * 9 / 8)
+    const stored = Math.round((p.sample_size * 9) / 8)
     const bar = progress('finetune-dit: images', train.length)
     samples = []
-    for (const r of train) { samples.push(await readImageSquare(join(datasetPath, r.file), stored)); bar.tick() }
+    for (const r of train) {
+      samples.push(await readImageSquare(join(datasetPath, r.file), stored))
+      bar.tick()
+    }
     bar.stop()
     pixelNormalization = centrePixels(samples, 3)
     storedShape = [stored, stored, 3]
@@ -93,7 +125,12 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
   } else {
     const down = 2 ** (vae!.config.block_out_channels.length - 1)
     const px = p.sample_size * down
-    samples = await cachedLatents(runDir, vae!, train.map(r => ({id: r.id, path: join(datasetPath, r.file)})), px)
+    samples = await cachedLatents(
+      runDir,
+      vae!,
+      train.map(r => ({id: r.id, path: join(datasetPath, r.file)})),
+      px
+    )
     storedShape = [p.sample_size, p.sample_size, 2 * vae!.config.latent_channels]
     modelShape = [p.sample_size, p.sample_size, p.in_channels]
   }
@@ -106,7 +143,10 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
     const modelPath = runLayout(runDir).text.model
     textEncoder = (await readSafetensorsMetadata(modelPath)).encoder ?? null
     if (!textEncoder) throw new UserError(`${modelPath}: __metadata__.encoder is missing; rerun \`medgen align-text\``)
-    const enc = await encodeTexts(textEncoder, train.map(r => r.caption))
+    const enc = await encodeTexts(
+      textEncoder,
+      train.map(r => r.caption)
+    )
     textDim = enc.dim
     textLength = enc.length
     examples.forEach((e, i) => {
@@ -115,21 +155,41 @@ export async function loadDitTrainingSet(config: MedgenConfig, runDir: string, s
       e.textMask = enc.mask.slice(i * enc.length, (i + 1) * enc.length)
     })
   }
-  const set: DitTrainingSet = {space: spec.space, samples, storedShape, modelShape, latentScale: spec.latentScale, examples,
-    anatomyDim, styleDim, textDim, textLength, classNames}
+  const set: DitTrainingSet = {
+    space: spec.space,
+    samples,
+    storedShape,
+    modelShape,
+    latentScale: spec.latentScale,
+    examples,
+    anatomyDim,
+    styleDim,
+    textDim,
+    textLength,
+    classNames
+  }
   return {set, textEncoder, pixelNormalization}
 }
 
 /** Encodes captions with the align-text encoder: pooled [N,E], tokens [N,L,E] padded to one length L, mask [N,L]. */
-export async function encodeTexts(description: string, texts: string[]): Promise<{pooled: Float32Array, tokens: Float32Array, mask: Float32Array, dim: number, length: number}> {
+export async function encodeTexts(
+  description: string,
+  texts: string[]
+): Promise<{pooled: Float32Array; tokens: Float32Array; mask: Float32Array; dim: number; length: number}> {
   const {createEncoderFromDescription} = await import('../../text/encoder.js')
   const encoder = await createEncoderFromDescription(JSON.parse(description))
   try {
-    const chunks: Array<{tokens: Float32Array, mask: Float32Array, pooled: Float32Array, n: number, l: number}> = []
+    const chunks: Array<{tokens: Float32Array; mask: Float32Array; pooled: Float32Array; n: number; l: number}> = []
     for (let s = 0; s < texts.length; s += 32) {
       const e = await encoder.encode(texts.slice(s, s + 32))
       const [n, l] = e.mask.shape
-      chunks.push({tokens: await e.tokens.data() as Float32Array, mask: await e.mask.data() as Float32Array, pooled: await e.pooled.data() as Float32Array, n, l})
+      chunks.push({
+        tokens: (await e.tokens.data()) as Float32Array,
+        mask: (await e.mask.data()) as Float32Array,
+        pooled: (await e.pooled.data()) as Float32Array,
+        n,
+        l
+      })
       tf.dispose([e.tokens, e.mask, e.pooled])
     }
     const dim = encoder.hidden
@@ -147,12 +207,22 @@ export async function encodeTexts(description: string, texts: string[]): Promise
       }
     }
     return {pooled, tokens, mask, dim, length}
-  } finally { encoder.dispose() }
+  } finally {
+    encoder.dispose()
+  }
 }
 
 /** VAE posterior moments [h,w,2C] of every training image, encoded once and cached by (vae, size, images). */
-async function cachedLatents(runDir: string, vae: LatentVae, items: Array<{id: string, path: string}>, px: number): Promise<Float32Array[]> {
-  const key = sha256(JSON.stringify({vae: vae.folder, weights: vae.weightsKey, config: vae.config, px, items})).slice(0, 16)
+async function cachedLatents(
+  runDir: string,
+  vae: LatentVae,
+  items: Array<{id: string; path: string}>,
+  px: number
+): Promise<Float32Array[]> {
+  const key = sha256(JSON.stringify({vae: vae.folder, weights: vae.weightsKey, config: vae.config, px, items})).slice(
+    0,
+    16
+  )
   const file = join(runLayout(runDir).cache.latents, `${key}.safetensors`)
   if (await pathExists(file)) {
     const cached = await readSafetensors(file)
@@ -173,13 +243,17 @@ async function cachedLatents(runDir: string, vae: LatentVae, items: Array<{id: s
       return tf.concat([post.mean, post.logvar], 3)
     })
     shape = moments.shape.slice(1)
-    out.push(new Float32Array(await moments.data() as Float32Array))
+    out.push(new Float32Array((await moments.data()) as Float32Array))
     moments.dispose()
     bar.tick()
   }
   bar.stop()
   const all = new Float32Array(out.reduce((a, b) => a + b.length, 0))
   out.forEach((o, i) => all.set(o, i * o.length))
-  await writeSafetensors(file, {moments: {dtype: 'F32', shape: [items.length, ...shape], data: all}}, {ids: JSON.stringify(items.map(i => i.id))})
+  await writeSafetensors(
+    file,
+    {moments: {dtype: 'F32', shape: [items.length, ...shape], data: all}},
+    {ids: JSON.stringify(items.map(i => i.id))}
+  )
   return out
 }

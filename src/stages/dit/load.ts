@@ -26,7 +26,13 @@ import {pixartForward} from '../../models/pixart/transformer.js'
 import {loadLora, mergeLora, disposeLora} from '../../models/lora.js'
 import {loadVae} from '../../models/vae/load.js'
 import {vaeDecode} from '../../models/vae/autoencoder.js'
-import {conditionerConfigFrom, conditionTokens, nullCondition, type Condition, type ConditionInputs} from '../../models/hffm.js'
+import {
+  conditionerConfigFrom,
+  conditionTokens,
+  nullCondition,
+  type Condition,
+  type ConditionInputs
+} from '../../models/hffm.js'
 import {ditVaeFolder, type DitMeta} from './artifacts.js'
 import {encodeTexts} from './data.js'
 import {DdpmSchedule} from '../../diffusion/noise-schedule.js'
@@ -62,7 +68,7 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
   const layout = runLayout(runDir).dit
   const metaPath = layout.meta
   if (!(await pathExists(metaPath))) throw new UserError(`${metaPath}: missing; run \`medgen finetune-dit\` first`)
-  const meta = await readJsonFile(metaPath) as DitMeta
+  const meta = (await readJsonFile(metaPath)) as DitMeta
   if (meta.format !== 'medgen-dit/1') throw new UserError(`${metaPath}: unknown format ${String(meta.format)}`)
   // dit.json of older runs has one featureDim for both features
   meta.conditioner = conditionerConfigFrom(meta.conditioner)
@@ -94,32 +100,40 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
   const p = meta.transformer
   const nullLength = cc.mode === 'hffm' ? 2 : cc.mode === 'text' ? meta.textLength : 1
 
-  const fromInputs = (anatomy: Float32Array, style: Float32Array, n: number, extra: ConditionExtra = {}): Condition => tf.tidy(() => {
-    if (anatomy.length !== n * cc.anatomyDim || style.length !== n * cc.styleDim) {
-      throw new UserError(`${metaPath}: the DiT takes ${cc.anatomyDim}-d anatomy and ${cc.styleDim}-d style features but got ${anatomy.length / n} and ${style.length / n}; ` +
-        'align-text and finetune-dit must come from the same visual.anatomyVector (rerun finetune-dit)')
-    }
-    const inp: ConditionInputs = {anatomy: tf.tensor2d(anatomy, [n, cc.anatomyDim]), style: tf.tensor2d(style, [n, cc.styleDim])}
-    if (cc.mode === 'class') {
-      if (!extra.classes) throw new UserError('class-conditioned DiT: generate must pass the class of each image')
-      inp.classIndex = extra.classes.map(c => {
-        const i = meta.classNames.indexOf(c)
-        if (i < 0) throw new UserError(`class ${c}: not one the DiT was trained on (${meta.classNames.join(', ')})`)
-        return i
-      })
-    }
-    if (cc.mode === 'concat') {
-      if (!extra.textPooled) throw new UserError('concat-conditioned DiT needs the prompts\' text embeddings (use conditionFromPrompts)')
-      inp.textPooled = tf.tensor2d(extra.textPooled, [n, cc.textDim])
-    }
-    if (cc.mode === 'text') {
-      if (!extra.textTokens || !extra.textMask) throw new UserError('text-conditioned DiT needs the prompts\' token embeddings (use conditionFromPrompts)')
-      inp.textTokens = tf.tensor3d(extra.textTokens, [n, meta.textLength, cc.textDim])
-      inp.textMask = tf.tensor2d(extra.textMask, [n, meta.textLength])
-    }
-    const c = conditionTokens(condW, cc, inp)
-    return {tokens: c.tokens, mask: c.mask.toFloat() as tf.Tensor2D}
-  })
+  const fromInputs = (anatomy: Float32Array, style: Float32Array, n: number, extra: ConditionExtra = {}): Condition =>
+    tf.tidy(() => {
+      if (anatomy.length !== n * cc.anatomyDim || style.length !== n * cc.styleDim) {
+        throw new UserError(
+          `${metaPath}: the DiT takes ${cc.anatomyDim}-d anatomy and ${cc.styleDim}-d style features but got ${anatomy.length / n} and ${style.length / n}; ` +
+            'align-text and finetune-dit must come from the same visual.anatomyVector (rerun finetune-dit)'
+        )
+      }
+      const inp: ConditionInputs = {
+        anatomy: tf.tensor2d(anatomy, [n, cc.anatomyDim]),
+        style: tf.tensor2d(style, [n, cc.styleDim])
+      }
+      if (cc.mode === 'class') {
+        if (!extra.classes) throw new UserError('class-conditioned DiT: generate must pass the class of each image')
+        inp.classIndex = extra.classes.map(c => {
+          const i = meta.classNames.indexOf(c)
+          if (i < 0) throw new UserError(`class ${c}: not one the DiT was trained on (${meta.classNames.join(', ')})`)
+          return i
+        })
+      }
+      if (cc.mode === 'concat') {
+        if (!extra.textPooled)
+          throw new UserError("concat-conditioned DiT needs the prompts' text embeddings (use conditionFromPrompts)")
+        inp.textPooled = tf.tensor2d(extra.textPooled, [n, cc.textDim])
+      }
+      if (cc.mode === 'text') {
+        if (!extra.textTokens || !extra.textMask)
+          throw new UserError("text-conditioned DiT needs the prompts' token embeddings (use conditionFromPrompts)")
+        inp.textTokens = tf.tensor3d(extra.textTokens, [n, meta.textLength, cc.textDim])
+        inp.textMask = tf.tensor2d(extra.textMask, [n, meta.textLength])
+      }
+      const c = conditionTokens(condW, cc, inp)
+      return {tokens: c.tokens, mask: c.mask.toFloat() as tf.Tensor2D}
+    })
 
   return {
     meta,
@@ -127,18 +141,21 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
     latentScale: meta.latentScale,
     captionChannels: p.caption_channels,
     clipRange: meta.clipRange ?? null,
-    predict: (x, t, c) => tf.tidy(() => {
-      const out = pixartForward({params}, p, {x, timesteps: t, context: c.tokens, mask: c.mask}).sample
-      if ((meta.predictionType ?? 'epsilon') !== 'v') return out
-      // eps = sqrt(1-acp) x_t + sqrt(acp) v on the first C channels, so every sampler works unchanged
-      const n = x.shape[0]
-      const ts = typeof t === 'number' ? new Array<number>(n).fill(t) : t
-      const {signal, noise} = trainSchedule.coefficients(ts)
-      const ch = x.shape[3]
-      const v = out.slice([0, 0, 0, 0], [-1, -1, -1, ch])
-      const eps = x.mul(noise).add(v.mul(signal))
-      return (out.shape[3] > ch ? tf.concat([eps, out.slice([0, 0, 0, ch], [-1, -1, -1, -1])], 3) : eps) as tf.Tensor4D
-    }),
+    predict: (x, t, c) =>
+      tf.tidy(() => {
+        const out = pixartForward({params}, p, {x, timesteps: t, context: c.tokens, mask: c.mask}).sample
+        if ((meta.predictionType ?? 'epsilon') !== 'v') return out
+        // eps = sqrt(1-acp) x_t + sqrt(acp) v on the first C channels, so every sampler works unchanged
+        const n = x.shape[0]
+        const ts = typeof t === 'number' ? new Array<number>(n).fill(t) : t
+        const {signal, noise} = trainSchedule.coefficients(ts)
+        const ch = x.shape[3]
+        const v = out.slice([0, 0, 0, 0], [-1, -1, -1, ch])
+        const eps = x.mul(noise).add(v.mul(signal))
+        return (
+          out.shape[3] > ch ? tf.concat([eps, out.slice([0, 0, 0, ch], [-1, -1, -1, -1])], 3) : eps
+        ) as tf.Tensor4D
+      }),
     conditionFromFeatures: fromInputs,
     async conditionFromPrompts(prompts, anatomy, style) {
       const n = prompts.length
@@ -156,15 +173,23 @@ export async function loadTrainedDit(runDir: string, config: MedgenConfig): Prom
       }
       return fromInputs(anatomy, style, n, {textPooled: enc.pooled, textTokens: tokens, textMask: mask})
     },
-    nullCondition: n => tf.tidy(() => { const c = nullCondition(condW, n, nullLength); return {tokens: c.tokens, mask: c.mask} }),
-    decode: x => tf.tidy(() => {
-      const norm = meta.pixelNormalization
-      const img = vae ? vaeDecode({params: vae.params}, vae.config, x.div(meta.latentScale) as tf.Tensor4D)
-        : norm ? x.mul(norm.scale).add(norm.mean) : x
-      return tf.clipByValue(img.add(1).div(2), 0, 1) as tf.Tensor4D
-    }),
+    nullCondition: n =>
+      tf.tidy(() => {
+        const c = nullCondition(condW, n, nullLength)
+        return {tokens: c.tokens, mask: c.mask}
+      }),
+    decode: x =>
+      tf.tidy(() => {
+        const norm = meta.pixelNormalization
+        const img = vae
+          ? vaeDecode({params: vae.params}, vae.config, x.div(meta.latentScale) as tf.Tensor4D)
+          : norm
+            ? x.mul(norm.scale).add(norm.mean)
+            : x
+        return tf.clipByValue(img.add(1).div(2), 0, 1) as tf.Tensor4D
+      }),
     dispose() {
       tf.dispose([...params.values(), ...cond.values(), ...(vae ? [...vae.params.values()] : [])])
-    },
+    }
   }
 }

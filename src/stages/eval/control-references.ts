@@ -17,14 +17,18 @@ import {ditVaeFolder, type DitMeta} from '../dit/artifacts.js'
 import type {ControlImage} from './control.js'
 
 /** Test-split caption rows that carry attributes (measured or synth captions), at most config.eval.controlReal. */
-export async function realControlSet(config: MedgenConfig, runDir: string): Promise<{paths: string[], attributes: Attributes[]} | undefined> {
+export async function realControlSet(
+  config: MedgenConfig,
+  runDir: string
+): Promise<{paths: string[]; attributes: Attributes[]} | undefined> {
   const limit = config.eval.controlReal
   const captions = runLayout(runDir).captions.jsonl
   if (limit === 0 || !(await pathExists(captions))) return undefined
   const rows = await readCaptionLines(captions)
   const root = datasetPathOf(config)
   const seen = new Set<string>()
-  const paths: string[] = [], attributes: Attributes[] = []
+  const paths: string[] = [],
+    attributes: Attributes[] = []
   for (const r of rows) {
     if (r.split !== 'test' || !r.file || !r.attributes || seen.has(r.id)) continue
     seen.add(r.id)
@@ -47,10 +51,15 @@ export interface RoundTrip {
 export async function decoderRoundTrip(config: MedgenConfig, runDir: string): Promise<RoundTrip | null> {
   const metaPath = runLayout(runDir).dit.meta
   if (!(await pathExists(metaPath))) return null
-  const meta = await readJsonFile(metaPath) as DitMeta
+  const meta = (await readJsonFile(metaPath)) as DitMeta
   const latentSide = meta.transformer.sample_size
   if (meta.space !== 'latent') {
-    return {size: latentSide, description: `pixel-space DiT: real images resized to ${latentSide} px`, apply: async img => img, dispose: () => {}}
+    return {
+      size: latentSide,
+      description: `pixel-space DiT: real images resized to ${latentSide} px`,
+      apply: async img => img,
+      dispose: () => {}
+    }
   }
   const folder = ditVaeFolder(runDir, meta, config.weights.vae)
   if (!folder) return null
@@ -65,11 +74,11 @@ export async function decoderRoundTrip(config: MedgenConfig, runDir: string): Pr
         const mean = vaeEncode({params: vae.params}, vae.config, x).mean
         return tf.clipByValue(vaeDecode({params: vae.params}, vae.config, mean).add(1).div(2), 0, 1)
       })
-      const data = new Float32Array(await out.data() as Float32Array)
+      const data = new Float32Array((await out.data()) as Float32Array)
       const [, height, width] = out.shape
       out.dispose()
       return {data, width, height}
     },
-    dispose: () => tf.dispose([...vae.params.values()]),
+    dispose: () => tf.dispose([...vae.params.values()])
   }
 }

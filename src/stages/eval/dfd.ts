@@ -27,17 +27,31 @@ async function decodeAll(files: string[], size: number, label: string): Promise<
 
 export async function computeDfd(runDir: string, sets: ImageSets, batchSize: number): Promise<MetricResult> {
   const path = runLayout(runDir).classify.model
-  const base = 'dfd: Fréchet distance between Gaussians fitted to the penultimate-layer features of the classify model trained on this dataset (classify/model.safetensors); ' +
+  const base =
+    'dfd: Fréchet distance between Gaussians fitted to the penultimate-layer features of the classify model trained on this dataset (classify/model.safetensors); ' +
     "the dataset-specific reading of the paper's HFD/KFD/BFD (docs/REFERENCE.md §7)"
   if (!(await pathExists(path))) return {definition: base, skipped: `needs ${path}; run \`medgen classify\` first`}
-  if (sets.realFiles.length < 2 || sets.genFiles.length < 2) return {definition: base, skipped: 'needs at least 2 real and 2 generated images'}
+  if (sets.realFiles.length < 2 || sets.genFiles.length < 2)
+    return {definition: base, skipped: 'needs at least 2 real and 2 generated images'}
   const {model, info} = await loadClassifyModel(path)
   try {
     const real = await predictSet(model, await decodeAll(sets.realFiles, info.imageSize, 'real'), batchSize)
     const gen = await predictSet(model, await decodeAll(sets.genFiles, info.imageSize, 'generated'), batchSize)
     const d = model.net.featureDim
-    const r = frechetDistance({n: sets.realFiles.length, d, data: real.features}, {n: sets.genFiles.length, d, data: gen.features})
-    return {value: r.value, definition: `${base}; preset ${info.preset}, ${d}-d, input ${info.imageSize}px`, nReal: sets.realFiles.length, nGen: sets.genFiles.length,
-      classifierSha256: await sha256File(path), classifierProtocol: info.protocol, classifierSeed: info.seed}
-  } finally { disposeClassifier(model) }
+    const r = frechetDistance(
+      {n: sets.realFiles.length, d, data: real.features},
+      {n: sets.genFiles.length, d, data: gen.features}
+    )
+    return {
+      value: r.value,
+      definition: `${base}; preset ${info.preset}, ${d}-d, input ${info.imageSize}px`,
+      nReal: sets.realFiles.length,
+      nGen: sets.genFiles.length,
+      classifierSha256: await sha256File(path),
+      classifierProtocol: info.protocol,
+      classifierSeed: info.seed
+    }
+  } finally {
+    disposeClassifier(model)
+  }
 }

@@ -11,11 +11,18 @@ export async function listImages(dir: string): Promise<string[]> {
   const out: string[] = []
   async function walk(d: string): Promise<void> {
     let entries
-    try { entries = await fs.readdir(d, {withFileTypes: true}) } catch (err) { throw describeFsError(err, d) ?? err }
+    try {
+      entries = await fs.readdir(d, {withFileTypes: true})
+    } catch (err) {
+      throw describeFsError(err, d) ?? err
+    }
     for (const e of entries) {
       if (e.name.startsWith('.')) continue
       const p = join(d, e.name)
-      if (e.isDirectory()) { if (!/^masks?$/i.test(e.name)) await walk(p) } else if (imageExtensions.has(extname(e.name).toLowerCase()) && !/_(mask|segmentation)\./i.test(e.name)) out.push(p)
+      if (e.isDirectory()) {
+        if (!/^masks?$/i.test(e.name)) await walk(p)
+      } else if (imageExtensions.has(extname(e.name).toLowerCase()) && !/_(mask|segmentation)\./i.test(e.name))
+        out.push(p)
     }
   }
   await walk(dir)

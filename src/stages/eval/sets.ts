@@ -12,9 +12,12 @@ import {listImages} from './image-folder.js'
 import type {ImageSets} from './image-metrics.js'
 import {datasetPathOf, runLayout} from '../../run/layout.js'
 
-export interface ResolvedSets extends ImageSets { realSource: string, genSource: string }
+export interface ResolvedSets extends ImageSets {
+  realSource: string
+  genSource: string
+}
 
-export async function generatedFiles(config: MedgenConfig, runDir: string): Promise<{files: string[], source: string}> {
+export async function generatedFiles(config: MedgenConfig, runDir: string): Promise<{files: string[]; source: string}> {
   if (config.eval.samples) {
     const files = await listImages(config.eval.samples)
     return {files, source: resolve(config.eval.samples)}
@@ -26,7 +29,7 @@ export async function generatedFiles(config: MedgenConfig, runDir: string): Prom
   return {files: [...byId.values()], source: manifest}
 }
 
-export async function realFiles(config: MedgenConfig, runDir: string): Promise<{files: string[], source: string}> {
+export async function realFiles(config: MedgenConfig, runDir: string): Promise<{files: string[]; source: string}> {
   if (config.eval.real) return {files: await listImages(config.eval.real), source: resolve(config.eval.real)}
   const datasetPath = datasetPathOf(config)
   const dataset = await loadDataset(datasetPath, {layout: config.data.layout})
@@ -34,10 +37,12 @@ export async function realFiles(config: MedgenConfig, runDir: string): Promise<{
   const split = await ensureSplit(runDir, dataset, splitOptionsOf(config))
   const want = config.eval.realSplit
   // The train side of a split includes its validation part.
-  const files = dataset.records.filter(r => {
-    const s = split.assignments[r.id] ?? 'train'
-    return want === 'test' ? s === 'test' : s !== 'test'
-  }).map(r => r.image)
+  const files = dataset.records
+    .filter(r => {
+      const s = split.assignments[r.id] ?? 'train'
+      return want === 'test' ? s === 'test' : s !== 'test'
+    })
+    .map(r => r.image)
   return {files, source: `${datasetPath} (${want} split)`}
 }
 
@@ -46,12 +51,16 @@ export async function resolveSets(config: MedgenConfig, runDir: string): Promise
   const e = config.eval
   const needImages = !(e.featuresReal && e.featuresGen)
   const gen = await generatedFiles(config, runDir)
-  const real = e.real || needImages || (!e.featuresReal && !e.featuresGen) ? await realFiles(config, runDir).catch(err => {
-    if (needImages) throw err
-    return {files: [] as string[], source: '(none)'}
-  }) : {files: [] as string[], source: '(none)'}
+  const real =
+    e.real || needImages || (!e.featuresReal && !e.featuresGen)
+      ? await realFiles(config, runDir).catch(err => {
+          if (needImages) throw err
+          return {files: [] as string[], source: '(none)'}
+        })
+      : {files: [] as string[], source: '(none)'}
   if (needImages) {
-    if (gen.files.length === 0) throw new UserError(`${gen.source}: no generated images; run \`medgen generate\` or pass --samples DIR`)
+    if (gen.files.length === 0)
+      throw new UserError(`${gen.source}: no generated images; run \`medgen generate\` or pass --samples DIR`)
     if (real.files.length === 0) throw new UserError(`${real.source}: no real images to compare against`)
   }
   return {realFiles: real.files, genFiles: gen.files, realSource: real.source, genSource: gen.source}

@@ -12,7 +12,14 @@ import {checkFileName} from '../../io/paths.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {log} from '../../util/log.js'
 import {renderCaption} from '../../caption/vocab.js'
-import {attributeGroups, classRules, datasetKinds, NONE, type Attributes, type DatasetKind} from '../../data/attributes.js'
+import {
+  attributeGroups,
+  classRules,
+  datasetKinds,
+  NONE,
+  type Attributes,
+  type DatasetKind
+} from '../../data/attributes.js'
 import {runLayout} from '../../run/layout.js'
 
 export type ItemSource = 'prompt' | 'captions' | 'per-class' | 'grid' | 'swap' | 'control-grid'
@@ -27,7 +34,10 @@ export interface SampleItem {
   attributes?: Attributes
 }
 
-export interface PromptEntry { prompt: string, class?: string }
+export interface PromptEntry {
+  prompt: string
+  class?: string
+}
 
 /** The request as the command gives it (flags), before files are read. */
 export interface GenerateRequest {
@@ -63,7 +73,13 @@ export interface ResolvedRequest {
 export const promptClass = 'prompt'
 const maxPromptChars = 2000
 
-interface CaptionRow { id: string, class: string, split: string, caption: string, attributes?: Attributes | null }
+interface CaptionRow {
+  id: string
+  class: string
+  split: string
+  caption: string
+  attributes?: Attributes | null
+}
 
 /**
  * --prompts FILE: one prompt per line; blank lines and lines starting with # are skipped; a
@@ -71,10 +87,13 @@ interface CaptionRow { id: string, class: string, split: string, caption: string
  */
 export async function readPromptFile(path: string): Promise<PromptEntry[]> {
   let raw: Buffer
-  try { raw = await fs.readFile(path) } catch (err) {
+  try {
+    raw = await fs.readFile(path)
+  } catch (err) {
     throw describeFsError(err, `--prompts ${path}`) ?? err
   }
-  if (raw.includes(0)) throw new UserError(`--prompts ${path}: not a text file (contains NUL bytes); expected one prompt per line`)
+  if (raw.includes(0))
+    throw new UserError(`--prompts ${path}: not a text file (contains NUL bytes); expected one prompt per line`)
   const entries: PromptEntry[] = []
   const lines = raw.toString('utf8').split(/\r?\n/)
   for (const [i, line] of lines.entries()) {
@@ -84,30 +103,45 @@ export async function readPromptFile(path: string): Promise<PromptEntry[]> {
     let entry: PromptEntry
     if (text.startsWith('{')) {
       let parsed: unknown
-      try { parsed = JSON.parse(text) } catch { throw new UserError(`${where}: invalid JSON (a line starting with { must be {"prompt": "...", "class": "..."})`) }
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        throw new UserError(`${where}: invalid JSON (a line starting with { must be {"prompt": "...", "class": "..."})`)
+      }
       const p = parsed as Record<string, unknown>
-      if (typeof p.prompt !== 'string' || !p.prompt.trim()) throw new UserError(`${where}: JSON line has no "prompt" string`)
-      if (p.class !== undefined && typeof p.class !== 'string') throw new UserError(`${where}: "class" must be a string`)
+      if (typeof p.prompt !== 'string' || !p.prompt.trim())
+        throw new UserError(`${where}: JSON line has no "prompt" string`)
+      if (p.class !== undefined && typeof p.class !== 'string')
+        throw new UserError(`${where}: "class" must be a string`)
       entry = {prompt: p.prompt.trim(), class: p.class as string | undefined}
     } else entry = {prompt: text}
-    if (entry.prompt.length > maxPromptChars) throw new UserError(`${where}: prompt is ${entry.prompt.length} characters; the limit is ${maxPromptChars}`)
+    if (entry.prompt.length > maxPromptChars)
+      throw new UserError(`${where}: prompt is ${entry.prompt.length} characters; the limit is ${maxPromptChars}`)
     entries.push(entry)
   }
-  if (entries.length === 0) throw new UserError(`--prompts ${path}: no prompts found (one per line; blank lines and lines starting with # are ignored)`)
+  if (entries.length === 0)
+    throw new UserError(
+      `--prompts ${path}: no prompts found (one per line; blank lines and lines starting with # are ignored)`
+    )
   return entries
 }
 
 /** What `generate` makes when the command line asks for nothing: the config's request, as `medgen run` makes it. */
-export interface DefaultRequest { perClass: number, swapPairs?: number, controlGrid?: boolean }
+export interface DefaultRequest {
+  perClass: number
+  swapPairs?: number
+  controlGrid?: boolean
+}
 
 export async function resolveRequest(request: GenerateRequest, defaults: DefaultRequest): Promise<ResolvedRequest> {
   const prompts: PromptEntry[] = []
   for (const p of request.prompts ?? []) {
     if (!p.trim()) throw new UserError('--prompt: empty prompt')
-    if (p.length > maxPromptChars) throw new UserError(`--prompt: prompt is ${p.length} characters; the limit is ${maxPromptChars}`)
+    if (p.length > maxPromptChars)
+      throw new UserError(`--prompt: prompt is ${p.length} characters; the limit is ${maxPromptChars}`)
     prompts.push({prompt: p.trim()})
   }
-  if (request.promptsFile) prompts.push(...await readPromptFile(request.promptsFile))
+  if (request.promptsFile) prompts.push(...(await readPromptFile(request.promptsFile)))
   if (request.perClass !== undefined && (!Number.isInteger(request.perClass) || request.perClass < 1)) {
     throw new UserError(`--per-class ${request.perClass}: must be a positive integer`)
   }
@@ -115,24 +149,42 @@ export async function resolveRequest(request: GenerateRequest, defaults: Default
     throw new UserError(`--swap-pairs ${request.swapPairs}: must be an integer >= 0`)
   }
   const perPrompt = request.imagesPerPrompt ?? 1
-  if (!Number.isInteger(perPrompt) || perPrompt < 1) throw new UserError(`--num-images ${perPrompt}: must be a positive integer`)
-  const nothingAsked = prompts.length === 0 && !request.fromCaptions && request.perClass === undefined && !request.grid &&
-    !request.swapPairs && !request.controlGrid
+  if (!Number.isInteger(perPrompt) || perPrompt < 1)
+    throw new UserError(`--num-images ${perPrompt}: must be a positive integer`)
+  const nothingAsked =
+    prompts.length === 0 &&
+    !request.fromCaptions &&
+    request.perClass === undefined &&
+    !request.grid &&
+    !request.swapPairs &&
+    !request.controlGrid
   return {
     prompts,
     fromCaptions: request.fromCaptions,
     perClass: nothingAsked ? defaults.perClass : request.perClass,
     grid: !!request.grid,
-    ...(nothingAsked && defaults.swapPairs ? {swapPairs: defaults.swapPairs} : request.swapPairs ? {swapPairs: request.swapPairs} : {}),
-    ...(nothingAsked && defaults.controlGrid || request.controlGrid ? {controlGrid: true} : {}),
+    ...(nothingAsked && defaults.swapPairs
+      ? {swapPairs: defaults.swapPairs}
+      : request.swapPairs
+        ? {swapPairs: request.swapPairs}
+        : {}),
+    ...((nothingAsked && defaults.controlGrid) || request.controlGrid ? {controlGrid: true} : {}),
     classes: [...new Set(request.classes ?? [])],
-    ...(perPrompt > 1 ? {imagesPerPrompt: perPrompt} : {}),
+    ...(perPrompt > 1 ? {imagesPerPrompt: perPrompt} : {})
   }
 }
 
 /** True when the items need captions/captions.jsonl (class lists, caption prompts). */
 export function needsCaptions(r: ResolvedRequest): boolean {
-  return !!r.fromCaptions || r.perClass !== undefined || r.grid || !!r.swapPairs || !!r.controlGrid || r.classes.length > 0 || r.prompts.some(p => p.class)
+  return (
+    !!r.fromCaptions ||
+    r.perClass !== undefined ||
+    r.grid ||
+    !!r.swapPairs ||
+    !!r.controlGrid ||
+    r.classes.length > 0 ||
+    r.prompts.some(p => p.class)
+  )
 }
 
 const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8)
@@ -149,7 +201,10 @@ export function inferKind(configured: string, classes: string[]): DatasetKind {
   let bestHits = 0
   for (const kind of datasetKinds) {
     const hits = classes.filter(c => c in classRules[kind]).length
-    if (hits > bestHits) { best = kind; bestHits = hits }
+    if (hits > bestHits) {
+      best = kind
+      bestHits = hits
+    }
   }
   return best
 }
@@ -157,8 +212,10 @@ export function inferKind(configured: string, classes: string[]): DatasetKind {
 /** Every combination of the anatomy and style vocabularies; "none" anatomy only as a whole (no lesion). */
 export function attributeGrid(kind: DatasetKind): Attributes[] {
   const product = (group: Record<string, readonly string[]>): Attributes[] =>
-    Object.entries(group).reduce<Attributes[]>((acc, [name, values]) =>
-      acc.flatMap(a => values.map(v => ({...a, [name]: v}))), [{}])
+    Object.entries(group).reduce<Attributes[]>(
+      (acc, [name, values]) => acc.flatMap(a => values.map(v => ({...a, [name]: v}))),
+      [{}]
+    )
   const anatomy = product(attributeGroups[kind].anatomy).filter(a => {
     const nones = Object.values(a).filter(v => v === NONE).length
     return nones === 0 || nones === Object.keys(a).length
@@ -175,14 +232,19 @@ export interface ItemContext {
 
 async function readCaptions(runDir: string): Promise<CaptionRow[]> {
   const path = runLayout(runDir).captions.jsonl
-  const rows = (await readCaptionLines(path)).map(r => ({...r, class: r.class ?? '', split: r.split ?? 'train'})) as CaptionRow[]
+  const rows = (await readCaptionLines(path)).map(r => ({
+    ...r,
+    class: r.class ?? '',
+    split: r.split ?? 'train'
+  })) as CaptionRow[]
   if (rows.length === 0) throw new UserError(`${path}: missing or empty; run \`medgen caption\` first`)
   return rows
 }
 
 function checkClasses(wanted: string[], known: string[], source: string): void {
   for (const c of wanted) {
-    if (!known.includes(c)) throw new UserError(`--class ${c}: unknown class; the classes in ${source} are ${known.join(', ')}`)
+    if (!known.includes(c))
+      throw new UserError(`--class ${c}: unknown class; the classes in ${source} are ${known.join(', ')}`)
   }
 }
 
@@ -209,13 +271,22 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
   if (r.fromCaptions) {
     const splits = [...new Set(captions.map(c => c.split))].sort()
     if (r.fromCaptions !== 'all' && !splits.includes(r.fromCaptions)) {
-      throw new UserError(`--from-captions ${r.fromCaptions}: no captions in that split; ${source} has ${splits.join(', ')} (or use all)`)
+      throw new UserError(
+        `--from-captions ${r.fromCaptions}: no captions in that split; ${source} has ${splits.join(', ')} (or use all)`
+      )
     }
     for (const c of captions) {
       if (r.fromCaptions !== 'all' && c.split !== r.fromCaptions) continue
       if (!classes.includes(c.class)) continue
       const id = `${slug(c.id)}`
-      items.push({id, class: c.class, prompt: c.caption, seed: seedOf(id), source: 'captions', ...(c.attributes ? {attributes: c.attributes} : {})})
+      items.push({
+        id,
+        class: c.class,
+        prompt: c.caption,
+        seed: seedOf(id),
+        source: 'captions',
+        ...(c.attributes ? {attributes: c.attributes} : {})
+      })
     }
   }
   if (r.perClass !== undefined) {
@@ -225,7 +296,14 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
       for (let k = 0; k < r.perClass; k++) {
         const c = rng.pick(pool)
         const id = `${slug(cls)}-${String(k).padStart(4, '0')}`
-        items.push({id, class: cls, prompt: c.caption, seed: seedOf(id), source: 'per-class', ...(c.attributes ? {attributes: c.attributes} : {})})
+        items.push({
+          id,
+          class: cls,
+          prompt: c.caption,
+          seed: seedOf(id),
+          source: 'per-class',
+          ...(c.attributes ? {attributes: c.attributes} : {})
+        })
       }
     }
   }
@@ -233,20 +311,34 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
     const kind = inferKind(ctx.dataKind, known)
     const grid = attributeGrid(kind)
     if (grid.length * classes.length > 1000) {
-      log.info(`--grid: ${grid.length} ${kind} attribute combinations x ${classes.length} classes = ${grid.length * classes.length} images` +
-        (r.classes.length ? '' : '; --class limits the classes'))
+      log.info(
+        `--grid: ${grid.length} ${kind} attribute combinations x ${classes.length} classes = ${grid.length * classes.length} images` +
+          (r.classes.length ? '' : '; --class limits the classes')
+      )
     }
     for (const cls of classes) {
       for (const [k, attributes] of grid.entries()) {
         const id = `grid-${slug(cls)}-${String(k).padStart(5, '0')}`
-        items.push({id, class: cls, prompt: renderCaption(kind, cls, attributes).caption, seed: seedOf(id), source: 'grid', attributes})
+        items.push({
+          id,
+          class: cls,
+          prompt: renderCaption(kind, cls, attributes).caption,
+          seed: seedOf(id),
+          source: 'grid',
+          attributes
+        })
       }
     }
   }
   if (r.swapPairs || r.controlGrid) {
     const kind = inferKind(ctx.dataKind, known)
-    const withAttributes = captions.filter(c => c.attributes && Object.keys(c.attributes).length > 0) as Array<CaptionRow & {attributes: Attributes}>
-    if (withAttributes.length === 0) throw new UserError(`${source}: swap pairs and the control grid need captions with attributes (synth data + the measured captioner)`)
+    const withAttributes = captions.filter(c => c.attributes && Object.keys(c.attributes).length > 0) as Array<
+      CaptionRow & {attributes: Attributes}
+    >
+    if (withAttributes.length === 0)
+      throw new UserError(
+        `${source}: swap pairs and the control grid need captions with attributes (synth data + the measured captioner)`
+      )
     if (r.swapPairs) items.push(...swapItems(kind, classes, withAttributes, r.swapPairs, ctx.runSeed))
     if (r.controlGrid) items.push(...controlGridItems(kind, withAttributes, ctx.runSeed))
   }
@@ -255,13 +347,17 @@ export async function buildItems(r: ResolvedRequest, ctx: ItemContext): Promise<
     // samples/<class>/<id>.png: a class from the dataset's metadata or captions is a folder name
     checkFileName(item.class, `${source}: class`)
     checkFileName(`${item.id}.png`, 'sample id')
-    if (seen.has(item.id)) throw new UserError(`two requested images share the id ${item.id} (a caption id repeated in captions.jsonl, or one prompt given twice); remove the duplicate`)
+    if (seen.has(item.id))
+      throw new UserError(
+        `two requested images share the id ${item.id} (a caption id repeated in captions.jsonl, or one prompt given twice); remove the duplicate`
+      )
     seen.add(item.id)
   }
   return items
 }
 
-const pickGroup = (a: Attributes, names: string[]): Attributes => Object.fromEntries(names.filter(n => n in a).map(n => [n, a[n]]))
+const pickGroup = (a: Attributes, names: string[]): Attributes =>
+  Object.fromEntries(names.filter(n => n in a).map(n => [n, a[n]]))
 
 /**
  * Style-swap and anatomy-swap triples (issue 19): a base caption of the class; its twin with the
@@ -270,8 +366,15 @@ const pickGroup = (a: Attributes, names: string[]): Attributes => Object.fromEnt
  * so eval's swap metrics compare images that differ only in one half of the prompt. Donor captions
  * come from any class: the class word stays the base's.
  */
-export function swapItems(kind: DatasetKind, classes: string[], pool: Array<{class: string, attributes: Attributes}>, perClass: number, runSeed: number): SampleItem[] {
-  const anatomyNames = Object.keys(attributeGroups[kind].anatomy), styleNames = Object.keys(attributeGroups[kind].style)
+export function swapItems(
+  kind: DatasetKind,
+  classes: string[],
+  pool: Array<{class: string; attributes: Attributes}>,
+  perClass: number,
+  runSeed: number
+): SampleItem[] {
+  const anatomyNames = Object.keys(attributeGroups[kind].anatomy),
+    styleNames = Object.keys(attributeGroups[kind].style)
   const items: SampleItem[] = []
   const maxTries = 50
   for (const cls of classes) {
@@ -281,16 +384,25 @@ export function swapItems(kind: DatasetKind, classes: string[], pool: Array<{cla
     for (let k = 0; k < perClass; k++) {
       const base = rng.pick(own).attributes
       const donor = (differs: (a: Attributes) => boolean): Attributes | null => {
-        for (let t = 0; t < maxTries; t++) { const d = rng.pick(pool).attributes; if (differs(d)) return d }
+        for (let t = 0; t < maxTries; t++) {
+          const d = rng.pick(pool).attributes
+          if (differs(d)) return d
+        }
         return null
       }
       const styleDonor = donor(d => d.colour !== base.colour)
       const anatomyDonor = donor(d => d.size !== base.size)
       const stem = `swap-${slug(cls)}-${String(k).padStart(3, '0')}`
       const seed = deriveSeed(runSeed, stem)
-      const push = (suffix: string, attributes: Attributes) => items.push({
-        id: `${stem}-${suffix}`, class: cls, prompt: renderCaption(kind, cls, attributes).caption, seed, source: 'swap', attributes,
-      })
+      const push = (suffix: string, attributes: Attributes) =>
+        items.push({
+          id: `${stem}-${suffix}`,
+          class: cls,
+          prompt: renderCaption(kind, cls, attributes).caption,
+          seed,
+          source: 'swap',
+          attributes
+        })
       push('base', base)
       if (styleDonor) push('style', {...pickGroup(base, anatomyNames), ...pickGroup(styleDonor, styleNames)})
       if (anatomyDonor) push('anatomy', {...pickGroup(anatomyDonor, anatomyNames), ...pickGroup(base, styleNames)})
@@ -300,7 +412,10 @@ export function swapItems(kind: DatasetKind, classes: string[], pool: Array<{cla
 }
 
 /** Rows of the control figure: one anatomy attribute set to each of its values. */
-export const controlGridRows = [['size', ['small', 'medium', 'large']], ['shape', ['round', 'oval', 'irregular']]] as const
+export const controlGridRows = [
+  ['size', ['small', 'medium', 'large']],
+  ['shape', ['round', 'oval', 'irregular']]
+] as const
 /** Columns of the control figure: the lesion colour. */
 export const controlGridColumn = 'colour'
 
@@ -310,7 +425,11 @@ export const controlGridColumn = 'colour'
  * each row sets one anatomy attribute, each column the colour. Item ids encode the cell:
  * control-r<row>-c<column>; attributes record the words asked for.
  */
-export function controlGridItems(kind: DatasetKind, pool: Array<{class: string, attributes: Attributes}>, runSeed: number): SampleItem[] {
+export function controlGridItems(
+  kind: DatasetKind,
+  pool: Array<{class: string; attributes: Attributes}>,
+  runSeed: number
+): SampleItem[] {
   const counts = new Map<string, number>()
   for (const c of pool) counts.set(c.class, (counts.get(c.class) ?? 0) + 1)
   const cls = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0][0]
@@ -325,7 +444,14 @@ export function controlGridItems(kind: DatasetKind, pool: Array<{class: string, 
     for (const value of values) {
       colours.forEach((colour, col) => {
         const attributes = {...base, [name]: value, [controlGridColumn]: colour}
-        items.push({id: `control-r${row}-c${col}`, class: cls, prompt: renderCaption(kind, cls, attributes).caption, seed, source: 'control-grid', attributes})
+        items.push({
+          id: `control-r${row}-c${col}`,
+          class: cls,
+          prompt: renderCaption(kind, cls, attributes).caption,
+          seed,
+          source: 'control-grid',
+          attributes
+        })
       })
       row++
     }

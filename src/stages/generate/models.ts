@@ -15,7 +15,12 @@ export interface TrainedDit extends Denoiser {
   /** the conditioning mode it was trained with (hffm, or an ablation: concat, text, class) */
   meta?: {conditioner: {mode: string}}
   /** HFFM(anatomy, style) -> condition tokens; anatomy/style are [n, dim] flattened; class mode reads extra.classes */
-  conditionFromFeatures(anatomy: Float32Array, style: Float32Array, n: number, extra?: {classes?: string[], prompts?: string[]}): Condition
+  conditionFromFeatures(
+    anatomy: Float32Array,
+    style: Float32Array,
+    n: number,
+    extra?: {classes?: string[]; prompts?: string[]}
+  ): Condition
   /** the concat/text ablations need the prompts' own text embeddings */
   conditionFromPrompts?(prompts: string[], anatomy: Float32Array, style: Float32Array): Promise<Condition>
   /** latents (or pixels) -> images in [0, 1], NHWC */
@@ -35,7 +40,10 @@ export interface TextConditioner {
   dispose?(): void
 }
 
-export interface GenerateModels { dit: TrainedDit, text: TextConditioner }
+export interface GenerateModels {
+  dit: TrainedDit
+  text: TextConditioner
+}
 
 export type ModelLoader = (runDir: string, config: MedgenConfig) => Promise<GenerateModels>
 

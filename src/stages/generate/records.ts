@@ -35,12 +35,12 @@ export const sampleLineSchema = z.looseObject({
   file: z.string().refine(staysInside, 'must be a relative path inside the run folder'),
   class: z.string(),
   seed: z.number().optional(),
-  attributes: z.record(z.string(), z.string()).optional(),
+  attributes: z.record(z.string(), z.string()).optional()
 })
 
 /** samples/manifest.jsonl (or a part of it), each line validated. */
 export async function readSampleLines(path: string): Promise<SampleRecord[]> {
-  return await readJsonl(path, sampleLineSchema, 'sample record') as unknown as SampleRecord[]
+  return (await readJsonl(path, sampleLineSchema, 'sample record')) as unknown as SampleRecord[]
 }
 
 /** Last line per id wins (a regenerated image supersedes the old line); first-seen order kept. */
@@ -66,13 +66,13 @@ export interface SamplesSummary {
   images: number
   classes: Record<string, number>
   meanSecondsPerImage: number | null
-  settings: Array<{sampler: string, steps: number, guidance: number, images: number}>
+  settings: Array<{sampler: string; steps: number; guidance: number; images: number}>
   lastRun?: Record<string, unknown>
 }
 
 export function summarize(records: SampleRecord[], lastRun?: Record<string, unknown>): SamplesSummary {
   const classes: Record<string, number> = {}
-  const settings = new Map<string, {sampler: string, steps: number, guidance: number, images: number}>()
+  const settings = new Map<string, {sampler: string; steps: number; guidance: number; images: number}>()
   let seconds = 0
   for (const r of records) {
     classes[r.class] = (classes[r.class] ?? 0) + 1
@@ -83,15 +83,20 @@ export function summarize(records: SampleRecord[], lastRun?: Record<string, unkn
     settings.set(key, s)
   }
   return {
-    images: records.length, classes,
+    images: records.length,
+    classes,
     meanSecondsPerImage: records.length ? seconds / records.length : null,
     settings: [...settings.values()],
-    ...(lastRun ? {lastRun} : {}),
+    ...(lastRun ? {lastRun} : {})
   }
 }
 
 /** summary.json plus one contact sheet per class; returns the files written. */
-export async function writeSummaryAndSheets(runDir: string, records: SampleRecord[], lastRun?: Record<string, unknown>): Promise<string[]> {
+export async function writeSummaryAndSheets(
+  runDir: string,
+  records: SampleRecord[],
+  lastRun?: Record<string, unknown>
+): Promise<string[]> {
   const written: string[] = []
   const {summary, contactSheet} = runLayout(runDir).samples
   await writeJsonAtomic(summary, summarize(records, lastRun))
@@ -103,9 +108,13 @@ export async function writeSummaryAndSheets(runDir: string, records: SampleRecor
     for (const r of rs) if (await pathExists(join(runDir, r.file))) present.push(r)
     if (present.length === 0) continue
     const path = contactSheet(cls)
-    await writeContactSheet(path, present.map(r => ({file: join(runDir, r.file), label: r.prompt})), {
-      title: `${cls}: ${present.length} sample${present.length === 1 ? '' : 's'} (${rs[0].sampler}, ${rs[0].steps} steps, guidance ${rs[0].guidance})`,
-    })
+    await writeContactSheet(
+      path,
+      present.map(r => ({file: join(runDir, r.file), label: r.prompt})),
+      {
+        title: `${cls}: ${present.length} sample${present.length === 1 ? '' : 's'} (${rs[0].sampler}, ${rs[0].steps} steps, guidance ${rs[0].guidance})`
+      }
+    )
     written.push(path)
   }
   return written

@@ -51,9 +51,9 @@ export function toUint8(values: Float32Array | Uint8Array | Int32Array): Uint8Ar
   return out
 }
 
-
 function pngChannels(channels: number): 1 | 3 | 4 {
-  if (channels !== 1 && channels !== 3 && channels !== 4) throw new Error(`decoded images have ${channels} channels; expected 1, 3 or 4`)
+  if (channels !== 1 && channels !== 3 && channels !== 4)
+    throw new Error(`decoded images have ${channels} channels; expected 1, 3 or 4`)
   return channels
 }
 
@@ -69,33 +69,55 @@ export async function modelFingerprint(runDir: string): Promise<string> {
   return sha256(parts.join('\n')).slice(0, 16)
 }
 
-interface Settings { sampler: string, steps: number, guidance: number, model: string }
+interface Settings {
+  sampler: string
+  steps: number
+  guidance: number
+  model: string
+}
 
 function isDone(record: SampleRecord | undefined, item: SampleItem, settings: Settings): boolean {
-  return !!record && record.seed === item.seed && record.prompt === item.prompt && record.class === item.class &&
-    record.sampler === settings.sampler && record.steps === settings.steps && record.guidance === settings.guidance &&
+  return (
+    !!record &&
+    record.seed === item.seed &&
+    record.prompt === item.prompt &&
+    record.class === item.class &&
+    record.sampler === settings.sampler &&
+    record.steps === settings.steps &&
+    record.guidance === settings.guidance &&
     record.model === settings.model
+  )
 }
 
 export async function generateSamples(opts: GenerateOptions): Promise<GenerateResult> {
   const {config, runDir, shard} = opts
   const g = config.generate
-  const settings: Settings = {sampler: g.sampler, steps: g.steps, guidance: g.guidance, model: await modelFingerprint(runDir)}
+  const settings: Settings = {
+    sampler: g.sampler,
+    steps: g.steps,
+    guidance: g.guidance,
+    model: await modelFingerprint(runDir)
+  }
   const all = await buildItems(opts.request, {runDir, runSeed: config.run.seed, dataKind: config.data.kind})
   const items = inShard(all, shard)
   const layout = runLayout(runDir).samples
   const manifest = shard ? layout.parts.manifest(shard) : layout.manifest
   // A shard also counts what an unsharded run (or an earlier merge) already made: merge keeps those.
-  const previous = [...(shard ? await readRecords(layout.manifest) : []), ...await readRecords(manifest)]
+  const previous = [...(shard ? await readRecords(layout.manifest) : []), ...(await readRecords(manifest))]
   const byId = new Map(previous.map(r => [r.id, r]))
   const pending: SampleItem[] = []
   for (const item of items) {
-    const done = !opts.force && isDone(byId.get(item.id), item, settings) && await pathExists(join(runDir, byId.get(item.id)!.file))
+    const done =
+      !opts.force &&
+      isDone(byId.get(item.id), item, settings) &&
+      (await pathExists(join(runDir, byId.get(item.id)!.file)))
     if (!done) pending.push(item)
   }
   if (items.length > pending.length) {
     const where = shard ? `${layout.manifest} or ${manifest}` : manifest
-    log.info(`generate: ${items.length - pending.length} of ${items.length} images already in ${where} with the same settings, skipped`)
+    log.info(
+      `generate: ${items.length - pending.length} of ${items.length} images already in ${where} with the same settings, skipped`
+    )
   }
 
   let loadSeconds = 0
@@ -117,23 +139,46 @@ export async function generateSamples(opts: GenerateOptions): Promise<GenerateRe
   await compactManifest(manifest, records)
   const meanSecondsPerImage = pending.length ? batchSeconds / pending.length : null
   const lastRun = {
-    requested: items.length, generated: pending.length, skipped: items.length - pending.length, meanSecondsPerImage,
-    loadSeconds, backend: activeBackend(), ...settings, batchSize: g.batchSize, shard: shard ? `${shard.index}/${shard.count}` : null,
+    requested: items.length,
+    generated: pending.length,
+    skipped: items.length - pending.length,
+    meanSecondsPerImage,
+    loadSeconds,
+    backend: activeBackend(),
+    ...settings,
+    batchSize: g.batchSize,
+    shard: shard ? `${shard.index}/${shard.count}` : null
   }
   const outputs = [manifest]
   if (!shard) {
-    outputs.push(...await writeSummaryAndSheets(runDir, records, lastRun))
+    outputs.push(...(await writeSummaryAndSheets(runDir, records, lastRun)))
     const grid = await writeControlGrid(runDir, records)
     if (grid) outputs.push(grid)
   }
   for (const cls of new Set(records.map(r => r.class))) outputs.push(layout.classDir(cls))
   if (meanSecondsPerImage !== null) {
-    log.info(`generate: ${pending.length} images, mean ${meanSecondsPerImage.toFixed(3)} s per image (${settings.sampler}, ${settings.steps} steps, guidance ${settings.guidance}, batch ${g.batchSize}, backend ${activeBackend()})`)
+    log.info(
+      `generate: ${pending.length} images, mean ${meanSecondsPerImage.toFixed(3)} s per image (${settings.sampler}, ${settings.steps} steps, guidance ${settings.guidance}, batch ${g.batchSize}, backend ${activeBackend()})`
+    )
   }
-  return {requested: items.length, generated: pending.length, skipped: items.length - pending.length, meanSecondsPerImage, loadSeconds, manifest, outputs}
+  return {
+    requested: items.length,
+    generated: pending.length,
+    skipped: items.length - pending.length,
+    meanSecondsPerImage,
+    loadSeconds,
+    manifest,
+    outputs
+  }
 }
 
-async function runBatches(models: GenerateModels, pending: SampleItem[], opts: GenerateOptions, manifest: string, model: string): Promise<number> {
+async function runBatches(
+  models: GenerateModels,
+  pending: SampleItem[],
+  opts: GenerateOptions,
+  manifest: string,
+  model: string
+): Promise<number> {
   const {config, runDir} = opts
   const g = config.generate
   const bar = progress('generate', pending.length)
@@ -153,20 +198,36 @@ async function runBatches(models: GenerateModels, pending: SampleItem[], opts: G
       total += seconds
       for (const [i, item] of batch.entries()) {
         const record: SampleRecord = {
-          id: item.id, file: files[i], class: item.class, prompt: item.prompt, seed: item.seed,
-          sampler: g.sampler, steps: g.steps, guidance: g.guidance, seconds: seconds / batch.length,
-          source: item.source, ...(item.attributes ? {attributes: item.attributes} : {}), model, backend: activeBackend(),
+          id: item.id,
+          file: files[i],
+          class: item.class,
+          prompt: item.prompt,
+          seed: item.seed,
+          sampler: g.sampler,
+          steps: g.steps,
+          guidance: g.guidance,
+          seconds: seconds / batch.length,
+          source: item.source,
+          ...(item.attributes ? {attributes: item.attributes} : {}),
+          model,
+          backend: activeBackend()
         }
         await appendLineDurable(manifest, JSON.stringify(record))
       }
       bar.tick(batch.length, {'s/img': (seconds / batch.length).toFixed(3)})
     }
-  } finally { bar.stop() }
+  } finally {
+    bar.stop()
+  }
   return total
 }
 
 /** Conditions, samples and decodes one batch; returns one PNG per item. */
-export async function sampleBatch(models: GenerateModels, batch: SampleItem[], config: MedgenConfig): Promise<Buffer[]> {
+export async function sampleBatch(
+  models: GenerateModels,
+  batch: SampleItem[],
+  config: MedgenConfig
+): Promise<Buffer[]> {
   const g = config.generate
   const {dit, text} = models
   const n = batch.length
@@ -175,24 +236,37 @@ export async function sampleBatch(models: GenerateModels, batch: SampleItem[], c
   let cond
   try {
     const mode = dit.meta?.conditioner.mode
-    cond = (mode === 'concat' || mode === 'text') && dit.conditionFromPrompts
-      ? await dit.conditionFromPrompts(prompts, features.anatomy, features.style)
-      : dit.conditionFromFeatures(features.anatomy, features.style, n, {classes: batch.map(b => b.class), prompts})
-  } finally { features.embedding?.dispose() }
+    cond =
+      (mode === 'concat' || mode === 'text') && dit.conditionFromPrompts
+        ? await dit.conditionFromPrompts(prompts, features.anatomy, features.style)
+        : dit.conditionFromFeatures(features.anatomy, features.style, n, {classes: batch.map(b => b.class), prompts})
+  } finally {
+    features.embedding?.dispose()
+  }
   let latents: Float32Array
   try {
     latents = await sampleLatents({
-      denoiser: dit, scheduler: createScheduler(g.sampler, dit.clipRange ? {...defaultSchedulerOptions, x0ClipRange: dit.clipRange} : undefined), steps: g.steps,
-      guidance: usesGuidance(g.guidance) ? g.guidance : 1, cond, seeds: batch.map(b => b.seed),
+      denoiser: dit,
+      scheduler: createScheduler(
+        g.sampler,
+        dit.clipRange ? {...defaultSchedulerOptions, x0ClipRange: dit.clipRange} : undefined
+      ),
+      steps: g.steps,
+      guidance: usesGuidance(g.guidance) ? g.guidance : 1,
+      cond,
+      seeds: batch.map(b => b.seed)
     })
-  } finally { tf.dispose([cond.tokens, cond.mask]) }
+  } finally {
+    tf.dispose([cond.tokens, cond.mask])
+  }
   const [h, w, c] = dit.sampleShape
   const images = tf.tidy(() => dit.decode(tf.tensor4d(latents, [n, h, w, c])))
   const [, height, width, channels] = images.shape
-  const pixels = toUint8(await images.data() as Float32Array)
+  const pixels = toUint8((await images.data()) as Float32Array)
   images.dispose()
   const per = height * width * channels
   const out: Buffer[] = []
-  for (let i = 0; i < n; i++) out.push(await encodePng(pixels.subarray(i * per, (i + 1) * per), width, height, pngChannels(channels)))
+  for (let i = 0; i < n; i++)
+    out.push(await encodePng(pixels.subarray(i * per, (i + 1) * per), width, height, pngChannels(channels)))
   return out
 }

@@ -26,14 +26,21 @@ export function anatomyVectorLength(kind: AnatomyVectorKind, channels: number): 
 export function channelShapes(labels: ArrayLike<number>, h: number, w: number, channels: number): ChannelShape[] {
   const count = new Float64Array(channels)
   const perimeter = new Float64Array(channels)
-  const sx = new Float64Array(channels), sy = new Float64Array(channels)
-  const sxx = new Float64Array(channels), syy = new Float64Array(channels), sxy = new Float64Array(channels)
+  const sx = new Float64Array(channels),
+    sy = new Float64Array(channels)
+  const sxx = new Float64Array(channels),
+    syy = new Float64Array(channels),
+    sxy = new Float64Array(channels)
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const k = labels[y * w + x]
       if (k < 0 || k >= channels) throw new Error(`anatomy label ${k} outside [0, ${channels})`)
       count[k]++
-      sx[k] += x; sy[k] += y; sxx[k] += x * x; syy[k] += y * y; sxy[k] += x * y
+      sx[k] += x
+      sy[k] += y
+      sxx[k] += x * x
+      syy[k] += y * y
+      sxy[k] += x * y
       // each edge to a different label or to the image border belongs to this pixel's boundary
       if (x === 0 || labels[y * w + x - 1] !== k) perimeter[k]++
       if (x === w - 1 || labels[y * w + x + 1] !== k) perimeter[k]++
@@ -44,11 +51,14 @@ export function channelShapes(labels: ArrayLike<number>, h: number, w: number, c
   const out: ChannelShape[] = []
   for (let k = 0; k < channels; k++) {
     const n = count[k]
-    const compactness = n > 0 ? Math.min(1, 4 * Math.PI * n / (perimeter[k] * perimeter[k])) : 0
+    const compactness = n > 0 ? Math.min(1, (4 * Math.PI * n) / (perimeter[k] * perimeter[k])) : 0
     let elongation = 0
     if (n >= 2) {
-      const mx = sx[k] / n, my = sy[k] / n
-      const cxx = sxx[k] / n - mx * mx, cyy = syy[k] / n - my * my, cxy = sxy[k] / n - mx * my
+      const mx = sx[k] / n,
+        my = sy[k] / n
+      const cxx = sxx[k] / n - mx * mx,
+        cyy = syy[k] / n - my * my,
+        cxy = sxy[k] / n - mx * my
       const half = (cxx + cyy) / 2
       const root = Math.sqrt(Math.max(0, ((cxx - cyy) / 2) ** 2 + cxy * cxy))
       const max = half + root
@@ -61,10 +71,20 @@ export function channelShapes(labels: ArrayLike<number>, h: number, w: number, c
 }
 
 /** The anatomy vector of one label map: [K] occupancy, or [3K] = per channel (occupancy, compactness, elongation). */
-export function anatomyVector(labels: ArrayLike<number>, h: number, w: number, channels: number, kind: AnatomyVectorKind): Float32Array {
+export function anatomyVector(
+  labels: ArrayLike<number>,
+  h: number,
+  w: number,
+  channels: number,
+  kind: AnatomyVectorKind
+): Float32Array {
   const shapes = channelShapes(labels, h, w, channels)
   if (kind === 'occupancy') return Float32Array.from(shapes, s => s.occupancy)
   const out = new Float32Array(3 * channels)
-  shapes.forEach((s, k) => { out[3 * k] = s.occupancy; out[3 * k + 1] = s.compactness; out[3 * k + 2] = s.elongation })
+  shapes.forEach((s, k) => {
+    out[3 * k] = s.occupancy
+    out[3 * k + 1] = s.compactness
+    out[3 * k + 2] = s.elongation
+  })
   return out
 }

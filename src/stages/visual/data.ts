@@ -17,12 +17,14 @@ export interface VisualData {
 
 export function indicesOf(data: VisualData, split: SplitName): number[] {
   const out: number[] = []
-  data.splits.forEach((s, i) => { if (s === split) out.push(i) })
+  data.splits.forEach((s, i) => {
+    if (s === split) out.push(i)
+  })
   return out
 }
 
 /** Stacks the images and masks at `indices` into tensors [B,S,S,3] and [B,S,S,1]. */
-export function gatherBatch(data: VisualData, indices: number[]): {x: tf.Tensor4D, mask: tf.Tensor4D} {
+export function gatherBatch(data: VisualData, indices: number[]): {x: tf.Tensor4D; mask: tf.Tensor4D} {
   const s = data.size
   const px = s * s
   const x = new Float32Array(indices.length * px * 3)

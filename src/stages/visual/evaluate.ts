@@ -8,7 +8,12 @@ import {anatomyVector, anatomyVectorLength, type AnatomyVectorKind} from './anat
 import {gatherBatch, type VisualData} from './data.js'
 
 /** Mean per-image Dice of the thresholded lesion channel, and mean L1 of the reconstruction from mu. */
-export async function evaluateSplit(model: SDNet, data: VisualData, indices: number[], batchSize: number): Promise<{dice: number, l1: number}> {
+export async function evaluateSplit(
+  model: SDNet,
+  data: VisualData,
+  indices: number[],
+  batchSize: number
+): Promise<{dice: number; l1: number}> {
   let diceSum = 0
   let l1Sum = 0
   for (let i = 0; i < indices.length; i += batchSize) {
@@ -19,9 +24,9 @@ export async function evaluateSplit(model: SDNet, data: VisualData, indices: num
       const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1]).greater(0.5).toFloat()
       return [lesion, tf.mean(tf.abs(out.reco.sub(x)), [1, 2, 3])]
     })
-    const scores = diceScores(await pred.data() as Float32Array, await mask.data() as Float32Array, idx.length)
+    const scores = diceScores((await pred.data()) as Float32Array, (await mask.data()) as Float32Array, idx.length)
     diceSum += scores.reduce((a, b) => a + b, 0)
-    l1Sum += (await l1.data() as Float32Array).reduce((a, b) => a + b, 0)
+    l1Sum += ((await l1.data()) as Float32Array).reduce((a, b) => a + b, 0)
     tf.dispose([pred, l1, x, mask])
   }
   return {dice: diceSum / indices.length, l1: l1Sum / indices.length}
@@ -31,8 +36,12 @@ export async function evaluateSplit(model: SDNet, data: VisualData, indices: num
  * Per image: the anatomy vector of the deterministic one-hot map (`kind`, anatomy-descriptors.ts;
  * [N, K] occupancy or [N, 3K] occupancy + shape) and style mu [N, zLength].
  */
-export async function extractFeatures(model: SDNet, data: VisualData, batchSize: number, kind: AnatomyVectorKind = 'occupancy'):
-  Promise<{anatomy: Float32Array, style: Float32Array, anatomyDim: number, styleDim: number}> {
+export async function extractFeatures(
+  model: SDNet,
+  data: VisualData,
+  batchSize: number,
+  kind: AnatomyVectorKind = 'occupancy'
+): Promise<{anatomy: Float32Array; style: Float32Array; anatomyDim: number; styleDim: number}> {
   const n = data.ids.length
   const k = model.config.anatomyChannels
   const zl = model.config.zLength
@@ -48,9 +57,11 @@ export async function extractFeatures(model: SDNet, data: VisualData, batchSize:
       return [tf.argMax(a, -1), model.encodeStyle(ctx, a, x).mu]
     })
     const [, h, w] = labels.shape
-    const host = await labels.data() as Int32Array
-    idx.forEach((_, j) => anatomy.set(anatomyVector(host.subarray(j * h * w, (j + 1) * h * w), h, w, k, kind), (i + j) * ad))
-    style.set(await mu.data() as Float32Array, i * zl)
+    const host = (await labels.data()) as Int32Array
+    idx.forEach((_, j) =>
+      anatomy.set(anatomyVector(host.subarray(j * h * w, (j + 1) * h * w), h, w, k, kind), (i + j) * ad)
+    )
+    style.set((await mu.data()) as Float32Array, i * zl)
     tf.dispose([labels, mu, x, mask])
   }
   return {anatomy, style, anatomyDim: ad, styleDim: zl}

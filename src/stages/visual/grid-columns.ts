@@ -5,5 +5,5 @@ export const visualGridColumns = [
   'anatomy channels (one colour each)',
   'predicted lesion mask',
   'reconstruction',
-  'reconstruction with the next row\'s style',
+  "reconstruction with the next row's style"
 ] as const

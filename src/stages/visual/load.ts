@@ -18,7 +18,13 @@ export async function loadVisualData(config: MedgenConfig, runDir: string, size:
   const split = await ensureSplit(runDir, dataset, splitOptionsOf(config))
   const n = dataset.records.length
   const px = size * size
-  const data: VisualData = {size, ids: [], splits: [], images: new Float32Array(n * px * 3), masks: new Float32Array(n * px)}
+  const data: VisualData = {
+    size,
+    ids: [],
+    splits: [],
+    images: new Float32Array(n * px * 3),
+    masks: new Float32Array(n * px)
+  }
   const bar = progress('train-visual: loading images', n)
   let next = 0
   const worker = async () => {
@@ -35,6 +41,9 @@ export async function loadVisualData(config: MedgenConfig, runDir: string, size:
   }
   await Promise.all(Array.from({length: 8}, worker))
   bar.stop()
-  for (const r of dataset.records) { data.ids.push(r.id); data.splits.push(split.assignments[r.id]) }
+  for (const r of dataset.records) {
+    data.ids.push(r.id)
+    data.splits.push(split.assignments[r.id])
+  }
   return data
 }

@@ -14,21 +14,43 @@ import type {TrainHistory} from './trainer.js'
 import {visualGridColumns} from './grid-columns.js'
 
 export async function writeModel(path: string, model: SDNet, extra: Record<string, unknown> = {}): Promise<void> {
-  await writeSafetensors(path, await model.stateDict(), {format: 'pt', config: JSON.stringify({...model.config, ...extra})})
+  await writeSafetensors(path, await model.stateDict(), {
+    format: 'pt',
+    config: JSON.stringify({...model.config, ...extra})
+  })
 }
 
 /** anatomy [N, 8] occupancy or [N, 24] occupancy + shape (visual.anatomyVector), style [N, 8] (mu); ids and splits in the metadata. */
-export async function writeFeatures(path: string, model: SDNet, data: VisualData, batchSize: number, kind: AnatomyVectorKind = 'occupancy'): Promise<void> {
+export async function writeFeatures(
+  path: string,
+  model: SDNet,
+  data: VisualData,
+  batchSize: number,
+  kind: AnatomyVectorKind = 'occupancy'
+): Promise<void> {
   const {anatomy, style, anatomyDim, styleDim} = await extractFeatures(model, data, batchSize, kind)
   const n = data.ids.length
-  await writeSafetensors(path, {
-    anatomy: {dtype: 'F32', shape: [n, anatomyDim], data: anatomy},
-    style: {dtype: 'F32', shape: [n, styleDim], data: style},
-  }, {ids: JSON.stringify(data.ids), splits: JSON.stringify(data.splits), anatomyVector: kind})
+  await writeSafetensors(
+    path,
+    {
+      anatomy: {dtype: 'F32', shape: [n, anatomyDim], data: anatomy},
+      style: {dtype: 'F32', shape: [n, styleDim], data: style}
+    },
+    {ids: JSON.stringify(data.ids), splits: JSON.stringify(data.splits), anatomyVector: kind}
+  )
 }
 
 // one colour per anatomy channel for the grid
-const ANATOMY_COLOURS = [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230]]
+const ANATOMY_COLOURS = [
+  [230, 25, 75],
+  [60, 180, 75],
+  [255, 225, 25],
+  [0, 130, 200],
+  [245, 130, 48],
+  [145, 30, 180],
+  [70, 240, 240],
+  [240, 50, 230]
+]
 
 const toByte = (v: number) => Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)))
 
@@ -37,7 +59,13 @@ const toByte = (v: number) => Math.max(0, Math.min(255, Math.round((v + 1) * 127
  * coloured | predicted mask | reconstruction | reconstruction with the next row's style code.
  * Tiles are scaled by `zoom`.
  */
-export async function writeGrid(path: string, model: SDNet, data: VisualData, indices: number[], zoom = 2): Promise<void> {
+export async function writeGrid(
+  path: string,
+  model: SDNet,
+  data: VisualData,
+  indices: number[],
+  zoom = 2
+): Promise<void> {
   const rows = indices.length
   const s = data.size
   const cols = visualGridColumns.length
@@ -46,8 +74,16 @@ export async function writeGrid(path: string, model: SDNet, data: VisualData, in
     const ctx = model.context(false)
     const a = model.anatomy(ctx, x)
     const {mu} = model.encodeStyle(ctx, a, x)
-    const next = tf.tensor1d(indices.map((_, i) => (i + 1) % rows), 'int32')
-    return [tf.argMax(a, -1), model.segment(ctx, a).slice([0, 0, 0, 1], [-1, -1, -1, 1]), model.decode(ctx, a, mu), model.decode(ctx, a, tf.gather(mu, next) as tf.Tensor2D)]
+    const next = tf.tensor1d(
+      indices.map((_, i) => (i + 1) % rows),
+      'int32'
+    )
+    return [
+      tf.argMax(a, -1),
+      model.segment(ctx, a).slice([0, 0, 0, 1], [-1, -1, -1, 1]),
+      model.decode(ctx, a, mu),
+      model.decode(ctx, a, tf.gather(mu, next) as tf.Tensor2D)
+    ]
   })
   const [vx, va, vl, vr, vs] = await Promise.all([x, anat, lesion, reco, swapped].map(t => t.data()))
   tf.dispose([x, mask, anat, lesion, reco, swapped])
@@ -57,7 +93,9 @@ export async function writeGrid(path: string, model: SDNet, data: VisualData, in
     const y = Math.floor(i / s)
     const xx = i % s
     const o = ((row * s + y) * W + col * s + xx) * 3
-    out[o] = rgb[0]; out[o + 1] = rgb[1]; out[o + 2] = rgb[2]
+    out[o] = rgb[0]
+    out[o + 1] = rgb[1]
+    out[o + 2] = rgb[2]
   }
   const px = s * s
   for (let r = 0; r < rows; r++) {
@@ -77,14 +115,22 @@ export async function writeGrid(path: string, model: SDNet, data: VisualData, in
 }
 
 /** loss-curves.png (training terms per step) and dice-curve.png (validation Dice per epoch). */
-export async function writeCurves(to: {lossCurves: string, diceCurve: string}, history: TrainHistory): Promise<string[]> {
+export async function writeCurves(
+  to: {lossCurves: string; diceCurve: string},
+  history: TrainHistory
+): Promise<string[]> {
   const terms = ['loss', 'reconstruction', 'dice', 'regression', 'kl'] as const
-  const lossPng = await linePlotPng(terms.map(t => ({name: t, points: history.steps.map(s => [s.step, s[t]] as [number, number])})),
-    {title: 'train-visual: training loss terms (unweighted)', xLabel: 'step', yLabel: 'value', logY: true})
-  const dicePng = await linePlotPng([
-    {name: 'val Dice', points: history.epochs.map(e => [e.step, e.valDice] as [number, number])},
-    {name: 'train 1 - Dice loss', points: history.steps.map(s => [s.step, 1 - s.dice] as [number, number])},
-  ], {title: 'train-visual: Dice', xLabel: 'step', yLabel: 'Dice', yRange: [0, 1]})
+  const lossPng = await linePlotPng(
+    terms.map(t => ({name: t, points: history.steps.map(s => [s.step, s[t]] as [number, number])})),
+    {title: 'train-visual: training loss terms (unweighted)', xLabel: 'step', yLabel: 'value', logY: true}
+  )
+  const dicePng = await linePlotPng(
+    [
+      {name: 'val Dice', points: history.epochs.map(e => [e.step, e.valDice] as [number, number])},
+      {name: 'train 1 - Dice loss', points: history.steps.map(s => [s.step, 1 - s.dice] as [number, number])}
+    ],
+    {title: 'train-visual: Dice', xLabel: 'step', yLabel: 'Dice', yRange: [0, 1]}
+  )
   const paths = [to.lossCurves, to.diceCurve]
   await writeFileAtomic(paths[0], lossPng)
   await writeFileAtomic(paths[1], dicePng)

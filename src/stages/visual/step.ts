@@ -21,7 +21,7 @@ export interface StepGradients {
   grads: Map<string, tf.Tensor>
   /** total loss and its terms, as numbers */
   loss: number
-  terms: {reconstruction: number, kl: number, dice: number, regression: number, perceptual?: number}
+  terms: {reconstruction: number; kl: number; dice: number; regression: number; perceptual?: number}
   /** BatchNorm batch statistics in call order, for model.updateRunningStats */
   stats: BatchStat[]
 }
@@ -31,10 +31,17 @@ const REENCODE_PREFIXES = ['a_encoder.', 'm_encoder.']
 
 let recoCount = 0
 
-function scalars(ts: tf.Tensor[]): number[] { return ts.map(t => (t.dataSync() as Float32Array)[0]) }
+function scalars(ts: tf.Tensor[]): number[] {
+  return ts.map(t => (t.dataSync() as Float32Array)[0])
+}
 
-export function sdnetStepGradients(model: SDNet, x: tf.Tensor4D, mask: tf.Tensor4D, noise: ForwardNoise,
-  opts: {perceptual?: PerceptualLoss, splitBackward?: boolean} = {}): StepGradients {
+export function sdnetStepGradients(
+  model: SDNet,
+  x: tf.Tensor4D,
+  mask: tf.Tensor4D,
+  noise: ForwardNoise,
+  opts: {perceptual?: PerceptualLoss; splitBackward?: boolean} = {}
+): StepGradients {
   const nameOf = new Map<string, string>()
   for (const [name, v] of model.params) nameOf.set(v.name, name)
   const byName = (grads: tf.NamedTensorMap): Map<string, tf.Tensor> => {
@@ -50,13 +57,30 @@ export function sdnetStepGradients(model: SDNet, x: tf.Tensor4D, mask: tf.Tensor
     const {value, grads} = tf.variableGrads(() => {
       const out = model.forward(model.context(true, stats), x, noise)
       const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1]) as tf.Tensor4D
-      const t = sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, muTilde: out.muTilde!, perceptual: opts.perceptual})
-      kept = [t.reconstruction, t.kl, t.dice, t.regression, ...(t.perceptual ? [t.perceptual] : [])].map(s => tf.keep(s))
+      const t = sdnetLoss({
+        x,
+        mask,
+        reco: out.reco,
+        lesion,
+        mu: out.mu,
+        logvar: out.logvar,
+        z: out.z,
+        muTilde: out.muTilde!,
+        perceptual: opts.perceptual
+      })
+      kept = [t.reconstruction, t.kl, t.dice, t.regression, ...(t.perceptual ? [t.perceptual] : [])].map(s =>
+        tf.keep(s)
+      )
       return t.total
     }, varList)
     const [loss, reconstruction, kl, dice, regression, perceptual] = scalars([value, ...kept])
     tf.dispose([value, ...kept])
-    return {grads: byName(grads), loss, terms: {reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})}, stats}
+    return {
+      grads: byName(grads),
+      loss,
+      terms: {reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})},
+      stats
+    }
   }
 
   // 1. untaped forward to the reconstruction (statistics are recorded in step 3)
@@ -67,7 +91,9 @@ export function sdnetStepGradients(model: SDNet, x: tf.Tensor4D, mask: tf.Tensor
   // 2. the regression term through the re-encoding pass
   const reencodeStats: BatchStat[] = []
   const recoVar = tf.variable(reco, true, `medgen-sdnet-reco-${recoCount++}`)
-  const reencodeVars = [...model.params].filter(([name]) => REENCODE_PREFIXES.some(p => name.startsWith(p))).map(([, v]) => v)
+  const reencodeVars = [...model.params]
+    .filter(([name]) => REENCODE_PREFIXES.some(p => name.startsWith(p)))
+    .map(([, v]) => v)
   const regressionPass = tf.variableGrads(() => {
     const muTilde = model.reencode(model.context(true, reencodeStats), recoVar as tf.Variable<tf.Rank.R4>, noise)
     return l1Loss(muTilde, z).mul(SDNET_LOSS_WEIGHTS.regression) as tf.Scalar
@@ -78,7 +104,16 @@ export function sdnetStepGradients(model: SDNet, x: tf.Tensor4D, mask: tf.Tensor
   const mainPass = tf.variableGrads(() => {
     const out = model.forwardToReconstruction(model.context(true, stats), x, noise)
     const lesion = out.seg.slice([0, 0, 0, 1], [-1, -1, -1, 1]) as tf.Tensor4D
-    const t = sdnetLoss({x, mask, reco: out.reco, lesion, mu: out.mu, logvar: out.logvar, z: out.z, perceptual: opts.perceptual})
+    const t = sdnetLoss({
+      x,
+      mask,
+      reco: out.reco,
+      lesion,
+      mu: out.mu,
+      logvar: out.logvar,
+      z: out.z,
+      perceptual: opts.perceptual
+    })
     kept = [t.reconstruction, t.kl, t.dice, ...(t.perceptual ? [t.perceptual] : [])].map(s => tf.keep(s))
     return t.total.add(tf.sum(tf.mul(out.reco, recoGrad))) as tf.Scalar
   }, varList)
@@ -92,7 +127,17 @@ export function sdnetStepGradients(model: SDNet, x: tf.Tensor4D, mask: tf.Tensor
   const [regressionWeighted, reconstruction, kl, dice, perceptual] = scalars([regressionPass.value, ...kept])
   const w = SDNET_LOSS_WEIGHTS
   const regression = regressionWeighted / w.regression
-  const loss = w.reconstruction * reconstruction + w.kl * kl + w.dice * dice + regressionWeighted + (perceptual === undefined ? 0 : w.perceptual * perceptual)
+  const loss =
+    w.reconstruction * reconstruction +
+    w.kl * kl +
+    w.dice * dice +
+    regressionWeighted +
+    (perceptual === undefined ? 0 : w.perceptual * perceptual)
   tf.dispose([reco, z, recoVar, recoGrad, regressionPass.value, mainPass.value, ...kept])
-  return {grads, loss, terms: {reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})}, stats}
+  return {
+    grads,
+    loss,
+    terms: {reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})},
+    stats
+  }
 }

@@ -39,7 +39,12 @@ function minMaxPerImage(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** Pairs image i with image (i + 1) of `indices` (B = the next one), in eval mode. */
-export async function measureStyleSwap(model: SDNet, data: VisualData, indices: number[], batchSize = 8): Promise<StyleSwapFigures> {
+export async function measureStyleSwap(
+  model: SDNet,
+  data: VisualData,
+  indices: number[],
+  batchSize = 8
+): Promise<StyleSwapFigures> {
   const px = data.size * data.size
   let shift = 0
   let closer = 0
@@ -60,14 +65,17 @@ export async function measureStyleSwap(model: SDNet, data: VisualData, indices: 
       const muB = tf.gather(mu, tf.tensor1d(bOrder, 'int32')) as tf.Tensor2D
       const aa = model.decode(ctx, anat, mu)
       const ab = model.decode(ctx, anat, muB)
-      const lesion = (img: tf.Tensor4D) => model.segment(ctx, model.anatomy(ctx, img)).slice([0, 0, 0, 1], [-1, -1, -1, 1]).greater(0.5).toFloat()
+      const lesion = (img: tf.Tensor4D) =>
+        model.segment(ctx, model.anatomy(ctx, img)).slice([0, 0, 0, 1], [-1, -1, -1, 1]).greater(0.5).toFloat()
       // a decoded image is segmented as every image is: min-max normalised per image first
       // (src/stages/visual/data.ts, the segmenter tool). The raw decode has less contrast than
       // any training input: on the synth-bench SDNet (4 epochs) IoU with A read 0.46 raw, 0.70
       // normalised; on the 1-epoch demo SDNet 0.451 and 0.454.
       return [aa, ab, lesion(x), lesion(minMaxPerImage(ab)), lesion(minMaxPerImage(aa))]
     })
-    const [vAA, vAB, vMA, vMAB, vTruth, vMAA] = await Promise.all([recoAA, recoAB, maskA, maskAB, mask, maskAA].map(t => t.data() as Promise<Float32Array>))
+    const [vAA, vAB, vMA, vMAB, vTruth, vMAA] = await Promise.all(
+      [recoAA, recoAB, maskA, maskAB, mask, maskAA].map(t => t.data() as Promise<Float32Array>)
+    )
     for (let j = 0; j < a.length; j++) {
       const k = bOrder[j]
       const mA = meanRgb(vAA, j, px)
@@ -88,5 +96,13 @@ export async function measureStyleSwap(model: SDNet, data: VisualData, indices: 
     tf.dispose([recoAA, recoAB, maskA, maskAB, maskAA, x, mask])
   }
   const n = Math.max(1, pairs)
-  return {pairs, colourShiftTowardB: shift / n, closerToB: closer / n, maskIoUWithA: iouPred / n, maskIoUWithATruth: iouTruth / n, maskIoUSelfReconstruction: iouSelf / n, maskIoUSwapVsSelf: iouSwapSelf / n}
+  return {
+    pairs,
+    colourShiftTowardB: shift / n,
+    closerToB: closer / n,
+    maskIoUWithA: iouPred / n,
+    maskIoUWithATruth: iouTruth / n,
+    maskIoUSelfReconstruction: iouSelf / n,
+    maskIoUSwapVsSelf: iouSwapSelf / n
+  }
 }
