@@ -5,6 +5,7 @@
 // classify/metrics.json (every value with its definition, per seed and mean ± std),
 // classify/table.md, confusion-<protocol>.png and model.safetensors (for eval's dfd).
 import {promises as fs} from 'node:fs'
+import {createHash} from 'node:crypto'
 import type {MedgenConfig} from '../config/schema.js'
 import {UserError} from '../errors.js'
 import {pathExists, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
@@ -63,10 +64,28 @@ function protocolSets(p: Protocol, s: Sets, config: MedgenConfig): {train: Label
   return {train: subset(syn, order.slice(nVal).map(f => index.get(f.id)!)), val: subset(syn, order.slice(0, nVal).map(f => index.get(f.id)!)), syntheticPerClass: perClass}
 }
 
+/**
+ * What one seed's result depends on: classify's config slice, the run seed and, for protocols that
+ * train on generated images, the samples manifest. A result.json with another fingerprint is retrained
+ * (a changed classify.imageSize used to return the old result), one with the same is reused (so the
+ * synthetic benchmark shares the `real` protocol across conditioning modes).
+ */
+async function seedFingerprint(ctx: StageContext, p: Protocol): Promise<string> {
+  const hash = createHash('sha256').update(JSON.stringify(classifyStage.configSlice(ctx.config))).update(`seed ${ctx.config.run.seed}`)
+  if (p !== 'real') hash.update(await fs.readFile(runLayout(ctx.runDir).samples.manifest))
+  return hash.digest('hex').slice(0, 16)
+}
+
 async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: number): Promise<SeedResult> {
   const c = ctx.config.classify
   const {dir, result: resultPath, checkpoints} = runLayout(ctx.runDir).classify.seedRun(slug(p), seedIndex)
-  if (await pathExists(resultPath)) return JSON.parse(await fs.readFile(resultPath, 'utf8')) as SeedResult
+  const fingerprint = await seedFingerprint(ctx, p)
+  if (await pathExists(resultPath)) {
+    const cached = JSON.parse(await fs.readFile(resultPath, 'utf8')) as SeedResult
+    if (cached.fingerprint === fingerprint) return cached
+    // trained under another classify config, seed or set of generated images: not this run's result
+    await fs.rm(dir, {recursive: true, force: true})
+  }
   const seed = ctx.config.run.seed + seedIndex
   const {train, val, syntheticPerClass} = protocolSets(p, sets, ctx.config)
   const outcome = await trainClassifier(train, val, {
@@ -90,7 +109,7 @@ async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: nu
   }
   const report = classificationReport({yTrue: sets.test.labels, yPred, yProb, numClasses: k})
   const result: SeedResult = {seed, report, epochsRun: outcome.epochsRun, bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly,
-    trainImages: setLength(train), ...(syntheticPerClass ? {syntheticPerClass} : {}), testPredictions: Array.from(yPred)}
+    trainImages: setLength(train), ...(syntheticPerClass ? {syntheticPerClass} : {}), testPredictions: Array.from(yPred), fingerprint}
   if (p === 'real' && seedIndex === 0 || (!c.protocols.includes('real') && seedIndex === 0 && p === c.protocols[0])) {
     await saveClassifyModel(runLayout(ctx.runDir).classify.model, outcome.model, {preset: c.preset, classes: sets.classes, imageSize: sets.test.size, protocol: p, seed})
   }

@@ -57,18 +57,17 @@ describe('classify stage (synthetic dermoscopy)', function () {
     const data = join(runDir, 'data')
     await synthesize({kind: 'dermoscopy', n: 120, size: 24, out: data, seed: 3})
     await fakeSamples(runDir, 40, 24, 1000)
-    const config = loadConfig({
-      sets: [
-        `run.dir=${runDir}`,
-        'data.imageSize=24',
-        'data.testFraction=0.25',
-        'classify.seeds=2',
-        'classify.epochs=2',
-        'classify.batchSize=16',
-        'classify.syntheticRatio=0.5',
-        'classify.checkpointEvery=3'
-      ]
-    })
+    const configSets = [
+      `run.dir=${runDir}`,
+      'data.imageSize=24',
+      'data.testFraction=0.25',
+      'classify.seeds=2',
+      'classify.epochs=2',
+      'classify.batchSize=16',
+      'classify.syntheticRatio=0.5',
+      'classify.checkpointEvery=3'
+    ]
+    const config = loadConfig({sets: configSets})
     const first = await runStage(classifyStage, config)
     expect(first.skipped).to.equal(false)
     const metrics = JSON.parse(readFileSync(join(runDir, 'classify', 'metrics.json'), 'utf8'))
@@ -133,6 +132,22 @@ describe('classify stage (synthetic dermoscopy)', function () {
     disposeClassifier(model)
     const again = await runStage(classifyStage, config)
     expect(again.skipped).to.equal(true)
+    // A changed classify config retrains every seed instead of returning the results it cached
+    // (result.json carries the fingerprint of what it was trained on); new generated samples retrain
+    // only the protocols that read them.
+    const seedResult = (p: string, i: number) =>
+      JSON.parse(readFileSync(runLayout(runDir).classify.seedRun(p, i).result, 'utf8'))
+    const before = seedResult('real', 0)
+    const smaller = loadConfig({sets: [...configSets, 'classify.imageSize=16']})
+    expect((await runStage(classifyStage, smaller)).skipped).to.equal(false)
+    const after = seedResult('real', 0)
+    expect(after.fingerprint).to.not.equal(before.fingerprint)
+    expect(JSON.parse(readFileSync(join(runDir, 'classify', 'metrics.json'), 'utf8')).imageSize).to.equal(16)
+    const realFingerprint = after.fingerprint, mixedFingerprint = seedResult('real-plus-synthetic', 0).fingerprint
+    await fakeSamples(runDir, 4, 24, 5000)
+    await runStage(classifyStage, smaller, {force: false})
+    expect(seedResult('real', 0).fingerprint).to.equal(realFingerprint)
+    expect(seedResult('real-plus-synthetic', 0).fingerprint).to.not.equal(mixedFingerprint)
   })
 
   it('names the missing generated samples when a protocol needs them', async () => {

@@ -27,6 +27,8 @@ export interface SeedResult {
   syntheticPerClass?: Record<string, number>
   /** predicted class of every real test image, in test-set order (for the BACC bootstrap) */
   testPredictions?: number[]
+  /** classify config slice, run seed and (with generated images) samples this result was trained on */
+  fingerprint?: string
 }
 
 export interface Summary {
