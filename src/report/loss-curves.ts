@@ -24,8 +24,8 @@ export interface LossLog {
   unreadLines: number
 }
 
-/** The file name every training stage logs its losses to (one per training run). */
-export const lossLogName = 'losses.jsonl'
+/** The file name every training stage logs its losses to (one per training run; src/train/losses-log.ts writes it). */
+export const lossLogName = stageFiles.losses
 
 /** losses.jsonl, or a stage's second log beside it such as dit/vae-losses.jsonl (the demo VAE's). */
 const isLossLog = (name: string): boolean => name === lossLogName || name.endsWith(`-${lossLogName}`)
