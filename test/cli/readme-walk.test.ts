@@ -52,6 +52,9 @@ describe('the README pipeline table, run command by command (built CLI)', functi
       }
     }
     expect(readFileSync(join(cwd, 'runs/medgen/visual/manifest.json'), 'utf8'), 'medgen run redid train-visual').to.equal(visualManifest)
+    // report.html draws the training curves from what the stages logged (losses.jsonl, align-text's history)
+    const report = readFileSync(join(cwd, 'runs/medgen/report.html'), 'utf8')
+    for (const title of ['align-text training loss', 'classify training loss, per run']) expect(report, title).to.include(`<img alt="${title}" src="data:image/svg+xml;base64,`)
     // --json on run too: the run record (every stage, up to date now) and where the report is, on stdout
     const json = medgen(['run', 'walk.yaml', '--json', ...tinySets], {cwd, env: {MEDGEN_QUIET: '1'}})
     expect(json.status, json.stderr).to.equal(0)
