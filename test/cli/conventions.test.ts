@@ -74,8 +74,17 @@ describe('medgen CLI conventions (built)', function () {
     expect(oneLine(lr)).to.equal('medgen: --learning-rate fast: expected a number > 0, e.g. 1e-4')
   })
 
-  it('every command that produces results takes --json (oclif\'s flag; check-weights has its own)', async () => {
-    for (const name of ['caption', 'train-visual', 'align-text', 'finetune-dit', 'generate', 'classify', 'eval', 'run']) {
+  it("every command that produces results takes --json (oclif's flag; check-weights has its own)", async () => {
+    for (const name of [
+      'caption',
+      'train-visual',
+      'align-text',
+      'finetune-dit',
+      'generate',
+      'classify',
+      'eval',
+      'run'
+    ]) {
       const command = (await import(`../../src/commands/${name}.js`)).default as {enableJsonFlag?: boolean}
       expect(command.enableJsonFlag, name).to.equal(true)
     }
