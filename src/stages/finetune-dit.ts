@@ -7,8 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 import {relative, resolve} from 'node:path'
 import {UserError} from '../errors.js'
-import {promises as fs} from 'node:fs'
-import {sha256, stableStringify, writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
+import {writeFileAtomic, writeJsonAtomic} from '../io/atomic.js'
 import type {MedgenConfig} from '../config/schema.js'
 import {pixartPreset, type PixArtConfig} from '../models/pixart/config.js'
 import {loadPixArt} from '../models/pixart/load.js'
@@ -95,16 +94,16 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
     steps: dit.steps, batchSize: dit.batchSize, lr: dit.lr, weightDecay: dit.weightDecay, warmupSteps: Math.min(dit.warmupSteps, dit.steps),
     gradClip: dit.gradClip, condDropout: dit.condDropout, colour: dit.colourLoss, seed: config.run.seed, decode,
     checkpointBlocks: useCheckpointing(dit.gradientCheckpointing, cfg, dit.batchSize),
-    // lr, warm-up and clipping may change on resume (e.g. after a non-finite loss); the model may not
-    configKey: sha256(stableStringify({...dit, gradientCheckpointing: undefined, steps: undefined, checkpointingSteps: undefined, keepCheckpoints: undefined, lr: undefined, warmupSteps: undefined, gradClip: undefined,
-      pixart: config.weights.pixart, vae: config.weights.vae, seed: config.run.seed})).slice(0, 16),
+    // lr, warm-up, clipping and the number of steps may change on resume (e.g. after a non-finite loss); the model may not
+    identity: {dit: {...dit, gradientCheckpointing: undefined, steps: undefined, checkpointingSteps: undefined, keepCheckpoints: undefined, lr: undefined, warmupSteps: undefined, gradClip: undefined},
+      weights: {pixart: config.weights.pixart, vae: config.weights.vae}},
   })
   const resume = opts.resume ?? (ctx.force ? false : ctx.resume ? 'latest' : false)
   // a forced fresh start must not leave older (possibly later-step) checkpoints to be resumed later
+  // (a fresh start removes older checkpoints: src/train/trainer.ts)
   const layout = runLayout(runDir).dit
-  if (!resume) await fs.rm(layout.checkpoints, {recursive: true, force: true})
   const started = Date.now()
-  const result = await trainer.train(layout.checkpoints, dit.checkpointingSteps, dit.keepCheckpoints, resume)
+  const result = await trainer.train(layout.checkpoints, dit.checkpointingSteps, dit.keepCheckpoints, resume, undefined, layout.losses)
   const seconds = (Date.now() - started) / 1000
 
   const meta: DitMeta = {
@@ -129,7 +128,7 @@ async function work(ctx: StageContext, opts: FinetuneDitOptions): Promise<StageR
   await writeJsonAtomic(layout.metrics, metrics)
   await writeFileAtomic(layout.lossPlot, await linePlotPng(rawAndSmoothed('loss', trainer.history.map((h, i) => [i + 1, h.loss])),
     {title: `finetune-dit loss (${dit.conditioning}, ${space})`, xLabel: 'step', yLabel: 'loss'}))
-  outputs.push(layout.metrics, layout.lossPlot)
+  outputs.push(layout.metrics, layout.lossPlot, layout.losses)
   log.info(`finetune-dit: loss ${summary.firstTenthMean.toFixed(4)} (first 10%) -> ${summary.lastTenthMean.toFixed(4)} (last 10%) in ${seconds.toFixed(0)} s`)
   trainer.optimizer.dispose()
   return {outputs, notes: {trainedFromScratch: model.fromScratch, space, trainableParameters: trainable, loss: summary}}

@@ -50,7 +50,7 @@ describe('dit: the demo VAE (dit.vae.train)', function () {
     const side = 16
     const images = lesionImages(24, side)
     const base = {in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [8, 16], layers_per_block: 1, norm_num_groups: 4}
-    const trained = trainVae(images, side, base, {steps: 60, batchSize: 4, lr: 3e-3, klWeight: 1e-6, seed: 5})
+    const trained = await trainVae(images, side, base, {steps: 60, batchSize: 4, lr: 3e-3, klWeight: 1e-6, seed: 5})
     const h = trained.history
     const first = h.slice(0, 6).reduce((a, b) => a + b, 0) / 6
     const last = h.slice(-6).reduce((a, b) => a + b, 0) / 6

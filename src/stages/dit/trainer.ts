@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs'
 import {AdamW} from '../../train/adamw.js'
 import {cosineWithWarmup} from '../../train/schedule.js'
 import {clipByGlobalNorm} from '../../train/clip.js'
-import {CheckpointManager} from '../../train/checkpoint.js'
-import {trainLoop} from '../../train/loop.js'
+import {gradientsByParamName} from '../../train/gradients.js'
+import {loadVariables, runTrainer, type StepOutcome} from '../../train/trainer.js'
 import {DdpmSchedule} from '../../diffusion/noise-schedule.js'
 import {epsilonMse} from '../../losses/diffusion.js'
 import {colourLoss} from '../../losses/colour.js'
@@ -36,8 +36,8 @@ export interface DitTrainOptions {
   prediction?: 'epsilon' | 'v'
   /** recompute transformer blocks in the backward pass (src/models/pixart/checkpoint.ts) */
   checkpointBlocks?: boolean
-  /** identifies the training config in checkpoints, so a resume under another config is refused */
-  configKey?: string
+  /** settings a checkpoint must match to be resumed beside seed and batch size (src/train/same-training.ts) */
+  identity?: Record<string, unknown>
 }
 
 export interface StepGradients { loss: number, mse: number, colour: number | null, grads: Map<string, tf.Tensor> }
@@ -47,13 +47,11 @@ export class DitTrainer {
   readonly params: Map<string, tf.Variable>
   readonly optimizer: AdamW
   private readonly order: EpochOrder
-  private readonly byVarName = new Map<string, string>()
   readonly history: Array<{step: number, loss: number, mse: number, colour: number | null, lr: number}> = []
 
   constructor(readonly model: DitModel, readonly data: DitTrainingSet, readonly opts: DitTrainOptions) {
     if (data.examples.length === 0) throw new UserError('finetune-dit: the training split has no images')
     this.params = trainableParams(model)
-    for (const [k, v] of this.params) this.byVarName.set(v.name, k)
     this.optimizer = new AdamW(this.params, {lr: opts.lr, weightDecay: opts.weightDecay})
     this.order = new EpochOrder(data.examples.length, epoch => new Rng(deriveSeed(opts.seed, 'dit-epoch', epoch)))
   }
@@ -110,68 +108,43 @@ export class DitTrainer {
     })
     const loss = result.__loss.dataSync()[0]
     result.__loss.dispose()
-    const named = new Map<string, tf.Tensor>()
-    for (const [varName, g] of Object.entries(result)) if (varName !== '__loss') named.set(this.byVarName.get(varName)!, g)
-    return {loss, mse, colour, grads: named}
+    return {loss, mse, colour, grads: gradientsByParamName(this.params, result)} // __loss is no parameter: left out
   }
 
-  /** One optimizer step: gradients, clipping, AdamW at the scheduled learning rate. */
-  step(i: number): number {
+  /** One optimizer step: gradients, clipping, AdamW at the scheduled learning rate; returns the loss. */
+  step(i: number): number { return this.stepOutcome(i).loss }
+
+  /** step(i) with its learning rate and loss terms, for the trainer frame and losses.jsonl. */
+  stepOutcome(i: number): StepOutcome {
     const {loss, mse, colour, grads} = this.stepGradients(i)
-    if (!Number.isFinite(loss)) { tf.dispose([...grads.values()]); return loss }
-    const clipped = clipByGlobalNorm(grads, this.opts.gradClip)
     const lr = this.lrAt(i)
+    if (!Number.isFinite(loss)) { tf.dispose([...grads.values()]); return {loss, lr} }
+    const clipped = clipByGlobalNorm(grads, this.opts.gradClip)
     this.optimizer.applyGradients(clipped.grads, lr)
     tf.dispose([...clipped.grads.values()])
     this.history.push({step: i + 1, loss, mse, colour, lr})
-    return loss
-  }
-
-  async saveCheckpoint(manager: CheckpointManager, stepsDone: number): Promise<string> {
-    return manager.save(stepsDone, {
-      params: this.params, optimizer: await this.optimizer.exportState(),
-      state: {history: this.history, seed: this.opts.seed, optimizerStep: this.optimizer.step, configKey: this.opts.configKey ?? null},
-    })
-  }
-
-  /** Restores weights, AdamW moments and the loss history; returns the step to continue from. */
-  async restore(manager: CheckpointManager, path: string): Promise<number> {
-    const ck = await manager.load(path)
-    if (this.opts.configKey && ck.state.configKey && ck.state.configKey !== this.opts.configKey) {
-      throw new UserError(`${path}: checkpoint was written under a different dit config; use --force to start over (or change the config back)`)
-    }
-    for (const [name, v] of this.params) {
-      const host = ck.params.get(name)
-      if (!host) throw new UserError(`${path}: checkpoint has no ${name} (was it written with another dit config?)`)
-      if (host.shape.join(',') !== v.shape.join(',')) throw new UserError(`${path}: ${name} has shape [${host.shape}], model expects [${v.shape}]`)
-      tf.tidy(() => v.assign(tf.tensor(host.data as Float32Array, host.shape)))
-    }
-    this.optimizer.importState(ck.optimizer)
-    this.history.splice(0, this.history.length, ...(ck.state.history ?? []))
-    return ck.step
+    return {loss, lr, terms: {diffusion: mse, colour}}
   }
 
   /**
-   * Runs (or resumes) the whole schedule with checkpoints. `stopAfter` ends the run early without
-   * a final checkpoint, like a crash (tests of exact resume).
+   * Runs (or resumes) the whole schedule through src/train/trainer.ts: checkpoints every `every`
+   * steps, losses.jsonl when `losses` is given. `stopAfter` ends the run after that step without
+   * its checkpoint, as kill -9 would (tests of exact resume).
    */
-  async train(checkpointDir: string, every: number, keep: number, resume: boolean | string, stopAfter?: number): Promise<{stepsDone: number, lastCheckpoint: string | null}> {
-    const manager = new CheckpointManager(checkpointDir, keep)
-    const from = await manager.resolve(resume)
-    const start = from ? await this.restore(manager, from) : 0
-    let last = from
-    return trainLoop({
-      label: 'finetune-dit', totalSteps: stopAfter !== undefined ? Math.min(this.opts.steps, stopAfter) : this.opts.steps,
-      startStep: start, checkpointEvery: every, lastCheckpoint: from,
-      step: i => this.step(i),
-      checkpoint: async done => {
-        // trainLoop asks at every `every` steps, at the end and on a stop signal; only the
-        // simulated crash (stopAfter) ends without one.
-        const simulatedCrash = stopAfter !== undefined && done === stopAfter && done % every !== 0 && done !== this.opts.steps
-        if (!simulatedCrash) last = await this.saveCheckpoint(manager, done)
-        return last ?? ''
-      },
+  async train(checkpointDir: string, every: number, keep: number, resume: boolean | string, stopAfter?: number, losses: string | null = null): Promise<{stepsDone: number, lastCheckpoint: string | null}> {
+    const params = this.params
+    const {stepsDone, lastCheckpoint} = await runTrainer<{history: DitTrainer['history']}>({
+      label: 'finetune-dit', totalSteps: this.opts.steps, optimizer: this.optimizer,
+      checkpoints: {dir: checkpointDir, every, keep}, resume, losses, crashAfter: stopAfter,
+      // lr, warm-up, clipping and the number of steps may change on resume (e.g. after a non-finite loss)
+      identity: {seed: this.opts.seed, batchSize: this.opts.batchSize, ...this.opts.identity},
+      step: i => this.stepOutcome(i),
+      tensors: () => params,
+      loadTensors: (saved, path) => loadVariables(params, saved, path),
+      state: () => ({history: this.history}),
+      loadState: saved => { this.history.splice(0, this.history.length, ...saved.history) },
     })
+    return {stepsDone, lastCheckpoint}
   }
 }
 

@@ -7,6 +7,7 @@
 // without its LPIPS and GAN terms. Every random draw of step i comes from (seed, i).
 import * as tf from '@tensorflow/tfjs'
 import {join} from 'node:path'
+import {promises as fs} from 'node:fs'
 import {AdamW} from '../../train/adamw.js'
 import {vaeDecode, vaeEncode, type VaeConfig} from '../../models/vae/autoencoder.js'
 import {initVaeParams, vaeDiffusersConfig} from '../../models/vae/init.js'
@@ -21,10 +22,24 @@ import {readImageSquare, readTrainingRows} from './data.js'
 import {lossSummary} from './trainer.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import {progress} from '../../util/progress.js'
+import {gradientsByParamName} from '../../train/gradients.js'
+import {loadVariables, runTrainer, type StepOutcome} from '../../train/trainer.js'
 import {UserError} from '../../errors.js'
 import {datasetPathOf, diffusersFiles, runLayout} from '../../run/layout.js'
 
-export interface VaeTrainOptions { steps: number, batchSize: number, lr: number, klWeight: number, seed: number }
+export interface VaeTrainOptions {
+  steps: number, batchSize: number, lr: number, klWeight: number, seed: number
+  /** checkpoints to resume from and write (absent: none) */
+  checkpoints?: {dir: string, every: number, keep: number}
+  /** resume from the newest checkpoint (default true; false starts over) */
+  resume?: boolean
+  /** per-step losses (absent: none) */
+  losses?: string
+  /** more of what a checkpoint must match beside the architecture, size, seed and batch (e.g. the images) */
+  identity?: Record<string, unknown>
+  /** test hook: end after this many steps without their checkpoint, as kill -9 would */
+  crashAfter?: number
+}
 
 export interface TrainedVae {
   /** scaling_factor = 1 / std of the posterior means over the training images (as diffusers set 0.18215 for SD) */
@@ -34,26 +49,25 @@ export interface TrainedVae {
   history: number[]
 }
 
-/** images: [side, side, 3] in [-1, 1]; side must be divisible by 2^(blocks - 1). */
-export function trainVae(images: Float32Array[], side: number, base: Omit<VaeConfig, 'scaling_factor'>, opts: VaeTrainOptions): TrainedVae {
+/** images: [side, side, 3] in [-1, 1]; side must be divisible by 2^(blocks - 1). Resumes through src/train/trainer.ts. */
+export async function trainVae(images: Float32Array[], side: number, base: Omit<VaeConfig, 'scaling_factor'>, opts: VaeTrainOptions): Promise<TrainedVae> {
   if (images.length === 0) throw new UserError('dit.vae.train: the training split has no images')
   const down = 2 ** (base.block_out_channels.length - 1)
   if (side % down !== 0) throw new UserError(`dit.vae.channels: ${base.block_out_channels.length} blocks downsample by ${down}, which does not divide the image side ${side}`)
   const cfg: VaeConfig = {...base, scaling_factor: 1}
   const params = initVaeParams(cfg, new Rng(deriveSeed(opts.seed, 'vae-init', 0)))
   const optimizer = new AdamW(params, {lr: opts.lr})
-  const byVarName = new Map([...params].map(([k, v]) => [v.name, k]))
   const w = {params: params as Map<string, tf.Tensor>}
   const per = side * side * 3
   const latentSize = (side / down) ** 2 * cfg.latent_channels
-  const history: number[] = []
-  const bar = progress('finetune-dit: training the VAE', opts.steps)
-  for (let step = 0; step < opts.steps; step++) {
-    const rng = new Rng(deriveSeed(opts.seed, 'vae-step', step))
+  let history: number[] = []
+  const step = (i: number): StepOutcome => {
+    const rng = new Rng(deriveSeed(opts.seed, 'vae-step', i))
     const batch = Array.from({length: opts.batchSize}, () => rng.int(images.length))
     const host = new Float32Array(batch.length * per)
     batch.forEach((item, r) => host.set(images[item], r * per))
     const noise = rng.normalArray(batch.length * latentSize)
+    let terms: tf.Scalar[] = []
     const {value, grads} = tf.tidy(() => {
       const x = tf.tensor4d(host, [batch.length, side, side, 3])
       return tf.variableGrads(() => {
@@ -61,21 +75,29 @@ export function trainVae(images: Float32Array[], side: number, base: Omit<VaeCon
         const z = post.mean.add(tf.exp(post.logvar.mul(0.5)).mul(tf.tensor(noise, post.mean.shape))) as tf.Tensor4D
         const reconstruction = tf.mean(tf.abs(vaeDecode(w, cfg, z).sub(x)))
         const kl = tf.mean(post.mean.square().add(post.logvar.exp()).sub(1).sub(post.logvar)).mul(0.5)
+        terms = [tf.keep(reconstruction as tf.Scalar), tf.keep(kl as tf.Scalar)]
         return reconstruction.add(kl.mul(opts.klWeight)) as tf.Scalar
       }, [...params.values()])
     })
-    const named = new Map<string, tf.Tensor>()
-    for (const [k, g] of Object.entries(grads)) named.set(byVarName.get(k)!, g)
-    optimizer.applyGradients(named)
+    optimizer.applyGradients(gradientsByParamName(params, grads))
     tf.dispose(Object.values(grads))
-    const loss = value.dataSync()[0]
-    value.dispose()
-    if (!Number.isFinite(loss)) throw new UserError(`dit.vae: the VAE loss became ${loss} at step ${step + 1}; lower dit.vae.lr`)
-    history.push(loss)
-    bar.tick(1, {loss: loss.toFixed(4)})
+    const [loss, l1, kl] = [value, ...terms].map(t => t.dataSync()[0])
+    tf.dispose([value, ...terms])
+    if (Number.isFinite(loss)) history.push(loss)
+    return {loss, lr: opts.lr, terms: {l1, kl}}
   }
-  bar.stop()
-  optimizer.dispose()
+  try {
+    await runTrainer<{history: number[]}>({
+      label: 'finetune-dit: training the VAE', totalSteps: opts.steps, optimizer, step,
+      checkpoints: opts.checkpoints ?? null, resume: opts.resume ?? true, losses: opts.losses ?? null, crashAfter: opts.crashAfter,
+      // steps and lr may change on resume
+      identity: {vae: base, side, seed: opts.seed, batchSize: opts.batchSize, klWeight: opts.klWeight, images: images.length, ...opts.identity},
+      tensors: () => params,
+      loadTensors: (saved, path) => loadVariables(params, saved, path),
+      state: () => ({history}),
+      loadState: saved => { history = [...saved.history] },
+    })
+  } finally { optimizer.dispose() }
   cfg.scaling_factor = 1 / latentStd(images, side, cfg, w)
   return {config: cfg, params, history}
 }
@@ -140,11 +162,16 @@ export async function demoVae(config: MedgenConfig, runDir: string, transformer:
   bar.stop()
   const started = Date.now()
   const base = {in_channels: 3, out_channels: 3, latent_channels: v.latentChannels, block_out_channels: v.channels, layers_per_block: 1, norm_num_groups: v.groups}
-  const trained = trainVae(images, side, base, {steps: v.steps, batchSize: v.batchSize, lr: v.lr, klWeight: v.klWeight, seed: config.run.seed})
+  const layout = runLayout(runDir).dit
+  const trained = await trainVae(images, side, base, {steps: v.steps, batchSize: v.batchSize, lr: v.lr, klWeight: v.klWeight, seed: config.run.seed,
+    checkpoints: {dir: layout.vaeCheckpoints, every: config.dit.checkpointingSteps, keep: config.dit.keepCheckpoints},
+    resume: reuse, losses: layout.vaeLosses, identity: {dataset: datasetPath, files: sha256(stableStringify(train.map(r => r.file))).slice(0, 16)}})
   const h = trained.history
   const summary = {steps: h.length, firstLoss: h[0], lastTenthMean: lossSummary(h.map(loss => ({loss}))).lastTenthMean,
     scalingFactor: trained.config.scaling_factor, seconds: (Date.now() - started) / 1000, reused: false}
   await saveVae(folder, trained, {medgen_key: key, medgen_summary: JSON.stringify(summary)})
+  // its checkpoints were only needed to resume this training; the DiT's keep the VAE they used
+  await fs.rm(layout.vaeCheckpoints, {recursive: true, force: true})
   log.info(`finetune-dit: VAE ${v.channels.join('/')} trained in ${summary.seconds.toFixed(0)} s, L1 ${summary.firstLoss.toFixed(3)} -> ${summary.lastTenthMean.toFixed(3)}, scaling factor ${summary.scalingFactor.toFixed(4)}`)
   return {config: trained.config, params: trained.params, folder, weightsKey: key, summary}
 }
