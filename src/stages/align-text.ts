@@ -2,8 +2,8 @@
 // frozen text encoder (cached per caption set), train the anatomy/style heads against the
 // visual features on the train split, and write the heads, per-caption text features,
 // held-out figures and the t-SNE figure.
-import {basename, join} from 'node:path'
-import {existsSync, promises as fs} from 'node:fs'
+import {basename} from 'node:path'
+import {existsSync} from 'node:fs'
 import * as tf from '@tensorflow/tfjs'
 import type {MedgenConfig} from '../config/schema.js'
 import {UserError} from '../errors.js'
@@ -50,15 +50,13 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   encoder.dispose()
 
   const model = textDisentanglerConfig(cached.hidden, dims)
-  // Checkpoints of a different config or caption set are not resumed from.
-  const trainingKey = sha256(stableStringify({t, seed: config.run.seed, embeddingKey, trainRows, model})).slice(0, 16)
-  const checkpointRoot = runLayout(runDir).text.checkpoints
-  const checkpointDir = join(checkpointRoot, trainingKey)
-  await removeOtherCheckpoints(checkpointRoot, trainingKey)
+  const layout = runLayout(runDir).text
   const trained = await trainTextDisentangler({embeddings: cached.pooled, anatomy: data.anatomy, style: data.style, n}, trainRows, {
     model, seed: config.run.seed, epochs: t.epochs, batchSize: t.batchSize, lr: t.lr, alignWeight: t.alignWeight,
-    reconWeight: t.reconWeight, checkpointDir, checkpointEvery: t.checkpointEvery, keepCheckpoints: t.keepCheckpoints,
-    resume: ctx.resume && !ctx.force, stopAfterSteps: opts.stopAfterSteps,
+    reconWeight: t.reconWeight, checkpointDir: layout.checkpoints, checkpointEvery: t.checkpointEvery, keepCheckpoints: t.keepCheckpoints,
+    resume: ctx.resume && !ctx.force, stopAfterSteps: opts.stopAfterSteps, losses: layout.losses,
+    // a checkpoint of other captions, embeddings or split is refused (src/train/same-training.ts)
+    identity: {embeddings: embeddingKey, trainCaptions: sha256(stableStringify(trainRows)).slice(0, 16)},
   })
   if (trained.stepsDone < trained.totalSteps) {
     throw new UserError(`align-text: stopped after ${trained.stepsDone} of ${trained.totalSteps} steps; checkpoint ${trained.lastCheckpoint}; resume with --resume`, 75)
@@ -72,7 +70,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   const cos = (f: {anatomy: Float32Array, style: Float32Array}, rows: number[]) =>
     ({anatomy: meanCosine(f.anatomy, visual.anatomy, dims.anatomyDim, rows), style: meanCosine(f.style, visual.style, dims.styleDim, rows), n: rows.length})
 
-  const {model: modelPath, features: featuresPath, metrics: metricsPath, tsne: tsnePath} = runLayout(runDir).text
+  const {model: modelPath, features: featuresPath, metrics: metricsPath, tsne: tsnePath} = layout
   const state = await exportParams(trained.params, (name, p) => kindOf(p.shape, name))
   await writeSafetensors(modelPath, state, {encoder: JSON.stringify(description), config: JSON.stringify(model), format: 'pt', producer: 'medgen align-text'})
   await writeSafetensors(featuresPath, {
@@ -81,7 +79,7 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   }, {ids: JSON.stringify(data.rows.map(r => r.id)), splits: JSON.stringify(data.rows.map(r => r.split))})
   tf.dispose([...trained.params.values()])
 
-  const outputs = [modelPath, featuresPath, metricsPath]
+  const outputs = [modelPath, featuresPath, metricsPath, layout.losses]
   let figure: Record<string, unknown> | null = null
   if (t.tsnePoints > 0) {
     const rows = pickFigureRows(trainRows, heldOutRows, t.tsnePoints, config.run.seed)
@@ -123,12 +121,6 @@ export async function alignText(ctx: StageContext, opts: AlignTextOptions = {}):
   log.info(`align-text: held-out cosine anatomy ${metrics.cosine.heldOut.anatomy.toFixed(4)} style ${metrics.cosine.heldOut.style.toFixed(4)} ` +
     `(before training ${metrics.cosine.beforeHeldOut.anatomy.toFixed(4)} / ${metrics.cosine.beforeHeldOut.style.toFixed(4)})`)
   return {outputs, notes: {heldOutCosine: metrics.cosine.heldOut, embeddingsCached: cached.hit}}
-}
-
-async function removeOtherCheckpoints(root: string, keep: string): Promise<void> {
-  let names: string[] = []
-  try { names = await fs.readdir(root) } catch { return }
-  for (const name of names) if (name !== keep) await fs.rm(join(root, name), {recursive: true, force: true})
 }
 
 export const alignTextStage: StageSpec = {

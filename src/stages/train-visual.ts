@@ -1,8 +1,6 @@
 // The train-visual stage (paper §2.2, Eq. 1; docs/REFERENCE.md §3): trains SDNet on the run's
 // dataset and writes <run>/visual/{model,features}.safetensors, grid.png, loss-curves.png,
 // dice-curve.png and metrics.json. `loadSegmenter` (re-exported) segments any image with the result.
-import {promises as fs} from 'node:fs'
-import {join} from 'node:path'
 import type {MedgenConfig} from '../config/schema.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {PerceptualLoss} from '../losses/perceptual.js'
@@ -14,10 +12,9 @@ import {evaluateSplit} from './visual/evaluate.js'
 import {loadVisualData} from './visual/load.js'
 import {writeCurves, writeFeatures, writeGrid, writeModel} from './visual/outputs.js'
 import {measureStyleSwap} from './visual/style-swap.js'
-import {trainSdnet, trainingFingerprint, type StepRecord} from './visual/trainer.js'
+import {trainSdnet, type StepRecord} from './visual/trainer.js'
 import {SDNET_LOSS_WEIGHTS} from '../losses/sdnet.js'
 import type {StageInput} from './manifest.js'
-import {CheckpointManager} from '../train/checkpoint.js'
 import {datasetPathOf, runLayout, stageDirs} from '../run/layout.js'
 
 export {loadSegmenter, type Segmenter} from '../models/sdnet/segmenter.js'
@@ -35,25 +32,19 @@ export const trainVisualStage: StageSpec = {
     data: {path: datasetPathOf(config), layout: config.data.layout, kind: config.data.kind, testFraction: config.data.testFraction, valFraction: config.data.valFraction},
   }),
   inputs: config => [{path: datasetPathOf(config), madeBy: 'medgen synth (or set data.path to a dataset)'}, ...perceptualInputs(config)],
-  async work({config, runDir, outDir, resume: resumeWanted}) {
-    let resume = resumeWanted
+  async work({config, runDir, resume, force}) {
     const v = config.visual
     // loaded and checked before the data, so a wrong VGG file fails fast
     const perceptual = v.perceptual.weights ? await PerceptualLoss.load(v.perceptual.weights) : undefined
     const modelConfig = visualModelConfig(config)
     const data = await loadVisualData(config, runDir, modelConfig.imageSize)
-    const checkpointDir = runLayout(runDir).visual.checkpoints
-    const trainOpts = {model: modelConfig, seed: config.run.seed, batchSize: v.batchSize}
-    if (resume && !(await checkpointFits(checkpointDir, trainingFingerprint(trainOpts)))) {
-      log.warn(`train-visual: the checkpoints in ${checkpointDir} belong to another model, batch size or seed; starting over`)
-      resume = false
-    }
-    if (!resume) await fs.rm(checkpointDir, {recursive: true, force: true})
+    const paths = runLayout(runDir).visual
     const started = performance.now()
     const cpu0 = process.cpuUsage()
+    // a checkpoint of another model, batch size, seed or split is refused (src/train/same-training.ts)
     const result = await trainSdnet(data, {
-      ...trainOpts, epochs: v.epochs, lr: v.lr,
-      checkpointDir, checkpointEvery: v.checkpointEvery, keepCheckpoints: v.keepCheckpoints, resume: resume ? 'latest' : false, perceptual,
+      model: modelConfig, seed: config.run.seed, batchSize: v.batchSize, epochs: v.epochs, lr: v.lr, perceptual,
+      checkpointDir: paths.checkpoints, checkpointEvery: v.checkpointEvery, keepCheckpoints: v.keepCheckpoints, resume: resume && !force ? 'latest' : false, losses: paths.losses,
     })
     perceptual?.dispose()
     const cpu = process.cpuUsage(cpu0)
@@ -65,7 +56,6 @@ export const trainVisualStage: StageSpec = {
     const test = heldOut.length ? await evaluateSplit(model, data, heldOut, v.batchSize) : null
     const styleSwap = heldOut.length >= 2 ? await measureStyleSwap(model, data, heldOut, 8) : null
 
-    const paths = runLayout(runDir).visual
     await writeModel(paths.model, model, {preset: v.preset})
     await writeFeatures(paths.features, model, data, v.batchSize, v.anatomyVector)
     const gridRows = (heldOut.length >= 2 ? heldOut : indicesOf(data, 'train')).slice(0, v.gridImages)
@@ -95,7 +85,7 @@ export const trainVisualStage: StageSpec = {
     model.dispose()
     // The files, not the layout's folders: `dir` holds manifest.json, which changes after the
     // outputs are hashed, so listing it made the stage never up to date on a rerun.
-    return {outputs: [paths.model, paths.features, paths.grid, paths.metrics, ...curves], notes: {valDice: metrics.valDice, steps: result.stepsDone}}
+    return {outputs: [paths.model, paths.features, paths.grid, paths.metrics, paths.losses, ...curves], notes: {valDice: metrics.valDice, steps: result.stepsDone}}
   },
 }
 
@@ -112,13 +102,6 @@ function perceptualMetrics(source: {path: string, sha256: string}, steps: StepRe
     firstStep: values[0] ?? null, lastStep: values.at(-1) ?? null,
     definition: 'L1 between VGG-19 relu3_1 features of reconstruction and input (ImageNet-normalised), unweighted (total loss adds weight x value), at the first and last training step that used it',
   }
-}
-
-/** True when there is no checkpoint, or the newest one was made by the same training. */
-async function checkpointFits(dir: string, fingerprint: string): Promise<boolean> {
-  const latest = await new CheckpointManager(dir, 1).latest()
-  if (!latest) return true
-  try { return JSON.parse(await fs.readFile(join(latest, 'state.json'), 'utf8')).fingerprint === fingerprint } catch { return false }
 }
 
 export async function runTrainVisual(config: MedgenConfig, opts: RunStageOptions = {}) {

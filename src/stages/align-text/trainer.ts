@@ -2,14 +2,14 @@
 // + [1 - cos(t_m, mu)]) + reconWeight * MSE(E_hat, E), CosineEmbeddingLoss with target +1
 // (PyTorch's form, eps 1e-12 inside the norms); Adam, batch 32, shuffled each epoch.
 // Departures, on purpose: seeded (the authors' run has no seed), and checkpoints hold the
-// weights, Adam moments and curves so a resumed run continues bit for bit. The shuffle order
-// and the dropout masks are functions of (seed, epoch, step), so no RNG state needs saving.
+// weights, Adam moments and curves so a resumed run continues bit for bit (src/train/trainer.ts).
+// The shuffle order and the dropout masks are functions of (seed, epoch, step), so no RNG state
+// needs saving.
 import * as tf from '@tensorflow/tfjs'
 import {AdamW} from '../../train/adamw.js'
-import {CheckpointManager} from '../../train/checkpoint.js'
-import {trainLoop} from '../../train/loop.js'
+import {gradientsByParamName} from '../../train/gradients.js'
+import {loadVariables, runTrainer, type StepOutcome} from '../../train/trainer.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
-import {log} from '../../util/log.js'
 import type {ParamMap} from '../../models/params.js'
 import {initTextDisentangler, textDisentanglerForward, type TextDisentanglerConfig} from '../../models/text-disentangler.js'
 
@@ -36,10 +36,17 @@ export interface TextTrainOptions {
   resume: boolean | string
   /** stop (with a checkpoint) after this many steps, as an interruption would; tests use it */
   stopAfterSteps?: number
+  /** test hook: end after this many steps without their checkpoint, as kill -9 would */
+  crashAfter?: number
+  /** per-step losses (absent: none) */
+  losses?: string
+  /** more of what a checkpoint must match beside model, seed, batch and loss weights (e.g. the captions) */
+  identity?: Record<string, unknown>
 }
 
 export interface TextEpochRecord { epoch: number, step: number, loss: number, align: number, reconstruction: number }
-interface TrainerState { epochs: TextEpochRecord[], running: {loss: number, align: number, reconstruction: number, count: number} }
+/** Training state saved in each checkpoint's state.json: the per-epoch curve and the running sums of the current epoch. */
+interface TextState { epochs: TextEpochRecord[], running: {loss: number, align: number, reconstruction: number, count: number} }
 
 export interface TextTrainResult { params: ParamMap, history: TextEpochRecord[], stepsDone: number, totalSteps: number, lastCheckpoint: string | null }
 
@@ -66,34 +73,14 @@ export async function trainTextDisentangler(data: AlignmentData, trainIdx: numbe
   const totalSteps = stepsPerEpoch * opts.epochs
   const params = initTextDisentangler(c, opts.seed)
   const optimizer = new AdamW(params, {lr: opts.lr, weightDecay: 0})
-  const manager = new CheckpointManager(opts.checkpointDir, opts.keepCheckpoints)
-  const state: TrainerState = {epochs: [], running: {loss: 0, align: 0, reconstruction: 0, count: 0}}
+  let state: TextState = {epochs: [], running: {loss: 0, align: 0, reconstruction: 0, count: 0}}
 
-  let startStep = 0
-  const resumeFrom = await manager.resolve(opts.resume === false ? undefined : opts.resume)
-  if (resumeFrom) {
-    const ckpt = await manager.load(resumeFrom)
-    for (const [name, v] of params) {
-      const host = ckpt.params.get(name)
-      if (!host) throw new Error(`${resumeFrom}: checkpoint lacks ${name}`)
-      const value = tf.tensor(host.data as Float32Array, host.shape, 'float32')
-      v.assign(value)
-      value.dispose()
-    }
-    optimizer.importState(ckpt.optimizer)
-    Object.assign(state, {epochs: ckpt.state.epochs, running: ckpt.state.running})
-    startStep = ckpt.step
-    log.info(`align-text: resumed from ${resumeFrom} at step ${startStep}`)
-  }
-
-  const nameOf = new Map<string, string>()
-  for (const [name, v] of params) nameOf.set(v.name, name)
   const varList = [...params.values()]
   const orderOf = (epoch: number) => new Rng(deriveSeed(opts.seed, 'align-text-shuffle', epoch)).permutation(trainIdx.length).map(k => trainIdx[k])
   let order: number[] = []
   let orderEpoch = -1
 
-  const step = async (i: number): Promise<number> => {
+  const step = async (i: number): Promise<StepOutcome> => {
     const epoch = Math.floor(i / stepsPerEpoch)
     if (orderEpoch !== epoch) { order = orderOf(epoch); orderEpoch = epoch }
     const batch = order.slice((i % stepsPerEpoch) * opts.batchSize, (i % stepsPerEpoch + 1) * opts.batchSize)
@@ -104,15 +91,16 @@ export async function trainTextDisentangler(data: AlignmentData, trainIdx: numbe
     let parts: tf.Scalar[] = []
     const {value, grads} = tf.variableGrads(() => {
       const out = textDisentanglerForward(params, c, e, {training: true, dropoutSeeds: seeds})
-      const align = cosineEmbeddingLoss(out.anatomy, a).add(cosineEmbeddingLoss(out.style, m)) as tf.Scalar
+      const anatomy = cosineEmbeddingLoss(out.anatomy, a)
+      const style = cosineEmbeddingLoss(out.style, m)
+      const align = anatomy.add(style) as tf.Scalar
       const reconstruction = tf.losses.meanSquaredError(e, out.reconstruction) as tf.Scalar
-      parts = [tf.keep(align), tf.keep(reconstruction)]
+      parts = [tf.keep(align), tf.keep(reconstruction), tf.keep(anatomy), tf.keep(style)]
       return align.mul(opts.alignWeight).add(reconstruction.mul(opts.reconWeight)) as tf.Scalar
     }, varList)
-    const named = new Map<string, tf.Tensor>()
-    for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName)!, g)
+    const named = gradientsByParamName(params, grads)
     optimizer.applyGradients(named, opts.lr)
-    const [loss, align, reconstruction] = [value, ...parts].map(t => t.dataSync()[0])
+    const [loss, align, reconstruction, anatomy, style] = [value, ...parts].map(t => t.dataSync()[0])
     tf.dispose([value, ...parts, e, a, m, ...named.values()])
     const r = state.running
     r.loss += loss; r.align += align; r.reconstruction += reconstruction; r.count += 1
@@ -120,18 +108,22 @@ export async function trainTextDisentangler(data: AlignmentData, trainIdx: numbe
       state.epochs.push({epoch: epoch + 1, step: i + 1, loss: r.loss / r.count, align: r.align / r.count, reconstruction: r.reconstruction / r.count})
       state.running = {loss: 0, align: 0, reconstruction: 0, count: 0}
     }
-    return loss
+    return {loss, lr: opts.lr, terms: {anatomy, style, reconstruction}}
   }
 
-  const checkpoint = async (stepsDone: number): Promise<string> =>
-    manager.save(stepsDone, {params, optimizer: await optimizer.exportState(), state})
-
-  const runTo = Math.min(totalSteps, opts.stopAfterSteps ?? totalSteps)
-  const {lastCheckpoint, stepsDone} = startStep >= runTo
-    ? {lastCheckpoint: resumeFrom, stepsDone: startStep}
-    : await trainLoop({label: 'align-text', totalSteps: runTo, startStep, checkpointEvery: opts.checkpointEvery, step, checkpoint, lastCheckpoint: resumeFrom})
+  const run = await runTrainer<TextState>({
+    label: 'align-text', totalSteps, optimizer, step,
+    checkpoints: {dir: opts.checkpointDir, every: opts.checkpointEvery, keep: opts.keepCheckpoints},
+    resume: opts.resume, losses: opts.losses ?? null, stopAfterSteps: opts.stopAfterSteps, crashAfter: opts.crashAfter,
+    // more epochs or another learning rate may follow
+    identity: {model: c, seed: opts.seed, batchSize: opts.batchSize, alignWeight: opts.alignWeight, reconWeight: opts.reconWeight, ...opts.identity},
+    tensors: () => params,
+    loadTensors: (saved, path) => loadVariables(params, saved, path),
+    state: () => state,
+    loadState: saved => { state = {epochs: saved.epochs, running: saved.running} },
+  })
   optimizer.dispose()
-  return {params, history: state.epochs, stepsDone, totalSteps, lastCheckpoint}
+  return {params, history: state.epochs, stepsDone: run.stepsDone, totalSteps, lastCheckpoint: run.lastCheckpoint}
 }
 
 /** Eval-mode head outputs (dropout off) for every row, [n*anatomyDim] and [n*styleDim]. */
