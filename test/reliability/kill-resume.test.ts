@@ -1,17 +1,19 @@
 // kill -9 and resume (issue 12 item 1, docs/DESIGN.md "Reliability contract"): every training stage
 // is SIGKILLed right after a seeded random step (before that step's checkpoint), resumed, and
-// must end with the weights of an uninterrupted run; caption and generate are SIGKILLed after a
+// must end with the weights and losses.jsonl of an uninterrupted run; caption and generate are SIGKILLed after a
 // seeded random number of items and must end with the same items, none duplicated. CI: one
 // kill point per stage (two for finetune-dit, so a second resume is always exercised);
 // MEDGEN_RELIABILITY=full: three kill points in a row per stage.
 import {expect} from 'chai'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {createHash} from 'node:crypto'
 import {dirname, join} from 'node:path'
 import {readSafetensors} from '../../src/io/safetensors.js'
 import {Rng} from '../../src/util/rng.js'
+import {runLayout} from '../../src/run/layout.js'
+import {expectSameLosses} from '../helpers/losses.js'
 import {counters, fullSuite, runMedgen} from './harness.js'
-import {checkpointStates, copyBase, expectCountersRight, expectKilled, expectManifestConsistent, expectSameWeights, mustRun, prepareBase, uninterruptedRun, type Base} from './fixtures.js'
+import {checkpointStates, copyBase, expectCountersRight, expectKilled, expectManifestConsistent, expectSameWeights, mustRun, prepareBase, tinyConfigYaml, uninterruptedRun, type Base} from './fixtures.js'
 
 /** `count` distinct increasing kill points in [1, total-1], seeded per stage (same with --grep). */
 function killPoints(stage: string, total: number, count: number): number[] {
@@ -23,12 +25,13 @@ function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(l => l.trim()) : []
 }
 
-interface TrainingStage { command: string, dir: string, resume: string[], kills: number }
+/** `losses`: the stage's losses.jsonl, relative to the run directory (src/run/layout.ts) */
+interface TrainingStage { command: string, dir: string, resume: string[], kills: number, losses: string }
 const trainingStages: TrainingStage[] = [
-  {command: 'train-visual', dir: 'visual', resume: [], kills: 1},
-  {command: 'align-text', dir: 'text', resume: [], kills: 1},
-  {command: 'finetune-dit', dir: 'dit', resume: ['--resume', 'latest'], kills: 2},
-  {command: 'classify', dir: 'classify', resume: [], kills: 1},
+  {command: 'train-visual', dir: 'visual', resume: [], kills: 1, losses: runLayout('').visual.losses},
+  {command: 'align-text', dir: 'text', resume: [], kills: 1, losses: runLayout('').text.losses},
+  {command: 'finetune-dit', dir: 'dit', resume: ['--resume', 'latest'], kills: 2, losses: runLayout('').dit.losses},
+  {command: 'classify', dir: 'classify', resume: [], kills: 1, losses: runLayout('').classify.seedRun('real', 0).losses},
 ]
 
 const classifyResult = 'classify/runs/real/seed-0/result.json'
@@ -83,6 +86,8 @@ describe('reliability: kill -9 and resume', function () {
       const last = await runMedgen(args)
       expect(last.code, last.stderr.slice(-2000)).to.equal(0)
       const worst = await expectSameWeights(join(dirA, stage.dir), join(dirB, stage.dir))
+      // losses.jsonl: the killed runs' lines past their checkpoint were dropped on resume
+      expectSameLosses(join(dirB, stage.losses), join(dirA, stage.losses))
       if (stage.command === 'classify') {
         // classify deletes a seed's checkpoints once it is done; its result (epochs run, best
         // epoch, every test prediction metric) must be the uninterrupted run's.
@@ -93,6 +98,30 @@ describe('reliability: kill -9 and resume', function () {
       console.log(`      ${stage.command}: killed after steps ${points.join(', ')} of ${total}; max abs weight diff ${worst}`)
     })
   }
+
+  it('finetune-dit with dit.vae.train: SIGKILL while the demo VAE trains, resume: same VAE, DiT and both losses.jsonl', async function () {
+    await requireCommand(this, 'finetune-dit')
+    const vaeSteps = 8
+    const config = join(base.root, 'tiny-vae.yaml')
+    writeFileSync(config, tinyConfigYaml(base.dataDir, {
+      'dit.preset': 'pixart-demo-latent', 'dit.steps': 4,
+      'dit.vae': {train: true, steps: vaeSteps, batchSize: 2, channels: [8, 16], groups: 4, latentChannels: 4},
+    }))
+    const dirA = copyBase(base, 'vae-A', ['dit'])
+    await mustRun(['finetune-dit', '-c', config, '--run-dir', dirA])
+    const dirB = copyBase(base, 'vae-B', ['dit'])
+    const args = ['finetune-dit', '-c', config, '--run-dir', dirB, '--resume', 'latest']
+    const points = killPoints('finetune-dit-vae', vaeSteps, fullSuite ? 3 : 1) // MEDGEN_CRASH_AFTER_STEP hits the VAE's loop first
+    for (const k of points) expectKilled(await runMedgen(args, {crashAfterStep: k}), `finetune-dit killed after VAE step ${k}`)
+    await mustRun(args)
+    const at = runLayout('')
+    const worst = await expectSameWeights(join(dirA, 'dit'), join(dirB, 'dit'))
+    expect(existsSync(join(dirB, at.dit.vaeCheckpoints)), 'VAE checkpoints removed once it is trained').to.equal(false)
+    expectSameLosses(join(dirB, at.dit.vaeLosses), join(dirA, at.dit.vaeLosses))
+    expectSameLosses(join(dirB, at.dit.losses), join(dirA, at.dit.losses))
+    counters.killResumeCycles += points.length
+    console.log(`      finetune-dit VAE: killed after VAE steps ${points.join(', ')} of ${vaeSteps}; max abs weight diff ${worst}`)
+  })
 
   it('caption: SIGKILL after a seeded number of captions, rerun keeps them and adds the rest once', async function () {
     await requireCommand(this, 'caption')
