@@ -103,7 +103,8 @@ describe('reliability: signals and non-finite losses', function () {
     writeFileSync(absurd, tinyConfigYaml(base.dataDir, {'classify.lr': 1e6, 'classify.checkpointEvery': 1000}))
     const r = await runMedgen(['classify', '-c', absurd, '--run-dir', dir])
     expect(r.code, r.stderr.slice(-1500)).to.equal(4)
-    const lines = medgenLines(r.stderr).filter(l => !/ \d+\/\d+ \(/.test(l)) // progress lines aside
+    // progress lines and the trainer frame's "resumed from <checkpoint>" note aside
+    const lines = medgenLines(r.stderr).filter(l => !/ \d+\/\d+ \(/.test(l) && !/: resumed from \S+ at step \d+$/.test(l))
     expect(lines.length, r.stderr).to.equal(1)
     const m = /loss became (NaN|-?Infinity) at step (\d+); last good checkpoint (\S+) kept/.exec(lines[0])
     expect(m, lines[0]).to.not.equal(null)
