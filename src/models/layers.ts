@@ -21,7 +21,7 @@ export function param(w: Weights, name: string): tf.Tensor {
 export function dense(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const inner = x.shape[x.shape.length - 1]
   const lead = x.shape.slice(0, -1)
-  const W2 = W.rank === 2 ? W as tf.Tensor2D : W.reshape([-1, W.shape[W.rank - 1]]) as tf.Tensor2D
+  const W2 = W.rank === 2 ? (W as tf.Tensor2D) : (W.reshape([-1, W.shape[W.rank - 1]]) as tf.Tensor2D)
   // transposed products in the backward pass run on XNNPACK too (src/backend/wasm-matmul.ts)
   let y: tf.Tensor = tf.matMul(x.reshape([-1, inner]) as tf.Tensor2D, W2)
   if (b) y = y.add(b)

@@ -6,26 +6,14 @@ import {join} from 'node:path'
 import {loadConfig} from '../../src/config/load.js'
 import {configSchema} from '../../src/config/schema.js'
 import {listKeys, nearest} from '../../src/config/keys.js'
-import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
+import {expectUserErrorSync} from '../helpers/user-error.js'
 
 const dir = tmpDir()
 function yamlFile(name: string, text: string): string {
   const path = join(dir, name)
   writeFileSync(path, text)
   return path
-}
-
-function expectUserError(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(UserError)
-    expect((err as UserError).exitCode).to.equal(2)
-    expect((err as Error).message).to.not.include('\n')
-    return (err as Error).message
-  }
-  throw new Error('expected a UserError')
 }
 
 describe('config', () => {
@@ -52,44 +40,44 @@ describe('config', () => {
 
   it('a typo names the file, the key path and the nearest valid key', () => {
     const file = yamlFile('typo.yaml', 'dit:\n  lora:\n    rnk: 4\n')
-    expect(expectUserError(() => loadConfig({file}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({file}))).to.equal(
       `${file}: dit.lora.rnk: unknown key; did you mean dit.lora.rank?`
     )
     const section = yamlFile('section.yaml', 'ditt:\n  steps: 3\n')
-    expect(expectUserError(() => loadConfig({file: section}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({file: section}))).to.equal(
       `${section}: ditt: unknown key; did you mean dit?`
     )
   })
 
   it('wrong types, out-of-range numbers and bad enum values are one line each', () => {
     const wrongType = yamlFile('type.yaml', 'dit:\n  lora:\n    rank: eight\n')
-    expect(expectUserError(() => loadConfig({file: wrongType}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({file: wrongType}))).to.equal(
       `${wrongType}: dit.lora.rank: wrong type, expected number`
     )
     const notSection = yamlFile('notsection.yaml', 'dit: 5\n')
-    expect(expectUserError(() => loadConfig({file: notSection}))).to.include('dit: wrong type, expected a section')
+    expect(expectUserErrorSync(() => loadConfig({file: notSection}))).to.include('dit: wrong type, expected a section')
     const range = yamlFile('range.yaml', 'dit:\n  lora:\n    rank: 0\n')
-    expect(expectUserError(() => loadConfig({file: range}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({file: range}))).to.equal(
       `${range}: dit.lora.rank: out of range, must be >= 1`
     )
     const fraction = yamlFile('fraction.yaml', 'dit:\n  condDropout: 1.5\n')
-    expect(expectUserError(() => loadConfig({file: fraction}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({file: fraction}))).to.equal(
       `${fraction}: dit.condDropout: out of range, must be <= 1`
     )
     const choice = yamlFile('enum.yaml', 'dit:\n  conditioning: clip\n')
-    expect(expectUserError(() => loadConfig({file: choice}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({file: choice}))).to.equal(
       `${choice}: dit.conditioning: must be one of hffm, concat, text, class`
     )
   })
 
   it('YAML syntax errors give file:line:column', () => {
     const file = yamlFile('syntax.yaml', 'run:\n  seed: 3\ndit:\n  lora: {rank: 4\n  steps: 2\n')
-    const message = expectUserError(() => loadConfig({file}))
+    const message = expectUserErrorSync(() => loadConfig({file}))
     expect(message).to.match(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: YAML syntax error`))
     const [, line] = message.slice(file.length).split(':')
     expect(Number(line)).to.be.within(4, 6)
     const tabs = yamlFile('tabs.yaml', 'dit:\n\tsteps: 2\n')
-    expect(expectUserError(() => loadConfig({file: tabs}))).to.include(`${tabs}:2:`)
+    expect(expectUserErrorSync(() => loadConfig({file: tabs}))).to.include(`${tabs}:2:`)
   })
 
   it('--set overrides the file, flags override --set; --set mistakes name the --set', () => {
@@ -108,11 +96,13 @@ describe('config', () => {
       overrides: {'dit.lora.rank': 32, 'dit.steps': undefined}
     })
     expect([flags.dit.lora.rank, flags.dit.steps]).to.deep.equal([32, 10])
-    expect(expectUserError(() => loadConfig({sets: ['dit.lora.rnk=4']}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({sets: ['dit.lora.rnk=4']}))).to.equal(
       '--set dit.lora.rnk: dit.lora.rnk: unknown key; did you mean dit.lora.rank?'
     )
-    expect(expectUserError(() => loadConfig({sets: ['dit.lora.rank=many']}))).to.include('dit.lora.rank: wrong type')
-    expect(expectUserError(() => loadConfig({sets: ['novalue']}))).to.include('expected key.path=value')
+    expect(expectUserErrorSync(() => loadConfig({sets: ['dit.lora.rank=many']}))).to.include(
+      'dit.lora.rank: wrong type'
+    )
+    expect(expectUserErrorSync(() => loadConfig({sets: ['novalue']}))).to.include('expected key.path=value')
   })
 
   it('key paths refuse __proto__/constructor/prototype and never pollute Object.prototype (issue 23, class 4)', () => {
@@ -122,19 +112,19 @@ describe('config', () => {
       'constructor.prototype.polluted=1',
       'dit.prototype=1'
     ]) {
-      const message = expectUserError(() => loadConfig({sets: [set]}))
+      const message = expectUserErrorSync(() => loadConfig({sets: [set]}))
       expect(message).to.match(/"(__proto__|constructor|prototype)" is not allowed in a key path/)
       expect(message.startsWith(`--set ${set.split('=')[0]}`), message).to.equal(true)
     }
     const file = yamlFile('proto.yaml', 'run:\n  __proto__:\n    polluted: 1\n')
-    expect(expectUserError(() => loadConfig({file}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({file}))).to.equal(
       `${file}: run.__proto__: "__proto__" is not allowed as a key`
     )
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined)
   })
 
   it('caption.host must be an http(s) URL (the ollama client would print a stack trace for it)', () => {
-    expect(expectUserError(() => loadConfig({sets: ['caption.host=not a url']}))).to.equal(
+    expect(expectUserErrorSync(() => loadConfig({sets: ['caption.host=not a url']}))).to.equal(
       '--set caption.host: caption.host: not an http(s) URL, e.g. http://127.0.0.1:11434'
     )
     expect(loadConfig({sets: ['caption.host=localhost:11434']}).caption.host).to.equal('localhost:11434')
@@ -149,11 +139,11 @@ describe('config', () => {
           .join(', ')}]`
       )
     const file = yamlFile('bomb.yaml', levels.join('\n') + '\n')
-    expect(expectUserError(() => loadConfig({file}))).to.match(/bomb\.yaml: YAML rejected: .*alias/i)
+    expect(expectUserErrorSync(() => loadConfig({file}))).to.match(/bomb\.yaml: YAML rejected: .*alias/i)
   })
 
   it('a missing config file is a one-line error', () => {
-    expect(expectUserError(() => loadConfig({file: join(dir, 'absent.yaml')}))).to.include('no such file')
+    expect(expectUserErrorSync(() => loadConfig({file: join(dir, 'absent.yaml')}))).to.include('no such file')
   })
 
   it('the schema documents every key with a type, a default and a one-line description', () => {

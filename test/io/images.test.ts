@@ -6,8 +6,8 @@ import {join} from 'node:path'
 import * as zlib from 'node:zlib'
 import sharp from 'sharp'
 import {readImage, readMask, readMaskWithSize, writePng, encodePng, imageSize} from '../../src/io/images.js'
-import {UserError} from '../../src/errors.js'
 import {tmpDir} from '../helpers/tmp.js'
+import {expectUserError} from '../helpers/user-error.js'
 
 const dir = tmpDir()
 const W = 4
@@ -57,18 +57,6 @@ function png16(path: string, values: number[], width: number, height: number, ch
       chunk('IEND', Buffer.alloc(0))
     ])
   )
-}
-
-async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(UserError)
-    expect((err as Error).message).to.not.include('\n')
-    for (const f of fragments) expect((err as Error).message).to.include(f)
-    return (err as Error).message
-  }
-  throw new Error('expected a UserError')
 }
 
 describe('images', () => {

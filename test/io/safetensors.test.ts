@@ -24,6 +24,7 @@ import {
 import {UserError} from '../../src/errors.js'
 import {numel} from '../../src/io/tensor-map.js'
 import {goldenDir, tmpDir} from '../helpers/tmp.js'
+import {expectUserError} from '../helpers/user-error.js'
 
 function goldenFiles(dir = goldenDir): string[] {
   return readdirSync(dir).flatMap(name => {
@@ -38,18 +39,6 @@ function rawFile(path: string, header: Record<string, unknown>, data: Uint8Array
   const len = Buffer.alloc(8)
   len.writeBigUInt64LE(BigInt(json.length))
   writeFileSync(path, Buffer.concat([len, json, typeof data === 'number' ? Buffer.alloc(data) : Buffer.from(data)]))
-}
-
-async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<void> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(UserError)
-    expect((err as Error).message).to.not.include('\n')
-    for (const f of fragments) expect((err as Error).message).to.include(f)
-    return
-  }
-  throw new Error('expected a UserError')
 }
 
 describe('safetensors', () => {

@@ -5,26 +5,13 @@ import {copyFileSync, readFileSync, writeFileSync, truncateSync} from 'node:fs'
 import {join} from 'node:path'
 import {readTorchCheckpoint} from '../../src/io/torch.js'
 import {readSafetensors} from '../../src/io/safetensors.js'
-import {UserError} from '../../src/errors.js'
 import type {HostTensor} from '../../src/io/tensor-map.js'
 import {goldenDir, tmpDir} from '../helpers/tmp.js'
 import {torchZip} from './torch-writer.js'
+import {expectUserError} from '../helpers/user-error.js'
 
 const bert = join(goldenDir, 'bert-tiny')
 const bytesOf = (t: HostTensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)
-
-async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(UserError)
-    const message = (err as Error).message
-    expect(message).to.not.include('\n')
-    for (const f of fragments) expect(message).to.include(f)
-    return message
-  }
-  throw new Error('expected a UserError')
-}
 
 describe('PyTorch checkpoint reader', () => {
   for (const file of ['pytorch_model.bin', 'pytorch_model_legacy.bin']) {

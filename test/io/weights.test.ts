@@ -5,9 +5,9 @@ import {copyFileSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {loadStateDict, readJsonConfig, resolveWeightsFile} from '../../src/io/weights.js'
 import {readSafetensors, writeSafetensors} from '../../src/io/safetensors.js'
-import {UserError} from '../../src/errors.js'
 import type {HostTensor, TensorMap} from '../../src/io/tensor-map.js'
 import {goldenDir, tmpDir} from '../helpers/tmp.js'
+import {expectUserError} from '../helpers/user-error.js'
 
 const bert = join(goldenDir, 'bert-tiny')
 const bytesOf = (t: HostTensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)
@@ -15,18 +15,6 @@ const bytesOf = (t: HostTensor) => Buffer.from(t.data.buffer, t.data.byteOffset,
 function expectSame(got: TensorMap, expected: TensorMap): void {
   expect([...got.keys()].sort()).to.deep.equal([...expected.keys()].sort())
   for (const [name, t] of expected) expect(bytesOf(got.get(name)!).equals(bytesOf(t)), name).to.equal(true)
-}
-
-async function expectUserError(promise: Promise<unknown>, ...fragments: string[]): Promise<void> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(UserError)
-    expect((err as Error).message).to.not.include('\n')
-    for (const f of fragments) expect((err as Error).message).to.include(f)
-    return
-  }
-  throw new Error('expected a UserError')
 }
 
 const f32 = (...v: number[]): HostTensor => ({dtype: 'F32', shape: [v.length], data: new Float32Array(v)})

@@ -1,6 +1,7 @@
 // Fault-injection harness: runs medgen as a child process (bin/run.js on the build that
 // `npm test` makes first, exactly what users run), optionally kills it with SIGKILL at a chosen training step or
 // after a delay, and returns exit code, stdout and stderr.
+import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {readFileSync, readdirSync, statSync} from 'node:fs'
@@ -124,3 +125,43 @@ export function medgenLines(stderr: string): string[] {
 
 /** Counters printed at the end of the suite (issue 12: "its counts are printed"). */
 export const counters = {killResumeCycles: 0, signalStops: 0, badInputs: 0, leaksFound: 0, soakRuns: 0}
+
+/** Progress lines (`caption 3/8 (1.2 img/s)`) are not part of a refusal. */
+const progressLine = / \d+\/\d+ \(.*\/s/
+
+export interface Refusal {
+  /** the exit code, or the codes any of which will do */
+  exit: number | number[]
+  /** what the one medgen line must say */
+  message: RegExp
+  /** the medgen lines the message must be the only one of (default: all but progress lines) */
+  pick?: (lines: string[]) => string[]
+  opts?: RunOptions
+}
+
+/**
+ * Runs medgen on a bad input as a user would and checks the refusal every bad-input case
+ * expects: the exit code, ONE medgen line matching `message`, no stack trace, and every file
+ * that was under `dir` before byte-identical afterwards. Returns the run and its line.
+ */
+export async function expectRefusal(
+  dir: string,
+  args: string[],
+  want: Refusal
+): Promise<{result: RunResult; line: string}> {
+  const before = hashTree(dir)
+  const result = await runMedgen(args, {timeoutMs: 60_000, ...want.opts})
+  const all = medgenLines(result.stderr).filter(l => !progressLine.test(l))
+  const lines = want.pick ? want.pick(all) : all
+  const tail = result.stderr.slice(-2000)
+  if (Array.isArray(want.exit)) expect(result.code, tail).to.be.oneOf(want.exit)
+  else expect(result.code, tail).to.equal(want.exit)
+  expect(lines.length, tail).to.equal(1)
+  expect(lines[0], lines[0]).to.match(want.message)
+  if (process.env.MEDGEN_REL_VERBOSE) console.log(`      ${lines[0]} (exit ${result.code})`)
+  expect(result.stderr, 'a stack trace').to.not.match(/\n\s+at .*:\d+:\d+\)?(\n|$)/)
+  const after = hashTree(dir)
+  for (const [file, hash] of Object.entries(before)) expect(after[file], `${file} changed`).to.equal(hash)
+  counters.badInputs++
+  return {result, line: lines[0]}
+}

@@ -5,8 +5,10 @@
 import {expect} from 'chai'
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {crc32, deflateRawSync, deflateSync} from 'node:zlib'
+import {deflateRawSync} from 'node:zlib'
 import {tmpDir} from '../helpers/tmp.js'
+import {expectUserError} from '../helpers/user-error.js'
+import {pngDeclaring, safetensorsWithHeader} from '../helpers/hostile-files.js'
 import {npy, zip} from '../eval/helpers.js'
 import {torchZip} from '../io/torch-writer.js'
 import {UserError, describeNodeError, printable} from '../../src/errors.js'
@@ -31,52 +33,6 @@ import {readWeightsFile} from '../../src/models/bert/load.js'
 import {ensureSplit} from '../../src/data/split.js'
 import {inventoryOf} from '../../src/check/inventory.js'
 
-/** Awaits `p`, expects a one-line exit-2 UserError, returns its message. */
-async function userError(p: Promise<unknown> | (() => unknown)): Promise<string> {
-  try {
-    await (typeof p === 'function' ? p() : p)
-  } catch (err) {
-    expect(err, String((err as Error)?.stack ?? err)).to.be.instanceOf(UserError)
-    expect((err as UserError).exitCode).to.equal(2)
-    expect((err as Error).message).to.not.include('\n')
-    return (err as Error).message
-  }
-  throw new Error('expected a UserError')
-}
-
-function u64(n: number): Buffer {
-  const b = Buffer.alloc(8)
-  b.writeBigUInt64LE(BigInt(n))
-  return b
-}
-function safetensorsWithHeader(json: string): Buffer {
-  const padded = json + ' '.repeat((8 - (json.length % 8)) % 8)
-  return Buffer.concat([u64(padded.length), Buffer.from(padded)])
-}
-
-/** A valid PNG header declaring width × height RGB pixels, with one tiny IDAT: ~100 bytes on disk. */
-function pngDeclaring(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(data.length)
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
-    const crc = Buffer.alloc(4)
-    crc.writeUInt32BE(crc32(body))
-    return Buffer.concat([len, body, crc])
-  }
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(width, 0)
-  ihdr.writeUInt32BE(height, 4)
-  ihdr.writeUInt8(8, 8)
-  ihdr.writeUInt8(2, 9)
-  return Buffer.concat([
-    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(64))),
-    chunk('IEND', Buffer.alloc(0))
-  ])
-}
-
 describe('hostile inputs: readers of user files (issue 23)', function () {
   this.timeout(120_000)
   const dir = tmpDir('medgen-hostile-')
@@ -93,7 +49,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       expect(mapped.message).to.match(/^invalid path '.*a\\x00b\.yaml': contains a NUL byte$/)
       expect(mapped.exitCode).to.equal(2)
       writeFileSync(join(dir, 'plain-file'), 'x')
-      const below = await userError(writeFileAtomic(join(dir, 'plain-file', 'out', 'x.safetensors'), 'data'))
+      const below = await expectUserError(writeFileAtomic(join(dir, 'plain-file', 'out', 'x.safetensors'), 'data'))
       expect(below).to.match(/plain-file.*: (not a directory|already exists and is not a directory)/)
       let eexist: unknown
       try {
@@ -123,17 +79,17 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       ]) {
         const path = join(dir, `${name}.safetensors`)
         writeFileSync(path, safetensorsWithHeader(json))
-        expect(await userError(readSafetensorsHeader(path))).to.match(
+        expect(await expectUserError(readSafetensorsHeader(path))).to.match(
           new RegExp(`^${path}: safetensors header: \\(top level\\): expected an object`)
         )
       }
       const path = join(dir, 'meta.safetensors')
       writeFileSync(path, safetensorsWithHeader('{"__metadata__": {"ids": [1, 2]}}'))
-      expect(await userError(readSafetensorsHeader(path))).to.equal(
+      expect(await expectUserError(readSafetensorsHeader(path))).to.equal(
         `${path}: safetensors __metadata__: ids: expected a string`
       )
       writeFileSync(path, safetensorsWithHeader('{"w": 7}'))
-      expect(await userError(readSafetensorsHeader(path))).to.match(/tensor w: unsupported dtype/)
+      expect(await expectUserError(readSafetensorsHeader(path))).to.match(/tensor w: unsupported dtype/)
     })
 
     it('.npy headers with a negative or non-numeric shape, or a header past the end; a .npz whose directory points past the end', async () => {
@@ -145,18 +101,20 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       ]) {
         const path = join(dir, `${label}.npy`)
         writeFileSync(path, Buffer.from(good.toString('latin1').replace('(2, 3)', `(${shape})`), 'latin1'))
-        expect(await userError(loadFeatureFile(path))).to.match(
+        expect(await expectUserError(loadFeatureFile(path))).to.match(
           new RegExp(`^${path}: \\.npy header shape .* is not a tuple of non-negative integers`)
         )
       }
       const short = join(dir, 'short.npy')
       writeFileSync(short, good.subarray(0, 40))
-      expect(await userError(loadFeatureFile(short))).to.match(/short\.npy: \.npy header length \d+ runs past the end/)
+      expect(await expectUserError(loadFeatureFile(short))).to.match(
+        /short\.npy: \.npy header length \d+ runs past the end/
+      )
       const archive = zip({'features.npy': good}, false)
       archive.writeUInt32LE(archive.length + 1000, archive.length - 22 + 16) // central directory offset
       const npz = join(dir, 'past-end.npz')
       writeFileSync(npz, archive)
-      expect(await userError(loadFeatureFile(npz))).to.match(
+      expect(await expectUserError(loadFeatureFile(npz))).to.match(
         /past-end\.npz: corrupt \.npz archive \(central directory .* lies past the end of the file\)/
       )
     })
@@ -164,7 +122,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
     it('feature files with a single row, or of different widths, are refused naming the file', async () => {
       const one = join(dir, 'one-row.npy')
       writeFileSync(one, npy(new Float64Array(4), [1, 4]))
-      expect(await userError(loadFeatureFile(one))).to.equal(
+      expect(await expectUserError(loadFeatureFile(one))).to.equal(
         `${one}: feature matrix features has 1 row(s); FID/KID need at least 2`
       )
       const real = join(dir, 'real.npy'),
@@ -184,7 +142,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
         )
       )
       const config = loadConfig({overrides: {'eval.featuresReal': real, 'eval.featuresGen': gen}})
-      const message = await userError(
+      const message = await expectUserError(
         computeInceptionMetrics(config, dir, {realFiles: [], genFiles: []}, new Set(['fid']))
       )
       expect(message).to.equal(
@@ -208,7 +166,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       for (const [k, [line, message]] of cases.entries()) {
         const path = join(dir, `captions-${k}.jsonl`)
         writeFileSync(path, [ok, line, ok].join('\n') + '\n')
-        const got = await userError(readCaptionLines(path))
+        const got = await expectUserError(readCaptionLines(path))
         expect(got.startsWith(`${path}:2: `), got).to.equal(true)
         expect(got).to.match(message)
       }
@@ -225,9 +183,13 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       })
       const index = join(model, 'model.safetensors.index.json')
       writeFileSync(index, JSON.stringify({weight_map: {w: 5}}))
-      expect(await userError(loadStateDict(model))).to.equal(`${index}: shard index: weight_map.w: expected a string`)
+      expect(await expectUserError(loadStateDict(model))).to.equal(
+        `${index}: shard index: weight_map.w: expected a string`
+      )
       writeFileSync(index, JSON.stringify({weight_map: ['part-1.safetensors']}))
-      expect(await userError(loadStateDict(model))).to.equal(`${index}: shard index: weight_map: expected an object`)
+      expect(await expectUserError(loadStateDict(model))).to.equal(
+        `${index}: shard index: weight_map: expected an object`
+      )
       writeFileSync(index, JSON.stringify({weight_map: {w: 'part-1.safetensors'}}))
       expect((await loadStateDict(model)).get('w')!.data[0]).to.equal(1)
     })
@@ -241,7 +203,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
           JSON.stringify({seed: 1, hash: 'x', testFraction: 0.2, valFraction: 0.1, assignments})
         )
         expect(
-          await userError(ensureSplit(runDir, {records: []}, {seed: 1, testFraction: 0.2, valFraction: 0.1}))
+          await expectUserError(ensureSplit(runDir, {records: []}, {seed: 1, testFraction: 0.2, valFraction: 0.1}))
         ).to.match(/split\.json: damaged \(assignments.*\); delete it to make a new split/)
       }
     })
@@ -257,7 +219,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
         [7, /step 7 does not match the folder name checkpoint-3/]
       ] as const) {
         writeFileSync(join(path, 'state.json'), JSON.stringify({step}))
-        const got = await userError(manager.load(path))
+        const got = await expectUserError(manager.load(path))
         expect(got.startsWith(join(path, 'state.json')), got).to.equal(true)
         expect(got).to.match(message)
       }
@@ -330,13 +292,13 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       expect(sized.message, sized.message).to.match(/above the limit/)
       const before = process.memoryUsage().rss
       const started = Date.now()
-      const message = await userError(readImage(path, {size: 32}))
+      const message = await expectUserError(readImage(path, {size: 32}))
       expect(message).to.equal(
         `${path}: image declares 12000×12000 pixels (144.0 MP), above the limit of 40.0 MP; raise it with --set run.maxImagePixels=N if the image is genuine`
       )
       const data = await decodeImage(path, {width: 32, height: 32}).catch(e => e)
       expect(data).to.be.instanceOf(UserError).and.not.instanceOf(CorruptImageError) // data.onCorrupt=skip must not hide it
-      expect(await userError(readRgb8(path, {...asPytorchFid, size: 32}))).to.match(
+      expect(await expectUserError(readRgb8(path, {...asPytorchFid, size: 32}))).to.match(
         /huge\.png: image declares 12000×12000 pixels .*above the limit of 40\.0 MP; raise it with --set run\.maxImagePixels=N/
       )
       expect(Date.now() - started).to.be.below(5000)
@@ -347,7 +309,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       const saved = readLimits().maxImagePixels
       try {
         setReadLimits({maxImagePixels: 32})
-        expect(await userError(readImage(small))).to.match(/8×8 pixels .* above the limit/)
+        expect(await expectUserError(readImage(small))).to.match(/8×8 pixels .* above the limit/)
       } finally {
         setReadLimits({maxImagePixels: saved})
       }
@@ -360,14 +322,14 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       archive.writeUInt32LE(1000, cdAt + 24) // declared (uncompressed) size: 1000 bytes
       const lying = join(dir, 'lying.npz')
       writeFileSync(lying, archive)
-      expect(await userError(loadFeatureFile(lying))).to.match(
+      expect(await expectUserError(loadFeatureFile(lying))).to.match(
         /lying\.npz: corrupt \.npz archive \(features\.npy inflates past the 1000 bytes it declares\)/
       )
       const honest = join(dir, 'honest.npz')
       writeFileSync(honest, zip({'features.npy': npy(new Float64Array((2 * 2 ** 20) / 8), [2, 2 ** 20 / 8])}, true))
       try {
         setReadLimits({maxInflatedBytes: 2 ** 20})
-        expect(await userError(loadFeatureFile(honest))).to.match(
+        expect(await expectUserError(loadFeatureFile(honest))).to.match(
           /honest\.npz: zip entry features\.npy: declares 20\d+ bytes once inflated, above the limit of 1048576 \(raise it with --set run\.maxInflatedBytes=N/
         )
         const pth = join(dir, 'bomb.pth')
@@ -379,7 +341,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
             true
           )
         )
-        expect(await userError(readTorchCheckpoint(pth))).to.match(
+        expect(await expectUserError(readTorchCheckpoint(pth))).to.match(
           /bomb\.pth: zip entry .*data\/0: declares 2097152 bytes once inflated, above the limit/
         )
       } finally {
@@ -400,7 +362,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       )
       expect(readFileSync(path).length).to.be.below(2000)
       const before = process.memoryUsage().rss
-      const message = await userError(readTorchCheckpoint(path))
+      const message = await expectUserError(readTorchCheckpoint(path))
       expect(message).to.match(
         /stride0\.pt: truncated or corrupt PyTorch checkpoint \(tensor w views 250000000 elements over a storage of 1 \(stride \[0\]\)/
       )
@@ -443,7 +405,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
       mkdirSync(join(root, 'HAM10000_images_part_1'), {recursive: true})
       writeFileSync(join(root, 'HAM10000_images_part_1', 'ISIC_1.jpg'), 'not decoded here')
       writeFileSync(join(root, 'HAM10000_metadata.csv'), 'lesion_id,image_id,dx\nHAM_1,ISIC_1,../../..\n')
-      expect(await userError(readHam10000(root))).to.equal(
+      expect(await expectUserError(readHam10000(root))).to.equal(
         `${join(root, 'HAM10000_metadata.csv')}: image ISIC_1: dx: "../../.." cannot be a file or folder name (it contains a path separator)`
       )
     })
@@ -456,7 +418,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
         JSON.stringify({id: 'a', file: 'a.png', class: '../../escape', split: 'train', caption: 'A lesion.'}) + '\n'
       )
       const request = {prompts: [], fromCaptions: 'all', perClass: undefined, grid: false, classes: []}
-      expect(await userError(buildItems(request, {runDir, runSeed: 1, dataKind: 'auto'}))).to.match(
+      expect(await expectUserError(buildItems(request, {runDir, runSeed: 1, dataKind: 'auto'}))).to.match(
         /captions\.jsonl: class: "\.\.\/\.\.\/escape" cannot be a file or folder name/
       )
     })
@@ -471,7 +433,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
         join(model, 'model.safetensors.index.json'),
         JSON.stringify({weight_map: {w: '../outside.safetensors'}})
       )
-      expect(await userError(loadStateDict(model))).to.match(
+      expect(await expectUserError(loadStateDict(model))).to.match(
         /weight_map shard: "\.\.\/outside\.safetensors" points outside/
       )
       // the PixArt (diffusers) and BERT loaders read sharded indexes through the same check
@@ -479,14 +441,14 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
         join(model, 'diffusion_pytorch_model.safetensors.index.json'),
         JSON.stringify({weight_map: {w: '/etc/passwd'}})
       )
-      expect(await userError(readDiffusersStateDict(model))).to.match(
+      expect(await expectUserError(readDiffusersStateDict(model))).to.match(
         /weight_map shard: "\/etc\/passwd" points outside/
       )
-      expect(await userError(readWeightsFile(join(model, 'model.safetensors.index.json')))).to.match(
+      expect(await expectUserError(readWeightsFile(join(model, 'model.safetensors.index.json')))).to.match(
         /weight_map shard: "\.\.\/outside\.safetensors" points outside/
       )
       writeFileSync(join(model, 'config.json'), JSON.stringify({_class_name: 'PixArtTransformer2DModel'}))
-      expect(await userError(inventoryOf(model))).to.match(/weight_map shard: ".*" points outside/)
+      expect(await expectUserError(inventoryOf(model))).to.match(/weight_map shard: ".*" points outside/)
     })
   })
 
@@ -504,7 +466,7 @@ describe('hostile inputs: readers of user files (issue 23)', function () {
     it('an empty required field (dx) names file and line', async () => {
       const path = join(dir, 'empty-dx.csv')
       writeFileSync(path, 'lesion_id,image_id,dx\nHAM_1,ISIC_1,nv\nHAM_2,ISIC_2,\n')
-      expect(await userError(readCsvTable(path, ['lesion_id', 'image_id', 'dx'], ['image_id', 'dx']))).to.equal(
+      expect(await expectUserError(readCsvTable(path, ['lesion_id', 'image_id', 'dx'], ['image_id', 'dx']))).to.equal(
         `${path}:3: empty dx`
       )
     })

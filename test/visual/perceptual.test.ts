@@ -10,7 +10,6 @@ import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {compareArrays, tmpDir} from '../helpers/tmp.js'
 import {torchZip, type FakeStorage, type FakeTensor} from '../io/torch-writer.js'
-import {UserError} from '../../src/errors.js'
 import {sha256File} from '../../src/io/atomic.js'
 import {writeSafetensors} from '../../src/io/safetensors.js'
 import type {HostTensor, TensorMap} from '../../src/io/tensor-map.js'
@@ -21,6 +20,7 @@ import {loadConfig} from '../../src/config/load.js'
 import {synthesize} from '../../src/data/synth/write.js'
 import {runTrainVisual} from '../../src/stages/train-visual.js'
 import {Rng} from '../../src/util/rng.js'
+import {expectUserError} from '../helpers/user-error.js'
 
 process.env.MEDGEN_QUIET = '1'
 
@@ -76,17 +76,6 @@ function torchZipOf(state: TensorMap): Buffer {
     storages[key] = {type: 'FloatStorage', bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)}
   }
   return torchZip(tensors, storages)
-}
-
-async function userErrorOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(UserError)
-    expect((err as Error).message).to.not.include('\n')
-    return (err as Error).message
-  }
-  throw new Error('expected a UserError')
 }
 
 const hostData = (t: tf.Tensor) => t.dataSync() as Float32Array
@@ -175,7 +164,7 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
     missing.delete('features.10.weight')
     const missingPath = join(dir, 'missing.safetensors')
     await writeSafetensors(missingPath, missing)
-    expect(await userErrorOf(loadVgg19Features(missingPath))).to.match(
+    expect(await expectUserError(loadVgg19Features(missingPath))).to.match(
       new RegExp(`^${missingPath}: missing features\\.7\\.bias, features\\.10\\.weight;`)
     )
 
@@ -183,7 +172,7 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
     wrong.set('features.5.weight', {dtype: 'F32', shape: [128, 32, 3, 3], data: new Float32Array(128 * 32 * 9)})
     const wrongPath = join(dir, 'wrong.pth')
     writeFileSync(wrongPath, torchZipOf(wrong))
-    expect(await userErrorOf(loadVgg19Features(wrongPath))).to.include(
+    expect(await expectUserError(loadVgg19Features(wrongPath))).to.include(
       `${wrongPath}: wrong shapes: features.5.weight is [128,32,3,3], expected [128,64,3,3]`
     )
 
@@ -192,10 +181,10 @@ describe('visual: perceptual loss (VGG-19 relu3_1)', function () {
       other,
       new Map<string, HostTensor>([['fc.weight', {dtype: 'F32', shape: [2], data: new Float32Array(2)}]])
     )
-    expect(await userErrorOf(loadVgg19Features(other))).to.match(
+    expect(await expectUserError(loadVgg19Features(other))).to.match(
       new RegExp(`^${other}: missing features\\.0\\.weight, `)
     )
-    expect(await userErrorOf(loadVgg19Features(join(dir, 'absent.pth')))).to.include('absent.pth')
+    expect(await expectUserError(loadVgg19Features(join(dir, 'absent.pth')))).to.include('absent.pth')
   })
 
   it('is 0 for reco == x, positive otherwise; gradients reach reco only, the VGG stays frozen', async () => {
