@@ -8,8 +8,14 @@ import {partName, type Shard} from '../util/shard.js'
 
 /** Folder of each stage's outputs (and of its manifest.json) under the run directory. */
 export const stageDirs = {
-  synth: 'synth', caption: 'captions', visual: 'visual', text: 'text', dit: 'dit',
-  samples: 'samples', classify: 'classify', eval: 'eval',
+  synth: 'synth',
+  caption: 'captions',
+  visual: 'visual',
+  text: 'text',
+  dit: 'dit',
+  samples: 'samples',
+  classify: 'classify',
+  eval: 'eval'
 } as const
 
 /** File names of a diffusers model folder (config.json + weights), as the demo VAE and exported DiT write them. */
@@ -47,7 +53,7 @@ export function runLayout(runDir: string) {
     cache: {
       text: at('cache', 'text'),
       fid: at('cache', 'fid'),
-      latents: at('cache', 'latents'),
+      latents: at('cache', 'latents')
     },
     captions: {
       dir: captions,
@@ -60,8 +66,8 @@ export function runLayout(runDir: string) {
         jsonl: (shard: Shard): string => join(captionParts, `${partName(shard)}.jsonl`),
         failures: (shard: Shard): string => join(captionParts, `${partName(shard)}.failures.jsonl`),
         /** the shard's stage folder (its manifest), relative to the run dir */
-        stageDir: (shard: Shard): string => join(stageDirs.caption, 'parts', partName(shard)),
-      },
+        stageDir: (shard: Shard): string => join(stageDirs.caption, 'parts', partName(shard))
+      }
     },
     visual: {
       dir: visual,
@@ -72,7 +78,7 @@ export function runLayout(runDir: string) {
       lossCurves: join(visual, 'loss-curves.png'),
       diceCurve: join(visual, 'dice-curve.png'),
       losses: join(visual, stageFiles.losses),
-      checkpoints: join(visual, 'checkpoints'),
+      checkpoints: join(visual, 'checkpoints')
     },
     text: {
       dir: text,
@@ -81,7 +87,7 @@ export function runLayout(runDir: string) {
       metrics: join(text, stageFiles.metrics),
       tsne: join(text, 'tsne.png'),
       losses: join(text, stageFiles.losses),
-      checkpoints: join(text, 'checkpoints'),
+      checkpoints: join(text, 'checkpoints')
     },
     dit: {
       dir: dit,
@@ -99,7 +105,7 @@ export function runLayout(runDir: string) {
       vaeLosses: join(dit, 'vae-losses.jsonl'),
       vaeCheckpoints: join(dit, 'vae-checkpoints'),
       /** the whole transformer when trained from scratch (a diffusers folder) */
-      transformer: join(dit, 'transformer'),
+      transformer: join(dit, 'transformer')
     },
     samples: {
       dir: samples,
@@ -114,8 +120,8 @@ export function runLayout(runDir: string) {
         dir: sampleParts,
         manifest: (shard: Shard): string => join(sampleParts, `manifest-${shard.index}-of-${shard.count}.jsonl`),
         /** the shard's stage folder (its manifest), relative to the run dir */
-        stageDir: (shard: Shard): string => join(stageDirs.samples, 'parts', `part-${shard.index}-of-${shard.count}`),
-      },
+        stageDir: (shard: Shard): string => join(stageDirs.samples, 'parts', `part-${shard.index}-of-${shard.count}`)
+      }
     },
     classify: {
       dir: classify,
@@ -128,13 +134,18 @@ export function runLayout(runDir: string) {
       runs: join(classify, 'runs'),
       seedRun: (protocol: string, seedIndex: number) => {
         const dir = join(classify, 'runs', protocol, `seed-${seedIndex}`)
-        return {dir, result: join(dir, 'result.json'), losses: join(dir, stageFiles.losses), checkpoints: join(dir, 'checkpoints')}
-      },
+        return {
+          dir,
+          result: join(dir, 'result.json'),
+          losses: join(dir, stageFiles.losses),
+          checkpoints: join(dir, 'checkpoints')
+        }
+      }
     },
     eval: {
       dir: evalDir,
-      metrics: join(evalDir, stageFiles.metrics),
-    },
+      metrics: join(evalDir, stageFiles.metrics)
+    }
   }
 }
 

@@ -22,18 +22,30 @@ const NAME = /^checkpoint-(\d+)$/
 const stateSchema = z.looseObject({step: z.number().int().min(0)})
 
 export class CheckpointManager {
-  constructor(readonly dir: string, readonly keep: number) {}
+  constructor(
+    readonly dir: string,
+    readonly keep: number
+  ) {}
 
-  async list(): Promise<Array<{step: number, path: string}>> {
+  async list(): Promise<Array<{step: number; path: string}>> {
     let names: string[]
-    try { names = await fs.readdir(this.dir) } catch { return [] }
-    const out: Array<{step: number, path: string}> = []
+    try {
+      names = await fs.readdir(this.dir)
+    } catch {
+      return []
+    }
+    const out: Array<{step: number; path: string}> = []
     for (const name of names) {
       const m = NAME.exec(name)
       if (!m) continue
       const path = join(this.dir, name)
       // state.json is written last: its presence marks a complete checkpoint.
-      try { await fs.access(join(path, 'state.json')); out.push({step: Number(m[1]), path}) } catch { /* incomplete */ }
+      try {
+        await fs.access(join(path, 'state.json'))
+        out.push({step: Number(m[1]), path})
+      } catch {
+        /* incomplete */
+      }
     }
     return out.sort((a, b) => a.step - b.step)
   }
@@ -47,7 +59,10 @@ export class CheckpointManager {
    * Saves params (tf tensors, exported in the caller's layout: pass already-converted
    * host tensors if the file must be PyTorch-compatible), optimizer moments and JSON state.
    */
-  async save(step: number, data: {params: Map<string, tf.Tensor> | TensorMap, optimizer: TensorMap, state: object}): Promise<string> {
+  async save(
+    step: number,
+    data: {params: Map<string, tf.Tensor> | TensorMap; optimizer: TensorMap; state: object}
+  ): Promise<string> {
     await fs.mkdir(this.dir, {recursive: true})
     const final = join(this.dir, `checkpoint-${step}`)
     const tmp = join(this.dir, `.checkpoint-${step}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`)
@@ -58,7 +73,8 @@ export class CheckpointManager {
       const stateText = JSON.stringify({step, ...data.state}, null, 1)
       await fs.writeFile(join(tmp, 'state.json'), stateText)
       const handle = await fs.open(join(tmp, 'state.json'), 'r')
-      await handle.sync(); await handle.close()
+      await handle.sync()
+      await handle.close()
       await fs.rm(final, {recursive: true, force: true}) // a stale copy of the same step (re-run after resume)
       await fs.rename(tmp, final)
     } catch (err) {
@@ -76,20 +92,29 @@ export class CheckpointManager {
     }
     // leftovers of checkpoints interrupted mid-write
     for (const name of await fs.readdir(this.dir)) {
-      if (name.startsWith('.checkpoint-') && !name.includes(`-${process.pid}-`)) await fs.rm(join(this.dir, name), {recursive: true, force: true})
+      if (name.startsWith('.checkpoint-') && !name.includes(`-${process.pid}-`))
+        await fs.rm(join(this.dir, name), {recursive: true, force: true})
     }
   }
 
   async load(path: string): Promise<CheckpointData> {
     const statePath = join(path, 'state.json')
     let text: string
-    try { text = await fs.readFile(statePath, 'utf8') } catch (err) {
+    try {
+      text = await fs.readFile(statePath, 'utf8')
+    } catch (err) {
       throw describeFsError(err, statePath) ?? new UserError(`${statePath}: unreadable checkpoint state`)
     }
     // The fields every loop relies on; each stage's own fields are its business (passthrough).
-    const state: any = validateUserData(stateSchema, parseUserJson(text, {file: statePath}, 'checkpoint state'), {file: statePath}, 'checkpoint state')
+    const state: any = validateUserData(
+      stateSchema,
+      parseUserJson(text, {file: statePath}, 'checkpoint state'),
+      {file: statePath},
+      'checkpoint state'
+    )
     const named = NAME.exec(basename(path))
-    if (named && Number(named[1]) !== state.step) throw new UserError(`${statePath}: step ${state.step} does not match the folder name ${basename(path)}`)
+    if (named && Number(named[1]) !== state.step)
+      throw new UserError(`${statePath}: step ${state.step} does not match the folder name ${basename(path)}`)
     const params = await readSafetensors(join(path, 'params.safetensors'))
     const optimizer = await readSafetensors(join(path, 'optimizer.safetensors'))
     return {step: state.step, params, optimizer, state}
@@ -104,7 +129,11 @@ export class CheckpointManager {
   async resolve(resume: boolean | string | undefined): Promise<string | null> {
     if (!resume) return null
     if (resume === true || resume === 'latest') return this.latest()
-    try { await fs.access(join(resume, 'state.json')) } catch { throw new UserError(`${resume}: not a complete checkpoint folder (no state.json)`) }
+    try {
+      await fs.access(join(resume, 'state.json'))
+    } catch {
+      throw new UserError(`${resume}: not a complete checkpoint folder (no state.json)`)
+    }
     return resume
   }
 }
@@ -112,7 +141,8 @@ export class CheckpointManager {
 async function toHost(params: Map<string, tf.Tensor> | TensorMap): Promise<TensorMap> {
   const out: TensorMap = new Map()
   for (const [name, t] of params) {
-    if (t instanceof tf.Tensor) out.set(name, {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array(await t.data() as Float32Array)})
+    if (t instanceof tf.Tensor)
+      out.set(name, {dtype: 'F32', shape: t.shape.slice(), data: new Float32Array((await t.data()) as Float32Array)})
     else out.set(name, t)
   }
   return out

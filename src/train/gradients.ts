@@ -8,7 +8,10 @@ import type * as tf from '@tensorflow/tfjs'
  * (clipping sums squares in that order). Entries that are not parameters (an extra value kept in
  * the same map, a helper variable) are left out for the caller to use or dispose.
  */
-export function gradientsByParamName(params: Map<string, tf.Variable>, grads: tf.NamedTensorMap): Map<string, tf.Tensor> {
+export function gradientsByParamName(
+  params: Map<string, tf.Variable>,
+  grads: tf.NamedTensorMap
+): Map<string, tf.Tensor> {
   const nameOf = new Map<string, string>()
   for (const [name, v] of params) nameOf.set(v.name, name)
   const out = new Map<string, tf.Tensor>()

@@ -17,7 +17,11 @@ export class LossLog {
     let kept = ''
     if (resumedStep > 0) {
       let text = ''
-      try { text = await fs.readFile(path, 'utf8') } catch { /* no log yet: it starts at the resumed step */ }
+      try {
+        text = await fs.readFile(path, 'utf8')
+      } catch {
+        /* no log yet: it starts at the resumed step */
+      }
       for (const line of text.split('\n')) {
         const step = stepOf(line)
         if (step !== null && step <= resumedStep) kept += line + '\n'
@@ -33,7 +37,11 @@ export class LossLog {
     for (const [name, value] of Object.entries(terms)) if (typeof value === 'number') line[name] = value
     // No fsync per step: a kill -9 keeps what was written (the page cache survives the process);
     // a torn last line after a power loss is dropped by the next resume.
-    try { await fs.appendFile(this.path, JSON.stringify(line) + '\n') } catch (err) { throw describeFsError(err, this.path) ?? err }
+    try {
+      await fs.appendFile(this.path, JSON.stringify(line) + '\n')
+    } catch (err) {
+      throw describeFsError(err, this.path) ?? err
+    }
   }
 }
 
@@ -43,5 +51,7 @@ function stepOf(line: string): number | null {
   try {
     const step = (JSON.parse(line) as {step?: unknown}).step
     return typeof step === 'number' && Number.isInteger(step) ? step : null
-  } catch { return null }
+  } catch {
+    return null
+  }
 }

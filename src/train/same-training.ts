@@ -11,11 +11,13 @@ export type TrainingIdentity = Record<string, unknown>
 export function requireSameTraining(checkpoint: string, saved: unknown, current: TrainingIdentity): void {
   const refuse = (why: string) =>
     new UserError(`${checkpoint}: checkpoint of a different training: ${why}; start over with --force (or set it back)`)
-  if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) throw refuse('it records no identity (written by an older medgen)')
+  if (saved === null || typeof saved !== 'object' || Array.isArray(saved))
+    throw refuse('it records no identity (written by an older medgen)')
   const was = flatten(saved as Record<string, unknown>)
   const now = flatten(current)
   for (const key of [...new Set([...now.keys(), ...was.keys()])].sort()) {
-    const a = was.get(key), b = now.get(key)
+    const a = was.get(key),
+      b = now.get(key)
     if (a !== b) throw refuse(`${key} is ${shown(a)} there, ${shown(b)} now`)
   }
 }

@@ -41,7 +41,7 @@ export interface TrainerSpec<S extends object> extends SavedTraining<S> {
   totalSteps: number
   optimizer: AdamW
   /** null: no checkpoints (nothing to resume from; unit tests of a model's training) */
-  checkpoints: {dir: string, every: number, keep: number} | null
+  checkpoints: {dir: string; every: number; keep: number} | null
   /** true/'latest': the newest complete checkpoint if any; a folder: that one; false: start over (checkpoints removed) */
   resume: boolean | string
   /** what a checkpoint must match to be resumed (./same-training.ts) */
@@ -83,7 +83,13 @@ export async function runTrainer<S extends object>(spec: TrainerSpec<S>): Promis
   }
   const losses = spec.losses ? await LossLog.open(spec.losses, startStep) : null
   const runTo = Math.min(spec.totalSteps, spec.stopAfterSteps ?? Infinity, spec.crashAfter ?? Infinity)
-  const result = {stepsDone: startStep, totalSteps: spec.totalSteps, lastCheckpoint: resumedFrom, resumedFrom, finishedEarly: false}
+  const result = {
+    stepsDone: startStep,
+    totalSteps: spec.totalSteps,
+    lastCheckpoint: resumedFrom,
+    resumedFrom,
+    finishedEarly: false
+  }
   if (startStep >= runTo) return result
 
   const step = async (i: number): Promise<number> => {
@@ -97,13 +103,23 @@ export async function runTrainer<S extends object>(spec: TrainerSpec<S>): Promis
     // a simulated kill -9 dies after its step and before that step's checkpoint, as loop.ts's does
     if (manager && stepsDone !== spec.crashAfter) {
       result.lastCheckpoint = await manager.save(stepsDone, {
-        params: await spec.tensors(), optimizer: await spec.optimizer.exportState(), state: {identity: spec.identity, ...spec.state()},
+        params: await spec.tensors(),
+        optimizer: await spec.optimizer.exportState(),
+        state: {identity: spec.identity, ...spec.state()}
       })
     }
     return result.lastCheckpoint ?? ''
   }
   try {
-    await trainLoop({label: spec.label, totalSteps: runTo, startStep, checkpointEvery: spec.checkpoints?.every ?? Infinity, step, checkpoint, lastCheckpoint: resumedFrom})
+    await trainLoop({
+      label: spec.label,
+      totalSteps: runTo,
+      startStep,
+      checkpointEvery: spec.checkpoints?.every ?? Infinity,
+      step,
+      checkpoint,
+      lastCheckpoint: resumedFrom
+    })
   } catch (err) {
     if (!(err instanceof FinishedEarly)) throw err
     result.finishedEarly = true
@@ -116,7 +132,8 @@ export function loadVariables(vars: Map<string, tf.Variable>, saved: TensorMap, 
   for (const [name, v] of vars) {
     const host = saved.get(name)
     if (!host) throw new UserError(`${checkpoint}: checkpoint has no ${name} (written for another model?)`)
-    if (host.shape.join(',') !== v.shape.join(',')) throw new UserError(`${checkpoint}: ${name} has shape [${host.shape}], the model expects [${v.shape}]`)
+    if (host.shape.join(',') !== v.shape.join(','))
+      throw new UserError(`${checkpoint}: ${name} has shape [${host.shape}], the model expects [${v.shape}]`)
     tf.tidy(() => v.assign(tf.tensor(host.data as Float32Array, host.shape, 'float32')))
   }
 }

@@ -18,7 +18,9 @@ import {Rng} from '../../src/util/rng.js'
 function lesionImages(n: number, side: number): Float32Array[] {
   const rng = new Rng(11)
   return Array.from({length: n}, () => {
-    const cx = side * (0.3 + 0.4 * rng.uniform()), cy = side * (0.3 + 0.4 * rng.uniform()), r = side * (0.1 + 0.2 * rng.uniform())
+    const cx = side * (0.3 + 0.4 * rng.uniform()),
+      cy = side * (0.3 + 0.4 * rng.uniform()),
+      r = side * (0.1 + 0.2 * rng.uniform())
     const img = new Float32Array(side * side * 3)
     for (let y = 0; y < side; y++) {
       for (let x = 0; x < side; x++) {
@@ -32,7 +34,9 @@ function lesionImages(n: number, side: number): Float32Array[] {
 }
 
 describe('dit: the demo VAE (dit.vae.train)', function () {
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
   process.env.MEDGEN_QUIET = '1'
 
   it('vaeParamShapes gives exactly the state_dict names and shapes of a diffusers AutoencoderKL (golden vae-tiny)', async () => {
@@ -49,7 +53,14 @@ describe('dit: the demo VAE (dit.vae.train)', function () {
   it('training lowers the L1 loss; the saved folder loads back and decodes the same', async () => {
     const side = 16
     const images = lesionImages(24, side)
-    const base = {in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [8, 16], layers_per_block: 1, norm_num_groups: 4}
+    const base = {
+      in_channels: 3,
+      out_channels: 3,
+      latent_channels: 4,
+      block_out_channels: [8, 16],
+      layers_per_block: 1,
+      norm_num_groups: 4
+    }
     const trained = await trainVae(images, side, base, {steps: 60, batchSize: 4, lr: 3e-3, klWeight: 1e-6, seed: 5})
     const h = trained.history
     const first = h.slice(0, 6).reduce((a, b) => a + b, 0) / 6
@@ -62,7 +73,11 @@ describe('dit: the demo VAE (dit.vae.train)', function () {
     const loaded = await loadVae(dir)
     expect(loaded.config).to.deep.equal(trained.config)
     const x = tf.tensor4d(Float32Array.from(images.slice(0, 2).flatMap(i => Array.from(i))), [2, side, side, 3])
-    const decodeWith = (params: Map<string, tf.Tensor>): Float32Array => tf.tidy(() => vaeDecode({params}, trained.config, vaeEncode({params}, trained.config, x).mean).dataSync() as Float32Array)
+    const decodeWith = (params: Map<string, tf.Tensor>): Float32Array =>
+      tf.tidy(
+        () =>
+          vaeDecode({params}, trained.config, vaeEncode({params}, trained.config, x).mean).dataSync() as Float32Array
+      )
     const a = decodeWith(trained.params)
     const b = decodeWith(loaded.params)
     let maxAbs = 0

@@ -13,25 +13,50 @@ import {Rng} from '../../src/util/rng.js'
 import {runLayout} from '../../src/run/layout.js'
 import {expectSameLosses} from '../helpers/losses.js'
 import {counters, fullSuite, runMedgen} from './harness.js'
-import {checkpointStates, copyBase, expectCountersRight, expectKilled, expectManifestConsistent, expectSameWeights, mustRun, prepareBase, tinyConfigYaml, uninterruptedRun, type Base} from './fixtures.js'
+import {
+  checkpointStates,
+  copyBase,
+  expectCountersRight,
+  expectKilled,
+  expectManifestConsistent,
+  expectSameWeights,
+  mustRun,
+  prepareBase,
+  tinyConfigYaml,
+  uninterruptedRun,
+  type Base
+} from './fixtures.js'
 
 /** `count` distinct increasing kill points in [1, total-1], seeded per stage (same with --grep). */
 function killPoints(stage: string, total: number, count: number): number[] {
   const pool = Array.from({length: total - 1}, (_, i) => i + 1)
-  return new Rng(`reliability-kill-${stage}`).shuffle(pool).slice(0, Math.min(count, pool.length)).sort((a, b) => a - b)
+  return new Rng(`reliability-kill-${stage}`)
+    .shuffle(pool)
+    .slice(0, Math.min(count, pool.length))
+    .sort((a, b) => a - b)
 }
 
 function lines(path: string): string[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(l => l.trim()) : []
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(l => l.trim())
+    : []
 }
 
 /** `losses`: the stage's losses.jsonl, relative to the run directory (src/run/layout.ts) */
-interface TrainingStage { command: string, dir: string, resume: string[], kills: number, losses: string }
+interface TrainingStage {
+  command: string
+  dir: string
+  resume: string[]
+  kills: number
+  losses: string
+}
 const trainingStages: TrainingStage[] = [
   {command: 'train-visual', dir: 'visual', resume: [], kills: 1, losses: runLayout('').visual.losses},
   {command: 'align-text', dir: 'text', resume: [], kills: 1, losses: runLayout('').text.losses},
   {command: 'finetune-dit', dir: 'dit', resume: ['--resume', 'latest'], kills: 2, losses: runLayout('').dit.losses},
-  {command: 'classify', dir: 'classify', resume: [], kills: 1, losses: runLayout('').classify.seedRun('real', 0).losses},
+  {command: 'classify', dir: 'classify', resume: [], kills: 1, losses: runLayout('').classify.seedRun('real', 0).losses}
 ]
 
 const classifyResult = 'classify/runs/real/seed-0/result.json'
@@ -50,7 +75,9 @@ function stepsOf(dir: string, stage: TrainingStage): number {
 async function requireCommand(ctx: Mocha.Context, command: string): Promise<void> {
   const r = await runMedgen([command, '--help'])
   if (r.code !== 0) {
-    console.log(`      skipped: \`medgen ${command}\` is not in this build (exit ${r.code}): ${r.stderr.split('\n')[0]}`)
+    console.log(
+      `      skipped: \`medgen ${command}\` is not in this build (exit ${r.code}): ${r.stderr.split('\n')[0]}`
+    )
     ctx.skip()
   }
 }
@@ -95,7 +122,9 @@ describe('reliability: kill -9 and resume', function () {
       } else expectCountersRight(join(dirA, stage.dir), join(dirB, stage.dir))
       await expectManifestConsistent(dirB, stage.dir)
       counters.killResumeCycles += points.length
-      console.log(`      ${stage.command}: killed after steps ${points.join(', ')} of ${total}; max abs weight diff ${worst}`)
+      console.log(
+        `      ${stage.command}: killed after steps ${points.join(', ')} of ${total}; max abs weight diff ${worst}`
+      )
     })
   }
 
@@ -103,16 +132,21 @@ describe('reliability: kill -9 and resume', function () {
     await requireCommand(this, 'finetune-dit')
     const vaeSteps = 8
     const config = join(base.root, 'tiny-vae.yaml')
-    writeFileSync(config, tinyConfigYaml(base.dataDir, {
-      'dit.preset': 'pixart-demo-latent', 'dit.steps': 4,
-      'dit.vae': {train: true, steps: vaeSteps, batchSize: 2, channels: [8, 16], groups: 4, latentChannels: 4},
-    }))
+    writeFileSync(
+      config,
+      tinyConfigYaml(base.dataDir, {
+        'dit.preset': 'pixart-demo-latent',
+        'dit.steps': 4,
+        'dit.vae': {train: true, steps: vaeSteps, batchSize: 2, channels: [8, 16], groups: 4, latentChannels: 4}
+      })
+    )
     const dirA = copyBase(base, 'vae-A', ['dit'])
     await mustRun(['finetune-dit', '-c', config, '--run-dir', dirA])
     const dirB = copyBase(base, 'vae-B', ['dit'])
     const args = ['finetune-dit', '-c', config, '--run-dir', dirB, '--resume', 'latest']
     const points = killPoints('finetune-dit-vae', vaeSteps, fullSuite ? 3 : 1) // MEDGEN_CRASH_AFTER_STEP hits the VAE's loop first
-    for (const k of points) expectKilled(await runMedgen(args, {crashAfterStep: k}), `finetune-dit killed after VAE step ${k}`)
+    for (const k of points)
+      expectKilled(await runMedgen(args, {crashAfterStep: k}), `finetune-dit killed after VAE step ${k}`)
     await mustRun(args)
     const at = runLayout('')
     const worst = await expectSameWeights(join(dirA, 'dit'), join(dirB, 'dit'))
@@ -120,7 +154,9 @@ describe('reliability: kill -9 and resume', function () {
     expectSameLosses(join(dirB, at.dit.vaeLosses), join(dirA, at.dit.vaeLosses))
     expectSameLosses(join(dirB, at.dit.losses), join(dirA, at.dit.losses))
     counters.killResumeCycles += points.length
-    console.log(`      finetune-dit VAE: killed after VAE steps ${points.join(', ')} of ${vaeSteps}; max abs weight diff ${worst}`)
+    console.log(
+      `      finetune-dit VAE: killed after VAE steps ${points.join(', ')} of ${vaeSteps}; max abs weight diff ${worst}`
+    )
   })
 
   it('caption: SIGKILL after a seeded number of captions, rerun keeps them and adds the rest once', async function () {
@@ -130,7 +166,9 @@ describe('reliability: kill -9 and resume', function () {
     const file = join(dirB, 'captions', 'captions.jsonl')
     const points = killPoints('caption', want.length, fullSuite ? 3 : 1)
     for (const n of points) {
-      const r = await runMedgen(['caption', '-c', base.config, '--run-dir', dirB], {when: () => lines(file).length >= n})
+      const r = await runMedgen(['caption', '-c', base.config, '--run-dir', dirB], {
+        when: () => lines(file).length >= n
+      })
       expectKilled(r, `caption killed after ${n} captions`)
     }
     await mustRun(['caption', '-c', base.config, '--run-dir', dirB])
@@ -140,7 +178,9 @@ describe('reliability: kill -9 and resume', function () {
     expect(got.length).to.equal(want.length)
     const byId = new Map(got.map(c => [c.id, c]))
     for (const c of want) expect(byId.get(c.id), c.id).to.deep.equal(c)
-    expect(lines(join(dirB, 'captions', 'metadata.csv')).sort()).to.deep.equal(lines(join(base.runDir, 'captions', 'metadata.csv')).sort())
+    expect(lines(join(dirB, 'captions', 'metadata.csv')).sort()).to.deep.equal(
+      lines(join(base.runDir, 'captions', 'metadata.csv')).sort()
+    )
     await expectManifestConsistent(dirB, 'captions')
     counters.killResumeCycles += points.length
     console.log(`      caption: killed after ${points.join(', ')} of ${want.length} captions`)
@@ -154,7 +194,9 @@ describe('reliability: kill -9 and resume', function () {
     const file = join(dirB, 'samples', 'manifest.jsonl')
     const points = killPoints('generate', want.length, fullSuite ? 3 : 1)
     for (const n of points) {
-      const r = await runMedgen(['generate', '-c', base.config, '--run-dir', dirB], {when: () => lines(file).length >= n})
+      const r = await runMedgen(['generate', '-c', base.config, '--run-dir', dirB], {
+        when: () => lines(file).length >= n
+      })
       expectKilled(r, `generate killed after ${n} samples`)
     }
     await mustRun(['generate', '-c', base.config, '--run-dir', dirB])

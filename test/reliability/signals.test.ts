@@ -104,7 +104,9 @@ describe('reliability: signals and non-finite losses', function () {
     const r = await runMedgen(['classify', '-c', absurd, '--run-dir', dir])
     expect(r.code, r.stderr.slice(-1500)).to.equal(4)
     // progress lines and the trainer frame's "resumed from <checkpoint>" note aside
-    const lines = medgenLines(r.stderr).filter(l => !/ \d+\/\d+ \(/.test(l) && !/: resumed from \S+ at step \d+$/.test(l))
+    const lines = medgenLines(r.stderr).filter(
+      l => !/ \d+\/\d+ \(/.test(l) && !/: resumed from \S+ at step \d+$/.test(l)
+    )
     expect(lines.length, r.stderr).to.equal(1)
     const m = /loss became (NaN|-?Infinity) at step (\d+); last good checkpoint (\S+) kept/.exec(lines[0])
     expect(m, lines[0]).to.not.equal(null)

@@ -28,7 +28,7 @@ type Weights = Map<string, Float32Array>
 
 async function read(vars: Map<string, tf.Tensor>): Promise<Weights> {
   const out: Weights = new Map()
-  for (const [k, v] of vars) out.set(k, new Float32Array(await v.data() as Float32Array))
+  for (const [k, v] of vars) out.set(k, new Float32Array((await v.data()) as Float32Array))
   return out
 }
 
@@ -57,28 +57,60 @@ function expectLossesResumed(dirB: string, dirA: string, total: number, fields: 
 
 describe('train: every training stage resumes exactly after a crash (in process)', function () {
   this.timeout(600_000)
-  before(async () => { await useTestBackend(); process.env.MEDGEN_QUIET = '1' })
+  before(async () => {
+    await useTestBackend()
+    process.env.MEDGEN_QUIET = '1'
+  })
 
   it('classify: crash after step 5 (checkpoint at 4), resume: same weights, history and losses.jsonl', async () => {
-    const train = toySet(40, 12, 4), val = toySet(12, 12, 5)
-    const opts = (dir: string): TrainOptions => ({preset: 'small-cnn', numClasses: 3, epochs: 2, batchSize: 8, lr: 3e-3, weightDecay: 1e-4,
-      balanced: true, standardize: true, augment: true, patience: 10, seed: 5, dir, resume: true, checkpointEvery: 2})
+    const train = toySet(40, 12, 4),
+      val = toySet(12, 12, 5)
+    const opts = (dir: string): TrainOptions => ({
+      preset: 'small-cnn',
+      numClasses: 3,
+      epochs: 2,
+      batchSize: 8,
+      lr: 3e-3,
+      weightDecay: 1e-4,
+      balanced: true,
+      standardize: true,
+      augment: true,
+      patience: 10,
+      seed: 5,
+      dir,
+      resume: true,
+      checkpointEvery: 2
+    })
     const [a, b] = [tmpDir(), tmpDir()]
     const full = await trainClassifier(train, val, opts(a))
     const crashed = await trainClassifier(train, val, {...opts(b), crashAfter: 5})
     disposeClassifier(crashed.model)
     expect(readLosses(join(b, 'losses.jsonl')).length).to.equal(5)
     const resumed = await trainClassifier(train, val, opts(b))
-    expectSameWeights(await read(new Map([...resumed.model.params, ...resumed.model.buffers])), await read(new Map([...full.model.params, ...full.model.buffers])))
+    expectSameWeights(
+      await read(new Map([...resumed.model.params, ...resumed.model.buffers])),
+      await read(new Map([...full.model.params, ...full.model.buffers]))
+    )
     expect(resumed.history).to.deep.equal(full.history)
     expectLossesResumed(b, a, 10, ['crossEntropy'])
-    disposeClassifier(full.model); disposeClassifier(resumed.model)
+    disposeClassifier(full.model)
+    disposeClassifier(resumed.model)
   })
 
   it('train-visual: crash after step 3 (checkpoint at 2), resume: same weights, BN statistics and losses.jsonl', async () => {
     const data = syntheticVisualData(20, 32, 13, {val: 0.2, test: 0}) // 16 train: 2 steps per epoch
-    const opts = (dir: string): VisualTrainOptions => ({model: sdnetConfig({imageSize: 32, ndf: 4, adain: 'learned'}), seed: 7, epochs: 3, batchSize: 8,
-      lr: 3e-3, checkpointDir: join(dir, 'checkpoints'), checkpointEvery: 2, keepCheckpoints: 2, resume: true, losses: join(dir, 'losses.jsonl')})
+    const opts = (dir: string): VisualTrainOptions => ({
+      model: sdnetConfig({imageSize: 32, ndf: 4, adain: 'learned'}),
+      seed: 7,
+      epochs: 3,
+      batchSize: 8,
+      lr: 3e-3,
+      checkpointDir: join(dir, 'checkpoints'),
+      checkpointEvery: 2,
+      keepCheckpoints: 2,
+      resume: true,
+      losses: join(dir, 'losses.jsonl')
+    })
     const [a, b] = [tmpDir(), tmpDir()]
     const full = await trainSdnet(data, opts(a))
     const crashed = await trainSdnet(data, {...opts(b), crashAfter: 3})
@@ -88,16 +120,35 @@ describe('train: every training stage resumes exactly after a crash (in process)
     expectSameWeights(host(await resumed.model.stateDict()), host(await full.model.stateDict()))
     expect(resumed.history).to.deep.equal(full.history)
     expectLossesResumed(b, a, 6, ['reconstruction', 'kl', 'dice', 'regression'])
-    full.model.dispose(); resumed.model.dispose()
+    full.model.dispose()
+    resumed.model.dispose()
   })
 
   it('align-text: crash after step 7 (checkpoint at 4), resume: same weights and losses.jsonl (anatomy, style, reconstruction)', async () => {
     const rng = new Rng(3)
-    const n = 48, embedDim = 24
-    const data = {embeddings: rng.normalArray(n * embedDim), anatomy: rng.normalArray(n * 8), style: rng.normalArray(n * 8), n}
+    const n = 48,
+      embedDim = 24
+    const data = {
+      embeddings: rng.normalArray(n * embedDim),
+      anatomy: rng.normalArray(n * 8),
+      style: rng.normalArray(n * 8),
+      n
+    }
     const trainIdx = Array.from({length: 40}, (_, i) => i)
-    const opts = (dir: string): TextTrainOptions => ({model: textDisentanglerConfig(embedDim), seed: 5, epochs: 3, batchSize: 16, lr: 1e-3,
-      alignWeight: 1, reconWeight: 0.5, checkpointDir: join(dir, 'checkpoints'), checkpointEvery: 4, keepCheckpoints: 2, resume: true, losses: join(dir, 'losses.jsonl')})
+    const opts = (dir: string): TextTrainOptions => ({
+      model: textDisentanglerConfig(embedDim),
+      seed: 5,
+      epochs: 3,
+      batchSize: 16,
+      lr: 1e-3,
+      alignWeight: 1,
+      reconWeight: 0.5,
+      checkpointDir: join(dir, 'checkpoints'),
+      checkpointEvery: 4,
+      keepCheckpoints: 2,
+      resume: true,
+      losses: join(dir, 'losses.jsonl')
+    })
     const [a, b] = [tmpDir(), tmpDir()]
     const full = await trainTextDisentangler(data, trainIdx, opts(a))
     const crashed = await trainTextDisentangler(data, trainIdx, {...opts(b), crashAfter: 7})
@@ -111,8 +162,17 @@ describe('train: every training stage resumes exactly after a crash (in process)
 
   it('finetune-dit: crash after step 5 (checkpoint at 4), resume: same LoRA + HFFM weights and losses.jsonl (diffusion, colour)', async () => {
     const spec = tinySpec('hffm')
-    const opts = {steps: 8, batchSize: 4, lr: 3e-3, weightDecay: 0.01, warmupSteps: 2, gradClip: 1, condDropout: 0.1,
-      colour: {mode: 'train' as const, weight: 0.05, every: 2}, seed: 5}
+    const opts = {
+      steps: 8,
+      batchSize: 4,
+      lr: 3e-3,
+      weightDecay: 0.01,
+      warmupSteps: 2,
+      gradClip: 1,
+      condDropout: 0.1,
+      colour: {mode: 'train' as const, weight: 0.05, every: 2},
+      seed: 5
+    }
     const trainer = () => new DitTrainer(buildDitModel(spec, null, new Rng(1)), syntheticSet(), opts)
     const [a, b] = [tmpDir(), tmpDir()]
     const full = trainer()
@@ -126,7 +186,12 @@ describe('train: every training stage resumes exactly after a crash (in process)
     expectSameWeights(await read(resumed.params), await read(full.params))
     expect(resumed.history).to.deep.equal(full.history)
     expectLossesResumed(b, a, 8, ['diffusion'])
-    expect(readLosses(join(a, 'losses.jsonl')).filter(l => 'colour' in l).map(l => l.step), 'colour term on every 2nd step').to.deep.equal([1, 3, 5, 7])
+    expect(
+      readLosses(join(a, 'losses.jsonl'))
+        .filter(l => 'colour' in l)
+        .map(l => l.step),
+      'colour term on every 2nd step'
+    ).to.deep.equal([1, 3, 5, 7])
     for (const t of [full, resumed, crashed]) t.optimizer.dispose()
   })
 
@@ -134,9 +199,23 @@ describe('train: every training stage resumes exactly after a crash (in process)
     const rng = new Rng(11)
     const side = 16
     const images = Array.from({length: 8}, () => Float32Array.from(rng.normalArray(side * side * 3), v => Math.tanh(v)))
-    const base = {in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [8, 16], layers_per_block: 1, norm_num_groups: 4}
-    const opts = (dir: string) => ({steps: 8, batchSize: 2, lr: 3e-3, klWeight: 1e-6, seed: 5,
-      checkpoints: {dir: join(dir, 'checkpoints'), every: 3, keep: 2}, losses: join(dir, 'losses.jsonl')})
+    const base = {
+      in_channels: 3,
+      out_channels: 3,
+      latent_channels: 4,
+      block_out_channels: [8, 16],
+      layers_per_block: 1,
+      norm_num_groups: 4
+    }
+    const opts = (dir: string) => ({
+      steps: 8,
+      batchSize: 2,
+      lr: 3e-3,
+      klWeight: 1e-6,
+      seed: 5,
+      checkpoints: {dir: join(dir, 'checkpoints'), every: 3, keep: 2},
+      losses: join(dir, 'losses.jsonl')
+    })
     const [a, b] = [tmpDir(), tmpDir()]
     const full = await trainVae(images, side, base, opts(a))
     const crashed = await trainVae(images, side, base, {...opts(b), crashAfter: 5})

@@ -18,7 +18,15 @@ import {Rng, deriveSeed} from '../../src/util/rng.js'
 const X = new Rng(1).normalArray(32 * 4)
 const Y = Float32Array.from({length: 32}, (_, r) => X[r * 4] - 2 * X[r * 4 + 1] + 0.5 * X[r * 4 + 3])
 
-interface ToyOptions { dir: string, steps?: number, resume?: boolean, crashAfter?: number, stopAfterSteps?: number, batchSize?: number, finishAt?: number }
+interface ToyOptions {
+  dir: string
+  steps?: number
+  resume?: boolean
+  crashAfter?: number
+  stopAfterSteps?: number
+  batchSize?: number
+  finishAt?: number
+}
 
 /** Linear regression trained by AdamW on seeded batches; returns its weights and the frame's result. */
 async function toyRun(o: ToyOptions) {
@@ -26,15 +34,27 @@ async function toyRun(o: ToyOptions) {
   const params = new Map([['linear.weight', w]])
   const optimizer = new AdamW(params, {lr: 0.05})
   const batchSize = o.batchSize ?? 4
-  let state = {history: [] as Array<{step: number, loss: number}>}
+  let state = {history: [] as Array<{step: number; loss: number}>}
   const spec: TrainerSpec<typeof state> = {
-    label: 'toy', totalSteps: o.steps ?? 10, optimizer, resume: o.resume ?? true, identity: {model: {width: 4}, batchSize, seed: 3},
-    checkpoints: {dir: join(o.dir, 'checkpoints'), every: 4, keep: 2}, losses: join(o.dir, 'losses.jsonl'),
-    crashAfter: o.crashAfter, stopAfterSteps: o.stopAfterSteps,
+    label: 'toy',
+    totalSteps: o.steps ?? 10,
+    optimizer,
+    resume: o.resume ?? true,
+    identity: {model: {width: 4}, batchSize, seed: 3},
+    checkpoints: {dir: join(o.dir, 'checkpoints'), every: 4, keep: 2},
+    losses: join(o.dir, 'losses.jsonl'),
+    crashAfter: o.crashAfter,
+    stopAfterSteps: o.stopAfterSteps,
     step: i => {
       const rows = Array.from({length: batchSize}, (_, k) => new Rng(deriveSeed(3, 'toy', i, k)).int(32))
-      const x = tf.tensor2d(rows.flatMap(r => Array.from(X.subarray(r * 4, r * 4 + 4))), [batchSize, 4])
-      const y = tf.tensor2d(rows.map(r => Y[r]), [batchSize, 1])
+      const x = tf.tensor2d(
+        rows.flatMap(r => Array.from(X.subarray(r * 4, r * 4 + 4))),
+        [batchSize, 4]
+      )
+      const y = tf.tensor2d(
+        rows.map(r => Y[r]),
+        [batchSize, 1]
+      )
       const {value, grads} = tf.variableGrads(() => tf.losses.meanSquaredError(y, x.matMul(w)) as tf.Scalar, [w])
       optimizer.applyGradients(gradientsByParamName(params, grads), 0.05)
       const loss = value.dataSync()[0]
@@ -45,17 +65,23 @@ async function toyRun(o: ToyOptions) {
     tensors: () => params,
     loadTensors: (saved, path) => loadVariables(params, saved, path),
     state: () => state,
-    loadState: saved => { state = {history: saved.history} },
+    loadState: saved => {
+      state = {history: saved.history}
+    }
   }
   const result = await runTrainer(spec)
   const weights = Array.from(w.dataSync())
-  optimizer.dispose(); w.dispose()
+  optimizer.dispose()
+  w.dispose()
   return {result, weights, history: state.history}
 }
 
 describe('train: the trainer frame', function () {
   this.timeout(60_000)
-  before(async () => { await useTestBackend(); process.env.MEDGEN_QUIET = '1' })
+  before(async () => {
+    await useTestBackend()
+    process.env.MEDGEN_QUIET = '1'
+  })
 
   it('killed after step 7 (checkpoint at 4) and resumed: the same weights, history and losses.jsonl as an uninterrupted run', async () => {
     const a = tmpDir()
@@ -81,10 +107,16 @@ describe('train: the trainer frame', function () {
     const dir = tmpDir()
     await toyRun({dir, stopAfterSteps: 4})
     let err: unknown = null
-    try { await toyRun({dir, batchSize: 8}) } catch (e) { err = e }
+    try {
+      await toyRun({dir, batchSize: 8})
+    } catch (e) {
+      err = e
+    }
     expect(err).to.be.instanceOf(UserError)
     const message = (err as UserError).message
-    expect(message).to.match(/checkpoints\/checkpoint-4: checkpoint of a different training: batchSize is 4 there, 8 now; start over with --force/)
+    expect(message).to.match(
+      /checkpoints\/checkpoint-4: checkpoint of a different training: batchSize is 4 there, 8 now; start over with --force/
+    )
     expect(message).to.not.include('\n')
     expect((err as UserError).exitCode).to.equal(2)
   })

@@ -11,7 +11,11 @@ import {gradientsByParamName} from '../../train/gradients.js'
 import {loadVariables, runTrainer, type StepOutcome} from '../../train/trainer.js'
 import {Rng, deriveSeed} from '../../util/rng.js'
 import type {ParamMap} from '../../models/params.js'
-import {initTextDisentangler, textDisentanglerForward, type TextDisentanglerConfig} from '../../models/text-disentangler.js'
+import {
+  initTextDisentangler,
+  textDisentanglerForward,
+  type TextDisentanglerConfig
+} from '../../models/text-disentangler.js'
 
 export interface AlignmentData {
   /** text embeddings E [n*embedDim] */
@@ -44,11 +48,26 @@ export interface TextTrainOptions {
   identity?: Record<string, unknown>
 }
 
-export interface TextEpochRecord { epoch: number, step: number, loss: number, align: number, reconstruction: number }
+export interface TextEpochRecord {
+  epoch: number
+  step: number
+  loss: number
+  align: number
+  reconstruction: number
+}
 /** Training state saved in each checkpoint's state.json: the per-epoch curve and the running sums of the current epoch. */
-interface TextState { epochs: TextEpochRecord[], running: {loss: number, align: number, reconstruction: number, count: number} }
+interface TextState {
+  epochs: TextEpochRecord[]
+  running: {loss: number; align: number; reconstruction: number; count: number}
+}
 
-export interface TextTrainResult { params: ParamMap, history: TextEpochRecord[], stepsDone: number, totalSteps: number, lastCheckpoint: string | null }
+export interface TextTrainResult {
+  params: ParamMap
+  history: TextEpochRecord[]
+  stepsDone: number
+  totalSteps: number
+  lastCheckpoint: string | null
+}
 
 /** mean over rows of 1 - x.y / sqrt((|x|^2 + eps)(|y|^2 + eps)), torch.nn.CosineEmbeddingLoss(target=+1) */
 export function cosineEmbeddingLoss(x: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar {
@@ -66,7 +85,11 @@ function rows(data: Float32Array, width: number, idx: number[]): Float32Array {
   return out
 }
 
-export async function trainTextDisentangler(data: AlignmentData, trainIdx: number[], opts: TextTrainOptions): Promise<TextTrainResult> {
+export async function trainTextDisentangler(
+  data: AlignmentData,
+  trainIdx: number[],
+  opts: TextTrainOptions
+): Promise<TextTrainResult> {
   if (trainIdx.length === 0) throw new Error('align-text: no training captions')
   const c = opts.model
   const stepsPerEpoch = Math.ceil(trainIdx.length / opts.batchSize)
@@ -76,18 +99,25 @@ export async function trainTextDisentangler(data: AlignmentData, trainIdx: numbe
   let state: TextState = {epochs: [], running: {loss: 0, align: 0, reconstruction: 0, count: 0}}
 
   const varList = [...params.values()]
-  const orderOf = (epoch: number) => new Rng(deriveSeed(opts.seed, 'align-text-shuffle', epoch)).permutation(trainIdx.length).map(k => trainIdx[k])
+  const orderOf = (epoch: number) =>
+    new Rng(deriveSeed(opts.seed, 'align-text-shuffle', epoch)).permutation(trainIdx.length).map(k => trainIdx[k])
   let order: number[] = []
   let orderEpoch = -1
 
   const step = async (i: number): Promise<StepOutcome> => {
     const epoch = Math.floor(i / stepsPerEpoch)
-    if (orderEpoch !== epoch) { order = orderOf(epoch); orderEpoch = epoch }
-    const batch = order.slice((i % stepsPerEpoch) * opts.batchSize, (i % stepsPerEpoch + 1) * opts.batchSize)
+    if (orderEpoch !== epoch) {
+      order = orderOf(epoch)
+      orderEpoch = epoch
+    }
+    const batch = order.slice((i % stepsPerEpoch) * opts.batchSize, ((i % stepsPerEpoch) + 1) * opts.batchSize)
     const e = tf.tensor2d(rows(data.embeddings, c.embedDim, batch), [batch.length, c.embedDim])
     const a = tf.tensor2d(rows(data.anatomy, c.anatomyDim, batch), [batch.length, c.anatomyDim])
     const m = tf.tensor2d(rows(data.style, c.styleDim, batch), [batch.length, c.styleDim])
-    const seeds: [number, number] = [deriveSeed(opts.seed, 'align-text-dropout', i, 0), deriveSeed(opts.seed, 'align-text-dropout', i, 1)]
+    const seeds: [number, number] = [
+      deriveSeed(opts.seed, 'align-text-dropout', i, 0),
+      deriveSeed(opts.seed, 'align-text-dropout', i, 1)
+    ]
     let parts: tf.Scalar[] = []
     const {value, grads} = tf.variableGrads(() => {
       const out = textDisentanglerForward(params, c, e, {training: true, dropoutSeeds: seeds})
@@ -103,31 +133,61 @@ export async function trainTextDisentangler(data: AlignmentData, trainIdx: numbe
     const [loss, align, reconstruction, anatomy, style] = [value, ...parts].map(t => t.dataSync()[0])
     tf.dispose([value, ...parts, e, a, m, ...named.values()])
     const r = state.running
-    r.loss += loss; r.align += align; r.reconstruction += reconstruction; r.count += 1
+    r.loss += loss
+    r.align += align
+    r.reconstruction += reconstruction
+    r.count += 1
     if ((i + 1) % stepsPerEpoch === 0) {
-      state.epochs.push({epoch: epoch + 1, step: i + 1, loss: r.loss / r.count, align: r.align / r.count, reconstruction: r.reconstruction / r.count})
+      state.epochs.push({
+        epoch: epoch + 1,
+        step: i + 1,
+        loss: r.loss / r.count,
+        align: r.align / r.count,
+        reconstruction: r.reconstruction / r.count
+      })
       state.running = {loss: 0, align: 0, reconstruction: 0, count: 0}
     }
     return {loss, lr: opts.lr, terms: {anatomy, style, reconstruction}}
   }
 
   const run = await runTrainer<TextState>({
-    label: 'align-text', totalSteps, optimizer, step,
+    label: 'align-text',
+    totalSteps,
+    optimizer,
+    step,
     checkpoints: {dir: opts.checkpointDir, every: opts.checkpointEvery, keep: opts.keepCheckpoints},
-    resume: opts.resume, losses: opts.losses ?? null, stopAfterSteps: opts.stopAfterSteps, crashAfter: opts.crashAfter,
+    resume: opts.resume,
+    losses: opts.losses ?? null,
+    stopAfterSteps: opts.stopAfterSteps,
+    crashAfter: opts.crashAfter,
     // more epochs or another learning rate may follow
-    identity: {model: c, seed: opts.seed, batchSize: opts.batchSize, alignWeight: opts.alignWeight, reconWeight: opts.reconWeight, ...opts.identity},
+    identity: {
+      model: c,
+      seed: opts.seed,
+      batchSize: opts.batchSize,
+      alignWeight: opts.alignWeight,
+      reconWeight: opts.reconWeight,
+      ...opts.identity
+    },
     tensors: () => params,
     loadTensors: (saved, path) => loadVariables(params, saved, path),
     state: () => state,
-    loadState: saved => { state = {epochs: saved.epochs, running: saved.running} },
+    loadState: saved => {
+      state = {epochs: saved.epochs, running: saved.running}
+    }
   })
   optimizer.dispose()
   return {params, history: state.epochs, stepsDone: run.stepsDone, totalSteps, lastCheckpoint: run.lastCheckpoint}
 }
 
 /** Eval-mode head outputs (dropout off) for every row, [n*anatomyDim] and [n*styleDim]. */
-export function textFeatures(params: Map<string, tf.Tensor>, c: TextDisentanglerConfig, embeddings: Float32Array, n: number, batchSize = 256): {anatomy: Float32Array, style: Float32Array} {
+export function textFeatures(
+  params: Map<string, tf.Tensor>,
+  c: TextDisentanglerConfig,
+  embeddings: Float32Array,
+  n: number,
+  batchSize = 256
+): {anatomy: Float32Array; style: Float32Array} {
   const anatomy = new Float32Array(n * c.anatomyDim)
   const style = new Float32Array(n * c.styleDim)
   for (let s = 0; s < n; s += batchSize) {

@@ -28,7 +28,7 @@ export interface DitTrainOptions {
   warmupSteps: number
   gradClip: number
   condDropout: number
-  colour: {mode: ColourMode, weight: number, every: number}
+  colour: {mode: ColourMode; weight: number; every: number}
   seed: number
   /** model space -> pixels in [-1, 1] for the colour loss (VAE decode, or undoing the pixel centring) */
   decode?: (x: tf.Tensor4D) => tf.Tensor4D
@@ -40,23 +40,34 @@ export interface DitTrainOptions {
   identity?: Record<string, unknown>
 }
 
-export interface StepGradients { loss: number, mse: number, colour: number | null, grads: Map<string, tf.Tensor> }
+export interface StepGradients {
+  loss: number
+  mse: number
+  colour: number | null
+  grads: Map<string, tf.Tensor>
+}
 
 export class DitTrainer {
   readonly schedule = new DdpmSchedule()
   readonly params: Map<string, tf.Variable>
   readonly optimizer: AdamW
   private readonly order: EpochOrder
-  readonly history: Array<{step: number, loss: number, mse: number, colour: number | null, lr: number}> = []
+  readonly history: Array<{step: number; loss: number; mse: number; colour: number | null; lr: number}> = []
 
-  constructor(readonly model: DitModel, readonly data: DitTrainingSet, readonly opts: DitTrainOptions) {
+  constructor(
+    readonly model: DitModel,
+    readonly data: DitTrainingSet,
+    readonly opts: DitTrainOptions
+  ) {
     if (data.examples.length === 0) throw new UserError('finetune-dit: the training split has no images')
     this.params = trainableParams(model)
     this.optimizer = new AdamW(this.params, {lr: opts.lr, weightDecay: opts.weightDecay})
     this.order = new EpochOrder(data.examples.length, epoch => new Rng(deriveSeed(opts.seed, 'dit-epoch', epoch)))
   }
 
-  lrAt(step: number): number { return cosineWithWarmup(step, this.opts.steps, this.opts.warmupSteps, this.opts.lr) }
+  lrAt(step: number): number {
+    return cosineWithWarmup(step, this.opts.steps, this.opts.warmupSteps, this.opts.lr)
+  }
 
   /** Loss and gradients of step i (nothing applied). `colourMode` overrides the configured mode (tests). */
   stepGradients(i: number, colourMode: ColourMode = this.opts.colour.mode): StepGradients {
@@ -79,11 +90,12 @@ export class DitTrainer {
       // v-prediction (Salimans & Ho 2022) for from-scratch pixel models: its implied x0 stays
       // bounded at high t, where eps-prediction's divides by sqrt(acp) ~ 0.006 (docs/DESIGN.md deviation).
       const useV = this.opts.prediction === 'v'
-      const target = useV ? noise.mul(signal).sub(x0.mul(sigma)) as tf.Tensor4D : noise
+      const target = useV ? (noise.mul(signal).sub(x0.mul(sigma)) as tf.Tensor4D) : noise
       const condInputs = conditionInputsFor(this.data, indices)
       const {value, grads} = tf.variableGrads(() => {
         let cond = conditionOf(this.model, condInputs)
-        if (drop.some(Boolean)) cond = dropCondition(cond, nullCondition({params: this.model.cond}, b, cond.tokens.shape[1]), drop)
+        if (drop.some(Boolean))
+          cond = dropCondition(cond, nullCondition({params: this.model.cond}, b, cond.tokens.shape[1]), drop)
         const out = predictNoise(this.model, xt, t, cond, this.opts.checkpointBlocks ?? false)
         const mseLoss = epsilonMse(out, target)
         mse = mseLoss.dataSync()[0]
@@ -91,7 +103,7 @@ export class DitTrainer {
         const head = out.slice([0, 0, 0, 0], [-1, -1, -1, c]) as tf.Tensor4D
         // x0_hat in model units (v: sqrt(acp) x_t - sqrt(1-acp) v); decoded to pixels and clipped
         // to [-1, 1] there (clipped pixels carry no gradient)
-        let x0Hat = useV ? xt.mul(signal).sub(head.mul(sigma)) as tf.Tensor4D : this.schedule.predictX0(xt, head, t)
+        let x0Hat = useV ? (xt.mul(signal).sub(head.mul(sigma)) as tf.Tensor4D) : this.schedule.predictX0(xt, head, t)
         let pixelTarget: tf.Tensor4D = x0
         if (this.opts.decode) {
           x0Hat = this.opts.decode(x0Hat)
@@ -102,7 +114,7 @@ export class DitTrainer {
         // differentiated objective, so no gradient flows from it.
         const cl = colourLoss(x0Hat, pixelTarget)
         colour = cl.dataSync()[0]
-        return colourMode === 'train' ? mseLoss.add(cl.mul(this.opts.colour.weight)) as tf.Scalar : mseLoss
+        return colourMode === 'train' ? (mseLoss.add(cl.mul(this.opts.colour.weight)) as tf.Scalar) : mseLoss
       }, [...this.params.values()])
       return {...grads, __loss: value}
     })
@@ -112,13 +124,18 @@ export class DitTrainer {
   }
 
   /** One optimizer step: gradients, clipping, AdamW at the scheduled learning rate; returns the loss. */
-  step(i: number): number { return this.stepOutcome(i).loss }
+  step(i: number): number {
+    return this.stepOutcome(i).loss
+  }
 
   /** step(i) with its learning rate and loss terms, for the trainer frame and losses.jsonl. */
   stepOutcome(i: number): StepOutcome {
     const {loss, mse, colour, grads} = this.stepGradients(i)
     const lr = this.lrAt(i)
-    if (!Number.isFinite(loss)) { tf.dispose([...grads.values()]); return {loss, lr} }
+    if (!Number.isFinite(loss)) {
+      tf.dispose([...grads.values()])
+      return {loss, lr}
+    }
     const clipped = clipByGlobalNorm(grads, this.opts.gradClip)
     this.optimizer.applyGradients(clipped.grads, lr)
     tf.dispose([...clipped.grads.values()])
@@ -131,25 +148,44 @@ export class DitTrainer {
    * steps, losses.jsonl when `losses` is given. `stopAfter` ends the run after that step without
    * its checkpoint, as kill -9 would (tests of exact resume).
    */
-  async train(checkpointDir: string, every: number, keep: number, resume: boolean | string, stopAfter?: number, losses: string | null = null): Promise<{stepsDone: number, lastCheckpoint: string | null}> {
+  async train(
+    checkpointDir: string,
+    every: number,
+    keep: number,
+    resume: boolean | string,
+    stopAfter?: number,
+    losses: string | null = null
+  ): Promise<{stepsDone: number; lastCheckpoint: string | null}> {
     const params = this.params
     const {stepsDone, lastCheckpoint} = await runTrainer<{history: DitTrainer['history']}>({
-      label: 'finetune-dit', totalSteps: this.opts.steps, optimizer: this.optimizer,
-      checkpoints: {dir: checkpointDir, every, keep}, resume, losses, crashAfter: stopAfter,
+      label: 'finetune-dit',
+      totalSteps: this.opts.steps,
+      optimizer: this.optimizer,
+      checkpoints: {dir: checkpointDir, every, keep},
+      resume,
+      losses,
+      crashAfter: stopAfter,
       // lr, warm-up, clipping and the number of steps may change on resume (e.g. after a non-finite loss)
       identity: {seed: this.opts.seed, batchSize: this.opts.batchSize, ...this.opts.identity},
       step: i => this.stepOutcome(i),
       tensors: () => params,
       loadTensors: (saved, path) => loadVariables(params, saved, path),
       state: () => ({history: this.history}),
-      loadState: saved => { this.history.splice(0, this.history.length, ...saved.history) },
+      loadState: saved => {
+        this.history.splice(0, this.history.length, ...saved.history)
+      }
     })
     return {stepsDone, lastCheckpoint}
   }
 }
 
 /** First vs last 10% of the recorded steps: the "loss falls" figure in dit/metrics.json. */
-export function lossSummary(history: Array<{loss: number}>): {steps: number, firstTenthMean: number, lastTenthMean: number, ratio: number} {
+export function lossSummary(history: Array<{loss: number}>): {
+  steps: number
+  firstTenthMean: number
+  lastTenthMean: number
+  ratio: number
+} {
   const n = history.length
   const k = Math.max(1, Math.floor(n / 10))
   const mean = (xs: Array<{loss: number}>): number => xs.reduce((a, b) => a + b.loss, 0) / Math.max(1, xs.length)

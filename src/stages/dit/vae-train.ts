@@ -28,9 +28,13 @@ import {UserError} from '../../errors.js'
 import {datasetPathOf, diffusersFiles, runLayout} from '../../run/layout.js'
 
 export interface VaeTrainOptions {
-  steps: number, batchSize: number, lr: number, klWeight: number, seed: number
+  steps: number
+  batchSize: number
+  lr: number
+  klWeight: number
+  seed: number
   /** checkpoints to resume from and write (absent: none) */
-  checkpoints?: {dir: string, every: number, keep: number}
+  checkpoints?: {dir: string; every: number; keep: number}
   /** resume from the newest checkpoint (default true; false starts over) */
   resume?: boolean
   /** per-step losses (absent: none) */
@@ -50,10 +54,18 @@ export interface TrainedVae {
 }
 
 /** images: [side, side, 3] in [-1, 1]; side must be divisible by 2^(blocks - 1). Resumes through src/train/trainer.ts. */
-export async function trainVae(images: Float32Array[], side: number, base: Omit<VaeConfig, 'scaling_factor'>, opts: VaeTrainOptions): Promise<TrainedVae> {
+export async function trainVae(
+  images: Float32Array[],
+  side: number,
+  base: Omit<VaeConfig, 'scaling_factor'>,
+  opts: VaeTrainOptions
+): Promise<TrainedVae> {
   if (images.length === 0) throw new UserError('dit.vae.train: the training split has no images')
   const down = 2 ** (base.block_out_channels.length - 1)
-  if (side % down !== 0) throw new UserError(`dit.vae.channels: ${base.block_out_channels.length} blocks downsample by ${down}, which does not divide the image side ${side}`)
+  if (side % down !== 0)
+    throw new UserError(
+      `dit.vae.channels: ${base.block_out_channels.length} blocks downsample by ${down}, which does not divide the image side ${side}`
+    )
   const cfg: VaeConfig = {...base, scaling_factor: 1}
   const params = initVaeParams(cfg, new Rng(deriveSeed(opts.seed, 'vae-init', 0)))
   const optimizer = new AdamW(params, {lr: opts.lr})
@@ -88,16 +100,34 @@ export async function trainVae(images: Float32Array[], side: number, base: Omit<
   }
   try {
     await runTrainer<{history: number[]}>({
-      label: 'finetune-dit: training the VAE', totalSteps: opts.steps, optimizer, step,
-      checkpoints: opts.checkpoints ?? null, resume: opts.resume ?? true, losses: opts.losses ?? null, crashAfter: opts.crashAfter,
+      label: 'finetune-dit: training the VAE',
+      totalSteps: opts.steps,
+      optimizer,
+      step,
+      checkpoints: opts.checkpoints ?? null,
+      resume: opts.resume ?? true,
+      losses: opts.losses ?? null,
+      crashAfter: opts.crashAfter,
       // steps and lr may change on resume
-      identity: {vae: base, side, seed: opts.seed, batchSize: opts.batchSize, klWeight: opts.klWeight, images: images.length, ...opts.identity},
+      identity: {
+        vae: base,
+        side,
+        seed: opts.seed,
+        batchSize: opts.batchSize,
+        klWeight: opts.klWeight,
+        images: images.length,
+        ...opts.identity
+      },
       tensors: () => params,
       loadTensors: (saved, path) => loadVariables(params, saved, path),
       state: () => ({history}),
-      loadState: saved => { history = [...saved.history] },
+      loadState: saved => {
+        history = [...saved.history]
+      }
     })
-  } finally { optimizer.dispose() }
+  } finally {
+    optimizer.dispose()
+  }
   cfg.scaling_factor = 1 / latentStd(images, side, cfg, w)
   return {config: cfg, params, history}
 }
@@ -112,7 +142,11 @@ function latentStd(images: Float32Array[], side: number, cfg: VaeConfig, w: {par
     const host = new Float32Array(chunk.length * side * side * 3)
     chunk.forEach((img, r) => host.set(img, r * img.length))
     const mean = tf.tidy(() => vaeEncode(w, cfg, tf.tensor4d(host, [chunk.length, side, side, 3])).mean)
-    for (const v of mean.dataSync()) { sum += v; sumSq += v * v; count++ }
+    for (const v of mean.dataSync()) {
+      sum += v
+      sumSq += v * v
+      count++
+    }
     mean.dispose()
   }
   const m = sum / count
@@ -120,7 +154,11 @@ function latentStd(images: Float32Array[], side: number, cfg: VaeConfig, w: {par
 }
 
 /** Writes a diffusers vae/ folder (config.json + diffusion_pytorch_model.safetensors) that models/vae/load.ts reads back. */
-export async function saveVae(dir: string, vae: {config: VaeConfig, params: Map<string, tf.Tensor>}, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveVae(
+  dir: string,
+  vae: {config: VaeConfig; params: Map<string, tf.Tensor>},
+  metadata: Record<string, string> = {}
+): Promise<void> {
   const state = await exportParams(vae.params, (name, t) => kindOf(t.shape, name))
   await writeSafetensors(join(dir, diffusersFiles.weights), state, {format: 'pt', ...metadata})
   await writeJsonAtomic(join(dir, diffusersFiles.config), vaeDiffusersConfig(vae.config))
@@ -132,7 +170,14 @@ export interface DemoVae {
   folder: string
   /** identifies these weights in the latent cache (the folder alone does not: it is retrained in place) */
   weightsKey: string
-  summary: {steps: number, firstLoss: number, lastTenthMean: number, scalingFactor: number, seconds: number, reused: boolean}
+  summary: {
+    steps: number
+    firstLoss: number
+    lastTenthMean: number
+    scalingFactor: number
+    seconds: number
+    reused: boolean
+  }
 }
 
 /**
@@ -140,38 +185,78 @@ export interface DemoVae {
  * and saved to <dit>/vae/, or reused from there when `reuse` and it was trained for the same
  * config, seed and images (a resumed finetune-dit must keep the VAE its checkpoints were trained on).
  */
-export async function demoVae(config: MedgenConfig, runDir: string, transformer: PixArtConfig, reuse: boolean): Promise<DemoVae> {
+export async function demoVae(
+  config: MedgenConfig,
+  runDir: string,
+  transformer: PixArtConfig,
+  reuse: boolean
+): Promise<DemoVae> {
   const v = config.dit.vae
-  for (const c of v.channels) if (c % v.groups !== 0) throw new UserError(`dit.vae.groups ${v.groups} does not divide dit.vae.channels entry ${c}`)
+  for (const c of v.channels)
+    if (c % v.groups !== 0)
+      throw new UserError(`dit.vae.groups ${v.groups} does not divide dit.vae.channels entry ${c}`)
   const side = transformer.sample_size * 2 ** (v.channels.length - 1)
   const train = await readTrainingRows(runDir)
   const datasetPath = datasetPathOf(config)
-  const key = sha256(stableStringify({vae: v, side, seed: config.run.seed, dataset: datasetPath, files: train.map(r => r.file)})).slice(0, 16)
+  const key = sha256(
+    stableStringify({vae: v, side, seed: config.run.seed, dataset: datasetPath, files: train.map(r => r.file)})
+  ).slice(0, 16)
   const folder = runLayout(runDir).dit.vae
   const weightsPath = join(folder, diffusersFiles.weights)
-  if (reuse && await pathExists(weightsPath)) {
+  if (reuse && (await pathExists(weightsPath))) {
     const meta = await readSafetensorsMetadata(weightsPath)
     if (meta.medgen_key === key) {
       log.info(`finetune-dit: reusing the VAE in ${folder} (same config and images)`)
-      return {...await loadVae(folder), folder, weightsKey: key, summary: {...JSON.parse(meta.medgen_summary), reused: true}}
+      return {
+        ...(await loadVae(folder)),
+        folder,
+        weightsKey: key,
+        summary: {...JSON.parse(meta.medgen_summary), reused: true}
+      }
     }
   }
   const bar = progress('finetune-dit: images for the VAE', train.length)
   const images: Float32Array[] = []
-  for (const r of train) { images.push(await readImageSquare(join(datasetPath, r.file), side)); bar.tick() }
+  for (const r of train) {
+    images.push(await readImageSquare(join(datasetPath, r.file), side))
+    bar.tick()
+  }
   bar.stop()
   const started = Date.now()
-  const base = {in_channels: 3, out_channels: 3, latent_channels: v.latentChannels, block_out_channels: v.channels, layers_per_block: 1, norm_num_groups: v.groups}
+  const base = {
+    in_channels: 3,
+    out_channels: 3,
+    latent_channels: v.latentChannels,
+    block_out_channels: v.channels,
+    layers_per_block: 1,
+    norm_num_groups: v.groups
+  }
   const layout = runLayout(runDir).dit
-  const trained = await trainVae(images, side, base, {steps: v.steps, batchSize: v.batchSize, lr: v.lr, klWeight: v.klWeight, seed: config.run.seed,
+  const trained = await trainVae(images, side, base, {
+    steps: v.steps,
+    batchSize: v.batchSize,
+    lr: v.lr,
+    klWeight: v.klWeight,
+    seed: config.run.seed,
     checkpoints: {dir: layout.vaeCheckpoints, every: config.dit.checkpointingSteps, keep: config.dit.keepCheckpoints},
-    resume: reuse, losses: layout.vaeLosses, identity: {dataset: datasetPath, files: sha256(stableStringify(train.map(r => r.file))).slice(0, 16)}})
+    resume: reuse,
+    losses: layout.vaeLosses,
+    identity: {dataset: datasetPath, files: sha256(stableStringify(train.map(r => r.file))).slice(0, 16)}
+  })
   const h = trained.history
-  const summary = {steps: h.length, firstLoss: h[0], lastTenthMean: lossSummary(h.map(loss => ({loss}))).lastTenthMean,
-    scalingFactor: trained.config.scaling_factor, seconds: (Date.now() - started) / 1000, reused: false}
+  const summary = {
+    steps: h.length,
+    firstLoss: h[0],
+    lastTenthMean: lossSummary(h.map(loss => ({loss}))).lastTenthMean,
+    scalingFactor: trained.config.scaling_factor,
+    seconds: (Date.now() - started) / 1000,
+    reused: false
+  }
   await saveVae(folder, trained, {medgen_key: key, medgen_summary: JSON.stringify(summary)})
   // its checkpoints were only needed to resume this training; the DiT's keep the VAE they used
   await fs.rm(layout.vaeCheckpoints, {recursive: true, force: true})
-  log.info(`finetune-dit: VAE ${v.channels.join('/')} trained in ${summary.seconds.toFixed(0)} s, L1 ${summary.firstLoss.toFixed(3)} -> ${summary.lastTenthMean.toFixed(3)}, scaling factor ${summary.scalingFactor.toFixed(4)}`)
+  log.info(
+    `finetune-dit: VAE ${v.channels.join('/')} trained in ${summary.seconds.toFixed(0)} s, L1 ${summary.firstLoss.toFixed(3)} -> ${summary.lastTenthMean.toFixed(3)}, scaling factor ${summary.scalingFactor.toFixed(4)}`
+  )
   return {config: trained.config, params: trained.params, folder, weightsKey: key, summary}
 }

@@ -38,9 +38,26 @@ export interface VisualTrainOptions {
   crashAfter?: number
 }
 
-export interface StepRecord { step: number, loss: number, reconstruction: number, kl: number, dice: number, regression: number, perceptual?: number }
-export interface EpochRecord { epoch: number, step: number, valDice: number, valL1: number, lr: number }
-export interface TrainHistory { steps: StepRecord[], epochs: EpochRecord[] }
+export interface StepRecord {
+  step: number
+  loss: number
+  reconstruction: number
+  kl: number
+  dice: number
+  regression: number
+  perceptual?: number
+}
+export interface EpochRecord {
+  epoch: number
+  step: number
+  valDice: number
+  valL1: number
+  lr: number
+}
+export interface TrainHistory {
+  steps: StepRecord[]
+  epochs: EpochRecord[]
+}
 
 /** Training state saved in each checkpoint's state.json beside the frame's step and identity. */
 interface VisualState {
@@ -54,13 +71,21 @@ interface VisualState {
   history: TrainHistory
 }
 
-export interface VisualTrainResult { model: SDNet, history: TrainHistory, stepsDone: number, totalSteps: number, lastCheckpoint: string | null }
+export interface VisualTrainResult {
+  model: SDNet
+  history: TrainHistory
+  stepsDone: number
+  totalSteps: number
+  lastCheckpoint: string | null
+}
 
 /**
  * Above 128 px the step's backward pass is split at the reconstruction (./step.ts): sdnet-224
  * does not fit wasm's 4 GB heap in one pass. Same gradients; about a fifth more compute.
  */
-export function splitBackward(model: SdnetConfig): boolean { return model.imageSize > 128 }
+export function splitBackward(model: SdnetConfig): boolean {
+  return model.imageSize > 128
+}
 
 export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Promise<VisualTrainResult> {
   const trainIdx = indicesOf(data, 'train')
@@ -86,27 +111,49 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
     const batchIdx = batchesOf(order, opts.batchSize)[i % stepsPerEpoch]
     const noise = {gumbel: rng.tfSeed(), gumbelReco: rng.tfSeed(), eps: rng.tfSeed()}
     const {x, mask} = gatherBatch(data, batchIdx)
-    const {grads: named, loss, terms, stats} = sdnetStepGradients(model, x, mask, noise, {perceptual: opts.perceptual, splitBackward: splitBackward(opts.model)})
+    const {
+      grads: named,
+      loss,
+      terms,
+      stats
+    } = sdnetStepGradients(model, x, mask, noise, {
+      perceptual: opts.perceptual,
+      splitBackward: splitBackward(opts.model)
+    })
     const lr = scheduler.lr
     optimizer.applyGradients(named, lr)
     model.updateRunningStats(stats)
     tf.dispose([x, mask, ...named.values()])
     const {reconstruction, kl, dice, regression, perceptual} = terms
-    history.steps.push({step: i + 1, loss, reconstruction, kl, dice, regression, ...(perceptual === undefined ? {} : {perceptual})})
+    history.steps.push({
+      step: i + 1,
+      loss,
+      reconstruction,
+      kl,
+      dice,
+      regression,
+      ...(perceptual === undefined ? {} : {perceptual})
+    })
     if ((i + 1) % stepsPerEpoch === 0) {
       // end of epoch: validation Dice drives the plateau scheduler (docs/REFERENCE.md §3.5)
       const val = valIdx.length ? await evaluateSplit(model, data, valIdx, opts.batchSize) : {dice: NaN, l1: NaN}
       const lrBefore = scheduler.lr
       if (valIdx.length) scheduler.observe(val.dice)
       history.epochs.push({epoch: epoch + 1, step: i + 1, valDice: val.dice, valL1: val.l1, lr: lrBefore})
-      log.info(`train-visual: epoch ${epoch + 1}/${opts.epochs} val Dice ${val.dice.toFixed(4)} recon L1 ${val.l1.toFixed(4)} lr ${lrBefore}`)
+      log.info(
+        `train-visual: epoch ${epoch + 1}/${opts.epochs} val Dice ${val.dice.toFixed(4)} recon L1 ${val.l1.toFixed(4)} lr ${lrBefore}`
+      )
     }
     return {loss, lr, terms}
   }
 
   const loadState = (saved: VisualState, path: string): void => {
-    try { rng.setState(saved.rng) } catch {
-      throw new UserError(`${path}/state.json: invalid RNG state; resume from an older checkpoint or start over with --no-resume`)
+    try {
+      rng.setState(saved.rng)
+    } catch {
+      throw new UserError(
+        `${path}/state.json: invalid RNG state; resume from an older checkpoint or start over with --no-resume`
+      )
     }
     scheduler.setState(saved.scheduler)
     // A learning rate changed on resume (e.g. after a non-finite loss) applies, scaled by the
@@ -122,14 +169,20 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
   }
 
   const run = await runTrainer<VisualState>({
-    label: 'train-visual', totalSteps, optimizer, step,
+    label: 'train-visual',
+    totalSteps,
+    optimizer,
+    step,
     checkpoints: {dir: opts.checkpointDir, every: opts.checkpointEvery, keep: opts.keepCheckpoints},
-    resume: opts.resume, identity: trainingIdentity(opts, trainIdx.length), losses: opts.losses ?? null,
-    stopAfterSteps: opts.stopAfterSteps, crashAfter: opts.crashAfter,
+    resume: opts.resume,
+    identity: trainingIdentity(opts, trainIdx.length),
+    losses: opts.losses ?? null,
+    stopAfterSteps: opts.stopAfterSteps,
+    crashAfter: opts.crashAfter,
     tensors: () => model.stateDict(),
     loadTensors: (saved, path) => model.loadStateDict(saved, path),
     state: () => ({rng: rng.getState(), order, orderEpoch, scheduler: scheduler.getState(), baseLr: opts.lr, history}),
-    loadState,
+    loadState
   })
   optimizer.dispose()
   return {model, history, stepsDone: run.stepsDone, totalSteps, lastCheckpoint: run.lastCheckpoint}
@@ -140,5 +193,11 @@ export async function trainSdnet(data: VisualData, opts: VisualTrainOptions): Pr
  * images and the perceptual weights (more epochs, another learning rate may follow).
  */
 function trainingIdentity(opts: VisualTrainOptions, trainImages: number): Record<string, unknown> {
-  return {model: opts.model, batchSize: opts.batchSize, seed: opts.seed, trainImages, perceptual: opts.perceptual?.source.sha256 ?? null}
+  return {
+    model: opts.model,
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    trainImages,
+    perceptual: opts.perceptual?.source.sha256 ?? null
+  }
 }
