@@ -24,6 +24,17 @@ const {backend_util, util} = tf
  */
 const MIN_WORK_PER_PAIR = 24 * 24 * 24
 
+/**
+ * tfjs-backend-wasm hands a product to XNNPACK as a fully connected operator that holds a packed
+ * copy of the right operand, cached under that tensor's id until the tensor is disposed. For the
+ * weights of a frozen model that is a second copy of every weight: PixArt-XL-2's forward at 256 px
+ * took the wasm heap from 3.0 to the 4 GB ceiling and its LoRA step aborted (test:scale,
+ * 2026-12-03). From this many elements up (4 MB; PixArt-XL-2's smallest linear weight is 1.3M)
+ * the copy is made per call and freed after it: packing costs O(k n) against the product's
+ * O(m k n). The demo's and the benches' weights stay cached.
+ */
+const UNCACHED_RIGHT_ELEMENTS = 1 << 20
+
 function swapLastTwo(rank: number): number[] {
   const perm = Array.from({length: rank}, (_, i) => i)
   perm[rank - 2] = rank - 1
@@ -90,8 +101,18 @@ export function batchMatMulKernel(native: () => KernelFunc): KernelFunc {
     const outShape = [...outBatch, m, n]
     if (sizeB === 1) {
       // every left matrix against the same right one: a single [sizeA*m, k] x [k, n] product
-      const product = plain(s.reshape(left, [1, sizeA * m, k]), s.reshape(right, [1, k, n]))
-      return s.finish(s.reshape(product, outShape))
+      const tall = s.reshape(left, [1, sizeA * m, k])
+      if (k * n < UNCACHED_RIGHT_ELEMENTS)
+        return s.finish(s.reshape(plain(tall, s.reshape(right, [1, k, n])), outShape))
+      // a large right operand (a weight) goes in as a view with an id of its own, released at
+      // once: XNNPACK's packed copy of it is freed with the view instead of living as long as the weight
+      const heap = backend as never as WasmHeap
+      const view = heap.makeOutput([1, k, n], 'float32', heap.dataIdMap.get(right.dataId)!.memoryOffset)
+      try {
+        return s.finish(s.reshape(plain(tall, view), outShape))
+      } finally {
+        releaseView(heap, view)
+      }
     }
     if (m * k * n >= MIN_WORK_PER_PAIR) {
       // one XNNPACK product per pair, on zero-copy views of each operand's pair (wasm's Slice

@@ -6,6 +6,7 @@ import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {Rng} from '../../src/util/rng.js'
+import {wasmHeapBytes} from '../../src/backend/kernel-recorder.js'
 
 function randomTensor(shape: number[], rng: Rng): tf.Tensor {
   return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape)
@@ -68,7 +69,8 @@ describe('wasm BatchMatMul on XNNPACK', function () {
     ['attention backward p^T dv', [6, 40, 33], [6, 40, 37], true, false],
     ['one left matrix broadcast over a batch', [1, 40, 33], [5, 33, 37], false, false],
     ['pairs too small for a call each', [7, 5, 6], [7, 4, 6], false, true],
-    ['broadcast between batched operands (native loop)', [2, 1, 40, 33], [1, 3, 33, 37], false, false]
+    ['broadcast between batched operands (native loop)', [2, 1, 40, 33], [1, 3, 33, 37], false, false],
+    ['a right operand of 2^20 elements (a view of it, packed per call)', [3, 4, 64], [64, 16384], false, false]
   ]
   for (const [name, sa, sb, ta, tb] of cases) {
     it(`${name}: ${JSON.stringify(sa)} x ${JSON.stringify(sb)}`, () => {
@@ -93,6 +95,18 @@ describe('wasm BatchMatMul on XNNPACK', function () {
       tf.dispose([a, b, out])
     })
   }
+
+  it('large weights leave no packed copy behind (the wasm heap does not grow by their size)', () => {
+    // PixArt-XL-2's forward kept XNNPACK's packed copy of every weight and hit the 4 GB heap
+    const weights = Array.from({length: 24}, (_, i) => tf.randomNormal([1024, 1024], 0, 1, 'float32', i))
+    const x = tf.randomNormal([8, 1024], 0, 1, 'float32', 99)
+    tf.dispose(tf.matMul(x, weights[0])) // scratch the kernel needs once
+    const before = wasmHeapBytes()!
+    for (const w of weights) tf.dispose(tf.matMul(x, w))
+    const grown = wasmHeapBytes()! - before
+    expect(grown, `heap grew ${grown} B over 24 products with 4 MB weights`).to.be.below(24 * 4 * 2 ** 20 * 0.5)
+    tf.dispose([x, ...weights])
+  })
 
   it('gradients of a batched attention product match central differences', () => {
     const rng = new Rng(5)

@@ -3,9 +3,10 @@
 // its own (so each phase's peak RSS and wasm heap are its own): PixArt-XL-2 as fp16 shards +
 // index (forward and one LoRA step at 256 px on wasm) and as one fp32 file (forward), the SD VAE
 // (encode + decode at 256 px) and BERT-base as pytorch_model.bin (16 captions). The figures go
-// into docs/BENCHMARKS.md between the scale markers; the files are removed. Needs ~5 GB of disk
-// under $MEDGEN_SCALE_DIR (default the OS temp folder) and ~8 GB of RAM. If wasm cannot hold the
-// LoRA step, the report must say so with what it needed, and the step is retried on `cpu`.
+// into docs/BENCHMARKS.md between the scale markers; the files are removed (also on failure or
+// SIGINT/SIGTERM). Needs ~3 GB of disk under $MEDGEN_SCALE_DIR (default the OS temp folder; one
+// model's files at a time) and ~5 GB of RAM. If wasm cannot hold the LoRA step, the report must
+// say so with what it needed, and the test fails.
 import {expect} from 'chai'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync} from 'node:fs'
@@ -131,12 +132,11 @@ describe('test:scale: full-size weights in the public layouts through check-weig
     const forward = r.phases.find(p => p.name === 'forward 256 px')!
     expect(forward.ok, forward.error).to.equal(true)
     const step = r.phases.find(p => p.name === 'LoRA step 256 px')!
-    if (!step.ok) {
-      // the report must say it did not fit and what it needed; then the step runs on cpu
-      expect(r.fits.join('\n')).to.match(/LoRA step 256 px on wasm: (FAILED .*needs|not run: needs) ~[\d.]+ GB/)
-      const cpu = await run('PixArt-XL-2 fp16 shards (cpu)', write, ['--size', '256', '--checkpoint', 'on', '--backend', 'cpu'])
-      expect(cpu.report?.phases.find(p => p.name === 'LoRA step 256 px')?.ok, cpu.stderr).to.equal(true)
-    }
+    // the issue's bar: the step runs on wasm at 256 px. (A retry on the cpu backend, which this
+    // test once made, takes hours at this size; a failure must instead say what it needed.)
+    if (!step.ok) expect(r.fits.join('\n')).to.match(/LoRA step 256 px on wasm: (FAILED .*needs|not run: needs) ~[\d.]+ GB/)
+    expect(step.ok, `LoRA step on wasm: ${step.error}`).to.equal(true)
+    expect(step.wasmHeapBytes, 'the step stays under the 4 GB wasm heap').to.be.below(4 * 2 ** 30)
   })
 
   it('PixArt-XL-2 as one fp32 file: forward at 256 px on wasm', async () => {
