@@ -119,7 +119,7 @@ describe('test:scale: full-size weights in the public layouts through check-weig
     return row
   }
 
-  it('PixArt-XL-2 as fp16 shards + index: forward and one LoRA step at 256 px on wasm (cpu if wasm cannot)', async () => {
+  it('PixArt-XL-2 as fp16 shards + index: forward and one LoRA step at 256 px on wasm', async () => {
     const xl = pixartPreset('pixart-xl-512')
     const write = (dir: string) => writePixArtFolder(dir, xl, 'F16', 500 * 2 ** 20)
     // blocks checkpointed: without, the step needs ~3.9 GB (every block's tape), at the 4 GB wasm ceiling
