@@ -120,9 +120,11 @@ function movingMean(points: Array<[number, number]>): {points: Array<[number, nu
 export function lossSeries(log: LossLog): PlotSeries[] {
   const names = [...new Set(log.rows.flatMap(r => Object.keys(r.values)))].filter(k => k !== 'lr')
   names.sort((a, b) => (a === 'loss' ? -1 : b === 'loss' ? 1 : 0))
+  // the total is drawn first and wider: where one term makes up all of it, both stay visible
   const curves = names.map(name => ({
     name: name === 'loss' ? 'loss (total)' : name,
-    points: log.rows.filter(r => name in r.values).map(r => [r.step, r.values[name]] as [number, number])
+    points: log.rows.filter(r => name in r.values).map(r => [r.step, r.values[name]] as [number, number]),
+    ...(name === 'loss' ? {width: 4} : {})
   }))
   if (log.rows.length <= smoothAbove) return curves
   const raw =
@@ -133,7 +135,7 @@ export function lossSeries(log: LossLog): PlotSeries[] {
     ...raw,
     ...curves.map(c => {
       const {points, k} = movingMean(c.points)
-      return {name: `${c.name}, mean of ${k}`, points}
+      return {...c, name: `${c.name}, mean of ${k}`, points}
     })
   ]
 }
@@ -143,7 +145,9 @@ function runsSeries(logs: LossLog[], stageDir: string): PlotSeries[] {
   return logs.map(log => {
     const points = log.rows.filter(r => 'loss' in r.values).map(r => [r.step, r.values.loss] as [number, number])
     return {
-      name: relative(stageDir, log.source).replace(/\/[^/]+$/, ''),
+      name: relative(stageDir, log.source)
+        .replace(/\/[^/]+$/, '')
+        .replace(/^runs\//, ''),
       points: points.length > smoothAbove ? movingMean(points).points : points
     }
   })

@@ -7,6 +7,8 @@ export interface PlotSeries {
   points: Array<[number, number]>
   /** CSS colour; a palette colour by index when absent */
   color?: string
+  /** line width in pixels (default 1.5); a wider line drawn first shows under a curve that coincides with it */
+  width?: number
 }
 
 export interface PlotOptions {
@@ -189,12 +191,12 @@ export function linePlotSvg(series: PlotSeries[], opts: PlotOptions = {}): strin
     if (p.length === 1) parts.push(`<circle cx="${f(px(p[0][0]))}" cy="${f(py(p[0][1]))}" r="3" fill="${color}"/>`)
     else if (p.length > 1)
       parts.push(
-        `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${p.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`
+        `<polyline fill="none" stroke="${color}" stroke-width="${s.width ?? 1.5}" points="${p.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`
       )
     const [lx, row] = legend.at[i]
     const ly = plotBottom + m.bottom + (row + 1) * lineH - 4
     parts.push(
-      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`,
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${color}" stroke-width="${Math.max(2, s.width ?? 0)}"/>`,
       `<text x="${lx + 25}" y="${ly}">${escapeXml(s.name)}</text>`
     )
   })

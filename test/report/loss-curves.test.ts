@@ -156,6 +156,14 @@ describe('report.html loss curves and figures', function () {
     ).toString('utf8')
     const legend = [...svg.matchAll(/<text x="[^"]+" y="[^"]+">([^<]+)<\/text>/g)].map(m => m[1])
     expect(legend).to.deep.equal(['loss (total)', 'align', 'reconstruction'])
+    expect(svg, 'the total is drawn wider, under the terms').to.match(/^<polyline [^>]*stroke-width="4"/m)
+    const runs = Buffer.from(
+      /<img alt="classify training loss, per run" src="data:image\/svg\+xml;base64,([^"]+)"/.exec(html)![1],
+      'base64'
+    ).toString('utf8')
+    expect([...runs.matchAll(/<text x="[^"]+" y="[^"]+">([^<]+)<\/text>/g)].map(m => m[1])).to.deep.equal([
+      'real/seed-0'
+    ])
     // 300 steps: the raw total in grey, then each term's moving mean over 1/20 of the run
     const vae = Buffer.from(
       /<img alt="finetune-dit vae training loss" src="data:image\/svg\+xml;base64,([^"]+)"/.exec(html)![1],
