@@ -96,7 +96,7 @@ describe('visual: train-visual stage', function () {
     seg.dispose()
   })
 
-  it('continues its checkpoints when epochs grow, starts over when the model changes', async () => {
+  it('continues its checkpoints when epochs grow; refuses them in one line when the model changes, starts over with --force', async () => {
     await runTrainVisual(configFor(runDir, {'visual.epochs': 2}))
     const metrics = JSON.parse(await fs.readFile(join(runDir, 'visual', 'metrics.json'), 'utf8'))
     expect(metrics.epochHistory.map((e: {epoch: number}) => e.epoch)).to.deep.equal([1, 2])
@@ -105,7 +105,21 @@ describe('visual: train-visual stage', function () {
     expect((await fs.readdir(join(runDir, 'visual', 'checkpoints'))).sort()).to.deep.equal(
       [`checkpoint-${steps / 2}`, `checkpoint-${steps}`].sort()
     )
-    await runTrainVisual(configFor(runDir, {'visual.epochs': 2, 'visual.adain': 'scalar'}))
+    // one rule for every trainer (src/train/same-training.ts): the checkpoint and the setting are named
+    const changed = configFor(runDir, {'visual.epochs': 2, 'visual.adain': 'scalar'})
+    let err: unknown = null
+    try {
+      await runTrainVisual(changed)
+    } catch (e) {
+      err = e
+    }
+    expect(err).to.be.instanceOf(UserError)
+    expect((err as Error).message).to.match(
+      new RegExp(
+        `checkpoint-${steps}: checkpoint of a different training: model\\.adain is "learned" there, "scalar" now; start over with --force`
+      )
+    )
+    await runTrainVisual(changed, {force: true})
     const meta = await readSafetensorsMetadata(join(runDir, 'visual', 'model.safetensors'))
     expect(JSON.parse(meta.config).adain).to.equal('scalar')
   })
