@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
+import {expectUserError} from '../helpers/user-error.js'
 import {writeBertFolder, writePixArtFolder, writeVaeFolder, bertPretrainingShapes, type BertSize} from '../helpers/model-folders.js'
 import {checkWeights, fitsLines, formatCheckReport, isOutOfMemory, phaseFailed, type CheckReport} from '../../src/check/check-weights.js'
 import {pixartPreset, type PixArtConfig} from '../../src/models/pixart/config.js'
@@ -17,7 +18,6 @@ import {countPixArtParams} from '../../src/models/pixart/transformer.js'
 import {vaeParamShapes} from '../../src/models/vae/init.js'
 import type {VaeConfig} from '../../src/models/vae/autoencoder.js'
 import {GiB, pixartForwardBytes, pixartLoraStepBytes} from '../../src/check/estimate.js'
-import {UserError} from '../../src/errors.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const PIXART: PixArtConfig = {num_layers: 2, num_attention_heads: 2, attention_head_dim: 8, in_channels: 4, out_channels: 8, patch_size: 2,
@@ -165,11 +165,3 @@ describe('check-weights on the public layouts (tiny random weights)', function (
   })
 })
 
-async function expectUserError(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try { await p } catch (err) {
-    expect(err).to.be.instanceOf(UserError)
-    expect((err as Error).message).to.match(pattern)
-    return
-  }
-  expect.fail(`expected a UserError matching ${pattern}`)
-}

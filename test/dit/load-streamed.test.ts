@@ -8,12 +8,12 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
+import {expectUserError} from '../helpers/user-error.js'
 import {writePixArtFolder, writeVaeFolder} from '../helpers/model-folders.js'
 import {loadPixArt} from '../../src/models/pixart/load.js'
 import {loadVae} from '../../src/models/vae/load.js'
 import type {PixArtConfig} from '../../src/models/pixart/config.js'
 import {countPixArtParams} from '../../src/models/pixart/transformer.js'
-import {UserError} from '../../src/errors.js'
 
 const PIXART: PixArtConfig = {num_layers: 2, num_attention_heads: 2, attention_head_dim: 8, in_channels: 4, out_channels: 8, patch_size: 2,
   sample_size: 8, cross_attention_dim: 16, caption_channels: 12, norm_eps: 1e-6}
@@ -26,13 +26,8 @@ function editConfig(folder: string, changes: Record<string, unknown>): void {
 
 async function expectLoadError(load: () => Promise<unknown>, pattern: RegExp): Promise<void> {
   const before = tf.memory().numTensors
-  try { await load() } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(UserError)
-    expect((err as Error).message).to.match(pattern).and.not.include('\n')
-    expect(tf.memory().numTensors, 'tensors left behind by a failed load').to.equal(before)
-    return
-  }
-  expect.fail(`expected a UserError matching ${pattern}`)
+  await expectUserError(load, pattern)
+  expect(tf.memory().numTensors, 'tensors left behind by a failed load').to.equal(before)
 }
 
 describe('dit: PixArt and VAE loaders convert tensor by tensor', function () {

@@ -6,7 +6,6 @@ import {join} from 'node:path'
 import {expect} from 'chai'
 import sharp from 'sharp'
 import {loadConfig} from '../../src/config/load.js'
-import {UserError} from '../../src/errors.js'
 import {runStage} from '../../src/stages/stage.js'
 import {generateStageFor} from '../../src/stages/generate.js'
 import {generateSamples} from '../../src/stages/generate/run.js'
@@ -23,6 +22,7 @@ import {mergeSampleShards} from '../../src/stages/generate/merge.js'
 import type {SampleRecord} from '../../src/stages/generate/records.js'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
+import {expectUserError} from '../helpers/user-error.js'
 import {fakeModels, makeRun, type FakeCalls} from './fakes.js'
 
 function configFor(dir: string, extra: Record<string, unknown> = {}) {
@@ -39,19 +39,6 @@ function records(dir: string, file = join(dir, 'samples', 'manifest.jsonl')): Sa
 }
 
 const request = (r: Partial<ResolvedRequest>): ResolvedRequest => ({prompts: [], grid: false, classes: [], ...r})
-
-async function expectUserError(p: Promise<unknown>, pattern: RegExp): Promise<string> {
-  try {
-    await p
-  } catch (err) {
-    expect(err).to.be.instanceOf(UserError)
-    const message = (err as Error).message
-    expect(message).to.match(pattern)
-    expect(message).to.not.include('\n')
-    return message
-  }
-  throw new Error(`expected a UserError matching ${pattern}`)
-}
 
 describe('generate: sampling plumbing (fake DiT)', function () {
   this.timeout(60_000)
