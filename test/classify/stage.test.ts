@@ -143,7 +143,8 @@ describe('classify stage (synthetic dermoscopy)', function () {
     const after = seedResult('real', 0)
     expect(after.fingerprint).to.not.equal(before.fingerprint)
     expect(JSON.parse(readFileSync(join(runDir, 'classify', 'metrics.json'), 'utf8')).imageSize).to.equal(16)
-    const realFingerprint = after.fingerprint, mixedFingerprint = seedResult('real-plus-synthetic', 0).fingerprint
+    const realFingerprint = after.fingerprint,
+      mixedFingerprint = seedResult('real-plus-synthetic', 0).fingerprint
     await fakeSamples(runDir, 4, 24, 5000)
     await runStage(classifyStage, smaller, {force: false})
     expect(seedResult('real', 0).fingerprint).to.equal(realFingerprint)
