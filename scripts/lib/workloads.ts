@@ -36,7 +36,10 @@ export function pixartForwardFlops(c: PixArtConfig, batch: number, tokens: numbe
   const crossKV = condTokens * 2 * d * c.cross_attention_dim
   const attn = 2 * tokens * tokens * d + 2 * tokens * condTokens * d
   const blocks = c.num_layers * (perBlockLinear + crossKV + attn)
-  const embed = tokens * c.in_channels * c.patch_size ** 2 * d + tokens * d * c.patch_size ** 2 * c.out_channels + condTokens * (c.caption_channels * d + d * d)
+  const embed =
+    tokens * c.in_channels * c.patch_size ** 2 * d +
+    tokens * d * c.patch_size ** 2 * c.out_channels +
+    condTokens * (c.caption_channels * d + d * d)
   return 2 * batch * (blocks + embed)
 }
 
@@ -53,7 +56,7 @@ export interface PixArtBench {
 }
 
 /** A bench/*.json file: the PixArt config plus `batch` and `num_condition_tokens`. */
-export function readBenchConfig(file: string): {cfg: PixArtConfig, batch: number, condTokens: number} {
+export function readBenchConfig(file: string): {cfg: PixArtConfig; batch: number; condTokens: number} {
   const raw = JSON.parse(readFileSync(join(benchDir, file), 'utf8'))
   return {cfg: parsePixArtConfig(raw, file), batch: raw.batch as number, condTokens: raw.num_condition_tokens as number}
 }
@@ -91,7 +94,7 @@ export function pixartBench(file: string, checkpointing: 'auto' | 'on' | 'off' =
       value.dispose()
       tf.dispose(Object.values(grads))
     },
-    dispose() {},
+    dispose() {}
   }
   const x2 = x.slice([0, 0, 0, 0], [2, S, S, cfg.in_channels]) as tf.Tensor4D
   const c2 = ctx.slice([0, 0, 0], [2, L, cfg.caption_channels]) as tf.Tensor3D
@@ -100,19 +103,27 @@ export function pixartBench(file: string, checkpointing: 'auto' | 'on' | 'off' =
     describe: `${file} inference forward, batch 2`,
     flops: pixartForwardFlops(cfg, 2, tokens, L),
     async run() {
-      const out = tf.tidy(() => pixartForward({params}, cfg, {x: x2, timesteps: [500, 500], context: c2, mask: m2}).sample)
+      const out = tf.tidy(
+        () => pixartForward({params}, cfg, {x: x2, timesteps: [500, 500], context: c2, mask: m2}).sample
+      )
       await out.data()
       out.dispose()
     },
-    dispose() {},
+    dispose() {}
   }
   return {
-    file, cfg, batch: B, params: countPixArtParams(cfg), checkpointBlocks, train, infer,
+    file,
+    cfg,
+    batch: B,
+    params: countPixArtParams(cfg),
+    checkpointBlocks,
+    train,
+    infer,
     dispose() {
       tf.dispose([x, ctx, mask, target, x2, c2, m2])
       opt.dispose()
       for (const v of params.values()) v.dispose()
-    },
+    }
   }
 }
 
@@ -127,7 +138,8 @@ export function sdnetBench(batch = 8): Workload {
   const maskData = new Float32Array(batch * S * S)
   for (let i = 0; i < batch; i++) {
     const r = 8 + rng.int(16)
-    for (let y = 0; y < S; y++) for (let c = 0; c < S; c++) maskData[i * S * S + y * S + c] = (y - S / 2) ** 2 + (c - S / 2) ** 2 < r * r ? 1 : 0
+    for (let y = 0; y < S; y++)
+      for (let c = 0; c < S; c++) maskData[i * S * S + y * S + c] = (y - S / 2) ** 2 + (c - S / 2) ** 2 < r * r ? 1 : 0
   }
   const mask = tf.tensor4d(maskData, [batch, S, S, 1])
   return {
@@ -139,7 +151,11 @@ export function sdnetBench(batch = 8): Workload {
       model.updateRunningStats(stats)
       tf.dispose([...grads.values()])
     },
-    dispose() { tf.dispose([x, mask]); optimizer.dispose(); model.dispose() },
+    dispose() {
+      tf.dispose([x, mask])
+      optimizer.dispose()
+      model.dispose()
+    }
   }
 }
 
@@ -150,8 +166,15 @@ export function inceptionBench(batch = 8): Workload & {batch: number} {
   return {
     batch,
     describe: `Inception (FID) pool3 features, batch ${batch} at 299 px`,
-    async run() { const {pool3} = inceptionForward(x, weights); await pool3.data(); pool3.dispose() },
-    dispose() { tf.dispose(x); disposeInception(weights) },
+    async run() {
+      const {pool3} = inceptionForward(x, weights)
+      await pool3.data()
+      pool3.dispose()
+    },
+    dispose() {
+      tf.dispose(x)
+      disposeInception(weights)
+    }
   }
 }
 
@@ -160,23 +183,36 @@ export function matmulGflops(n = 512, reps = 10): number {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 4)
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 5)
   // block bodies: a tidy that *returns* the typed array walks its elements looking for tensors
-  for (let i = 0; i < 2; i++) tf.tidy(() => { tf.matMul(a, b).dataSync() })
+  for (let i = 0; i < 2; i++)
+    tf.tidy(() => {
+      tf.matMul(a, b).dataSync()
+    })
   let best = Infinity
   for (let round = 0; round < 3; round++) {
     const t0 = performance.now()
-    for (let i = 0; i < reps; i++) tf.tidy(() => { tf.matMul(a, b).dataSync() })
+    for (let i = 0; i < reps; i++)
+      tf.tidy(() => {
+        tf.matMul(a, b).dataSync()
+      })
     best = Math.min(best, (performance.now() - t0) / 1000)
   }
   tf.dispose([a, b])
   return (2 * n ** 3 * reps) / best / 1e9
 }
 
-export function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
 
 /** Runs `w` warmup times, then `iters` timed times; returns the times in ms. */
 export async function time(w: Workload, iters: number, warmup: number): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await w.run()
   const out: number[] = []
-  for (let i = 0; i < iters; i++) { const t0 = performance.now(); await w.run(); out.push(performance.now() - t0) }
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now()
+    await w.run()
+    out.push(performance.now() - t0)
+  }
   return out
 }

@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
 import {MedgenCommand, commonFlags} from '../cli/base-command.js'
-import {UserError} from '../errors.js'
 import {log} from '../util/log.js'
 
 export default class Merge extends MedgenCommand {

@@ -30,4 +30,3 @@ export const configSchema = z
   .strict()
 
 export type MedgenConfig = z.infer<typeof configSchema>
-export type SectionName = keyof MedgenConfig

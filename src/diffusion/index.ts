@@ -4,8 +4,7 @@ import {DdpmScheduler} from './ddpm.js'
 import {DpmSolverMultistepScheduler} from './dpm-solver.js'
 import {defaultSchedulerOptions, type SamplerName, type Scheduler, type SchedulerOptions} from './scheduler.js'
 
-export type {SamplerName, Scheduler, NoiseSource} from './scheduler.js'
-export const samplerNames: readonly SamplerName[] = ['dpm-solver++', 'ddim', 'ddpm']
+export type {SamplerName, Scheduler} from './scheduler.js'
 
 export function createScheduler(name: SamplerName, options: SchedulerOptions = defaultSchedulerOptions): Scheduler {
   switch (name) {

@@ -54,12 +54,3 @@ export function checkInflatedSize(source: string, declared: number): void {
     )
   }
 }
-
-/** libvips' own refusal (sharp's limitInputPixels) as the same one line as checkImagePixels. */
-export function pixelLimitError(path: string, err: unknown): UserError | null {
-  if (!/exceeds pixel limit/i.test(String((err as Error)?.message ?? err))) return null
-  return new UserError(
-    `${path}: image is larger than the limit of ${(current.maxImagePixels / 1e6).toFixed(1)} MP; ` +
-      'raise it with --set run.maxImagePixels=N if the image is genuine'
-  )
-}

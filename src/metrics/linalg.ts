@@ -65,21 +65,6 @@ export function gramColumns(a: Float64Array, m: number, k: number): Float64Array
   return c
 }
 
-/** C = A B for square n x n matrices. */
-export function matMul(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const c = new Float64Array(n * n)
-  for (let i = 0; i < n; i++) {
-    const ci = i * n
-    for (let t = 0; t < n; t++) {
-      const v = a[ci + t]
-      if (v === 0) continue
-      const bt = t * n
-      for (let j = 0; j < n; j++) c[ci + j] += v * b[bt + j]
-    }
-  }
-  return c
-}
-
 export interface SymEig {
   /** eigenvalues, ascending */
   values: Float64Array

@@ -34,7 +34,10 @@ export function conditionerConfigFrom(raw: ConditionerConfig & {featureDim?: num
   return {...rest, anatomyDim: raw.anatomyDim ?? featureDim ?? 8, styleDim: raw.styleDim ?? featureDim ?? 8}
 }
 
-export interface Condition { tokens: tf.Tensor3D, mask: tf.Tensor2D }
+export interface Condition {
+  tokens: tf.Tensor3D
+  mask: tf.Tensor2D
+}
 
 export interface ConditionInputs {
   anatomy: tf.Tensor2D
@@ -51,10 +54,17 @@ export interface ConditionInputs {
 /** Parameter shapes in PyTorch layout (Linear [out,in]). */
 export function conditionerParamShapes(c: ConditionerConfig): Map<string, number[]> {
   const s = new Map<string, number[]>()
-  const lin = (name: string, out: number, inp: number): void => { s.set(`${name}.weight`, [out, inp]); s.set(`${name}.bias`, [out]) }
+  const lin = (name: string, out: number, inp: number): void => {
+    s.set(`${name}.weight`, [out, inp])
+    s.set(`${name}.bias`, [out])
+  }
   if (c.mode === 'hffm') {
-    for (const [norm, proj, width] of [['norm_a', 'anatomy_proj', c.anatomyDim], ['norm_m', 'modality_proj', c.styleDim]] as const) {
-      s.set(`${norm}.weight`, [width]); s.set(`${norm}.bias`, [width])
+    for (const [norm, proj, width] of [
+      ['norm_a', 'anatomy_proj', c.anatomyDim],
+      ['norm_m', 'modality_proj', c.styleDim]
+    ] as const) {
+      s.set(`${norm}.weight`, [width])
+      s.set(`${norm}.bias`, [width])
       lin(`${proj}.0`, c.hidden, width)
       lin(`${proj}.2`, c.captionChannels, c.hidden)
     }
@@ -99,7 +109,10 @@ export function conditionTokens(w: Weights, c: ConditionerConfig, inp: Condition
   let tokens: tf.Tensor3D
   let mask: tf.Tensor2D
   if (c.mode === 'hffm') {
-    tokens = tf.concat([hffmToken(w, 'norm_a', 'anatomy_proj', inp.anatomy, 0), hffmToken(w, 'norm_m', 'modality_proj', inp.style, 1)], 1)
+    tokens = tf.concat(
+      [hffmToken(w, 'norm_a', 'anatomy_proj', inp.anatomy, 0), hffmToken(w, 'norm_m', 'modality_proj', inp.style, 1)],
+      1
+    )
     mask = tf.ones([b, 2])
   } else if (c.mode === 'concat') {
     if (!inp.textPooled) throw new Error('concat conditioning needs the pooled text embedding')
@@ -108,7 +121,9 @@ export function conditionTokens(w: Weights, c: ConditionerConfig, inp: Condition
     mask = tf.ones([b, 1])
   } else if (c.mode === 'text') {
     if (!inp.textTokens || !inp.textMask) throw new Error('text conditioning needs the text token sequence and mask')
-    tokens = w.params.has('text_proj.weight') ? dense(inp.textTokens, param(w, 'text_proj.weight'), param(w, 'text_proj.bias')) as tf.Tensor3D : inp.textTokens
+    tokens = w.params.has('text_proj.weight')
+      ? (dense(inp.textTokens, param(w, 'text_proj.weight'), param(w, 'text_proj.bias')) as tf.Tensor3D)
+      : inp.textTokens
     mask = inp.textMask
   } else {
     if (!inp.classIndex) throw new Error('class conditioning needs class indices')
@@ -140,6 +155,6 @@ export function dropCondition(cond: Condition, nul: Condition, drop: boolean[]):
   const m2 = m.reshape([-1, 1])
   return {
     tokens: cond.tokens.mul(tf.scalar(1).sub(m3)).add(nul.tokens.mul(m3)) as tf.Tensor3D,
-    mask: cond.mask.mul(tf.scalar(1).sub(m2)).add(nul.mask.mul(m2)) as tf.Tensor2D,
+    mask: cond.mask.mul(tf.scalar(1).sub(m2)).add(nul.mask.mul(m2)) as tf.Tensor2D
   }
 }

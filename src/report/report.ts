@@ -16,10 +16,10 @@ import {imageSize} from '../io/images.js'
 import {stageLossFigures} from './loss-curves.js'
 import {visualGridColumns} from '../stages/visual/grid-columns.js'
 
-
 function fmt(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(5)
-  if (Array.isArray(v) && v.every(x => typeof x === 'number')) return v.length > 12 ? `[${v.slice(0, 12).map(fmt).join(', ')}, …]` : `[${v.map(fmt).join(', ')}]`
+  if (Array.isArray(v) && v.every(x => typeof x === 'number'))
+    return v.length > 12 ? `[${v.slice(0, 12).map(fmt).join(', ')}, …]` : `[${v.map(fmt).join(', ')}]`
   if (typeof v === 'object' && v !== null) return JSON.stringify(v).slice(0, 200)
   return String(v)
 }
@@ -34,15 +34,22 @@ function flatten(obj: unknown, prefix = '', out: Array<[string, unknown]> = []):
 
 async function listPngs(dir: string): Promise<string[]> {
   try {
-    return (await fs.readdir(dir)).filter(n => n.endsWith('.png')).sort().map(n => join(dir, n))
-  } catch { return [] }
+    return (await fs.readdir(dir))
+      .filter(n => n.endsWith('.png'))
+      .sort()
+      .map(n => join(dir, n))
+  } catch {
+    return []
+  }
 }
 
 async function imageTag(path: string, caption: string, columns?: readonly string[]): Promise<string> {
   const data = await fs.readFile(path)
   // a grid figure gets a row of column names over the image, one per equal-width column; the
   // figure is as wide as the image (at least ~100 px a column, so the names stay readable)
-  const head = columns ? `<div class="columns" style="grid-template-columns:repeat(${columns.length},1fr)">${columns.map(c => `<span>${esc(c)}</span>`).join('')}</div>` : ''
+  const head = columns
+    ? `<div class="columns" style="grid-template-columns:repeat(${columns.length},1fr)">${columns.map(c => `<span>${esc(c)}</span>`).join('')}</div>`
+    : ''
   const width = columns ? Math.max((await imageSize(path)).width, 100 * columns.length) : 0
   return `<figure${columns ? ` class="grid" style="width:${width}px;max-width:100%"` : ''}>${head}<img alt="${esc(caption)}" src="data:image/png;base64,${data.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`
 }
@@ -59,11 +66,15 @@ function metricsTable(json: unknown): string {
 }
 
 async function readJson(path: string): Promise<unknown | null> {
-  try { return JSON.parse(await fs.readFile(path, 'utf8')) } catch { return null }
+  try {
+    return JSON.parse(await fs.readFile(path, 'utf8'))
+  } catch {
+    return null
+  }
 }
 
 export async function buildReport(runDir: string): Promise<string> {
-  const run = await readJson(runLayout(runDir).runRecord) as any
+  const run = (await readJson(runLayout(runDir).runRecord)) as any
   const manifests: Array<[string, StageManifest]> = []
   const dirOf: Record<string, string> = {}
   for (const stage of stages) {
@@ -72,9 +83,14 @@ export async function buildReport(runDir: string): Promise<string> {
     if (m) manifests.push([stage.name, m])
   }
   const sections: string[] = []
-  sections.push(`<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th><th>backend</th><th>finished</th></tr>${
-    manifests.map(([s, m]) => `<tr><td>${esc(s)}</td><td>${esc(m.status)}</td><td>${m.seconds?.toFixed(1) ?? ''}</td><td>${esc(m.backend ?? '')}</td><td>${esc(m.finishedAt ?? '')}</td></tr>`).join('')
-  }</table>`)
+  sections.push(
+    `<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th><th>backend</th><th>finished</th></tr>${manifests
+      .map(
+        ([s, m]) =>
+          `<tr><td>${esc(s)}</td><td>${esc(m.status)}</td><td>${m.seconds?.toFixed(1) ?? ''}</td><td>${esc(m.backend ?? '')}</td><td>${esc(m.finishedAt ?? '')}</td></tr>`
+      )
+      .join('')}</table>`
+  )
   for (const [stage, m] of manifests) {
     const dir = join(runDir, dirOf[stage])
     const parts: string[] = [`<h2 id="${esc(stage)}">${esc(stage)}</h2>`]
@@ -87,9 +103,14 @@ export async function buildReport(runDir: string): Promise<string> {
     }
     const metrics = await readJson(join(dir, stageFiles.metrics))
     if (stage === 'classify' && metrics) parts.push(nearChanceWarningHtml(metrics))
-    if (metrics) parts.push(`<details open><summary>${esc(dirOf[stage])}/${stageFiles.metrics}</summary>${metricsTable(metrics)}</details>`)
+    if (metrics)
+      parts.push(
+        `<details open><summary>${esc(dirOf[stage])}/${stageFiles.metrics}</summary>${metricsTable(metrics)}</details>`
+      )
     if (m.notes) parts.push(`<details><summary>notes</summary>${metricsTable(m.notes)}</details>`)
-    parts.push(`<details><summary>config and hashes</summary><pre>${esc(JSON.stringify({config: m.config, inputs: m.inputs, outputs: m.outputs}, null, 1))}</pre></details>`)
+    parts.push(
+      `<details><summary>config and hashes</summary><pre>${esc(JSON.stringify({config: m.config, inputs: m.inputs, outputs: m.outputs}, null, 1))}</pre></details>`
+    )
     sections.push(`<section>${parts.join('\n')}</section>`)
   }
   // Sections in reading order above the per-stage ones: the summary first, then control.

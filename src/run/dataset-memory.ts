@@ -33,7 +33,7 @@ export function recallDataset(runDir: string): DatasetRecord | null {
 /** Records `path` (made absolute) as the run's dataset, when it is a folder; a typo is reported by the stage, not remembered. */
 export function rememberDataset(config: MedgenConfig, given: string): void {
   const path = resolve(given)
-  let isDir = false
+  let isDir: boolean
   try {
     isDir = statSync(path).isDirectory()
   } catch {

@@ -149,8 +149,6 @@ export function runLayout(runDir: string) {
   }
 }
 
-export type RunLayout = ReturnType<typeof runLayout>
-
 /** The dataset the stages read: data.path, else where synth wrote (synth.out, else <run>/data). */
 export function datasetPathOf(config: MedgenConfig): string {
   return config.data.path || config.synth.out || runLayout(config.run.dir).defaultDataset

@@ -56,7 +56,6 @@ export function wrapText(text: string, maxChars: number, maxLines: number): stri
   }
   if (lines.length < maxLines && current) {
     lines.push(current)
-    current = ''
     i = words.length
   }
   if (i < words.length && lines.length > 0) {

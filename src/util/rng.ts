@@ -21,7 +21,6 @@ export class Rng {
   private b: number
   private c: number
   private d: number
-  private spareNormal: number | null = null
 
   constructor(seed: number | string = 0) {
     const s = typeof seed === 'string' ? hashString(seed) : seed
@@ -51,7 +50,6 @@ export class Rng {
     if (!Array.isArray(s) || s.length !== 4 || s.some(v => !Number.isInteger(v)))
       throw new Error('invalid RNG state in checkpoint')
     ;[this.a, this.b, this.c, this.d] = s.map(v => v >>> 0) as RngState
-    this.spareNormal = null
   }
 
   nextUint32(): number {

@@ -24,7 +24,7 @@ process.env.MEDGEN_QUIET = '1'
 
 async function snapshot(params: Iterable<tf.Tensor>): Promise<Float32Array[]> {
   const out: Float32Array[] = []
-  for (const p of params) out.push(new Float32Array(await p.data() as Float32Array))
+  for (const p of params) out.push(new Float32Array((await p.data()) as Float32Array))
   return out
 }
 
@@ -34,12 +34,23 @@ function moved(before: Float32Array[], after: Float32Array[]): boolean {
 
 describe('one training step of each stage on the backend under test', function () {
   this.timeout(300_000)
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('train-visual (SDNet): one step', async () => {
     const data = syntheticVisualData(10, 32, 11, {val: 0.2, test: 0})
-    const r = await trainSdnet(data, {model: sdnetConfig({imageSize: 32, ndf: 4, adain: 'learned'}), seed: 7, epochs: 1, batchSize: 8, lr: 3e-3,
-      checkpointDir: tmpDir(), checkpointEvery: 100, keepCheckpoints: 1, resume: false})
+    const r = await trainSdnet(data, {
+      model: sdnetConfig({imageSize: 32, ndf: 4, adain: 'learned'}),
+      seed: 7,
+      epochs: 1,
+      batchSize: 8,
+      lr: 3e-3,
+      checkpointDir: tmpDir(),
+      checkpointEvery: 100,
+      keepCheckpoints: 1,
+      resume: false
+    })
     expect(r.stepsDone).to.equal(1)
     expect(Number.isFinite(r.history.steps[0].loss), String(r.history.steps[0].loss)).to.equal(true)
     r.model.dispose()
@@ -48,17 +59,46 @@ describe('one training step of each stage on the backend under test', function (
   it('align-text (text disentangler): one step moves the heads', async () => {
     const rng = new Rng(3)
     const n = 16
-    const data = {embeddings: rng.normalArray(n * 24, 0.5), anatomy: Float32Array.from({length: n * 8}, () => rng.uniform()), style: rng.normalArray(n * 8), n}
-    const r = await trainTextDisentangler(data, Array.from({length: n}, (_, i) => i), {model: textDisentanglerConfig(24), seed: 5, epochs: 1, batchSize: 16,
-      lr: 1e-3, alignWeight: 1, reconWeight: 0.5, checkpointDir: tmpDir(), checkpointEvery: 100, keepCheckpoints: 1, resume: false})
+    const data = {
+      embeddings: rng.normalArray(n * 24, 0.5),
+      anatomy: Float32Array.from({length: n * 8}, () => rng.uniform()),
+      style: rng.normalArray(n * 8),
+      n
+    }
+    const r = await trainTextDisentangler(
+      data,
+      Array.from({length: n}, (_, i) => i),
+      {
+        model: textDisentanglerConfig(24),
+        seed: 5,
+        epochs: 1,
+        batchSize: 16,
+        lr: 1e-3,
+        alignWeight: 1,
+        reconWeight: 0.5,
+        checkpointDir: tmpDir(),
+        checkpointEvery: 100,
+        keepCheckpoints: 1,
+        resume: false
+      }
+    )
     expect(r.stepsDone).to.equal(1)
     expect(Number.isFinite(r.history[0].loss)).to.equal(true)
     tf.dispose([...r.params.values()])
   })
 
   it('finetune-dit: one step from scratch and one LoRA step on a frozen base', async () => {
-    const opts = {steps: 1, batchSize: 4, lr: 3e-3, weightDecay: 0.01, warmupSteps: 0, gradClip: 1, condDropout: 0.5,
-      colour: {mode: 'train' as const, weight: 0.05, every: 1}, seed: 5}
+    const opts = {
+      steps: 1,
+      batchSize: 4,
+      lr: 3e-3,
+      weightDecay: 0.01,
+      warmupSteps: 0,
+      gradClip: 1,
+      condDropout: 0.5,
+      colour: {mode: 'train' as const, weight: 0.05, every: 1},
+      seed: 5
+    }
     const spec = tinySpec('hffm')
     const set = syntheticSet()
     for (const base of [null, initPixArtParams(spec.transformer, new Rng(99))]) {
@@ -72,8 +112,22 @@ describe('one training step of each stage on the backend under test', function (
   })
 
   it('classify (small CNN): one epoch of one batch', async () => {
-    const r = await trainClassifier(toySet(16, 16, 1), toySet(6, 16, 2), {preset: 'small-cnn', numClasses: 3, epochs: 1, batchSize: 16, lr: 3e-3, weightDecay: 1e-4,
-      balanced: false, standardize: false, augment: true, patience: 10, seed: 5, dir: tmpDir(), resume: true, checkpointEvery: 1000})
+    const r = await trainClassifier(toySet(16, 16, 1), toySet(6, 16, 2), {
+      preset: 'small-cnn',
+      numClasses: 3,
+      epochs: 1,
+      batchSize: 16,
+      lr: 3e-3,
+      weightDecay: 1e-4,
+      balanced: false,
+      standardize: false,
+      augment: true,
+      patience: 10,
+      seed: 5,
+      dir: tmpDir(),
+      resume: true,
+      checkpointEvery: 1000
+    })
     expect(r.epochsRun).to.equal(1)
     expect(Number.isFinite(r.history[0].trainLoss)).to.equal(true)
     disposeClassifier(r.model)

@@ -11,8 +11,21 @@ import {fileURLToPath} from 'node:url'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {expectUserError} from '../helpers/user-error.js'
-import {writeBertFolder, writePixArtFolder, writeVaeFolder, bertPretrainingShapes, type BertSize} from '../helpers/model-folders.js'
-import {checkWeights, fitsLines, formatCheckReport, isOutOfMemory, phaseFailed, type CheckReport} from '../../src/check/check-weights.js'
+import {
+  writeBertFolder,
+  writePixArtFolder,
+  writeVaeFolder,
+  bertPretrainingShapes,
+  type BertSize
+} from '../helpers/model-folders.js'
+import {
+  checkWeights,
+  fitsLines,
+  formatCheckReport,
+  isOutOfMemory,
+  phaseFailed,
+  type CheckReport
+} from '../../src/check/check-weights.js'
 import {pixartPreset, type PixArtConfig} from '../../src/models/pixart/config.js'
 import {countPixArtParams} from '../../src/models/pixart/transformer.js'
 import {vaeParamShapes} from '../../src/models/vae/init.js'
@@ -20,11 +33,30 @@ import type {VaeConfig} from '../../src/models/vae/autoencoder.js'
 import {GiB, pixartForwardBytes, pixartLoraStepBytes} from '../../src/check/estimate.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const PIXART: PixArtConfig = {num_layers: 2, num_attention_heads: 2, attention_head_dim: 8, in_channels: 4, out_channels: 8, patch_size: 2,
-  sample_size: 8, cross_attention_dim: 16, caption_channels: 12, norm_eps: 1e-6}
-const VAE: VaeConfig = {in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [8, 16], layers_per_block: 1, norm_num_groups: 4, scaling_factor: 0.18215}
+const PIXART: PixArtConfig = {
+  num_layers: 2,
+  num_attention_heads: 2,
+  attention_head_dim: 8,
+  in_channels: 4,
+  out_channels: 8,
+  patch_size: 2,
+  sample_size: 8,
+  cross_attention_dim: 16,
+  caption_channels: 12,
+  norm_eps: 1e-6
+}
+const VAE: VaeConfig = {
+  in_channels: 3,
+  out_channels: 3,
+  latent_channels: 4,
+  block_out_channels: [8, 16],
+  layers_per_block: 1,
+  norm_num_groups: 4,
+  scaling_factor: 0.18215
+}
 const BERT: BertSize = {vocab: 50, hidden: 16, layers: 2, heads: 2, intermediate: 32, positions: 32}
-const count = (shapes: Map<string, number[]>): number => [...shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0)
+const count = (shapes: Map<string, number[]>): number =>
+  [...shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0)
 
 function phase(r: CheckReport, prefix: string) {
   const p = r.phases.find(x => x.name.startsWith(prefix))
@@ -35,7 +67,9 @@ function phase(r: CheckReport, prefix: string) {
 describe('check-weights on the public layouts (tiny random weights)', function () {
   this.timeout(120_000)
   const dir = tmpDir('medgen-check-')
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('PixArt as fp16 shards + index: counts, forward and one LoRA step', async () => {
     const folder = join(dir, 'pixart-fp16', 'transformer')
@@ -79,12 +113,18 @@ describe('check-weights on the public layouts (tiny random weights)', function (
     expect(step).to.include({ok: false, skipped: true, pastMemoryLimit: true, seconds: 0})
     expect(step.estimatedBytes).to.equal(pixartLoraStepBytes(PIXART, parameters, 64, true).total)
     expect(phaseFailed(step), 'check-weights exits 1 for a phase that does not fit').to.equal(true)
-    expect(r.fits.join('\n')).to.match(/LoRA step 64 px on \w+: not run: needs ~[\d.]+ GB, past the [\d.]+ GB (wasm heap|memory limit): use the tensorflow backend/)
+    expect(r.fits.join('\n')).to.match(
+      /LoRA step 64 px on \w+: not run: needs ~[\d.]+ GB, past the [\d.]+ GB (wasm heap|memory limit): use the tensorflow backend/
+    )
     const none = await checkWeights(folder, {size: 64, memoryLimitBytes: 1})
     expect(none.phases.map(p => [p.name, p.ok, p.skipped, p.error?.slice(0, 20)])).to.deep.equal([
-      ['load', true, undefined, undefined], ['forward 64 px', false, true, 'not run: needs ~0.00'], ['LoRA step 64 px', false, true, 'the forward pass was'],
+      ['load', true, undefined, undefined],
+      ['forward 64 px', false, true, 'not run: needs ~0.00'],
+      ['LoRA step 64 px', false, true, 'the forward pass was']
     ])
-    expect(phaseFailed(none.phases[2]), 'a step skipped after a skipped forward is not a second failure').to.equal(false)
+    expect(phaseFailed(none.phases[2]), 'a step skipped after a skipped forward is not a second failure').to.equal(
+      false
+    )
   })
 
   it('PixArt as one fp32 file, --no-train: the LoRA step is reported as skipped', async () => {
@@ -132,7 +172,10 @@ describe('check-weights on the public layouts (tiny random weights)', function (
     writeFileSync(join(empty, 'config.json'), JSON.stringify({_class_name: 'UNet2DConditionModel'}))
     await expectUserError(checkWeights(empty), /cannot tell the model kind \(_class_name "UNet2DConditionModel"/)
     await expectUserError(checkWeights(join(dir, 'pixart-fp32'), {size: 60}), /--size 60: .*divisible by patch_size 2/)
-    await expectUserError(checkWeights(join(dir, 'pixart-fp32'), {captions: 0}), /--captions 0: must be a positive integer/)
+    await expectUserError(
+      checkWeights(join(dir, 'pixart-fp32'), {captions: 0}),
+      /--captions 0: must be a positive integer/
+    )
   })
 
   it('verdicts: PixArt-XL-2 LoRA at 512 px does not fit the wasm heap and says what to use', () => {
@@ -143,12 +186,30 @@ describe('check-weights on the public layouts (tiny random weights)', function (
     const at512 = pixartLoraStepBytes(xl, parameters, 512, true).total
     expect(at512).to.be.greaterThan(at256)
     expect(at256).to.be.greaterThan(4 * parameters)
-    const report = {model: 'PixArt-XL-2', kind: 'pixart', backend: 'wasm', parameters, options: {size: 256}, phases: [{
-      name: 'LoRA step 256 px', ok: false, error: 'out of memory: Aborted(Cannot enlarge memory)', seconds: 3, peakRssBytes: 5 * GiB,
-      trackedPeakBytes: 3.9 * GiB, wasmHeapBytes: 4 * GiB, estimatedBytes: at256, detail: {},
-    }]} as unknown as CheckReport
+    const report = {
+      model: 'PixArt-XL-2',
+      kind: 'pixart',
+      backend: 'wasm',
+      parameters,
+      options: {size: 256},
+      phases: [
+        {
+          name: 'LoRA step 256 px',
+          ok: false,
+          error: 'out of memory: Aborted(Cannot enlarge memory)',
+          seconds: 3,
+          peakRssBytes: 5 * GiB,
+          trackedPeakBytes: 3.9 * GiB,
+          wasmHeapBytes: 4 * GiB,
+          estimatedBytes: at256,
+          detail: {}
+        }
+      ]
+    } as unknown as CheckReport
     const lines = fitsLines(report, xl, true)
-    expect(lines[0]).to.match(/LoRA step 256 px on wasm: FAILED \(out of memory.*\); it needs ~[\d.]+ GB; the wasm heap is 4\.00 GB: use the tensorflow backend/)
+    expect(lines[0]).to.match(
+      /LoRA step 256 px on wasm: FAILED \(out of memory.*\); it needs ~[\d.]+ GB; the wasm heap is 4\.00 GB: use the tensorflow backend/
+    )
     const at512Line = lines.find(l => l.includes('LoRA at 512 px'))!
     expect(at512Line).to.match(/needs ~[\d.]+ GB \(weights 2\.28 GB as float32, blocks checkpointed\)/)
     expect(isOutOfMemory(new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded'))).to.equal(true)
@@ -156,12 +217,25 @@ describe('check-weights on the public layouts (tiny random weights)', function (
   })
 
   it('the command prints the report as JSON with --json', function () {
-    const ok = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin', 'dev.js'), 'check-weights', join(dir, 'bert'), '--json', '--backend', 'cpu', '--captions', '2'],
-      {cwd: root, encoding: 'utf8', env: {...process.env, MEDGEN_BACKEND: ''}})
+    const ok = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'bin', 'dev.js'),
+        'check-weights',
+        join(dir, 'bert'),
+        '--json',
+        '--backend',
+        'cpu',
+        '--captions',
+        '2'
+      ],
+      {cwd: root, encoding: 'utf8', env: {...process.env, MEDGEN_BACKEND: ''}}
+    )
     expect(ok.status, ok.stderr).to.equal(0)
     const report = JSON.parse(ok.stdout)
     expect(report.kind).to.equal('bert')
     expect(report.phases.map((p: {name: string}) => p.name)).to.deep.equal(['load', 'encode 2 captions x 32 tokens'])
   })
 })
-

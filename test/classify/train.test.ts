@@ -2,7 +2,6 @@
 // class-balanced sampling draws classes evenly, and an interrupted-then-resumed run ends with
 // the same weights as an uninterrupted one.
 import {expect} from 'chai'
-import {join} from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'

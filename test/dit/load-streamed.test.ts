@@ -15,8 +15,18 @@ import {loadVae} from '../../src/models/vae/load.js'
 import type {PixArtConfig} from '../../src/models/pixart/config.js'
 import {countPixArtParams} from '../../src/models/pixart/transformer.js'
 
-const PIXART: PixArtConfig = {num_layers: 2, num_attention_heads: 2, attention_head_dim: 8, in_channels: 4, out_channels: 8, patch_size: 2,
-  sample_size: 8, cross_attention_dim: 16, caption_channels: 12, norm_eps: 1e-6}
+const PIXART: PixArtConfig = {
+  num_layers: 2,
+  num_attention_heads: 2,
+  attention_head_dim: 8,
+  in_channels: 4,
+  out_channels: 8,
+  patch_size: 2,
+  sample_size: 8,
+  cross_attention_dim: 16,
+  caption_channels: 12,
+  norm_eps: 1e-6
+}
 
 /** Rewrites config.json with some keys changed, so the weights no longer match it. */
 function editConfig(folder: string, changes: Record<string, unknown>): void {
@@ -33,7 +43,9 @@ async function expectLoadError(load: () => Promise<unknown>, pattern: RegExp): P
 describe('dit: PixArt and VAE loaders convert tensor by tensor', function () {
   this.timeout(60_000)
   const dir = tmpDir('medgen-load-')
-  before(async () => { await useTestBackend() })
+  before(async () => {
+    await useTestBackend()
+  })
 
   it('fp16 shards load once as float32, every tensor in tfjs layout', async () => {
     const folder = join(dir, 'ok')
@@ -51,7 +63,10 @@ describe('dit: PixArt and VAE loaders convert tensor by tensor', function () {
     const shape = join(dir, 'shape')
     await writePixArtFolder(shape, PIXART, 'F16', 4_000)
     editConfig(shape, {caption_channels: 10})
-    await expectLoadError(() => loadPixArt(shape), /shape: tensor caption_projection\.linear_1\.weight has shape \[16,12\], config expects \[16,10\]/)
+    await expectLoadError(
+      () => loadPixArt(shape),
+      /shape: tensor caption_projection\.linear_1\.weight has shape \[16,12\], config expects \[16,10\]/
+    )
     const missing = join(dir, 'missing')
     await writePixArtFolder(missing, PIXART, 'F32')
     editConfig(missing, {num_layers: 3})
@@ -59,10 +74,28 @@ describe('dit: PixArt and VAE loaders convert tensor by tensor', function () {
     const extra = join(dir, 'extra')
     await writePixArtFolder(extra, PIXART, 'F32')
     editConfig(extra, {num_layers: 1})
-    await expectLoadError(() => loadPixArt(extra), /extra: unexpected tensors for this config, e.g. transformer_blocks\.1\./)
+    await expectLoadError(
+      () => loadPixArt(extra),
+      /extra: unexpected tensors for this config, e.g. transformer_blocks\.1\./
+    )
     const vae = join(dir, 'vae')
-    await writeVaeFolder(vae, {in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [8, 16], layers_per_block: 1, norm_num_groups: 4, scaling_factor: 0.18215}, 'BF16')
+    await writeVaeFolder(
+      vae,
+      {
+        in_channels: 3,
+        out_channels: 3,
+        latent_channels: 4,
+        block_out_channels: [8, 16],
+        layers_per_block: 1,
+        norm_num_groups: 4,
+        scaling_factor: 0.18215
+      },
+      'BF16'
+    )
     editConfig(vae, {block_out_channels: [16, 16]})
-    await expectLoadError(() => loadVae(vae), /vae: encoder\.conv_in has 8 outputs, config block_out_channels\[0\] is 16/)
+    await expectLoadError(
+      () => loadVae(vae),
+      /vae: encoder\.conv_in has 8 outputs, config block_out_channels\[0\] is 16/
+    )
   })
 })

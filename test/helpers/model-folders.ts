@@ -20,7 +20,7 @@ function halfBits(u: number): number {
   const sign = (u >>> 16) & 0x8000
   const exp = ((u >>> 23) & 0xff) - 127 + 15
   const mant = u & 0x7fffff
-  if (exp <= 0) return sign | (exp < -10 ? 0 : ((mant | 0x800000) >> (1 - exp + 13)))
+  if (exp <= 0) return sign | (exp < -10 ? 0 : (mant | 0x800000) >> (1 - exp + 13))
   if (exp >= 31) return sign | 0x7c00
   return sign | (exp << 10) | ((mant + 0x1000) >> 13)
 }
@@ -30,7 +30,9 @@ function randomValues(n: number, seed: number): Float32Array {
   const out = new Float32Array(n)
   let s = (seed * 2654435761) >>> 0 || 1
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5
+    s ^= s << 13
+    s ^= s >>> 17
+    s ^= s << 5
     out[i] = ((s >>> 0) / 4294967296 - 0.5) * 0.07
   }
   return out
@@ -48,7 +50,12 @@ function encode(values: Float32Array, dtype: StoredDtype): Buffer {
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1)
 
 /** One safetensors file, written tensor by tensor. */
-async function writeStreamed(path: string, shapes: Array<[string, number[]]>, dtype: StoredDtype, seed: number): Promise<void> {
+async function writeStreamed(
+  path: string,
+  shapes: Array<[string, number[]]>,
+  dtype: StoredDtype,
+  seed: number
+): Promise<void> {
   const header: Record<string, unknown> = {}
   let offset = 0
   for (const [name, shape] of shapes) {
@@ -66,14 +73,22 @@ async function writeStreamed(path: string, shapes: Array<[string, number[]]>, dt
     await handle.write(Buffer.concat([len, Buffer.from(json)]))
     let i = 0
     for (const [, shape] of shapes) await handle.write(encode(randomValues(numel(shape), seed * 100003 + i++), dtype))
-  } finally { await handle.close() }
+  } finally {
+    await handle.close()
+  }
 }
 
 /**
  * diffusion_pytorch_model.safetensors, or (maxShardBytes given) shards named as diffusers names
  * them plus the index with total_size and weight_map.
  */
-export async function writeDiffusersWeights(dir: string, shapes: Map<string, number[]>, dtype: StoredDtype, maxShardBytes?: number, seed = 1): Promise<string[]> {
+export async function writeDiffusersWeights(
+  dir: string,
+  shapes: Map<string, number[]>,
+  dtype: StoredDtype,
+  maxShardBytes?: number,
+  seed = 1
+): Promise<string[]> {
   const entries = [...shapes.entries()]
   if (!maxShardBytes) {
     await writeStreamed(join(dir, 'diffusion_pytorch_model.safetensors'), entries, dtype, seed)
@@ -83,49 +98,99 @@ export async function writeDiffusersWeights(dir: string, shapes: Map<string, num
   let size = 0
   for (const e of entries) {
     const bytes = numel(e[1]) * BYTES[dtype]
-    if (size > 0 && size + bytes > maxShardBytes) { shards.push([]); size = 0 }
+    if (size > 0 && size + bytes > maxShardBytes) {
+      shards.push([])
+      size = 0
+    }
     shards.at(-1)!.push(e)
     size += bytes
   }
-  const names = shards.map((_, i) => `diffusion_pytorch_model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`)
+  const names = shards.map(
+    (_, i) =>
+      `diffusion_pytorch_model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`
+  )
   const weightMap: Record<string, string> = {}
   for (let i = 0; i < shards.length; i++) {
     await writeStreamed(join(dir, names[i]), shards[i], dtype, seed + i)
     for (const [name] of shards[i]) weightMap[name] = names[i]
   }
   const totalSize = entries.reduce((a, [, s]) => a + numel(s) * BYTES[dtype], 0)
-  await fs.writeFile(join(dir, 'diffusion_pytorch_model.safetensors.index.json'), JSON.stringify({metadata: {total_size: totalSize}, weight_map: weightMap}, null, 2))
+  await fs.writeFile(
+    join(dir, 'diffusion_pytorch_model.safetensors.index.json'),
+    JSON.stringify({metadata: {total_size: totalSize}, weight_map: weightMap}, null, 2)
+  )
   return [...names, 'diffusion_pytorch_model.safetensors.index.json']
 }
 
-export async function writePixArtFolder(dir: string, cfg: PixArtConfig, dtype: StoredDtype, maxShardBytes?: number): Promise<string[]> {
+export async function writePixArtFolder(
+  dir: string,
+  cfg: PixArtConfig,
+  dtype: StoredDtype,
+  maxShardBytes?: number
+): Promise<string[]> {
   await fs.mkdir(dir, {recursive: true})
-  await fs.writeFile(join(dir, 'config.json'), JSON.stringify({...toDiffusersConfig(cfg), _class_name: 'Transformer2DModel', _diffusers_version: '0.22.0.dev0'}, null, 2))
+  await fs.writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      {...toDiffusersConfig(cfg), _class_name: 'Transformer2DModel', _diffusers_version: '0.22.0.dev0'},
+      null,
+      2
+    )
+  )
   return writeDiffusersWeights(dir, pixartParamShapes(cfg), dtype, maxShardBytes)
 }
 
-export async function writeVaeFolder(dir: string, cfg: VaeConfig, dtype: StoredDtype, maxShardBytes?: number): Promise<string[]> {
+export async function writeVaeFolder(
+  dir: string,
+  cfg: VaeConfig,
+  dtype: StoredDtype,
+  maxShardBytes?: number
+): Promise<string[]> {
   await fs.mkdir(dir, {recursive: true})
-  await fs.writeFile(join(dir, 'config.json'), JSON.stringify({...vaeDiffusersConfig(cfg), _class_name: 'AutoencoderKL'}, null, 2))
+  await fs.writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify({...vaeDiffusersConfig(cfg), _class_name: 'AutoencoderKL'}, null, 2)
+  )
   return writeDiffusersWeights(dir, vaeParamShapes(cfg), dtype, maxShardBytes, 7)
 }
 
-export interface BertSize { vocab: number, hidden: number, layers: number, heads: number, intermediate: number, positions: number }
+export interface BertSize {
+  vocab: number
+  hidden: number
+  layers: number
+  heads: number
+  intermediate: number
+  positions: number
+}
 /** bert-base-uncased / Bio_ClinicalBERT sizes (110M parameters with the pretraining heads' bias). */
-export const BERT_BASE: BertSize = {vocab: 28996, hidden: 768, layers: 12, heads: 12, intermediate: 3072, positions: 512}
+export const BERT_BASE: BertSize = {
+  vocab: 28996,
+  hidden: 768,
+  layers: 12,
+  heads: 12,
+  intermediate: 3072,
+  positions: 512
+}
 
 /** BertForPreTraining state_dict names and shapes (`bert.` prefix, a `cls.` head tensor), as Bio_ClinicalBERT ships. */
 export function bertPretrainingShapes(s: BertSize): Map<string, number[]> {
   const m = new Map<string, number[]>()
-  const lin = (p: string, out: number, inp: number): void => { m.set(`${p}.weight`, [out, inp]); m.set(`${p}.bias`, [out]) }
-  const ln = (p: string): void => { m.set(`${p}.weight`, [s.hidden]); m.set(`${p}.bias`, [s.hidden]) }
+  const lin = (p: string, out: number, inp: number): void => {
+    m.set(`${p}.weight`, [out, inp])
+    m.set(`${p}.bias`, [out])
+  }
+  const ln = (p: string): void => {
+    m.set(`${p}.weight`, [s.hidden])
+    m.set(`${p}.bias`, [s.hidden])
+  }
   m.set('bert.embeddings.word_embeddings.weight', [s.vocab, s.hidden])
   m.set('bert.embeddings.position_embeddings.weight', [s.positions, s.hidden])
   m.set('bert.embeddings.token_type_embeddings.weight', [2, s.hidden])
   ln('bert.embeddings.LayerNorm')
   for (let i = 0; i < s.layers; i++) {
     const p = `bert.encoder.layer.${i}`
-    for (const n of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) lin(`${p}.${n}`, s.hidden, s.hidden)
+    for (const n of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense'])
+      lin(`${p}.${n}`, s.hidden, s.hidden)
     ln(`${p}.attention.output.LayerNorm`)
     lin(`${p}.intermediate.dense`, s.intermediate, s.hidden)
     lin(`${p}.output.dense`, s.hidden, s.intermediate)
@@ -137,13 +202,34 @@ export function bertPretrainingShapes(s: BertSize): Map<string, number[]> {
 }
 
 /** A Hugging Face BERT folder: config.json + pytorch_model.bin (torch zip, float32) or model.safetensors. */
-export async function writeBertFolder(dir: string, s: BertSize, format: 'bin' | 'safetensors', dtype: StoredDtype = 'F32'): Promise<string[]> {
+export async function writeBertFolder(
+  dir: string,
+  s: BertSize,
+  format: 'bin' | 'safetensors',
+  dtype: StoredDtype = 'F32'
+): Promise<string[]> {
   await fs.mkdir(dir, {recursive: true})
-  await fs.writeFile(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['BertForPreTraining'], model_type: 'bert', vocab_size: s.vocab, hidden_size: s.hidden, num_hidden_layers: s.layers,
-    num_attention_heads: s.heads, intermediate_size: s.intermediate, max_position_embeddings: s.positions, type_vocab_size: 2,
-    hidden_act: 'gelu', layer_norm_eps: 1e-12, pad_token_id: 0,
-  }, null, 2))
+  await fs.writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      {
+        architectures: ['BertForPreTraining'],
+        model_type: 'bert',
+        vocab_size: s.vocab,
+        hidden_size: s.hidden,
+        num_hidden_layers: s.layers,
+        num_attention_heads: s.heads,
+        intermediate_size: s.intermediate,
+        max_position_embeddings: s.positions,
+        type_vocab_size: 2,
+        hidden_act: 'gelu',
+        layer_norm_eps: 1e-12,
+        pad_token_id: 0
+      },
+      null,
+      2
+    )
+  )
   const shapes = bertPretrainingShapes(s)
   if (format === 'safetensors') {
     await writeStreamed(join(dir, 'model.safetensors'), [...shapes.entries()], dtype, 3)
@@ -157,7 +243,10 @@ export async function writeBertFolder(dir: string, s: BertSize, format: 'bin' | 
     const key = String(i)
     const stride = shape.map((_, d) => numel(shape.slice(d + 1)))
     tensors[name] = {storage: key, offset: 0, size: shape, stride}
-    storages[key] = {type: storageType, bytes: new Uint8Array(encode(randomValues(numel(shape), 3 * 100003 + i++), dtype))}
+    storages[key] = {
+      type: storageType,
+      bytes: new Uint8Array(encode(randomValues(numel(shape), 3 * 100003 + i++), dtype))
+    }
   }
   await fs.writeFile(join(dir, 'pytorch_model.bin'), torchZip(tensors, storages))
   return ['pytorch_model.bin']

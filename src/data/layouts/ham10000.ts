@@ -9,7 +9,6 @@ import {type DatasetRecord, type LayoutResult, isImageFile, readCsvTable, rel, s
 import {pathExists} from '../../io/atomic.js'
 import {checkFileName} from '../../io/paths.js'
 
-export const hamClasses = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc']
 export const hamMetadataNames = ['HAM10000_metadata.csv', 'HAM10000_metadata']
 
 export async function findHamMetadata(root: string): Promise<string | null> {

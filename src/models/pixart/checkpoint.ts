@@ -10,7 +10,13 @@ import {innerDim, type PixArtConfig} from './config.js'
 import type {Weights} from '../layers.js'
 
 /** A transformer block as the forward pass calls it: weights, tokens, modulation, context, key bias. */
-export type BlockFn = (w: Weights, x: tf.Tensor3D, t6: tf.Tensor2D, ctx: tf.Tensor3D, bias: tf.Tensor | null) => tf.Tensor3D
+export type BlockFn = (
+  w: Weights,
+  x: tf.Tensor3D,
+  t6: tf.Tensor2D,
+  ctx: tf.Tensor3D,
+  bias: tf.Tensor | null
+) => tf.Tensor3D
 
 /**
  * Rough bytes a training step keeps on the tape for the blocks at this batch size, without
@@ -60,15 +66,26 @@ export function checkpointed(block: BlockFn, prefix: string): BlockFn {
   return (w, x, t6, ctx, bias) => recomputedBlock(block, prefix, w, x, t6, ctx, bias)
 }
 
-function recomputedBlock(block: BlockFn, prefix: string, w: Weights, x: tf.Tensor3D, t6: tf.Tensor2D, ctx: tf.Tensor3D, bias: tf.Tensor | null): tf.Tensor3D {
+function recomputedBlock(
+  block: BlockFn,
+  prefix: string,
+  w: Weights,
+  x: tf.Tensor3D,
+  t6: tf.Tensor2D,
+  ctx: tf.Tensor3D,
+  bias: tf.Tensor | null
+): tf.Tensor3D {
   const paramNames = [...w.params.keys()].filter(name => name.startsWith(prefix) && isTrained(w.params.get(name)!))
-  const adapterSlots: Array<{path: string, part: 'A' | 'B'}> = []
+  const adapterSlots: Array<{path: string; part: 'A' | 'B'}> = []
   for (const [path, adapter] of w.lora?.adapters ?? []) {
     if (!path.startsWith(prefix)) continue
     if (isTrained(adapter.A)) adapterSlots.push({path, part: 'A'})
     if (isTrained(adapter.B)) adapterSlots.push({path, part: 'B'})
   }
-  const trained = [...paramNames.map(name => w.params.get(name)!), ...adapterSlots.map(({path, part}) => w.lora!.adapters.get(path)![part])]
+  const trained = [
+    ...paramNames.map(name => w.params.get(name)!),
+    ...adapterSlots.map(({path, part}) => w.lora!.adapters.get(path)![part])
+  ]
 
   /** The block on substitute tensors for x, t6, ctx and the trained parameters. */
   // bias (from the key mask) is an input too, so the tape saves it: a closure would see it
@@ -83,7 +100,9 @@ function recomputedBlock(block: BlockFn, prefix: string, w: Weights, x: tf.Tenso
     let lora = w.lora ?? null
     if (lora && adapterSlots.length > 0) {
       const adapters = new Map(lora.adapters)
-      adapterSlots.forEach(({path, part}, k) => adapters.set(path, {...adapters.get(path)!, [part]: weights[paramNames.length + k]}))
+      adapterSlots.forEach(({path, part}, k) =>
+        adapters.set(path, {...adapters.get(path)!, [part]: weights[paramNames.length + k]})
+      )
       lora = {...lora, adapters}
     }
     return block({params, lora}, xi as tf.Tensor3D, ti as tf.Tensor2D, ci as tf.Tensor3D, biasInput)
@@ -95,7 +114,7 @@ function recomputedBlock(block: BlockFn, prefix: string, w: Weights, x: tf.Tenso
     save(inputs)
     return {
       value: tf.tidy(() => run(inputs)),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => recomputeGradients(run, saved, dy),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => recomputeGradients(run, saved, dy)
     }
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor3D
   return bias ? recomputed(x, t6, ctx, bias, ...trained) : recomputed(x, t6, ctx, ...trained)

@@ -19,7 +19,10 @@ import type {Rng} from '../../util/rng.js'
 export function pixartParamShapes(c: PixArtConfig): Map<string, number[]> {
   const d = innerDim(c)
   const shapes = new Map<string, number[]>()
-  const lin = (name: string, out: number, inp: number): void => { shapes.set(`${name}.weight`, [out, inp]); shapes.set(`${name}.bias`, [out]) }
+  const lin = (name: string, out: number, inp: number): void => {
+    shapes.set(`${name}.weight`, [out, inp])
+    shapes.set(`${name}.bias`, [out])
+  }
   shapes.set('pos_embed.proj.weight', [d, c.in_channels, c.patch_size, c.patch_size])
   shapes.set('pos_embed.proj.bias', [d])
   for (let i = 0; i < c.num_layers; i++) {
@@ -66,7 +69,8 @@ export function initPixArtParams(cfg: PixArtConfig, rng: Rng): Map<string, tf.Va
     let values: Float32Array
     if (name.endsWith('.bias')) values = new Float32Array(n)
     else if (name.endsWith('scale_shift_table')) values = rng.normalArray(n, 1 / Math.sqrt(d))
-    else if (name.startsWith('adaln_single.emb.timestep_embedder') || name.startsWith('caption_projection')) values = rng.normalArray(n, 0.02)
+    else if (name.startsWith('adaln_single.emb.timestep_embedder') || name.startsWith('caption_projection'))
+      values = rng.normalArray(n, 0.02)
     else if (name === 'proj_out.weight' || name === 'adaln_single.linear.weight') values = new Float32Array(n)
     else values = xavierUniformValues(n, n / shape[0], shape[0], rng)
     params.set(name, trainableFromTorch(name, shape, values))
@@ -95,7 +99,13 @@ function sincos1d(dim: number, pos: number, out: Float32Array, offset: number): 
  * (row-major over the patch grid). The grid coordinates are float32 in diffusers; the first
  * half of each row encodes the column (w) coordinate, the second half the row (h) coordinate.
  */
-function sincosPositionTable(dim: number, gridH: number, gridW: number, baseSize: number, interpolationScale: number): Float32Array {
+function sincosPositionTable(
+  dim: number,
+  gridH: number,
+  gridW: number,
+  baseSize: number,
+  interpolationScale: number
+): Float32Array {
   if (dim % 4 !== 0) throw new Error(`position embedding width ${dim} must be divisible by 4`)
   const out = new Float32Array(gridH * gridW * dim)
   const coord = (i: number, n: number): number => f32(f32(f32(i) / f32(n / baseSize)) / f32(interpolationScale))
@@ -151,13 +161,19 @@ function patchify(x: tf.Tensor4D, p: number): tf.Tensor3D {
   const [b, h, w, c] = x.shape
   const gh = h / p
   const gw = w / p
-  return x.reshape([b, gh, p, gw, p, c]).transpose([0, 1, 3, 2, 4, 5]).reshape([b, gh * gw, p * p * c])
+  return x
+    .reshape([b, gh, p, gw, p, c])
+    .transpose([0, 1, 3, 2, 4, 5])
+    .reshape([b, gh * gw, p * p * c])
 }
 
 /** [B, h*w, p*p*C] -> [B, h*p, w*p, C]: diffusers' einsum "nhwpqc->nchpwq", kept channels-last. */
 function unpatchify(x: tf.Tensor3D, gridH: number, gridW: number, p: number, channels: number): tf.Tensor4D {
   const b = x.shape[0]
-  return x.reshape([b, gridH, gridW, p, p, channels]).transpose([0, 1, 3, 2, 4, 5]).reshape([b, gridH * p, gridW * p, channels])
+  return x
+    .reshape([b, gridH, gridW, p, p, channels])
+    .transpose([0, 1, 3, 2, 4, 5])
+    .reshape([b, gridH * p, gridW * p, channels])
 }
 
 // ---- Attention and the transformer block --------------------------------------------------
@@ -167,10 +183,19 @@ function unpatchify(x: tf.Tensor3D, gridH: number, gridW: number, p: number, cha
  * scores q k^T / sqrt(head_dim) + bias (bias [B,1,M] broadcast over heads and queries),
  * softmax over keys, then `to_out.0`.
  */
-function attention(w: Weights, path: string, x: tf.Tensor3D, ctx: tf.Tensor3D, bias: tf.Tensor | null, heads: number, headDim: number): tf.Tensor3D {
+function attention(
+  w: Weights,
+  path: string,
+  x: tf.Tensor3D,
+  ctx: tf.Tensor3D,
+  bias: tf.Tensor | null,
+  heads: number,
+  headDim: number
+): tf.Tensor3D {
   const [b, n] = x.shape
   const m = ctx.shape[1]
-  const split = (t: tf.Tensor, len: number): tf.Tensor4D => t.reshape([b, len, heads, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D
+  const split = (t: tf.Tensor, len: number): tf.Tensor4D =>
+    t.reshape([b, len, heads, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D
   const q = split(linear(w, `${path}.to_q`, x), n)
   const k = split(linear(w, `${path}.to_k`, ctx), m)
   const v = split(linear(w, `${path}.to_v`, ctx), m)
@@ -179,16 +204,29 @@ function attention(w: Weights, path: string, x: tf.Tensor3D, ctx: tf.Tensor3D, b
   let scores: tf.Tensor = tf.matMul(q.mul(1 / Math.sqrt(headDim)), k, false, true)
   if (bias) scores = scores.add(bias.reshape([b, 1, 1, m]))
   const probs = tf.softmax(scores, -1)
-  const out = tf.matMul(probs as tf.Tensor4D, v).transpose([0, 2, 1, 3]).reshape([b, n, heads * headDim])
+  const out = tf
+    .matMul(probs as tf.Tensor4D, v)
+    .transpose([0, 2, 1, 3])
+    .reshape([b, n, heads * headDim])
   return linear(w, `${path}.to_out.0`, out) as tf.Tensor3D
 }
 
 /** One BasicTransformerBlock with norm_type "ada_norm_single" (golden README §1 step 5, docs/REFERENCE.md §5.1). */
-function pixartBlock(w: Weights, cfg: PixArtConfig, i: number, x: tf.Tensor3D, t6: tf.Tensor2D, ctx: tf.Tensor3D, bias: tf.Tensor | null): tf.Tensor3D {
+function pixartBlock(
+  w: Weights,
+  cfg: PixArtConfig,
+  i: number,
+  x: tf.Tensor3D,
+  t6: tf.Tensor2D,
+  ctx: tf.Tensor3D,
+  bias: tf.Tensor | null
+): tf.Tensor3D {
   const d = innerDim(cfg)
   const b = x.shape[0]
   const path = `transformer_blocks.${i}`
-  const mod = param(w, `${path}.scale_shift_table`).expandDims(0).add(t6.reshape([b, 6, d]))
+  const mod = param(w, `${path}.scale_shift_table`)
+    .expandDims(0)
+    .add(t6.reshape([b, 6, d]))
   const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = tf.split(mod, 6, 1)
   const heads = cfg.num_attention_heads
   const hd = cfg.attention_head_dim
@@ -204,7 +242,10 @@ function pixartBlock(w: Weights, cfg: PixArtConfig, i: number, x: tf.Tensor3D, t
 // ---- Conditioning: adaLN-single (timestep) and the caption projection ---------------------
 
 /** adaLN-single: returns [B,6D] modulation and the embedded timestep [B,D]. */
-function adaLNSingle(w: Weights, timesteps: ArrayLike<number>): {t6: tf.Tensor2D, embedded: tf.Tensor2D, proj: tf.Tensor2D} {
+function adaLNSingle(
+  w: Weights,
+  timesteps: ArrayLike<number>
+): {t6: tf.Tensor2D; embedded: tf.Tensor2D; proj: tf.Tensor2D} {
   const proj = tf.tensor2d(timestepProjection(timesteps), [timesteps.length, 256])
   const hidden = silu(linear(w, 'adaln_single.emb.timestep_embedder.linear_1', proj))
   const embedded = linear(w, 'adaln_single.emb.timestep_embedder.linear_2', hidden) as tf.Tensor2D
@@ -214,7 +255,11 @@ function adaLNSingle(w: Weights, timesteps: ArrayLike<number>): {t6: tf.Tensor2D
 
 /** PixArtAlphaTextProjection: Linear, GELU (tanh), Linear, from caption_channels to inner_dim. */
 function captionProjection(w: Weights, context: tf.Tensor3D): tf.Tensor3D {
-  return linear(w, 'caption_projection.linear_2', geluTanh(linear(w, 'caption_projection.linear_1', context))) as tf.Tensor3D
+  return linear(
+    w,
+    'caption_projection.linear_2',
+    geluTanh(linear(w, 'caption_projection.linear_1', context))
+  ) as tf.Tensor3D
 }
 
 // ---- The forward pass ---------------------------------------------------------------------
@@ -245,11 +290,15 @@ export interface PixArtResult {
  */
 export function pixartForward(w: Weights, cfg: PixArtConfig, inp: PixArtInputs, capture = false): PixArtResult {
   const inter = new Map<string, tf.Tensor>()
-  const keep = (name: string, t: tf.Tensor): void => { if (capture) inter.set(name, t) }
+  const keep = (name: string, t: tf.Tensor): void => {
+    if (capture) inter.set(name, t)
+  }
   const [b, height, width, channels] = inp.x.shape
   const p = cfg.patch_size
-  if (channels !== cfg.in_channels) throw new Error(`PixArt input has ${channels} channels, config in_channels is ${cfg.in_channels}`)
-  if (height % p !== 0 || width % p !== 0) throw new Error(`PixArt input ${height}x${width} is not divisible by patch_size ${p}`)
+  if (channels !== cfg.in_channels)
+    throw new Error(`PixArt input has ${channels} channels, config in_channels is ${cfg.in_channels}`)
+  if (height % p !== 0 || width % p !== 0)
+    throw new Error(`PixArt input ${height}x${width} is not divisible by patch_size ${p}`)
   const gh = height / p
   const gw = width / p
   const d = innerDim(cfg)
@@ -276,7 +325,9 @@ export function pixartForward(w: Weights, cfg: PixArtConfig, inp: PixArtInputs, 
     // every block's intermediates until the end (PixArt-XL-2 at 256 px: ~1.4 GB over the weights;
     // at 512 px past the 4 GB wasm heap). A gradient tape keeps what it needs (tfjs saves a kept copy).
     const input = x
-    x = inp.checkpointBlocks ? checkpointed(block, `transformer_blocks.${i}.`)(w, x, t6, ctx, bias) : tf.tidy(() => block(w, input, t6, ctx, bias))
+    x = inp.checkpointBlocks
+      ? checkpointed(block, `transformer_blocks.${i}.`)(w, x, t6, ctx, bias)
+      : tf.tidy(() => block(w, input, t6, ctx, bias))
     keep(`inter.block_${i}`, x)
   }
 

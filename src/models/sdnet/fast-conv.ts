@@ -98,25 +98,9 @@ function makeConv(stride: number, withBias: boolean): (...args: tf.Tensor[]) => 
 }
 
 const convs = new Map<string, (...args: tf.Tensor[]) => tf.Tensor4D>()
-let enabled = true
-
-/** Switches back to tf.conv2d's own gradient kernels (for comparisons and memory experiments). */
-export function setFastConv(on: boolean): void {
-  enabled = on
-}
 
 /** PyTorch Conv2d(k, stride, padding=(k-1)/2), NHWC/HWIO, with an optional bias. */
 export function conv2dFast(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, bias?: tf.Tensor): tf.Tensor4D {
-  if (!enabled) {
-    const p = (w.shape[0] - 1) / 2
-    const y = tf.conv2d(x, w, stride, [
-      [0, 0],
-      [p, p],
-      [p, p],
-      [0, 0]
-    ])
-    return bias ? y.add(bias) : y
-  }
   const key = `${stride}:${bias ? 'b' : ''}`
   let f = convs.get(key)
   if (!f) {

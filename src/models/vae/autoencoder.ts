@@ -18,15 +18,24 @@ export interface VaeConfig {
 
 export function parseVaeConfig(raw: Record<string, any>, source = 'config.json'): VaeConfig {
   const c = raw.model_config ?? raw
-  if (!Array.isArray(c.block_out_channels) || c.block_out_channels.length === 0) throw new UserError(`${source}: AutoencoderKL config needs block_out_channels`)
+  if (!Array.isArray(c.block_out_channels) || c.block_out_channels.length === 0)
+    throw new UserError(`${source}: AutoencoderKL config needs block_out_channels`)
   for (const t of [...(c.down_block_types ?? []), ...(c.up_block_types ?? [])]) {
-    if (t !== 'DownEncoderBlock2D' && t !== 'UpDecoderBlock2D') throw new UserError(`${source}: block type ${t} is not supported (SD VAE uses DownEncoderBlock2D / UpDecoderBlock2D)`)
+    if (t !== 'DownEncoderBlock2D' && t !== 'UpDecoderBlock2D')
+      throw new UserError(
+        `${source}: block type ${t} is not supported (SD VAE uses DownEncoderBlock2D / UpDecoderBlock2D)`
+      )
   }
-  if (c.act_fn !== undefined && c.act_fn !== 'silu') throw new UserError(`${source}: act_fn ${c.act_fn} is not supported (silu)`)
+  if (c.act_fn !== undefined && c.act_fn !== 'silu')
+    throw new UserError(`${source}: act_fn ${c.act_fn} is not supported (silu)`)
   return {
-    in_channels: c.in_channels ?? 3, out_channels: c.out_channels ?? 3, latent_channels: c.latent_channels ?? 4,
-    block_out_channels: c.block_out_channels, layers_per_block: c.layers_per_block ?? 1,
-    norm_num_groups: c.norm_num_groups ?? 32, scaling_factor: c.scaling_factor ?? 0.18215,
+    in_channels: c.in_channels ?? 3,
+    out_channels: c.out_channels ?? 3,
+    latent_channels: c.latent_channels ?? 4,
+    block_out_channels: c.block_out_channels,
+    layers_per_block: c.layers_per_block ?? 1,
+    norm_num_groups: c.norm_num_groups ?? 32,
+    scaling_factor: c.scaling_factor ?? 0.18215
   }
 }
 
@@ -37,12 +46,17 @@ function groupNorm(w: Weights, path: string, x: tf.Tensor4D, groups: number): tf
   const [b, h, wd, c] = x.shape
   const g = x.reshape([b, h, wd, groups, c / groups])
   const {mean, variance} = tf.moments(g, [1, 2, 4], true)
-  const normed = g.sub(mean).mul(tf.rsqrt(variance.add(EPS))).reshape([b, h, wd, c])
+  const normed = g
+    .sub(mean)
+    .mul(tf.rsqrt(variance.add(EPS)))
+    .reshape([b, h, wd, c])
   return normed.mul(param(w, `${path}.weight`)).add(param(w, `${path}.bias`)) as tf.Tensor4D
 }
 
 function conv(w: Weights, path: string, x: tf.Tensor4D, stride = 1, pad: 'same' | 'valid' = 'same'): tf.Tensor4D {
-  return tf.conv2d(x, param(w, `${path}.weight`) as tf.Tensor4D, stride, pad).add(param(w, `${path}.bias`)) as tf.Tensor4D
+  return tf
+    .conv2d(x, param(w, `${path}.weight`) as tf.Tensor4D, stride, pad)
+    .add(param(w, `${path}.bias`)) as tf.Tensor4D
 }
 
 /** ResnetBlock2D without time embedding: GN, SiLU, conv, GN, SiLU, conv, plus (1x1) shortcut. */
@@ -57,7 +71,8 @@ function resnet(w: Weights, path: string, x: tf.Tensor4D, groups: number): tf.Te
 function spatialAttention(w: Weights, path: string, x: tf.Tensor4D, groups: number): tf.Tensor4D {
   const [b, h, wd, c] = x.shape
   const n = groupNorm(w, `${path}.group_norm`, x, groups).reshape([b, h * wd, c])
-  const lin = (name: string, t: tf.Tensor): tf.Tensor => dense(t, param(w, `${path}.${name}.weight`), param(w, `${path}.${name}.bias`))
+  const lin = (name: string, t: tf.Tensor): tf.Tensor =>
+    dense(t, param(w, `${path}.${name}.weight`), param(w, `${path}.${name}.bias`))
   const q = lin('to_q', n) as tf.Tensor3D
   const k = lin('to_k', n) as tf.Tensor3D
   const v = lin('to_v', n) as tf.Tensor3D
@@ -86,17 +101,34 @@ export function vaeEncoder(w: Weights, cfg: VaeConfig, image: tf.Tensor4D): tf.T
   const g = cfg.norm_num_groups
   let x = conv(w, 'encoder.conv_in', image)
   cfg.block_out_channels.forEach((_, i) => {
-    for (let j = 0; j < cfg.layers_per_block; j++) x = block(() => resnet(w, `encoder.down_blocks.${i}.resnets.${j}`, x, g))
+    for (let j = 0; j < cfg.layers_per_block; j++)
+      x = block(() => resnet(w, `encoder.down_blocks.${i}.resnets.${j}`, x, g))
     if (i < cfg.block_out_channels.length - 1) {
       // Downsample2D: pad (0,1,0,1) with zeros, then 3x3 stride 2 without padding.
-      x = conv(w, `encoder.down_blocks.${i}.downsamplers.0.conv`, tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]), 2, 'valid')
+      x = conv(
+        w,
+        `encoder.down_blocks.${i}.downsamplers.0.conv`,
+        tf.pad(x, [
+          [0, 0],
+          [0, 1],
+          [0, 1],
+          [0, 0]
+        ]),
+        2,
+        'valid'
+      )
     }
   })
   x = block(() => midBlock(w, 'encoder.mid_block', x, g))
   return conv(w, 'encoder.conv_out', silu(groupNorm(w, 'encoder.conv_norm_out', x, g)) as tf.Tensor4D)
 }
 
-export interface Posterior { encoderOut: tf.Tensor4D, moments: tf.Tensor4D, mean: tf.Tensor4D, logvar: tf.Tensor4D }
+export interface Posterior {
+  encoderOut: tf.Tensor4D
+  moments: tf.Tensor4D
+  mean: tf.Tensor4D
+  logvar: tf.Tensor4D
+}
 
 /** Diagonal Gaussian posterior: moments = quant_conv(encoder(x)); logvar clamped to [-30, 20]. */
 export function vaeEncode(w: Weights, cfg: VaeConfig, image: tf.Tensor4D): Posterior {
@@ -113,7 +145,8 @@ export function vaeDecode(w: Weights, cfg: VaeConfig, z: tf.Tensor4D): tf.Tensor
   x = block(() => midBlock(w, 'decoder.mid_block', x, g))
   const n = cfg.block_out_channels.length
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= cfg.layers_per_block; j++) x = block(() => resnet(w, `decoder.up_blocks.${i}.resnets.${j}`, x, g))
+    for (let j = 0; j <= cfg.layers_per_block; j++)
+      x = block(() => resnet(w, `decoder.up_blocks.${i}.resnets.${j}`, x, g))
     if (i < n - 1) {
       const [, h, wd] = x.shape
       x = conv(w, `decoder.up_blocks.${i}.upsamplers.0.conv`, tf.image.resizeNearestNeighbor(x, [2 * h, 2 * wd]))

@@ -32,9 +32,6 @@ export const VGG19_RELU3_1: readonly VggModule[] = [
   {kind: 'relu', index: 11}
 ]
 
-/** Channels of the relu3_1 feature map. */
-export const VGG19_RELU3_1_CHANNELS = 256
-
 /** state_dict name -> shape in PyTorch layout (conv weight OIHW), in module order. */
 export function vggParamShapes(modules: readonly VggModule[] = VGG19_RELU3_1): Map<string, number[]> {
   const shapes = new Map<string, number[]>()

@@ -4,7 +4,13 @@ import * as tf from '@tensorflow/tfjs'
 import type {PixArtConfig} from '../../models/pixart/config.js'
 import {pixartForward, pixartParamShapes, initPixArtParams} from '../../models/pixart/transformer.js'
 import {adaptableModules, createLora, loraParams, type LoraSet} from '../../models/lora.js'
-import {conditionTokens, initConditioner, type Condition, type ConditionerConfig, type ConditionInputs} from '../../models/hffm.js'
+import {
+  conditionTokens,
+  initConditioner,
+  type Condition,
+  type ConditionerConfig,
+  type ConditionInputs
+} from '../../models/hffm.js'
 import type {Rng} from '../../util/rng.js'
 import type {DitTrainingSet} from './batch.js'
 
@@ -13,7 +19,7 @@ export interface DitModelSpec {
   conditioner: ConditionerConfig
   space: 'pixel' | 'latent'
   latentScale: number
-  lora: {rank: number, alpha: number, targets: string[]}
+  lora: {rank: number; alpha: number; targets: string[]}
 }
 
 export interface DitModel {
@@ -29,7 +35,13 @@ export interface DitModel {
 export function buildDitModel(spec: DitModelSpec, base: Map<string, tf.Tensor> | null, rng: Rng): DitModel {
   const cond = initConditioner(spec.conditioner, rng.fork('conditioner'))
   if (!base) {
-    return {spec, base: initPixArtParams(spec.transformer, rng.fork('transformer')), lora: null, cond, fromScratch: true}
+    return {
+      spec,
+      base: initPixArtParams(spec.transformer, rng.fork('transformer')),
+      lora: null,
+      cond,
+      fromScratch: true
+    }
   }
   const modules = adaptableModules(pixartParamShapes(spec.transformer))
   const lora = createLora(modules, spec.lora.targets, spec.lora.rank, spec.lora.alpha, rng.fork('lora'))
@@ -64,14 +76,30 @@ export function conditionInputsFor(set: DitTrainingSet, indices: number[]): Cond
     return out
   }
   const inp: ConditionInputs = {
-    anatomy: tf.tensor2d(gather(i => set.examples[i].anatomy, set.anatomyDim, 'anatomy features'), [b, set.anatomyDim]),
-    style: tf.tensor2d(gather(i => set.examples[i].style, set.styleDim, 'style features'), [b, set.styleDim]),
-    classIndex: indices.map(i => set.examples[i].classIndex),
+    anatomy: tf.tensor2d(
+      gather(i => set.examples[i].anatomy, set.anatomyDim, 'anatomy features'),
+      [b, set.anatomyDim]
+    ),
+    style: tf.tensor2d(
+      gather(i => set.examples[i].style, set.styleDim, 'style features'),
+      [b, set.styleDim]
+    ),
+    classIndex: indices.map(i => set.examples[i].classIndex)
   }
-  if (set.textDim > 0 && set.examples[0].textPooled) inp.textPooled = tf.tensor2d(gather(i => set.examples[i].textPooled, set.textDim, 'text embedding'), [b, set.textDim])
+  if (set.textDim > 0 && set.examples[0].textPooled)
+    inp.textPooled = tf.tensor2d(
+      gather(i => set.examples[i].textPooled, set.textDim, 'text embedding'),
+      [b, set.textDim]
+    )
   if (set.textLength > 0 && set.examples[0].textTokens) {
-    inp.textTokens = tf.tensor3d(gather(i => set.examples[i].textTokens, set.textLength * set.textDim, 'text tokens'), [b, set.textLength, set.textDim])
-    inp.textMask = tf.tensor2d(gather(i => set.examples[i].textMask, set.textLength, 'text mask'), [b, set.textLength])
+    inp.textTokens = tf.tensor3d(
+      gather(i => set.examples[i].textTokens, set.textLength * set.textDim, 'text tokens'),
+      [b, set.textLength, set.textDim]
+    )
+    inp.textMask = tf.tensor2d(
+      gather(i => set.examples[i].textMask, set.textLength, 'text mask'),
+      [b, set.textLength]
+    )
   }
   return inp
 }
@@ -81,6 +109,18 @@ export function conditionOf(m: DitModel, inp: ConditionInputs): Condition {
 }
 
 /** The transformer's full output [B,H,W,out_channels] (epsilon first, then the sigma head). */
-export function predictNoise(m: DitModel, x: tf.Tensor4D, t: number | number[], cond: Condition, checkpointBlocks = false): tf.Tensor4D {
-  return pixartForward({params: m.base, lora: m.lora}, m.spec.transformer, {x, timesteps: t, context: cond.tokens, mask: cond.mask, checkpointBlocks}).sample
+export function predictNoise(
+  m: DitModel,
+  x: tf.Tensor4D,
+  t: number | number[],
+  cond: Condition,
+  checkpointBlocks = false
+): tf.Tensor4D {
+  return pixartForward({params: m.base, lora: m.lora}, m.spec.transformer, {
+    x,
+    timesteps: t,
+    context: cond.tokens,
+    mask: cond.mask,
+    checkpointBlocks
+  }).sample
 }

@@ -2,7 +2,6 @@
 // batch finishes; a rerun skips the ids already there with the same settings. Summaries and
 // contact sheets are derived from it, so they can be rebuilt after a merge of shards.
 import {join} from 'node:path'
-import {promises as fs} from 'node:fs'
 import {readJsonl, writeFileAtomic, writeJsonAtomic, pathExists} from '../../io/atomic.js'
 import {z} from '../../io/validate.js'
 import {staysInside} from '../../io/paths.js'
@@ -118,8 +117,4 @@ export async function writeSummaryAndSheets(
     written.push(path)
   }
   return written
-}
-
-export async function removeIfExists(path: string): Promise<void> {
-  await fs.rm(path, {force: true})
 }
