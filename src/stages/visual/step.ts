@@ -15,6 +15,7 @@ import type {PerceptualLoss} from '../../losses/perceptual.js'
 import {SDNET_LOSS_WEIGHTS, sdnetLoss} from '../../losses/sdnet.js'
 import type {ForwardNoise, SDNet} from '../../models/sdnet/model.js'
 import type {BatchStat} from '../../models/sdnet/layers.js'
+import {gradientsByParamName} from '../../train/gradients.js'
 
 export interface StepGradients {
   /** by state_dict name */
@@ -42,13 +43,8 @@ export function sdnetStepGradients(
   noise: ForwardNoise,
   opts: {perceptual?: PerceptualLoss; splitBackward?: boolean} = {}
 ): StepGradients {
-  const nameOf = new Map<string, string>()
-  for (const [name, v] of model.params) nameOf.set(v.name, name)
-  const byName = (grads: tf.NamedTensorMap): Map<string, tf.Tensor> => {
-    const out = new Map<string, tf.Tensor>()
-    for (const [varName, g] of Object.entries(grads)) if (nameOf.has(varName)) out.set(nameOf.get(varName)!, g)
-    return out
-  }
+  // by state_dict name; the reconstruction's own gradient (step 2) is no parameter and is left out
+  const byName = (grads: tf.NamedTensorMap): Map<string, tf.Tensor> => gradientsByParamName(model.params, grads)
   const varList = [...model.params.values()]
   const stats: BatchStat[] = []
 
