@@ -416,10 +416,7 @@ const cases: Case[] = [
 /** An Ollama look-alike: /junk/* answers HTML; otherwise it lists llava:13b and answers chats with junk. */
 function junkOllama(): Promise<{server: Server; port: number}> {
   const server = createServer((req, res) => {
-    let body = ''
-    req.on('data', d => {
-      body += d
-    })
+    req.resume() // the request body is not read, only drained so 'end' fires
     req.on('end', () => {
       if (req.url?.startsWith('/junk')) {
         res.writeHead(200, {'content-type': 'text/html'})
