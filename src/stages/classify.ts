@@ -126,10 +126,15 @@ async function seedFingerprint(ctx: StageContext, p: Protocol): Promise<string> 
   return hash.digest('hex').slice(0, 16)
 }
 
-async function runSeed(ctx: StageContext, sets: Sets, p: Protocol, seedIndex: number): Promise<SeedResult> {
+async function runSeed(
+  ctx: StageContext,
+  sets: Sets,
+  p: Protocol,
+  seedIndex: number,
+  fingerprint: string
+): Promise<SeedResult> {
   const c = ctx.config.classify
   const {dir, result: resultPath, checkpoints} = runLayout(ctx.runDir).classify.seedRun(slug(p), seedIndex)
-  const fingerprint = await seedFingerprint(ctx, p)
   if (await pathExists(resultPath)) {
     const cached = JSON.parse(await fs.readFile(resultPath, 'utf8')) as SeedResult
     if (cached.fingerprint === fingerprint) return cached
@@ -207,7 +212,8 @@ async function work(ctx: StageContext): Promise<StageResult> {
   const byProtocol: Record<string, SeedResult[]> = {}
   for (const p of c.protocols) {
     byProtocol[p] = []
-    for (let s = 0; s < c.seeds; s++) byProtocol[p].push(await runSeed(ctx, sets, p, s))
+    const fingerprint = await seedFingerprint(ctx, p) // the same for every seed of a protocol
+    for (let s = 0; s < c.seeds; s++) byProtocol[p].push(await runSeed(ctx, sets, p, s, fingerprint))
   }
   const outputs: string[] = []
   const protocols: Record<string, unknown> = {}
