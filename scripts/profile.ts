@@ -1,4 +1,4 @@
-// `npm run profile -- --model pixart-small|pixart-tiny|pixart-demo-latent|sdnet-small|inception`
+// `npm run profile -- --model pixart-small|pixart-tiny|pixart-demo-latent|sdnet-small|vae-demo|inception`
 // Times one training step (a forward for inception) kernel by kernel on the active backend
 // (MEDGEN_BACKEND, default auto) and prints markdown tables: the top kernels by self time with
 // their share of the step, calls, and for matmul/conv kernels the achieved GFLOP/s against the
@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs'
 import {cpus} from 'node:os'
 import {activeWasmThreads, initBackend} from '../src/backend/index.js'
 import {KernelProfiler} from './lib/kernel-profiler.js'
-import {inceptionBench, matmulGflops, pixartBench, sdnetBench, type Workload} from './lib/workloads.js'
+import {inceptionBench, matmulGflops, pixartBench, sdnetBench, vaeDemoBench, type Workload} from './lib/workloads.js'
 
 const argv = process.argv.slice(2)
 const opt = (name: string, dflt: string) => {
@@ -32,12 +32,16 @@ function workload(model: string): {w: Workload; dispose(): void} {
     const w = sdnetBench(8)
     return {w, dispose: () => w.dispose()}
   }
+  if (model === 'vae-demo') {
+    const w = vaeDemoBench(8)
+    return {w, dispose: () => w.dispose()}
+  }
   if (model === 'inception') {
     const w = inceptionBench(8)
     return {w, dispose: () => w.dispose()}
   }
   console.error(
-    `--model ${model}: unknown; use one of ${[...Object.keys(MODELS), 'sdnet-small', 'inception'].join(', ')}`
+    `--model ${model}: unknown; use one of ${[...Object.keys(MODELS), 'sdnet-small', 'vae-demo', 'inception'].join(', ')}`
   )
   process.exit(2)
 }

@@ -20,7 +20,7 @@ import {syntheticDitExamples} from './lib/synthetic-dit-set.js'
 import {conditionTokens, dropCondition, nullCondition} from '../../src/models/hffm.js'
 import {assembleBatch} from '../../src/stages/dit/batch.js'
 import {conditionInputsFor, conditionOf, predictNoise} from '../../src/stages/dit/model.js'
-import {clipByGlobalNorm} from '../../src/train/clip.js'
+import {clipCoefficient} from '../../src/train/clip.js'
 import {pixartForward, countPixArtParams} from '../../src/models/pixart/transformer.js'
 import {createScheduler} from '../../src/diffusion/index.js'
 import {sampleLatents} from '../../src/diffusion/sample.js'
@@ -141,9 +141,8 @@ function vStep(i: number): void {
   res.__loss.dispose()
   const g = new Map<string, tf.Tensor>()
   for (const [k, v] of Object.entries(res)) if (k !== '__loss') g.set(byVar.get(k)!, v)
-  const cl = clipByGlobalNorm(g, 1)
-  trainer.optimizer.applyGradients(cl.grads, trainer.lrAt(i))
-  tf.dispose([...cl.grads.values(), ...g.values()])
+  trainer.optimizer.applyGradients(g, trainer.lrAt(i), clipCoefficient(g, 1).coef)
+  tf.dispose([...g.values()])
   if (i % 50 === 49)
     console.error(`v step ${i + 1} loss ${(history.slice(-50).reduce((a, b) => a + b, 0) / 50).toFixed(4)}`)
 }

@@ -5,9 +5,12 @@ import * as tf from '@tensorflow/tfjs'
 
 /** The parts of tfjs-backend-wasm's BackendWasm (backend_wasm.js) used here. */
 interface WasmBackendHeap {
-  dataIdMap: {get(dataId: object): {memoryOffset: number | null} | undefined}
+  dataIdMap: {get(dataId: object): {id: number; memoryOffset: number | null} | undefined}
   refCount(dataId: object): number
-  wasm: {HEAPF32: Float32Array}
+  wasm: {
+    HEAPF32: Float32Array
+    tfjs: {disposeData(id: number): void; registerTensor(id: number, size: number, memoryOffset: number): void}
+  }
 }
 
 /**
@@ -33,4 +36,22 @@ export function wasmHeapViews(
   const w = writable.map(view)
   if (r.includes(null) || w.includes(null)) return null
   return {read: r as Float32Array[], write: w as Float32Array[]}
+}
+
+/**
+ * Tells the wasm backend's C++ side that these tensors' memory was written from JS. It caches
+ * what it derives from a tensor under the tensor's id -- XNNPACK's packed copy of a matmul's
+ * right operand (a weight) above all -- and drops it only when the id is disposed. Without this
+ * an in-place parameter update left every later product with the weights of the first step
+ * (found 2026-12-03: the text disentangler trained to 1.67 instead of 0.28). Unregistering and
+ * registering the same id over the same memory runs those disposal callbacks and nothing else.
+ */
+export function invalidateWasmCaches(written: tf.Tensor[]): void {
+  const backend = tf.backend() as unknown as WasmBackendHeap
+  for (const t of written) {
+    const entry = backend.dataIdMap.get(t.dataId)
+    if (!entry || entry.memoryOffset === null) continue
+    backend.wasm.tfjs.disposeData(entry.id)
+    backend.wasm.tfjs.registerTensor(entry.id, t.size, entry.memoryOffset)
+  }
 }

@@ -4,7 +4,8 @@
 //  - missing, added here: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input,
 //    UnsortedSegmentSum (the gradient of tf.gather, i.e. of every embedding lookup), Einsum;
 //  - present but wrong, replaced: MaxPoolGrad (see ./js-kernels.ts);
-//  - present but slow, replaced: Concat and SplitV (./wasm-copy.ts), Conv2DBackpropInput (a plain loop, ~10x slower than the
+//  - present but slow, replaced: Concat and SplitV (./wasm-copy.ts), Transpose of many rows
+//    (./wasm-transpose.ts), Sum over leading or middle axes (./wasm-sum.ts), Conv2DBackpropInput (a plain loop, ~10x slower than the
 //    XNNPACK convolution used below); BatchMatMul when transposed or batched (./wasm-matmul.ts);
 //  - present and right: AvgPoolGrad, ResizeNearestNeighborGrad, ResizeBilinearGrad, Erf,
 //    batch-norm, softmax, and the elementwise gradients.
@@ -18,6 +19,9 @@ import {maxPoolGrad, resizeNearestNeighborGrad, unsortedSegmentSum} from './js-k
 import {Scratch} from './wasm-scratch.js'
 import {batchMatMulKernel} from './wasm-matmul.js'
 import {concatKernel, splitVKernel} from './wasm-copy.js'
+import {transposeKernel} from './wasm-transpose.js'
+import {sumKernel} from './wasm-sum.js'
+import {NORMALIZE_KERNELS} from './wasm-normalize.js'
 
 const {backend_util, util} = tf
 
@@ -432,6 +436,8 @@ const MISSING_ON_WASM: Record<string, KernelFunc> = {
   UnsortedSegmentSum: unsortedSegmentSum,
   Einsum: einsum
 }
+/** medgen's own kernels, no tfjs counterpart: src/models/normalize.ts uses them only where registered. */
+const OWN_ON_WASM: Record<string, KernelFunc> = NORMALIZE_KERNELS
 /** Present but wrong (MaxPoolGrad, see ./js-kernels.ts), about 10x slower than needed, or copying needlessly: replaced. */
 const REPLACED_ON_WASM: Record<string, KernelFunc> = {
   MaxPoolGrad: maxPoolGrad,
@@ -439,13 +445,16 @@ const REPLACED_ON_WASM: Record<string, KernelFunc> = {
   Identity: identityShared as KernelFunc,
   BatchMatMul: batchMatMulKernel(() => replacedKernels.get('wasm/BatchMatMul')!),
   Concat: concatKernel(() => replacedKernels.get('wasm/Concat')!),
-  SplitV: splitVKernel(() => replacedKernels.get('wasm/SplitV')!)
+  SplitV: splitVKernel(() => replacedKernels.get('wasm/SplitV')!),
+  Transpose: transposeKernel(() => replacedKernels.get('wasm/Transpose')!),
+  Sum: sumKernel(() => replacedKernels.get('wasm/Sum')!)
 }
 const WRONG_ON_CPU: Record<string, KernelFunc> = {ResizeNearestNeighborGrad: resizeNearestNeighborGrad}
 
 const ours = new Set<KernelFunc>([
   ...Object.values(MISSING_ON_WASM),
   ...Object.values(REPLACED_ON_WASM),
+  ...Object.values(OWN_ON_WASM),
   ...Object.values(WRONG_ON_CPU)
 ])
 
@@ -471,7 +480,11 @@ function install(backendName: string, kernels: Record<string, KernelFunc>, repla
 
 /** Registers the missing and corrected kernels for 'wasm'; idempotent. Returns the names installed. */
 export function registerWasmGradientKernels(): string[] {
-  return [...install('wasm', MISSING_ON_WASM, false), ...install('wasm', REPLACED_ON_WASM, true)]
+  return [
+    ...install('wasm', MISSING_ON_WASM, false),
+    ...install('wasm', REPLACED_ON_WASM, true),
+    ...install('wasm', OWN_ON_WASM, false)
+  ]
 }
 
 /** Replaces the cpu backend's ResizeNearestNeighborGrad, wrong for batches > 1 in tfjs 4.22; idempotent. */
@@ -479,7 +492,14 @@ export function registerCpuKernelFixes(): string[] {
   return install('cpu', WRONG_ON_CPU, true)
 }
 
-/** Names of every kernel medgen registers itself, per backend (the kernel-coverage test checks each has a native counterpart). */
-export function medgenKernelNames(): {wasm: string[]; cpu: string[]} {
-  return {wasm: [...Object.keys(MISSING_ON_WASM), ...Object.keys(REPLACED_ON_WASM)], cpu: Object.keys(WRONG_ON_CPU)}
+/**
+ * Names of every kernel medgen registers itself, per backend (the kernel-coverage test checks each
+ * of wasm and cpu has a native counterpart); `own` are medgen's own, which have none.
+ */
+export function medgenKernelNames(): {wasm: string[]; cpu: string[]; own: string[]} {
+  return {
+    wasm: [...Object.keys(MISSING_ON_WASM), ...Object.keys(REPLACED_ON_WASM)],
+    cpu: Object.keys(WRONG_ON_CPU),
+    own: Object.keys(OWN_ON_WASM)
+  }
 }

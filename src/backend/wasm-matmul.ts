@@ -58,6 +58,22 @@ function releaseView(heap: WasmHeap, view: TensorInfo): void {
   heap.dataIdMap.delete(view.dataId)
 }
 
+/**
+ * a [1,m,k] x b [1,k,n] on the native (XNNPACK) kernel with b seen through a view with an id of
+ * its own, released at once: XNNPACK's packed copy of b is freed with the view instead of living
+ * as long as b (a large weight, see UNCACHED_RIGHT_ELEMENTS). The caller owns the result.
+ */
+function productUncached(backend: unknown, native: KernelFunc, a: TensorInfo, b: TensorInfo): TensorInfo {
+  const heap = backend as WasmHeap
+  const view = heap.makeOutput(b.shape, 'float32', heap.dataIdMap.get(b.dataId)!.memoryOffset)
+  try {
+    const out = native({inputs: {a, b: view}, backend: backend as never, attrs: {transposeA: false, transposeB: false}})
+    return Array.isArray(out) ? out[0] : out
+  } finally {
+    releaseView(heap, view)
+  }
+}
+
 /** x [...batch, r, c] tiled to [...outBatch, r, c] (numpy broadcasting of the batch dims). */
 function broadcastBatch(s: Scratch, x: TensorInfo, outBatch: number[]): TensorInfo {
   const batch = x.shape.slice(0, -2)
@@ -104,15 +120,9 @@ export function batchMatMulKernel(native: () => KernelFunc): KernelFunc {
       const tall = s.reshape(left, [1, sizeA * m, k])
       if (k * n < UNCACHED_RIGHT_ELEMENTS)
         return s.finish(s.reshape(plain(tall, s.reshape(right, [1, k, n])), outShape))
-      // a large right operand (a weight) goes in as a view with an id of its own, released at
-      // once: XNNPACK's packed copy of it is freed with the view instead of living as long as the weight
-      const heap = backend as never as WasmHeap
-      const view = heap.makeOutput([1, k, n], 'float32', heap.dataIdMap.get(right.dataId)!.memoryOffset)
-      try {
-        return s.finish(s.reshape(plain(tall, view), outShape))
-      } finally {
-        releaseView(heap, view)
-      }
+      return s.finish(
+        s.reshape(s.keep(productUncached(backend, native(), tall, s.reshape(right, [1, k, n]))), outShape)
+      )
     }
     if (m * k * n >= MIN_WORK_PER_PAIR) {
       // one XNNPACK product per pair, on zero-copy views of each operand's pair (wasm's Slice

@@ -4,6 +4,7 @@
 // [in,out], Conv HWIO).
 import * as tf from '@tensorflow/tfjs'
 import type {LoraSet} from './lora.js'
+import {normalizeLastAxis} from './normalize.js'
 
 /** Parameters of one model plus the LoRA adapters applied on top of it (unmerged). */
 export interface Weights {
@@ -44,9 +45,7 @@ export function linear(w: Weights, path: string, x: tf.Tensor): tf.Tensor {
 
 /** LayerNorm over the last axis without affine parameters (PixArt: elementwise_affine false). */
 export function layerNorm(x: tf.Tensor, eps: number): tf.Tensor {
-  const axis = x.rank - 1
-  const {mean, variance} = tf.moments(x, axis, true)
-  return x.sub(mean).mul(tf.rsqrt(variance.add(eps)))
+  return normalizeLastAxis(x, eps)
 }
 
 /** LayerNorm with affine weight and bias (HFFM). */

@@ -4,7 +4,7 @@
 // The moments are exported/imported as a TensorMap so checkpoints restore them exactly.
 import * as tf from '@tensorflow/tfjs'
 import type {TensorMap} from '../io/tensor-map.js'
-import {wasmHeapViews} from '../backend/wasm-heap.js'
+import {invalidateWasmCaches, wasmHeapViews} from '../backend/wasm-heap.js'
 
 export interface AdamWOptions {
   lr: number
@@ -13,9 +13,8 @@ export interface AdamWOptions {
   eps?: number
   weightDecay?: number
   /**
-   * on wasm, update each parameter and its moments in place in one JS loop (default false: it matches
-   * the kernels in the demo's stages, but test/text/disentangler.test.ts trains to a higher loss
-   * with it, a divergence not yet explained; docs/BENCHMARKS.md)
+   * on wasm, update each parameter and its moments in place in one JS loop instead of a dozen
+   * kernels per parameter (default true; bit-identical to the kernel path, test/train/adamw-inplace.test.ts)
    */
   inPlace?: boolean
 }
@@ -53,8 +52,12 @@ export class AdamW {
     return slot
   }
 
-  /** Applies one update. Gradients for names not in params are an error (a typo would silently freeze a layer). */
-  applyGradients(grads: Map<string, tf.Tensor>, lr: number = this.opts.lr): void {
+  /**
+   * Applies one update with every gradient multiplied by `gradScale` (global-norm clipping,
+   * src/train/clip.ts, folded in here so that it costs no kernel of its own). Gradients for names
+   * not in params are an error (a typo would silently freeze a layer).
+   */
+  applyGradients(grads: Map<string, tf.Tensor>, lr: number = this.opts.lr, gradScale = 1): void {
     this.step += 1
     const bc1 = 1 - this.beta1 ** this.step
     const bc2 = 1 - this.beta2 ** this.step
@@ -63,10 +66,11 @@ export class AdamW {
       if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`)
       const m = this.moment(this.m, name, p)
       const v = this.moment(this.v, name, p)
-      if (this.opts.inPlace === true && this.updateInPlace(p, m, v, g, lr, bc1, bc2)) continue
+      if (this.opts.inPlace !== false && this.updateInPlace(p, m, v, g, lr, bc1, bc2, gradScale)) continue
       tf.tidy(() => {
-        const newM = m.mul(this.beta1).add(g.mul(1 - this.beta1))
-        const newV = v.mul(this.beta2).add(g.square().mul(1 - this.beta2))
+        const scaled = gradScale !== 1 ? g.mul(gradScale) : g
+        const newM = m.mul(this.beta1).add(scaled.mul(1 - this.beta1))
+        const newV = v.mul(this.beta2).add(scaled.square().mul(1 - this.beta2))
         m.assign(newM)
         v.assign(newV)
         const decayed = this.weightDecay > 0 ? p.mul(1 - lr * this.weightDecay) : p
@@ -90,7 +94,8 @@ export class AdamW {
     g: tf.Tensor,
     lr: number,
     bc1: number,
-    bc2: number
+    bc2: number,
+    gradScale: number
   ): boolean {
     if (g.size !== p.size) return false
     const views = wasmHeapViews([g], [p, m, v])
@@ -105,10 +110,12 @@ export class AdamW {
       fbc2 = f32(bc2),
       eps = f32(this.eps),
       flr = f32(lr),
-      decay = f32(1 - lr * this.weightDecay)
+      decay = f32(1 - lr * this.weightDecay),
+      scale = f32(gradScale)
     const decays = this.weightDecay > 0
+    const scales = gradScale !== 1
     for (let i = 0; i < pd.length; i++) {
-      const gi = gd[i]
+      const gi = scales ? f32(gd[i] * scale) : gd[i]
       const mi = f32(f32(md[i] * b1) + f32(gi * c1))
       const vi = f32(f32(vd[i] * b2) + f32(f32(gi * gi) * c2))
       md[i] = mi
@@ -117,6 +124,7 @@ export class AdamW {
       const pi = decays ? f32(pd[i] * decay) : pd[i]
       pd[i] = pi - f32(f32(f32(mi / fbc1) / denom) * flr)
     }
+    invalidateWasmCaches([p])
     return true
   }
 

@@ -6,7 +6,7 @@ import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {AdamW} from '../../src/train/adamw.js'
 import {cosineWithWarmup, ReduceLROnPlateau} from '../../src/train/schedule.js'
-import {clipByGlobalNorm} from '../../src/train/clip.js'
+import {clipCoefficient} from '../../src/train/clip.js'
 import {CheckpointManager} from '../../src/train/checkpoint.js'
 import {trainLoop} from '../../src/train/loop.js'
 import {NonFiniteLoss} from '../../src/errors.js'
@@ -74,14 +74,15 @@ describe('train utilities', () => {
   })
 
   it('clips by global norm like clip_grad_norm_', () => {
-    const grads = new Map([
+    const grads = new Map<string, tf.Tensor>([
       ['a', tf.tensor1d([3, 0])],
-      ['b', tf.tensor1d([0, 4])]
+      ['b', tf.tensor2d([[0, 4]])]
     ])
-    const {grads: clipped, norm} = clipByGlobalNorm(grads, 1)
+    const {coef, norm} = clipCoefficient(grads, 1)
     expect(norm).to.be.closeTo(5, 1e-6)
-    expect(Array.from(clipped.get('a')!.dataSync())[0]).to.be.closeTo(0.6, 1e-5)
-    expect(Array.from(clipped.get('b')!.dataSync())[1]).to.be.closeTo(0.8, 1e-5)
+    expect(coef).to.be.closeTo(1 / (5 + 1e-6), 1e-9)
+    expect(clipCoefficient(grads, 10).coef).to.equal(1)
+    tf.dispose([...grads.values()])
   })
 
   it('checkpoints are complete or absent, pruned only after the new one exists', async () => {

@@ -3,6 +3,7 @@
 // self-attention with an additive key mask.
 import * as tf from '@tensorflow/tfjs'
 import {geluTanh} from '../activations.js'
+import {normalizeLastAxis} from '../normalize.js'
 
 export type Weights = Map<string, tf.Tensor>
 
@@ -27,10 +28,9 @@ export function linear(weights: Weights, prefix: string, x: tf.Tensor): tf.Tenso
 }
 
 export function layerNorm(weights: Weights, prefix: string, x: tf.Tensor, eps: number): tf.Tensor {
-  const axis = x.rank - 1
-  const {mean, variance} = tf.moments(x, axis, true)
-  const normed = x.sub(mean).mul(tf.rsqrt(variance.add(eps)))
-  return normed.mul(param(weights, `${prefix}.weight`)).add(param(weights, `${prefix}.bias`))
+  return normalizeLastAxis(x, eps)
+    .mul(param(weights, `${prefix}.weight`))
+    .add(param(weights, `${prefix}.bias`))
 }
 
 /** hidden_act "gelu" in transformers is the exact erf form (not gelu_new/tanh). */

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs'
 import {UserError} from '../../errors.js'
 import {dense, param, silu, type Weights} from '../layers.js'
+import {normalizeGroups} from '../normalize.js'
 
 export interface VaeConfig {
   in_channels: number
@@ -44,12 +45,7 @@ const EPS = 1e-6
 /** GroupNorm over channels-last input, with affine weight and bias. */
 function groupNorm(w: Weights, path: string, x: tf.Tensor4D, groups: number): tf.Tensor4D {
   const [b, h, wd, c] = x.shape
-  const g = x.reshape([b, h, wd, groups, c / groups])
-  const {mean, variance} = tf.moments(g, [1, 2, 4], true)
-  const normed = g
-    .sub(mean)
-    .mul(tf.rsqrt(variance.add(EPS)))
-    .reshape([b, h, wd, c])
+  const normed = normalizeGroups(x, {n: b, s: h * wd, g: groups, k: c / groups, eps: EPS})
   return normed.mul(param(w, `${path}.weight`)).add(param(w, `${path}.bias`)) as tf.Tensor4D
 }
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs'
 import {AdamW} from '../../train/adamw.js'
 import {cosineWithWarmup} from '../../train/schedule.js'
-import {clipByGlobalNorm} from '../../train/clip.js'
+import {clipCoefficient} from '../../train/clip.js'
 import {gradientsByParamName} from '../../train/gradients.js'
 import {loadVariables, runTrainer, type StepOutcome} from '../../train/trainer.js'
 import {DdpmSchedule} from '../../diffusion/noise-schedule.js'
@@ -136,9 +136,9 @@ export class DitTrainer {
       tf.dispose([...grads.values()])
       return {loss, lr}
     }
-    const clipped = clipByGlobalNorm(grads, this.opts.gradClip)
-    this.optimizer.applyGradients(clipped.grads, lr)
-    tf.dispose([...clipped.grads.values()])
+    const {coef} = clipCoefficient(grads, this.opts.gradClip)
+    this.optimizer.applyGradients(grads, lr, coef)
+    tf.dispose([...grads.values()])
     this.history.push({step: i + 1, loss, mse, colour, lr})
     return {loss, lr, terms: {diffusion: mse, colour}}
   }
