@@ -124,7 +124,7 @@ export class AdamW {
       const pi = decays ? f32(pd[i] * decay) : pd[i]
       pd[i] = pi - f32(f32(f32(mi / fbc1) / denom) * flr)
     }
-    invalidateWasmCaches([p])
+    invalidateWasmCaches([p, m, v])
     return true
   }
 
