@@ -17,7 +17,8 @@ import {splitBackward} from '../../src/stages/visual/trainer.js'
 import {hashFill} from '../../src/models/inception/fill.js'
 import {inceptionForward, inceptionParamShapes} from '../../src/models/inception/inception.js'
 import {disposeInception, foldInceptionWeights} from '../../src/models/inception/weights.js'
-import {vaeDecode, vaeEncode, type VaeConfig} from '../../src/models/vae/autoencoder.js'
+import type {VaeConfig} from '../../src/models/vae/autoencoder.js'
+import {vaeTrainingLoss} from '../../src/stages/dit/vae-train.js'
 import {initVaeParams} from '../../src/models/vae/init.js'
 
 export const benchDir = new URL('../../bench/', import.meta.url).pathname
@@ -180,17 +181,11 @@ export function vaeDemoBench(batch = 8): Workload {
   const optimizer = new AdamW(params, {lr: 3e-3})
   const w = {params: params as Map<string, tf.Tensor>}
   const x = tf.tidy(() => tf.tanh(tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 5))) as tf.Tensor4D
-  const noise = tf.randomNormal([batch, 16, 16, 4], 0, 1, 'float32', 6)
+  const noise = tf.randomNormal([batch, 16, 16, 4], 0, 1, 'float32', 6) as tf.Tensor4D
   return {
     describe: `the demo's VAE training step (32 px, channels 16/32, batch ${batch})`,
     async run() {
-      const {value, grads} = tf.variableGrads(() => {
-        const post = vaeEncode(w, cfg, x)
-        const z = post.mean.add(tf.exp(post.logvar.mul(0.5)).mul(noise)) as tf.Tensor4D
-        const reconstruction = tf.mean(tf.abs(vaeDecode(w, cfg, z).sub(x)))
-        const kl = tf.mean(post.mean.square().add(post.logvar.exp()).sub(1).sub(post.logvar)).mul(0.5)
-        return reconstruction.add(kl.mul(1e-6)) as tf.Scalar
-      }, [...params.values()])
+      const {value, grads} = tf.variableGrads(() => vaeTrainingLoss(w, cfg, x, noise, 1e-6).loss, [...params.values()])
       const byName = new Map([...params].map(([name, p]) => [name, grads[p.name]]))
       optimizer.applyGradients(byName)
       await value.data()

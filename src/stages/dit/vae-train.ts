@@ -53,6 +53,25 @@ export interface TrainedVae {
   history: number[]
 }
 
+/**
+ * The VAE's training loss on a batch x [B,side,side,3]: encode, sample z = mean + exp(logvar/2) *
+ * noise (noise [B,side/down,side/down,latent_channels]), decode; L1 reconstruction + klWeight * KL
+ * to N(0, 1). Also the step `npm run profile -- --model vae-demo` times (scripts/lib/workloads.ts).
+ */
+export function vaeTrainingLoss(
+  w: {params: Map<string, tf.Tensor>},
+  cfg: VaeConfig,
+  x: tf.Tensor4D,
+  noise: tf.Tensor4D,
+  klWeight: number
+): {loss: tf.Scalar; reconstruction: tf.Scalar; kl: tf.Scalar} {
+  const post = vaeEncode(w, cfg, x)
+  const z = post.mean.add(tf.exp(post.logvar.mul(0.5)).mul(noise)) as tf.Tensor4D
+  const reconstruction = tf.mean(tf.abs(vaeDecode(w, cfg, z).sub(x))) as tf.Scalar
+  const kl = tf.mean(post.mean.square().add(post.logvar.exp()).sub(1).sub(post.logvar)).mul(0.5) as tf.Scalar
+  return {loss: reconstruction.add(kl.mul(klWeight)) as tf.Scalar, reconstruction, kl}
+}
+
 /** images: [side, side, 3] in [-1, 1]; side must be divisible by 2^(blocks - 1). Resumes through src/train/trainer.ts. */
 export async function trainVae(
   images: Float32Array[],
@@ -82,13 +101,11 @@ export async function trainVae(
     let terms: tf.Scalar[] = []
     const {value, grads} = tf.tidy(() => {
       const x = tf.tensor4d(host, [batch.length, side, side, 3])
+      const eps = tf.tensor4d(noise, [batch.length, side / down, side / down, cfg.latent_channels])
       return tf.variableGrads(() => {
-        const post = vaeEncode(w, cfg, x)
-        const z = post.mean.add(tf.exp(post.logvar.mul(0.5)).mul(tf.tensor(noise, post.mean.shape))) as tf.Tensor4D
-        const reconstruction = tf.mean(tf.abs(vaeDecode(w, cfg, z).sub(x)))
-        const kl = tf.mean(post.mean.square().add(post.logvar.exp()).sub(1).sub(post.logvar)).mul(0.5)
-        terms = [tf.keep(reconstruction as tf.Scalar), tf.keep(kl as tf.Scalar)]
-        return reconstruction.add(kl.mul(opts.klWeight)) as tf.Scalar
+        const {loss, reconstruction, kl} = vaeTrainingLoss(w, cfg, x, eps, opts.klWeight)
+        terms = [tf.keep(reconstruction), tf.keep(kl)]
+        return loss
       }, [...params.values()])
     })
     optimizer.applyGradients(gradientsByParamName(params, grads))
