@@ -7,16 +7,9 @@
 // float32 only; anything else goes to the native kernel.
 import * as tf from '@tensorflow/tfjs'
 import type {KernelFunc, TensorInfo} from '@tensorflow/tfjs'
+import {heapOffset, type KernelHeap} from './wasm-heap.js'
 
 const {backend_util, util} = tf
-
-interface Heap {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo
-  dataIdMap: {get(dataId: object): {memoryOffset: number} | undefined}
-  wasm: {HEAPF32: Float32Array}
-}
-
-const offset = (heap: Heap, t: TensorInfo): number => heap.dataIdMap.get(t.dataId)!.memoryOffset / 4
 
 /**
  * Copies `rows` rows of `width` floats from src (stride srcStride, starting at srcStart) to dst
@@ -55,7 +48,7 @@ export function concatKernel(native: () => KernelFunc): KernelFunc {
     )
     const parts = inputs.filter(t => util.sizeFromShape(t.shape) > 0)
     if (parts.length < 2) return native()(args)
-    const heap = args.backend as unknown as Heap
+    const heap = args.backend as unknown as KernelHeap
     const out = heap.makeOutput(
       backend_util.computeOutShape(
         inputs.map(t => t.shape),
@@ -67,10 +60,10 @@ export function concatKernel(native: () => KernelFunc): KernelFunc {
     const widths = parts.map(t => util.sizeFromShape(t.shape.slice(axis)))
     const total = widths.reduce((a, b) => a + b, 0)
     const f32 = heap.wasm.HEAPF32 // after the allocation: the heap may have grown
-    const dst = offset(heap, out)
+    const dst = heapOffset(heap, out)
     let col = 0
     parts.forEach((t, i) => {
-      copyRows(f32, rows, widths[i], offset(heap, t), widths[i], dst + col, total)
+      copyRows(f32, rows, widths[i], heapOffset(heap, t), widths[i], dst + col, total)
       col += widths[i]
     })
     return out
@@ -84,7 +77,7 @@ export function splitVKernel(native: () => KernelFunc): KernelFunc {
     const {numOrSizeSplits, axis} = args.attrs as unknown as {numOrSizeSplits: number | number[]; axis: number}
     const ax = util.parseAxisParam(axis, x.shape)[0]
     const sizes = backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax)
-    const heap = args.backend as unknown as Heap
+    const heap = args.backend as unknown as KernelHeap
     const rows = util.sizeFromShape(x.shape.slice(0, ax))
     const inner = util.sizeFromShape(x.shape.slice(ax + 1))
     const total = x.shape[ax] * inner
@@ -95,11 +88,11 @@ export function splitVKernel(native: () => KernelFunc): KernelFunc {
       )
     )
     const f32 = heap.wasm.HEAPF32
-    const src = offset(heap, x)
+    const src = heapOffset(heap, x)
     let col = 0
     outs.forEach((o, i) => {
       const width = sizes[i] * inner
-      if (width > 0) copyRows(f32, rows, width, src + col, total, offset(heap, o), width)
+      if (width > 0) copyRows(f32, rows, width, src + col, total, heapOffset(heap, o), width)
       col += width
     })
     return outs

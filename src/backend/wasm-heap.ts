@@ -2,6 +2,20 @@
 // tensor owns alone (the fused AdamW step, src/train/adamw.ts): one loop instead of a dozen
 // engine kernels per parameter.
 import * as tf from '@tensorflow/tfjs'
+import type {TensorInfo} from '@tensorflow/tfjs'
+
+/**
+ * The backend as kernels written in JS over the heap see it (./wasm-copy.ts, ./wasm-sum.ts,
+ * ./wasm-normalize.ts): outputs to allocate, where each tensor lives, the heap itself.
+ */
+export interface KernelHeap {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo
+  dataIdMap: {get(dataId: object): {memoryOffset: number} | undefined}
+  wasm: {HEAPF32: Float32Array}
+}
+
+/** Index of a tensor's first float in heap.wasm.HEAPF32. */
+export const heapOffset = (heap: KernelHeap, t: TensorInfo): number => heap.dataIdMap.get(t.dataId)!.memoryOffset / 4
 
 /** The parts of tfjs-backend-wasm's BackendWasm (backend_wasm.js) used here. */
 interface WasmBackendHeap {

@@ -9,6 +9,7 @@
 // variance, as torch's GroupNorm/LayerNorm compute them), outputs rounded to float32.
 import * as tf from '@tensorflow/tfjs'
 import type {KernelFunc, TensorInfo} from '@tensorflow/tfjs'
+import {heapOffset, type KernelHeap} from './wasm-heap.js'
 
 export const NORMALIZE = 'MedgenNormalize'
 export const NORMALIZE_GRAD = 'MedgenNormalizeGrad'
@@ -22,12 +23,6 @@ export interface NormalizeAttrs {
   eps: number
 }
 
-interface Heap {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo
-  dataIdMap: {get(dataId: object): {memoryOffset: number} | undefined}
-  wasm: {HEAPF32: Float32Array}
-}
-
 function checkShape(x: TensorInfo, a: NormalizeAttrs): void {
   const size = x.shape.reduce((p, d) => p * d, 1)
   if (x.dtype !== 'float32' || size !== a.n * a.s * a.g * a.k)
@@ -36,7 +31,7 @@ function checkShape(x: TensorInfo, a: NormalizeAttrs): void {
 
 /** Outputs: y (x's shape) and rstd [n, g]. */
 const normalize: KernelFunc = ({inputs, backend, attrs}) => {
-  const heap = backend as unknown as Heap
+  const heap = backend as unknown as KernelHeap
   const x = (inputs as {x: TensorInfo}).x
   const a = attrs as unknown as NormalizeAttrs
   checkShape(x, a)
@@ -44,9 +39,9 @@ const normalize: KernelFunc = ({inputs, backend, attrs}) => {
   const rstd = heap.makeOutput([a.n, a.g], 'float32')
   // views after every allocation: the heap may grow (and move) when memory is allocated
   const mem = heap.wasm.HEAPF32
-  const xo = heap.dataIdMap.get(x.dataId)!.memoryOffset / 4
-  const yo = heap.dataIdMap.get(y.dataId)!.memoryOffset / 4
-  const ro = heap.dataIdMap.get(rstd.dataId)!.memoryOffset / 4
+  const xo = heapOffset(heap, x)
+  const yo = heapOffset(heap, y)
+  const ro = heapOffset(heap, rstd)
   const {n, s, g, k, eps} = a
   const count = s * k
   const rowStride = g * k
@@ -80,17 +75,17 @@ const normalize: KernelFunc = ({inputs, backend, attrs}) => {
 
 /** Inputs: dy, y (the forward's output) and rstd; output dx. */
 const normalizeGrad: KernelFunc = ({inputs, backend, attrs}) => {
-  const heap = backend as unknown as Heap
+  const heap = backend as unknown as KernelHeap
   const {dy, y, rstd} = inputs as {dy: TensorInfo; y: TensorInfo; rstd: TensorInfo}
   const a = attrs as unknown as NormalizeAttrs
   checkShape(dy, a)
   checkShape(y, a)
   const dx = heap.makeOutput(dy.shape, 'float32')
   const mem = heap.wasm.HEAPF32
-  const dyo = heap.dataIdMap.get(dy.dataId)!.memoryOffset / 4
-  const yo = heap.dataIdMap.get(y.dataId)!.memoryOffset / 4
-  const ro = heap.dataIdMap.get(rstd.dataId)!.memoryOffset / 4
-  const dxo = heap.dataIdMap.get(dx.dataId)!.memoryOffset / 4
+  const dyo = heapOffset(heap, dy)
+  const yo = heapOffset(heap, y)
+  const ro = heapOffset(heap, rstd)
+  const dxo = heapOffset(heap, dx)
   const {n, s, g, k} = a
   const count = s * k
   const rowStride = g * k

@@ -10,14 +10,9 @@
 // with the native kernel to float32 rounding, not bit for bit (test/backend/wasm-layout.test.ts).
 import * as tf from '@tensorflow/tfjs'
 import type {KernelFunc, TensorInfo} from '@tensorflow/tfjs'
+import {heapOffset, type KernelHeap} from './wasm-heap.js'
 
 const {util} = tf
-
-interface Heap {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo
-  dataIdMap: {get(dataId: object): {memoryOffset: number} | undefined}
-  wasm: {HEAPF32: Float32Array}
-}
 
 /** out[o, c] = sum over r of x[o, r, c], float64 accumulation. */
 function sumRows(x: Float32Array, out: Float32Array, outer: number, rows: number, columns: number): void {
@@ -54,12 +49,14 @@ export function sumKernel(native: () => KernelFunc): KernelFunc {
     const rows = util.sizeFromShape(x.shape.slice(first, last + 1))
     const columns = util.sizeFromShape(x.shape.slice(last + 1))
     const kept = x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
-    const heap = args.backend as unknown as Heap
+    const heap = args.backend as unknown as KernelHeap
     const out = heap.makeOutput(keepDims ? kept : kept.filter((_, i) => i < first || i > last), 'float32')
     // views after the allocation: the heap may grow (and move) when memory is allocated
-    const buffer = heap.wasm.HEAPF32.buffer
-    const view = (t: TensorInfo, size: number) =>
-      new Float32Array(buffer, heap.dataIdMap.get(t.dataId)!.memoryOffset, size)
+    const mem = heap.wasm.HEAPF32
+    const view = (t: TensorInfo, size: number) => {
+      const start = heapOffset(heap, t)
+      return mem.subarray(start, start + size)
+    }
     sumRows(view(x, outer * rows * columns), view(out, outer * columns), outer, rows, columns)
     return out
   }
