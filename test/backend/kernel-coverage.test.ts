@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {tinyConfigYaml} from '../reliability/fixtures.js'
-import {writeBertFolder, writePixArtFolder, writeVaeFolder} from '../helpers/model-folders.js'
+import {TINY_PIXART, writeBertFolder, writePixArtFolder, writeVaeFolder} from '../helpers/model-folders.js'
 import {installKernelRecorder, type KernelRecord, type KernelRecorder} from '../../src/backend/kernel-recorder.js'
 import {medgenKernelNames} from '../../src/backend/wasm-kernels.js'
 import {loadConfig} from '../../src/config/load.js'
@@ -85,19 +85,7 @@ describe('kernel coverage: every kernel the stages dispatch is registered by tfj
     rec = installKernelRecorder()
     try {
       await runPipeline(config, {report: false})
-      const pixart = {
-        num_layers: 2,
-        num_attention_heads: 2,
-        attention_head_dim: 8,
-        in_channels: 4,
-        out_channels: 8,
-        patch_size: 2,
-        sample_size: 8,
-        cross_attention_dim: 16,
-        caption_channels: 12,
-        norm_eps: 1e-6
-      }
-      await writePixArtFolder(join(root, 'pixart'), pixart, 'F16')
+      await writePixArtFolder(join(root, 'pixart'), TINY_PIXART, 'F16')
       await writeVaeFolder(
         join(root, 'vae'),
         {

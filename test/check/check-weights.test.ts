@@ -12,6 +12,7 @@ import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {expectUserError} from '../helpers/user-error.js'
 import {
+  TINY_PIXART,
   writeBertFolder,
   writePixArtFolder,
   writeVaeFolder,
@@ -26,25 +27,13 @@ import {
   phaseFailed,
   type CheckReport
 } from '../../src/check/check-weights.js'
-import {pixartPreset, type PixArtConfig} from '../../src/models/pixart/config.js'
+import {pixartPreset} from '../../src/models/pixart/config.js'
 import {countPixArtParams} from '../../src/models/pixart/transformer.js'
 import {vaeParamShapes} from '../../src/models/vae/init.js'
 import type {VaeConfig} from '../../src/models/vae/autoencoder.js'
 import {GiB, pixartForwardBytes, pixartLoraStepBytes} from '../../src/check/estimate.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const PIXART: PixArtConfig = {
-  num_layers: 2,
-  num_attention_heads: 2,
-  attention_head_dim: 8,
-  in_channels: 4,
-  out_channels: 8,
-  patch_size: 2,
-  sample_size: 8,
-  cross_attention_dim: 16,
-  caption_channels: 12,
-  norm_eps: 1e-6
-}
 const VAE: VaeConfig = {
   in_channels: 3,
   out_channels: 3,
@@ -73,7 +62,7 @@ describe('check-weights on the public layouts (tiny random weights)', function (
 
   it('PixArt as fp16 shards + index: counts, forward and one LoRA step', async () => {
     const folder = join(dir, 'pixart-fp16', 'transformer')
-    const files = await writePixArtFolder(folder, PIXART, 'F16', 12_000)
+    const files = await writePixArtFolder(folder, TINY_PIXART, 'F16', 12_000)
     expect(files.filter(f => f.endsWith('.safetensors')).length).to.be.greaterThan(1)
     // tracked peaks are absolute: tensors other tests of the same process still hold count too
     const baseline = tf.memory().numBytes
@@ -81,7 +70,7 @@ describe('check-weights on the public layouts (tiny random weights)', function (
     expect(r.kind).to.equal('pixart')
     expect(r.layout).to.equal('sharded')
     expect(r.files.map(f => f.name)).to.include('diffusion_pytorch_model.safetensors.index.json')
-    expect(r.parameters).to.equal(countPixArtParams(PIXART))
+    expect(r.parameters).to.equal(countPixArtParams(TINY_PIXART))
     expect(r.dtype).to.equal('F16')
     expect(r.fileBytes).to.be.greaterThan(2 * r.parameters)
     expect(phase(r, 'load').ok, phase(r, 'load').error).to.equal(true)
@@ -105,13 +94,13 @@ describe('check-weights on the public layouts (tiny random weights)', function (
 
   it('a phase estimated past the backend memory is not run: reported as not fitting, with what it needs', async () => {
     const folder = join(dir, 'pixart-fp16', 'transformer')
-    const parameters = countPixArtParams(PIXART)
-    const forwardNeeds = pixartForwardBytes(PIXART, parameters, 64).total
+    const parameters = countPixArtParams(TINY_PIXART)
+    const forwardNeeds = pixartForwardBytes(TINY_PIXART, parameters, 64).total
     const r = await checkWeights(folder, {size: 64, checkpoint: 'on', memoryLimitBytes: forwardNeeds + 1})
     expect(phase(r, 'forward 64 px').ok).to.equal(true)
     const step = phase(r, 'LoRA step 64 px')
     expect(step).to.include({ok: false, skipped: true, pastMemoryLimit: true, seconds: 0})
-    expect(step.estimatedBytes).to.equal(pixartLoraStepBytes(PIXART, parameters, 64, true).total)
+    expect(step.estimatedBytes).to.equal(pixartLoraStepBytes(TINY_PIXART, parameters, 64, true).total)
     expect(phaseFailed(step), 'check-weights exits 1 for a phase that does not fit').to.equal(true)
     expect(r.fits.join('\n')).to.match(
       /LoRA step 64 px on \w+: not run: needs ~[\d.]+ GB, past the [\d.]+ GB (wasm heap|memory limit): use the tensorflow backend/
@@ -129,7 +118,7 @@ describe('check-weights on the public layouts (tiny random weights)', function (
 
   it('PixArt as one fp32 file, --no-train: the LoRA step is reported as skipped', async () => {
     const folder = join(dir, 'pixart-fp32')
-    await writePixArtFolder(folder, PIXART, 'F32')
+    await writePixArtFolder(folder, TINY_PIXART, 'F32')
     const seen: string[] = []
     const r = await checkWeights(folder, {size: 32, train: false}, p => seen.push(p.name))
     expect(seen, 'each phase is handed over as it ends').to.deep.equal(r.phases.map(p => p.name))

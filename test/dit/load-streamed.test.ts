@@ -9,24 +9,10 @@ import {join} from 'node:path'
 import {useTestBackend} from '../helpers/backend.js'
 import {tmpDir} from '../helpers/tmp.js'
 import {expectUserError} from '../helpers/user-error.js'
-import {writePixArtFolder, writeVaeFolder} from '../helpers/model-folders.js'
+import {TINY_PIXART, writePixArtFolder, writeVaeFolder} from '../helpers/model-folders.js'
 import {loadPixArt} from '../../src/models/pixart/load.js'
 import {loadVae} from '../../src/models/vae/load.js'
-import type {PixArtConfig} from '../../src/models/pixart/config.js'
 import {countPixArtParams} from '../../src/models/pixart/transformer.js'
-
-const PIXART: PixArtConfig = {
-  num_layers: 2,
-  num_attention_heads: 2,
-  attention_head_dim: 8,
-  in_channels: 4,
-  out_channels: 8,
-  patch_size: 2,
-  sample_size: 8,
-  cross_attention_dim: 16,
-  caption_channels: 12,
-  norm_eps: 1e-6
-}
 
 /** Rewrites config.json with some keys changed, so the weights no longer match it. */
 function editConfig(folder: string, changes: Record<string, unknown>): void {
@@ -49,11 +35,11 @@ describe('dit: PixArt and VAE loaders convert tensor by tensor', function () {
 
   it('fp16 shards load once as float32, every tensor in tfjs layout', async () => {
     const folder = join(dir, 'ok')
-    await writePixArtFolder(folder, PIXART, 'F16', 4_000)
+    await writePixArtFolder(folder, TINY_PIXART, 'F16', 4_000)
     const before = tf.memory().numTensors
     const {params} = await loadPixArt(folder)
     expect(tf.memory().numTensors - before).to.equal(params.size)
-    expect([...params.values()].reduce((a, t) => a + t.size, 0)).to.equal(countPixArtParams(PIXART))
+    expect([...params.values()].reduce((a, t) => a + t.size, 0)).to.equal(countPixArtParams(TINY_PIXART))
     expect(params.get('transformer_blocks.0.attn1.to_q.weight')!.shape).to.deep.equal([16, 16])
     expect(params.get('pos_embed.proj.weight')!.shape).to.deep.equal([2, 2, 4, 16]) // OIHW -> HWIO
     for (const t of params.values()) t.dispose()
@@ -61,18 +47,18 @@ describe('dit: PixArt and VAE loaders convert tensor by tensor', function () {
 
   it('wrong shape, missing and unexpected tensors: UserErrors, nothing left on the backend', async () => {
     const shape = join(dir, 'shape')
-    await writePixArtFolder(shape, PIXART, 'F16', 4_000)
+    await writePixArtFolder(shape, TINY_PIXART, 'F16', 4_000)
     editConfig(shape, {caption_channels: 10})
     await expectLoadError(
       () => loadPixArt(shape),
       /shape: tensor caption_projection\.linear_1\.weight has shape \[16,12\], config expects \[16,10\]/
     )
     const missing = join(dir, 'missing')
-    await writePixArtFolder(missing, PIXART, 'F32')
+    await writePixArtFolder(missing, TINY_PIXART, 'F32')
     editConfig(missing, {num_layers: 3})
     await expectLoadError(() => loadPixArt(missing), /missing: missing tensor transformer_blocks\.2\./)
     const extra = join(dir, 'extra')
-    await writePixArtFolder(extra, PIXART, 'F32')
+    await writePixArtFolder(extra, TINY_PIXART, 'F32')
     editConfig(extra, {num_layers: 1})
     await expectLoadError(
       () => loadPixArt(extra),

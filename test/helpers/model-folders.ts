@@ -122,6 +122,20 @@ export async function writeDiffusersWeights(
   return [...names, 'diffusion_pytorch_model.safetensors.index.json']
 }
 
+/** A PixArt small enough to write, load and train in a test (2 layers, 2 heads of 8, 8x8x4 latents as 16 tokens). */
+export const TINY_PIXART: PixArtConfig = {
+  num_layers: 2,
+  num_attention_heads: 2,
+  attention_head_dim: 8,
+  in_channels: 4,
+  out_channels: 8,
+  patch_size: 2,
+  sample_size: 8,
+  cross_attention_dim: 16,
+  caption_channels: 12,
+  norm_eps: 1e-6
+}
+
 export async function writePixArtFolder(
   dir: string,
   cfg: PixArtConfig,
